@@ -1,0 +1,1 @@
+"""DreamBot: the Discord bot, its store and its web gallery, on top of :mod:`dream_core`."""

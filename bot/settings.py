@@ -1,0 +1,81 @@
+"""DreamBot's settings, read once from the environment or a ``.env`` file.
+
+Every setting has the ``DREAMBOT_`` prefix (``DREAMBOT_DATA_DIR``, ...), except
+the Discord token, which is read from ``DISCORD_TOKEN``. This is the one
+settings module the whole project (bot, store, web gallery, executor wiring)
+shares.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal, Optional
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="DREAMBOT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # --- Discord -----------------------------------------------------------
+    discord_token: Optional[SecretStr] = Field(
+        None, validation_alias=AliasChoices("DISCORD_TOKEN", "DREAMBOT_DISCORD_TOKEN")
+    )
+    test_guild_id: Optional[int] = Field(None, description="sync slash commands to this guild only")
+    shard_count: Optional[int] = Field(None, ge=1, description="use the auto-sharded client with N shards")
+    sharded: bool = Field(False, description="use the auto-sharded client (Discord picks the shard count)")
+
+    # --- storage -----------------------------------------------------------
+    data_dir: Path = Path("./data")
+    database_url: Optional[str] = Field(None, description="SQLAlchemy URL; default: SQLite in data_dir")
+
+    # --- dreams ------------------------------------------------------------
+    default_model: str = "efficientnet-lite0"
+    max_attachment_bytes: int = Field(25 * 1024 * 1024, ge=1024)
+    max_pixels: int = Field(40_000_000, ge=1024, description="largest accepted input, in pixels")
+    max_size: int = Field(1024, ge=64, description="max working resolution (long side)")
+    max_zoom_frames: int = Field(48, ge=0)
+    user_cooldown_s: float = Field(10.0, ge=0)
+    guild_concurrent_jobs: int = Field(3, ge=1)
+    max_presets_per_user: int = Field(25, ge=1)
+
+    # --- executor ----------------------------------------------------------
+    executor_backend: Literal["local", "ray"] = "local"
+    executor_devices: Optional[str] = Field(
+        None, description="comma list like 'cuda:0,cuda:1' or 'cpu'; default: every GPU, else one CPU worker"
+    )
+    max_queue: int = Field(100, ge=1)
+    max_queued_per_user: int = Field(3, ge=1)
+    max_queued_per_guild: int = Field(20, ge=1)
+    job_timeout_s: float = Field(900.0, gt=0)
+    ray_address: Optional[str] = Field(None, description="'auto' or 'ray://host:10001'; default: a local Ray")
+    ray_actors: Optional[int] = Field(None, ge=1, description="number of dream actors; default: one per GPU")
+    ray_gpus_per_actor: float = Field(1.0, ge=0)
+
+    # --- web gallery -------------------------------------------------------
+    web_enabled: bool = False
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(8080, ge=0, le=65535)
+    web_url: Optional[str] = Field(None, description="public base URL of the gallery, for links in chat")
+
+    log_level: str = "INFO"
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'dreambot.db').resolve()}"
+
+    @property
+    def files_dir(self) -> Path:
+        return self.data_dir / "files"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (read once)."""
+    return Settings()

@@ -1,0 +1,48 @@
+"""Fixtures shared by every test area (core, store, executor, bot, web).
+
+Area-specific fixtures live in ``tests/<area>/conftest.py``.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+
+import pytest
+
+# Two cores on CI: keep torch from oversubscribing them (workers inherit this).
+os.environ.setdefault("OMP_NUM_THREADS", "2")
+os.environ.setdefault("DREAMBOT_LOG_LEVEL", "WARNING")
+
+
+@pytest.fixture(scope="session")
+def sample_image():
+    """A small real photograph (PIL RGB), 160 px wide."""
+    from PIL import Image
+    from skimage import data
+
+    img = Image.fromarray(data.chelsea()).convert("RGB")
+    img.thumbnail((160, 160))
+    return img
+
+
+@pytest.fixture(scope="session")
+def sample_png(sample_image) -> bytes:
+    """``sample_image`` encoded as PNG bytes."""
+    buf = io.BytesIO()
+    sample_image.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+@pytest.fixture
+def data_dir(tmp_path, monkeypatch):
+    """A fresh DREAMBOT_DATA_DIR for one test (settings cache cleared)."""
+    from bot.settings import get_settings
+
+    d = tmp_path / "data"
+    d.mkdir()
+    monkeypatch.setenv("DREAMBOT_DATA_DIR", str(d))
+    monkeypatch.delenv("DREAMBOT_DATABASE_URL", raising=False)
+    get_settings.cache_clear()
+    yield d
+    get_settings.cache_clear()
