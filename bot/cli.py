@@ -1,0 +1,79 @@
+"""The ``dreambot`` command line.
+
+``dream``, ``layers`` and ``models`` come from :mod:`dream_core.cli` (usable on
+their own as ``python -m dream_core``); ``db``, ``run`` and ``web`` are the
+service commands of the bot, its store and its web gallery.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Optional, Sequence
+
+log = logging.getLogger("dreambot")
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+    )
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from bot.runner import run_bot
+    from bot.settings import get_settings
+
+    settings = get_settings()
+    _configure_logging(settings.log_level)
+    return run_bot(settings) or 0
+
+
+def _cmd_web(args: argparse.Namespace) -> int:
+    from bot.settings import get_settings
+    from bot.web.app import run_web
+
+    settings = get_settings()
+    _configure_logging(settings.log_level)
+    return run_web(settings) or 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from dream_core.cli import add_subcommands as add_dream_subcommands
+
+    parser = argparse.ArgumentParser(
+        prog="dreambot", description="DreamBot: DeepDream as a Discord bot, a web gallery and a CLI."
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    add_dream_subcommands(sub)
+
+    from bot.store.migrate import add_db_subcommands
+
+    add_db_subcommands(sub)
+
+    run = sub.add_parser("run", help="start the Discord bot, the executor and (if enabled) the web gallery")
+    run.set_defaults(func=_cmd_run)
+    web = sub.add_parser("web", help="serve the web gallery on its own")
+    web.set_defaults(func=_cmd_web)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point of the ``dreambot`` console script."""
+    from dream_core.errors import DreamError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except DreamError as exc:
+        print(f"dreambot: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
