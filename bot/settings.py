@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Any, Literal, Optional
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -42,6 +42,23 @@ class Settings(BaseSettings):
     user_cooldown_s: float = Field(10.0, ge=0)
     guild_concurrent_jobs: int = Field(3, ge=1)
     max_presets_per_user: int = Field(25, ge=1)
+    default_params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="DreamParams overrides under every dream (JSON), e.g. '{\"octaves\": 2}'",
+    )
+
+    # --- bot behaviour -----------------------------------------------------
+    message_content_intent: bool = Field(
+        True, description="privileged intent: lets the bot see images in recent channel messages"
+    )
+    channel_scan_messages: int = Field(20, ge=0, le=100, description="messages searched for a recent image")
+    progress_interval_s: float = Field(1.5, ge=0, description="least time between two progress edits")
+    progress_previews: bool = Field(True, description="show octave previews in the progress message")
+    followup_window_s: float = Field(
+        840.0, ge=0, description="after this long a result goes to the channel (interaction tokens last 15 min)"
+    )
+    allow_private_image_urls: bool = Field(False, description="let image_url fetch from private addresses")
+    page_size: int = Field(5, ge=1, le=10, description="entries per page in /history and /gallery")
 
     # --- executor ----------------------------------------------------------
     executor_backend: Literal["local", "ray"] = "local"
