@@ -1,0 +1,198 @@
+"""Prometheus metrics of the DreamBot service.
+
+All collectors live in one dedicated :class:`~prometheus_client.CollectorRegistry`
+owned by a :class:`Metrics` object, so tests (and several apps in one process)
+never collide in the global registry. The bot, the executor wiring and the web
+app share the process-wide instance from :func:`get_metrics`; ``/metrics`` in
+the web gallery renders it in the Prometheus text format.
+
+What is measured:
+
+``dreambot_jobs_total{status}``
+    dream jobs by how they ended or moved on: ``submitted``, ``refused``,
+    ``done``, ``failed``, ``cancelled``.
+``dreambot_queue_depth``
+    jobs waiting for a worker (set by the executor wiring, or refreshed from
+    ``executor.status()`` on every scrape).
+``dreambot_dream_seconds``
+    histogram of the time a worker spent on a finished dream.
+``dreambot_worker_restarts_total``
+    executor workers restarted after a crash, hang or out-of-memory.
+``dreambot_workers_alive``
+    live executor workers (refreshed on scrape when an executor is attached).
+``dreambot_discord_interaction_seconds{command}``
+    histogram of the time from a Discord interaction's creation to the bot's
+    first response (the latency users feel before "thinking...").
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import contextmanager
+from typing import Any, Iterator, Mapping, Optional
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+log = logging.getLogger(__name__)
+
+#: the ``status`` label values of ``dreambot_jobs_total``
+JOB_STATUSES: tuple[str, ...] = ("submitted", "refused", "done", "failed", "cancelled")
+
+#: buckets for dream durations: a few seconds on a GPU up to many minutes on a CPU
+DREAM_SECONDS_BUCKETS: tuple[float, ...] = (1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600, 900, 1800, float("inf"))
+
+#: buckets for Discord interaction latency (Discord wants a reply within 3 s)
+INTERACTION_SECONDS_BUCKETS: tuple[float, ...] = (
+    0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0, 5.0, float("inf"),
+)
+
+#: the Content-Type of :meth:`Metrics.render`'s output
+METRICS_CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+
+class Metrics:
+    """The service's collectors, in their own registry.
+
+    Calls are cheap and thread-safe (prometheus-client collectors are), so the
+    bot's event loop and executor threads may call them directly.
+    """
+
+    def __init__(self, registry: Optional[CollectorRegistry] = None, *, namespace: str = "dreambot") -> None:
+        self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.jobs = Counter("jobs", "Dream jobs by status.", ["status"], namespace=namespace, registry=r)
+        for status in JOB_STATUSES:  # export zeros so dashboards see every series from the start
+            self.jobs.labels(status=status)
+        self.queue_depth = Gauge("queue_depth", "Dream jobs waiting for a worker.", namespace=namespace, registry=r)
+        self.dream_seconds = Histogram(
+            "dream_seconds",
+            "Seconds a worker spent on a finished dream.",
+            namespace=namespace,
+            buckets=DREAM_SECONDS_BUCKETS,
+            registry=r,
+        )
+        self.worker_restarts = Counter(
+            "worker_restarts", "Executor workers restarted.", namespace=namespace, registry=r
+        )
+        self.workers_alive = Gauge("workers_alive", "Live executor workers.", namespace=namespace, registry=r)
+        self.interaction_seconds = Histogram(
+            "discord_interaction_seconds",
+            "Seconds from a Discord interaction's creation to the bot's first response.",
+            ["command"],
+            namespace=namespace,
+            buckets=INTERACTION_SECONDS_BUCKETS,
+            registry=r,
+        )
+
+    # --- jobs -----------------------------------------------------------------
+    def job(self, status: str) -> None:
+        """Count one job moving to ``status`` (one of :data:`JOB_STATUSES`)."""
+        if status not in JOB_STATUSES:
+            raise ValueError(f"unknown job status {status!r}; expected one of {', '.join(JOB_STATUSES)}")
+        self.jobs.labels(status=status).inc()
+
+    def job_submitted(self) -> None:
+        self.job("submitted")
+
+    def job_refused(self) -> None:
+        self.job("refused")
+
+    def job_done(self, seconds: Optional[float] = None) -> None:
+        """Count a finished dream and, when known, observe its duration."""
+        self.job("done")
+        if seconds is not None:
+            self.observe_dream(seconds)
+
+    def job_failed(self) -> None:
+        self.job("failed")
+
+    def job_cancelled(self) -> None:
+        self.job("cancelled")
+
+    def observe_dream(self, seconds: float) -> None:
+        self.dream_seconds.observe(max(0.0, float(seconds)))
+
+    # --- executor -------------------------------------------------------------
+    def set_queue_depth(self, depth: int) -> None:
+        self.queue_depth.set(max(0, int(depth)))
+
+    def set_workers_alive(self, alive: int) -> None:
+        self.workers_alive.set(max(0, int(alive)))
+
+    def worker_restarted(self, count: int = 1) -> None:
+        self.worker_restarts.inc(count)
+
+    def update_from_executor_status(self, status: Any) -> None:
+        """Refresh the gauges from an ``executor.status()`` value.
+
+        Accepts a mapping or an object; reads ``queue_depth`` (or ``queued``)
+        and ``workers_alive`` (or a ``workers`` sequence whose items have an
+        ``alive`` flag). Missing fields are left alone.
+        """
+        depth = _field(status, "queue_depth", "queued", "queue_length")
+        if isinstance(depth, (int, float)) and not isinstance(depth, bool):
+            self.set_queue_depth(int(depth))
+        alive = workers_alive(status)
+        if alive is not None:
+            self.set_workers_alive(alive)
+
+    # --- Discord --------------------------------------------------------------
+    def observe_interaction(self, seconds: float, command: str = "other") -> None:
+        """Record the latency of one Discord interaction (``command``: its name)."""
+        self.interaction_seconds.labels(command=command or "other").observe(max(0.0, float(seconds)))
+
+    @contextmanager
+    def time_interaction(self, command: str = "other") -> Iterator[None]:
+        """``with metrics.time_interaction("dream"): await interaction.response.defer()``."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.observe_interaction(time.perf_counter() - start, command)
+
+    # --- export ---------------------------------------------------------------
+    def render(self) -> bytes:
+        """Every collector in the Prometheus text exposition format."""
+        return generate_latest(self.registry)
+
+
+def _field(obj: Any, *names: str) -> Any:
+    for name in names:
+        if isinstance(obj, Mapping):
+            if name in obj:
+                return obj[name]
+        elif hasattr(obj, name):
+            return getattr(obj, name)
+    return None
+
+
+def workers_alive(status: Any) -> Optional[int]:
+    """How many workers an ``executor.status()`` value reports alive (None: unknown)."""
+    alive = _field(status, "workers_alive", "alive_workers")
+    if isinstance(alive, (int, float)) and not isinstance(alive, bool):
+        return int(alive)
+    workers = _field(status, "workers")
+    if isinstance(workers, (list, tuple)):
+        count = 0
+        for w in workers:
+            flag = _field(w, "alive", "is_alive")
+            if callable(flag):
+                flag = flag()
+            if flag:
+                count += 1
+        return count
+    if isinstance(workers, int) and not isinstance(workers, bool):
+        return workers
+    return None
+
+
+_default: Optional[Metrics] = None
+
+
+def get_metrics() -> Metrics:
+    """The process-wide :class:`Metrics` (created on first use)."""
+    global _default
+    if _default is None:
+        _default = Metrics()
+    return _default
