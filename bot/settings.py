@@ -78,6 +78,7 @@ class Settings(BaseSettings):
     web_host: str = "127.0.0.1"
     web_port: int = Field(8080, ge=0, le=65535)
     web_url: Optional[str] = Field(None, description="public base URL of the gallery, for links in chat")
+    web_page_size: int = Field(24, ge=1, le=200, description="dreams per gallery page")
 
     log_level: str = "INFO"
 
