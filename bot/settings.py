@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     test_guild_id: Optional[int] = Field(None, description="sync slash commands to this guild only")
     shard_count: Optional[int] = Field(None, ge=1, description="use the auto-sharded client with N shards")
     sharded: bool = Field(False, description="use the auto-sharded client (Discord picks the shard count)")
+    sync_commands: bool = Field(True, description="register the slash commands with Discord on start")
 
     # --- storage -----------------------------------------------------------
     data_dir: Path = Path("./data")
