@@ -1,0 +1,85 @@
+"""Weights loading shared by the torchvision-based models (googlenet, vgg16, resnet50).
+
+Order: an explicit weights file (``--weights PATH``), then the model's env var
+(e.g. ``DREAMBOT_GOOGLENET_WEIGHTS``), then torchvision's weights API, which
+uses the torch cache and downloads into it when online. When none works the
+user gets a :class:`ModelUnavailableError` naming both ways.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from typing import Optional
+
+import torch
+from torch import nn
+
+from dream_core.errors import ModelUnavailableError
+from dream_core.models.base import ModelSpec, load_state_dict_file
+
+log = logging.getLogger(__name__)
+
+DOWNLOAD_TIMEOUT_S = 20.0
+
+
+def unavailable_message(spec: ModelSpec, reason: str) -> str:
+    w = spec.weights
+    tv = w.torchvision_weights()
+    url = tv.url if tv is not None else "?"
+    return (
+        f"model {spec.name!r} is unavailable: {reason}. Either go online once so torchvision can download "
+        f"its weights ({url}) into the torch cache, or pass a local state-dict file with --weights PATH "
+        f"(or set {w.env_var}=PATH)."
+    )
+
+
+def load_weights(
+    spec: ModelSpec, net: nn.Module, weights: Optional[str | os.PathLike[str]]
+) -> str:
+    """Load weights into ``net``; returns a description of where they came from."""
+    path = spec.weights.local_path(weights)
+    if path is not None:
+        sd = load_state_dict_file(path)
+        _load(spec, net, sd, str(path))
+        return str(path)
+    tv = spec.weights.torchvision_weights()
+    if os.environ.get("DREAMBOT_OFFLINE") and not spec.weights.cached_file().is_file():  # type: ignore[union-attr]
+        raise ModelUnavailableError(unavailable_message(spec, "its weights are not in the torch cache and DREAMBOT_OFFLINE is set"))
+    old = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
+    try:
+        sd = tv.get_state_dict(progress=False, check_hash=True)
+    except Exception as exc:  # noqa: BLE001 - network, hash, disk: all mean "not available"
+        raise ModelUnavailableError(
+            unavailable_message(spec, f"the weights could not be fetched ({type(exc).__name__}: {exc})")
+        ) from None
+    finally:
+        socket.setdefaulttimeout(old)
+    _load(spec, net, sd, str(tv))
+    return str(tv)
+
+
+def _load(spec: ModelSpec, net: nn.Module, sd: dict[str, torch.Tensor], source: str) -> None:
+    # Auxiliary classifiers (googlenet) are not needed for dreaming.
+    sd = {k: v for k, v in sd.items() if not k.startswith(("aux1.", "aux2."))}
+    try:
+        net.load_state_dict(sd, strict=False)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[-1].strip()
+        raise ModelUnavailableError(f"weights {source} don't fit {spec.name}: {first}") from None
+    missing = [k for k in net.state_dict() if k not in sd and not k.startswith(("aux1.", "aux2."))]
+    if missing:
+        raise ModelUnavailableError(
+            f"weights {source} don't fit {spec.name}: {len(missing)} tensors missing (e.g. {missing[0]})"
+        )
+
+
+def cached_or_configured(spec: ModelSpec) -> bool:
+    """Whether the model can load without network (env var file or torch cache)."""
+    p = spec.weights.local_path()
+    if p is not None and p.is_file():
+        return True
+    cached = spec.weights.cached_file()
+    return bool(cached and cached.is_file())
