@@ -1,0 +1,456 @@
+"""`BaseExecutor`: what every backend shares — submit, fair dispatch, limits,
+cancellation, time limits, worker restarts, status and shutdown.
+
+A backend supplies :class:`WorkerSlot` objects (one per worker process or
+actor) from :meth:`BaseExecutor._create_slots`. A slot runs one job at a time:
+:meth:`WorkerSlot.run` ships a :class:`JobSpec`, turns the worker's messages
+(see :mod:`dream_core.executor.worker`) into events and returns the terminal
+event; if the worker dies it marks itself dead and returns a ``Failed``.
+Everything here runs in the caller's event loop; no torch is imported.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import atexit
+import logging
+import weakref
+from typing import Any, Callable, Mapping, Optional, Union
+
+from dream_core.errors import DreamParamsError
+from dream_core.executor.config import ExecutorConfig
+from dream_core.executor.errors import SubmitRefused, WorkerStartError
+from dream_core.executor.events import (
+    Cancelled,
+    Done,
+    Failed,
+    JobEvent,
+    JobProgress,
+    JobResult,
+    Queued,
+    Started,
+)
+from dream_core.executor.job import Job
+from dream_core.executor.scheduler import FairScheduler
+from dream_core.executor.status import ExecutorStatus, WorkerInfo
+from dream_core.executor.worker import JobSpec, Message, WorkerOptions
+from dream_core.params import DreamParams, parse_params
+
+log = logging.getLogger(__name__)
+
+ParamsLike = Union[DreamParams, Mapping[str, Any], str, None]
+
+SHUTDOWN_REASON = "The dream service is shutting down."
+
+
+class WorkerSlot(abc.ABC):
+    """One worker (process or actor) that runs one job at a time."""
+
+    def __init__(self, name: str, device: str) -> None:
+        self.name = name
+        self.device = device
+        self.pid: Optional[int] = None
+        self.alive = False
+        self.job: Optional[Job] = None
+        self.restarting = False
+        self.restarts = 0
+        self.failed_starts = 0
+        self.jobs_done = 0
+        #: set by the executor: called (in the loop) when the worker dies while idle
+        self.on_dead: Optional[Callable[["WorkerSlot"], None]] = None
+
+    @abc.abstractmethod
+    async def start(self) -> None:
+        """Start the worker and wait until it is ready (models warm). Raise WorkerStartError."""
+
+    @abc.abstractmethod
+    async def run(self, job: Job, spec: JobSpec) -> JobEvent:
+        """Run ``spec``; emit progress on ``job``; return Done/Failed/Cancelled. Never hangs
+        once the worker is dead (set ``alive = False`` then)."""
+
+    @abc.abstractmethod
+    def request_cancel(self, job: Job) -> None:
+        """Ask the running job to stop at its next dream step."""
+
+    @abc.abstractmethod
+    async def kill(self) -> None:
+        """Kill the worker hard; a pending :meth:`run` then returns."""
+
+    @abc.abstractmethod
+    async def stop(self) -> None:
+        """Stop the worker cleanly (at close)."""
+
+    def kill_now(self) -> None:
+        """Synchronous last-resort kill (interpreter exit)."""
+
+    def info(self) -> WorkerInfo:
+        return WorkerInfo(
+            name=self.name,
+            device=self.device,
+            alive=self.alive,
+            pid=self.pid,
+            job_id=self.job.id if self.job else None,
+            restarts=self.restarts,
+            jobs_done=self.jobs_done,
+        )
+
+
+# --- worker messages -> events -------------------------------------------------
+
+
+def progress_event(data: Mapping[str, Any]) -> JobProgress:
+    return JobProgress(
+        octave=int(data["octave"]),
+        octaves=int(data["octaves"]),
+        iteration=int(data["iteration"]),
+        iterations=int(data["iterations"]),
+        fraction=float(data["fraction"]),
+        frame=int(data.get("frame", 0)),
+        frames=int(data.get("frames", 0)),
+        preview=data.get("preview"),
+    )
+
+
+def terminal_event(msg: Message, job: Job) -> JobEvent:
+    """Turn a worker's ``done``/``failed``/``cancelled`` message into an event."""
+    kind = msg[0]
+    if kind == "done":
+        p = msg[2]
+        queued_s = (job.started_at or job.submitted_at) - job.submitted_at
+        return Done(
+            JobResult(
+                data=p["data"],
+                format=p["format"],
+                width=int(p["width"]),
+                height=int(p["height"]),
+                params=DreamParams.model_validate_json(p["params_json"]),
+                model=p["model"],
+                seed=int(p["seed"]),
+                seconds=float(p["seconds"]),
+                notes=tuple(p.get("notes", ())),
+                is_animation=bool(p.get("is_animation", False)),
+                frames=int(p.get("frames", 1)),
+                input_size=tuple(p.get("input_size", (0, 0))),  # type: ignore[arg-type]
+                device=str(p.get("device", "")),
+                queued_s=max(0.0, queued_s),
+            )
+        )
+    if kind == "failed":
+        return Failed(str(msg[2]), str(msg[3]) if len(msg) > 3 else "internal")
+    if kind == "cancelled":
+        return Cancelled()
+    return Failed(f"The dream worker sent an unexpected reply ({kind!r}).", "internal")
+
+
+# --- the executor ----------------------------------------------------------------
+
+_live_executors: "weakref.WeakSet[BaseExecutor]" = weakref.WeakSet()
+
+
+@atexit.register
+def _kill_live_executors() -> None:  # no orphans even if close() was never awaited
+    for executor in list(_live_executors):
+        for slot in executor._slots:
+            try:
+                slot.kill_now()
+            except Exception:  # pragma: no cover - best effort at exit
+                pass
+
+
+class BaseExecutor(abc.ABC):
+    """The executor interface (see :mod:`dream_core.executor`)."""
+
+    backend = "base"
+
+    def __init__(self, config: ExecutorConfig) -> None:
+        self.config = config
+        self._sched: FairScheduler[Job] = FairScheduler(
+            config.max_queue, config.max_queued_per_user, config.max_queued_per_guild
+        )
+        self._slots: list[WorkerSlot] = []
+        self._running: dict[Job, WorkerSlot] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._started = False
+        self._closed = False
+        self._worker_restarts = 0
+        self._counts = {"done": 0, "failed": 0, "cancelled": 0}
+
+    # --- lifecycle --------------------------------------------------------------
+
+    async def __aenter__(self) -> "BaseExecutor":
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def start(self) -> None:
+        """Start the workers and wait until each is ready (models loaded)."""
+        if self._started:
+            return
+        if self._closed:
+            raise WorkerStartError("this executor was closed; create a new one")
+        self._slots = list(await self._create_slots())
+        for slot in self._slots:
+            slot.on_dead = self._slot_died
+        _live_executors.add(self)
+        results = await asyncio.gather(*(s.start() for s in self._slots), return_exceptions=True)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            await asyncio.gather(*(s.stop() for s in self._slots), return_exceptions=True)
+            await self._close_backend()
+            _live_executors.discard(self)
+            self._closed = True
+            err = errors[0]
+            raise err if isinstance(err, WorkerStartError) else WorkerStartError(f"worker failed to start: {err}")
+        self._started = True
+        log.info(
+            "%s executor started: %s", self.backend, ", ".join(f"{s.name} ({s.device}, pid {s.pid})" for s in self._slots)
+        )
+        self._pump()
+
+    async def close(self) -> None:
+        """Cancel waiting jobs, stop running ones and end every worker."""
+        if self._closed:
+            return
+        self._closed = True
+        for job in self._sched.order():
+            self._sched.remove(job)
+            job._emit(Cancelled(SHUTDOWN_REASON))
+            self._counts["cancelled"] += 1
+        for job, slot in list(self._running.items()):
+            job._cancel_requested = True
+            job._cancel_reason = SHUTDOWN_REASON
+            slot.request_cancel(job)
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=min(5.0, self.config.cancel_grace_s))
+        await asyncio.gather(*(s.stop() for s in self._slots), return_exceptions=True)
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=5.0)
+        for task in list(self._tasks):
+            task.cancel()
+        for job in list(self._running):
+            job._emit(Cancelled(SHUTDOWN_REASON))
+        self._running.clear()
+        await self._close_backend()
+        _live_executors.discard(self)
+        log.info("%s executor closed", self.backend)
+
+    @abc.abstractmethod
+    async def _create_slots(self) -> list[WorkerSlot]:
+        """Backend: make (not start) the worker slots."""
+
+    async def _close_backend(self) -> None:
+        """Backend: release anything beyond the slots."""
+
+    # --- jobs ---------------------------------------------------------------------
+
+    async def submit(
+        self,
+        image_bytes: Optional[bytes],
+        params: ParamsLike = None,
+        *,
+        user_id: int,
+        guild_id: Optional[int] = None,
+        guide_bytes: Optional[bytes] = None,
+        timeout_s: Optional[float] = None,
+    ) -> Job:
+        """Queue a dream. Raises :class:`SubmitRefused` at once beyond a cap.
+
+        ``image_bytes`` None dreams from noise. ``params``: DreamParams, a dict
+        or JSON; invalid params give a job that is already ``Failed``.
+        ``timeout_s`` overrides ``config.job_timeout_s`` for this job.
+        """
+        if not self._started or self._closed:
+            raise SubmitRefused("The dream service is not running right now.", code="closed")
+        failure: Optional[Failed] = None
+        try:
+            p = params if isinstance(params, DreamParams) else parse_params(dict(params or {}) if not isinstance(params, str) else params)
+            p = self._clamp(p).resolved()
+        except DreamParamsError as exc:
+            p, failure = DreamParams().resolved(), Failed(str(exc), "params")
+        job = Job(
+            self,
+            p,
+            user_id=user_id,
+            guild_id=guild_id,
+            image_bytes=image_bytes,
+            guide_bytes=guide_bytes,
+            timeout_s=timeout_s or self.config.job_timeout_s,
+        )
+        limit = self.config.max_attachment_bytes
+        for what, data in (("image", image_bytes), ("guide image", guide_bytes)):
+            if failure is None and data is not None and len(data) > limit:
+                failure = Failed(
+                    f"The {what} is too large ({len(data) / 1e6:.1f} MB; the limit is {limit / 1e6:.1f} MB).", "input"
+                )
+        if failure is not None:
+            job._emit(failure)
+            self._counts["failed"] += 1
+            return job
+        position = self._sched.push(job, user_id, guild_id)  # raises SubmitRefused
+        job._emit(Queued(position))
+        self._pump()
+        return job
+
+    def _clamp(self, p: DreamParams) -> DreamParams:
+        cap = self.config.max_size
+        if p.max_size > cap or p.noise_size > cap:
+            return p.model_copy(update={"max_size": min(p.max_size, cap), "noise_size": min(p.noise_size, cap)})
+        return p
+
+    def _request_cancel(self, job: Job) -> None:
+        if job.done:
+            return
+        if self._sched.remove(job):
+            job._emit(Cancelled())
+            self._counts["cancelled"] += 1
+            self._publish_positions()
+            return
+        slot = self._running.get(job)
+        if slot is None:
+            return
+        if not job._cancel_requested:
+            job._cancel_requested = True
+            slot.request_cancel(job)
+            self._spawn(self._kill_if_stuck(slot, job, "did not stop after cancel"))
+
+    def status(self) -> ExecutorStatus:
+        """A snapshot: queue depth, running jobs, per-user/guild counts, workers, restarts."""
+        per_user = dict(self._sched.per_user())
+        per_guild = dict(self._sched.per_guild())
+        for job in self._running:
+            per_user[job.user_id] = per_user.get(job.user_id, 0) + 1
+            if job.guild_id is not None:
+                per_guild[job.guild_id] = per_guild.get(job.guild_id, 0) + 1
+        workers = tuple(s.info() for s in self._slots)
+        return ExecutorStatus(
+            backend=self.backend,
+            running=self._started and not self._closed,
+            queue_depth=len(self._sched),
+            running_jobs=len(self._running),
+            per_user=per_user,
+            per_guild=per_guild,
+            workers=workers,
+            workers_alive=sum(1 for w in workers if w.alive),
+            worker_restarts=self._worker_restarts,
+            jobs_done=self._counts["done"],
+            jobs_failed=self._counts["failed"],
+            jobs_cancelled=self._counts["cancelled"],
+        )
+
+    # --- dispatch -------------------------------------------------------------------
+
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def _pump(self) -> None:
+        """Start waiting jobs on idle workers; refresh queue positions."""
+        if not self._started or self._closed:
+            return
+        for slot in self._slots:
+            if not slot.alive or slot.restarting or slot.job is not None:
+                continue
+            job = self._sched.pop()
+            if job is None:
+                break
+            slot.job = job
+            self._running[job] = slot
+            job._emit(Started(slot.name, slot.device))
+            self._spawn(self._run(slot, job))
+        self._publish_positions()
+
+    def _publish_positions(self) -> None:
+        for job, position in self._sched.positions().items():
+            job._emit(Queued(position))
+
+    async def _run(self, slot: WorkerSlot, job: Job) -> None:
+        spec = JobSpec(job.seq, job.params.model_dump_json(), job._image_bytes, job._guide_bytes)
+        watchdog = self._spawn(self._watchdog(slot, job))
+        try:
+            outcome = await slot.run(job, spec)
+        except asyncio.CancelledError:
+            outcome = Cancelled(SHUTDOWN_REASON)
+        except Exception as exc:  # a backend bug must not wedge the slot
+            log.exception("%s: job %s crashed the dispatcher", slot.name, job.id)
+            outcome = Failed(f"Internal error in the dream service ({type(exc).__name__}).", "internal")
+            await slot.kill()
+            slot.alive = False
+        finally:
+            watchdog.cancel()
+        if not isinstance(outcome, Done):
+            if job._timed_out:
+                outcome = Failed(
+                    f"The dream took longer than its {job.timeout_s:g} s time limit and was stopped. "
+                    "Try a smaller image or fewer iterations.",
+                    "timeout",
+                )
+            elif job._cancel_requested:
+                outcome = Cancelled(job._cancel_reason or "cancelled")
+        job._emit(outcome)
+        key = "done" if isinstance(outcome, Done) else "failed" if isinstance(outcome, Failed) else "cancelled"
+        self._counts[key] += 1
+        if isinstance(outcome, Done):
+            slot.jobs_done += 1
+        self._running.pop(job, None)
+        slot.job = None
+        if not slot.alive:
+            self._restart(slot)
+        self._pump()
+
+    async def _watchdog(self, slot: WorkerSlot, job: Job) -> None:
+        await asyncio.sleep(job.timeout_s)
+        if job.done or slot.job is not job:
+            return
+        log.warning("%s: job %s exceeded its %.0f s limit; stopping it", slot.name, job.id, job.timeout_s)
+        job._timed_out = True
+        slot.request_cancel(job)
+        await self._kill_if_stuck(slot, job, "did not stop after its time limit")
+
+    async def _kill_if_stuck(self, slot: WorkerSlot, job: Job, why: str) -> None:
+        await asyncio.sleep(self.config.cancel_grace_s)
+        if not job.done and slot.job is job and slot.alive:
+            log.warning("%s: job %s %s within %.0f s; killing the worker", slot.name, job.id, why, self.config.cancel_grace_s)
+            await slot.kill()
+
+    # --- faults ---------------------------------------------------------------------
+
+    def _slot_died(self, slot: WorkerSlot) -> None:
+        slot.alive = False
+        if slot.job is None:  # died while idle; a busy slot is handled by _run
+            log.warning("%s (pid %s) died while idle", slot.name, slot.pid)
+            self._restart(slot)
+
+    def _restart(self, slot: WorkerSlot) -> None:
+        if self._closed or slot.restarting:
+            return
+        slot.restarting = True
+        self._worker_restarts += 1
+        slot.restarts += 1
+        self._spawn(self._restart_loop(slot))
+
+    async def _restart_loop(self, slot: WorkerSlot) -> None:
+        try:
+            while not self._closed:
+                delay = min(self.config.restart_backoff_max_s, 2.0 ** slot.failed_starts - 1.0)
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                try:
+                    await slot.stop()  # reap what is left of the old worker
+                    await slot.start()
+                except Exception as exc:
+                    slot.failed_starts += 1
+                    log.error("%s: restart failed (%s); retrying", slot.name, exc)
+                    continue
+                slot.failed_starts = 0
+                log.warning("%s restarted (pid %s)", slot.name, slot.pid)
+                break
+        finally:
+            slot.restarting = False
+            if self._closed:
+                await slot.stop()
+            self._pump()
