@@ -275,3 +275,10 @@ def save_result(result: "DreamResult", path: Union[str, os.PathLike]) -> Path:
         p.parent.mkdir(parents=True, exist_ok=True)
     p.write_bytes(data)
     return p
+
+
+def sample_path() -> Path:
+    """The bundled sample photo (``dreambot dream sample``)."""
+    from importlib.resources import files
+
+    return Path(str(files("dream_core") / "samples" / "astronaut.jpg"))

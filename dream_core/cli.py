@@ -1,0 +1,243 @@
+"""Command line for the dream core: ``dream``, ``layers`` and ``models``.
+
+Used two ways: ``python -m dream_core ...`` (:func:`main`) and as part of the
+``dreambot`` command, whose parser calls :func:`add_subcommands`.
+
+The knob flags of ``dream`` are generated from ``DreamParams.model_fields``
+so the CLI can never drift from the params model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import typing
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+from dream_core.errors import DreamError
+from dream_core.params import DreamParams, parse_params
+
+PROG = "python -m dream_core"
+
+# Flags that are about a run, not a dream: never generated from DreamParams.
+_EXTRA_DESTS = {"input", "output", "guide", "weights", "device", "params_from", "quiet", "func"}
+
+
+# ------------------------------------------------------------------ parser construction
+
+
+def _field_type(annotation: Any) -> tuple[Any, Optional[Sequence[Any]]]:
+    """(python type, choices) for a DreamParams field annotation."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Union:
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return _field_type(args[0])
+    if origin is typing.Literal:
+        choices = typing.get_args(annotation)
+        return type(choices[0]), choices
+    return annotation, None
+
+
+def add_param_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per DreamParams field (``--octave-scale`` for ``octave_scale``), default unset."""
+    group = parser.add_argument_group("dream parameters (unset = model default / strength preset)")
+    for name, info in DreamParams.model_fields.items():
+        flag = "--" + name.replace("_", "-")
+        typ, choices = _field_type(info.annotation)
+        help_text = info.description or name.replace("_", " ")
+        default = info.default
+        if default is not None and default is not ...:
+            help_text += f" (default: {default})"
+        if typ is bool:
+            group.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+        else:
+            group.add_argument(flag, dest=name, type=typ, choices=choices, default=None, help=help_text, metavar=None if choices else name.upper().split("_")[-1])
+
+
+def params_from_args(args: argparse.Namespace, base: Optional[DreamParams] = None) -> DreamParams:
+    """DreamParams from parsed flags (only flags given), over ``base``."""
+    data = (base or DreamParams()).model_dump()
+    for name in DreamParams.model_fields:
+        value = getattr(args, name, None)
+        if value is not None:
+            data[name] = value
+    return parse_params(data)
+
+
+def add_subcommands(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    """Add ``dream``, ``layers`` and ``models`` to an argparse subparsers object."""
+    d = subparsers.add_parser(
+        "dream",
+        help="dream on an image (or 'noise', or 'sample')",
+        description="DeepDream an image. IN is a file, '-' (stdin), 'noise' or 'sample' (the bundled photo).",
+    )
+    d.add_argument("input", metavar="IN", help="image file, '-', 'noise' or 'sample'")
+    d.add_argument("-o", "--output", metavar="OUT", help="output file; format from extension (.png .jpg .webp .gif .mp4)")
+    d.add_argument("--guide", metavar="IMG", help="guide image: dream toward what the network sees in it")
+    d.add_argument("--weights", metavar="PATH", help="local weights file (state dict) for the model")
+    d.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: CUDA when available)")
+    d.add_argument("--params-from", metavar="PNG_OR_JSON", help="start from the params stored in a DreamBot PNG or a JSON file")
+    d.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_param_flags(d)
+    d.set_defaults(func=cmd_dream)
+
+    lay = subparsers.add_parser("layers", help="list a model's dreamable layers, aliases and channel counts")
+    lay.add_argument("--model", default=None, help="model name (default: the default model)")
+    lay.add_argument("--json", action="store_true", help="machine-readable output")
+    lay.set_defaults(func=cmd_layers)
+
+    mod = subparsers.add_parser("models", help="list models and whether each is available offline")
+    mod.add_argument("--json", action="store_true", help="machine-readable output")
+    mod.set_defaults(func=cmd_models)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG, description="DeepDream from the command line.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    add_subcommands(sub)
+    return parser
+
+
+# ------------------------------------------------------------------ commands
+
+
+class _ProgressBar:
+    def __init__(self, stream: typing.TextIO) -> None:
+        self.stream = stream
+        self.t0 = time.monotonic()
+
+    def __call__(self, p: Any) -> None:
+        width = 30
+        filled = int(round(width * p.fraction))
+        elapsed = time.monotonic() - self.t0
+        eta = elapsed / p.fraction - elapsed if p.fraction > 0 else 0.0
+        frame = f" frame {p.frame}/{p.frames}" if p.frames else ""
+        self.stream.write(
+            f"\r[{'#' * filled}{'.' * (width - filled)}] {p.fraction * 100:5.1f}%{frame} "
+            f"octave {p.octave}/{p.octaves} step {p.iteration}/{p.iterations}  eta {eta:4.0f}s "
+        )
+        self.stream.flush()
+
+    def close(self) -> None:
+        self.stream.write("\n")
+        self.stream.flush()
+
+
+def _read_params_file(path: str) -> DreamParams:
+    from dream_core.errors import DreamInputError
+    from dream_core.images import read_params
+
+    p = Path(path)
+    if not p.is_file():
+        raise DreamInputError(f"--params-from: {path} not found")
+    if p.suffix.lower() == ".json":
+        return parse_params(p.read_text())
+    try:
+        params = read_params(p)
+    except Exception:  # noqa: BLE001
+        params = None
+    if params is None:
+        raise DreamInputError(f"--params-from: {path} holds no DreamBot params")
+    return params
+
+
+def _default_output(inp: str, animated: bool) -> Path:
+    ext = ".webp" if animated else ".png"
+    stem = "dream" if inp in ("-", "noise", "sample") else Path(inp).stem
+    if inp in ("noise", "sample"):
+        stem = f"{inp}-dream"
+    else:
+        stem = f"{stem}-dream"
+    return Path(stem + ext)
+
+
+def cmd_dream(args: argparse.Namespace) -> int:
+    import torch
+
+    from dream_core.engine import dream
+    from dream_core.images import load_image, output_format, sample_path
+
+    if torch.get_num_threads() > 4 and not __import__("os").environ.get("OMP_NUM_THREADS"):
+        torch.set_num_threads(4)
+    base = _read_params_file(args.params_from) if args.params_from else None
+    params = params_from_args(args, base)
+    out = Path(args.output) if args.output else _default_output(args.input, params.zoom_frames > 0)
+    output_format(out, params.zoom_frames > 0)  # fail on a bad extension before dreaming
+
+    image = None
+    if args.input == "noise":
+        pass
+    else:
+        src: Any = sample_path() if args.input == "sample" else args.input
+        if args.input == "-":
+            src = sys.stdin.buffer.read()
+        image = load_image(src, max_size=params.max_size)
+    guide = load_image(args.guide, max_size=params.max_size).image if args.guide else None
+
+    bar = _ProgressBar(sys.stderr) if (not args.quiet and sys.stderr.isatty()) else None
+    try:
+        result = dream(image, params, guide=guide, progress=bar, device=args.device, weights=args.weights)
+    finally:
+        if bar is not None:
+            bar.close()
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    path = result.save(out)
+    w, h = result.image.size
+    kind = f"{len(result.frames)} frames" if result.is_animation else f"{w}x{h}"
+    print(f"wrote {path.resolve()} ({kind}, {result.seconds:.1f} s, seed {result.params.seed})")
+    return 0
+
+
+def cmd_layers(args: argparse.Namespace) -> int:
+    from dream_core.models import DEFAULT_MODEL, get_spec
+
+    spec = get_spec(args.model or DEFAULT_MODEL)
+    table = spec.layer_table()
+    if args.json:
+        print(json.dumps([{"name": l.name, "channels": l.channels, "alias_of": l.alias_of} for l in table], indent=1))
+        return 0
+    print(f"{spec.name}: {spec.title}")
+    print("aliases:")
+    for l in table:
+        if l.alias_of:
+            print(f"  {l.name:<14} -> {l.alias_of:<14} {l.channels:>5} channels")
+    print("layers (input to output):")
+    for l in table:
+        if not l.alias_of:
+            print(f"  {l.name:<14} {l.channels:>5} channels")
+    print("target spec: LAYER[:FILTER][*WEIGHT] joined by '+', e.g. mixed4, mixed4:7, mixed3*0.5+mixed5")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from dream_core.models import list_models
+
+    rows = list_models()
+    if args.json:
+        print(json.dumps([r.__dict__ for r in rows], indent=1))
+        return 0
+    for r in rows:
+        flag = "offline: yes" if r.available_offline else "offline: no "
+        default = " (default)" if r.default else ""
+        print(f"{r.name:<20} {flag}  {r.title}{default}")
+        env = f"; local file via --weights PATH or {r.env_var}" if r.env_var and not r.default else ""
+        print(f"{'':<20} weights: {r.weights}{env}")
+    return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point of ``python -m dream_core``; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except DreamError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
