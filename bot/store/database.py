@@ -1,0 +1,123 @@
+"""The async engine and sessions behind the store.
+
+``Database(url)`` works with any SQLAlchemy async URL. SQLite (the default,
+``sqlite+aiosqlite:///data/dreambot.db``) is tuned on every new connection:
+WAL journal (readers never block the writer), foreign keys on, a busy timeout,
+and write transactions that start with ``BEGIN IMMEDIATE`` (so two writers wait
+for each other instead of failing with "database is locked"). Within one
+process, writes are also serialised by an asyncio lock, so the event loop never
+queues behind SQLite's busy handler.
+
+Use :meth:`Database.read` for queries and :meth:`Database.write` for changes::
+
+    async with db.write() as session:   # commits on success, rolls back on error
+        session.add(...)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, AsyncIterator, Optional, Union
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+log = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_MS = 30_000
+_BEGIN_OPTION = "dreambot_sqlite_begin"
+
+
+def is_sqlite(url: Union[str, URL]) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def ensure_sqlite_folder(url: Union[str, URL]) -> None:
+    """Create the folder of a SQLite database file (no-op for other databases)."""
+    u = make_url(url)
+    if u.get_backend_name() != "sqlite":
+        return
+    db = u.database or ""
+    if db and db != ":memory:" and not db.startswith("file:"):
+        Path(db).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+def configure_sqlite(engine: Engine, *, foreign_keys: bool = True) -> None:
+    """Install the SQLite connection setup on a (sync) engine.
+
+    Every new connection gets WAL mode, ``foreign_keys``, a busy timeout and
+    ``synchronous=NORMAL``; the driver's own transaction handling is replaced by
+    explicit ``BEGIN`` (``BEGIN IMMEDIATE`` on engines carrying the write option),
+    which also makes SAVEPOINTs and transactional DDL behave.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
+        cur = dbapi_connection.cursor()
+        try:
+            cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            cur.execute("PRAGMA journal_mode = WAL")
+            cur.execute("PRAGMA synchronous = NORMAL")
+            cur.execute(f"PRAGMA foreign_keys = {'ON' if foreign_keys else 'OFF'}")
+        finally:
+            cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        mode = conn.get_execution_options().get(_BEGIN_OPTION, "")
+        conn.exec_driver_sql(f"BEGIN {mode}".rstrip())
+
+
+class Database:
+    """An async engine plus read and write session factories for one database URL."""
+
+    def __init__(self, url: Union[str, URL], *, echo: bool = False, **engine_kwargs: Any) -> None:
+        self.url = make_url(url)
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        if self.is_sqlite:
+            ensure_sqlite_folder(self.url)
+        else:
+            engine_kwargs.setdefault("pool_pre_ping", True)
+        self.engine: AsyncEngine = create_async_engine(self.url, echo=echo, **engine_kwargs)
+        write_engine = self.engine
+        if self.is_sqlite:
+            configure_sqlite(self.engine.sync_engine)
+            write_engine = self.engine.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
+        self._reader = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._writer = async_sessionmaker(write_engine, expire_on_commit=False)
+        self._write_lock: Optional[asyncio.Lock] = asyncio.Lock() if self.is_sqlite else None
+
+    @classmethod
+    def from_settings(cls, settings: Any = None) -> "Database":
+        """The database named by ``DREAMBOT_DATABASE_URL`` (default: SQLite in the data folder)."""
+        if settings is None:
+            from bot.settings import get_settings
+
+            settings = get_settings()
+        return cls(settings.resolved_database_url)
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A session for queries (its transaction is rolled back at the end)."""
+        async with self._reader() as session:
+            yield session
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """A session in a write transaction: committed when the block ends, rolled back on error."""
+        if self._write_lock is None:
+            async with self._writer() as session, session.begin():
+                yield session
+            return
+        async with self._write_lock:
+            async with self._writer() as session, session.begin():
+                yield session
+
+    async def dispose(self) -> None:
+        """Close every pooled connection."""
+        await self.engine.dispose()

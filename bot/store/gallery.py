@@ -1,0 +1,250 @@
+"""Guild galleries: publishing finished dreams, moderation (hide/unhide), votes and
+listings by recent or top."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Optional
+
+from sqlalchemy import Select, delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.store.base import StoreBase, clip
+from bot.store.errors import AlreadyPublished, NotAllowed, NotFinished, NotFound
+from bot.store.models import TITLE_MAX, Dream, DreamStatus, GalleryEntry, User, Vote
+from bot.store.records import GalleryItem, Page, VoteState, aware, dream_info
+
+GallerySort = Literal["recent", "top"]
+
+
+def _vote_counts():
+    return (
+        select(Vote.entry_id.label("entry_id"), func.count().label("votes"))
+        .group_by(Vote.entry_id)
+        .subquery()
+    )
+
+
+def _item(entry: GalleryEntry, dream: Dream, author: User, votes: Any) -> GalleryItem:
+    return GalleryItem(
+        id=entry.id,
+        guild_id=entry.guild_id,
+        dream=dream_info(dream),
+        author_id=dream.user_id,
+        author_name=author.display_name or "",
+        published_by=entry.published_by,
+        title=entry.title,
+        created_at=aware(entry.created_at),  # type: ignore[arg-type]
+        hidden=bool(entry.hidden),
+        votes=int(votes or 0),
+    )
+
+
+class GalleryOps(StoreBase):
+    async def publish(
+        self,
+        dream_id: int,
+        guild_id: int,
+        *,
+        by_user_id: int,
+        moderator: bool = False,
+        title: Optional[str] = None,
+        guild_name: Optional[str] = None,
+    ) -> GalleryItem:
+        """Publish a finished dream to a guild's gallery.
+
+        The dream's owner may publish it anywhere; a moderator (the caller decides,
+        from Discord permissions) may publish other people's dreams made in that
+        guild. Raises :class:`NotFound`, :class:`NotAllowed` (someone else's dream,
+        or its author opted out of galleries), :class:`NotFinished` (not ``done``)
+        or :class:`AlreadyPublished` (once per guild).
+        """
+        title = clip(title.strip(), TITLE_MAX) if title and title.strip() else None
+        try:
+            async with self.db.write() as s:
+                dream = await s.get(Dream, dream_id)
+                if dream is None:
+                    raise self._missing("That dream")
+                if dream.user_id != by_user_id and not (moderator and dream.guild_id == guild_id):
+                    raise NotAllowed("Only the dream's author can publish it.")
+                author = await s.get(User, dream.user_id)
+                if author is not None and author.gallery_opt_out:
+                    raise NotAllowed("The author of this dream has opted out of galleries.")
+                if dream.status != DreamStatus.DONE.value:
+                    raise NotFinished("Only finished dreams can be published.")
+                exists = await s.scalar(
+                    select(GalleryEntry.id).where(
+                        GalleryEntry.guild_id == guild_id, GalleryEntry.dream_id == dream_id
+                    )
+                )
+                if exists:
+                    raise AlreadyPublished("This dream is already in this server's gallery.")
+                await self._ensure_guild(s, guild_id, guild_name)
+                await self._ensure_user(s, by_user_id)
+                entry = GalleryEntry(guild_id=guild_id, dream_id=dream_id, published_by=by_user_id, title=title)
+                s.add(entry)
+                await s.flush()
+                assert author is not None
+                return _item(entry, dream, author, 0)
+        except IntegrityError:  # published concurrently (non-SQLite)
+            raise AlreadyPublished("This dream is already in this server's gallery.") from None
+
+    async def unpublish(self, entry_id: int, *, by_user_id: int, moderator: bool = False) -> None:
+        """Remove an entry (and its votes) from its gallery: only the dream's author or a
+        moderator may. Raises :class:`NotFound` / :class:`NotAllowed`."""
+        async with self.db.write() as s:
+            entry, dream = await self._entry_and_dream(s, entry_id)
+            if dream.user_id != by_user_id and not moderator:
+                raise NotAllowed("Only the dream's author or a moderator can unpublish it.")
+            await s.execute(delete(Vote).where(Vote.entry_id == entry_id))
+            await s.delete(entry)
+
+    async def hide_entry(self, entry_id: int, *, moderator: bool) -> GalleryItem:
+        """Hide an entry from listings (moderators only; :class:`NotAllowed` otherwise)."""
+        return await self._set_hidden(entry_id, True, moderator)
+
+    async def unhide_entry(self, entry_id: int, *, moderator: bool) -> GalleryItem:
+        """Show a hidden entry again (moderators only)."""
+        return await self._set_hidden(entry_id, False, moderator)
+
+    async def get_entry(self, entry_id: int, *, include_hidden: bool = False) -> GalleryItem:
+        """One entry with its vote count. Hidden entries and entries of opted-out authors
+        are :class:`NotFound` unless ``include_hidden``."""
+        async with self.db.read() as s:
+            counts = _vote_counts()
+            row = (
+                await s.execute(
+                    self._item_query(counts).where(GalleryEntry.id == entry_id)
+                )
+            ).first()
+            if row is None:
+                raise self._missing("That gallery entry")
+            entry, dream, author, votes = row
+            if not include_hidden and (entry.hidden or author.gallery_opt_out):
+                raise self._missing("That gallery entry")
+            return _item(entry, dream, author, votes)
+
+    async def find_entry(self, guild_id: int, dream_id: int) -> Optional[GalleryItem]:
+        """The entry of ``dream_id`` in ``guild_id``'s gallery (hidden ones included), or ``None``."""
+        async with self.db.read() as s:
+            entry_id = await s.scalar(
+                select(GalleryEntry.id).where(GalleryEntry.guild_id == guild_id, GalleryEntry.dream_id == dream_id)
+            )
+        if entry_id is None:
+            return None
+        return await self.get_entry(entry_id, include_hidden=True)
+
+    async def vote(self, entry_id: int, user_id: int, *, user_name: Optional[str] = None) -> VoteState:
+        """Vote for an entry (one vote per user; voting again changes nothing).
+        Raises :class:`NotFound` for unknown or hidden entries."""
+        async with self.db.write() as s:
+            await self._visible_entry(s, entry_id)
+            await self._ensure_user(s, user_id, user_name)
+            existing = await s.get(Vote, (entry_id, user_id))
+            changed = False
+            if existing is None:
+                try:
+                    async with s.begin_nested():
+                        s.add(Vote(entry_id=entry_id, user_id=user_id))
+                    changed = True
+                except IntegrityError:  # voted concurrently (non-SQLite)
+                    pass
+            votes = await self._count(s, entry_id)
+            return VoteState(entry_id=entry_id, votes=votes, voted=True, changed=changed)
+
+    async def unvote(self, entry_id: int, user_id: int) -> VoteState:
+        """Take a vote back (no vote: changes nothing). Raises :class:`NotFound` for unknown entries."""
+        async with self.db.write() as s:
+            if await s.get(GalleryEntry, entry_id) is None:
+                raise self._missing("That gallery entry")
+            res = await s.execute(delete(Vote).where(Vote.entry_id == entry_id, Vote.user_id == user_id))
+            votes = await self._count(s, entry_id)
+            return VoteState(entry_id=entry_id, votes=votes, voted=False, changed=bool(res.rowcount))
+
+    async def vote_count(self, entry_id: int) -> int:
+        """How many votes an entry has."""
+        async with self.db.read() as s:
+            return await self._count(s, entry_id)
+
+    async def has_voted(self, entry_id: int, user_id: int) -> bool:
+        async with self.db.read() as s:
+            return (await s.get(Vote, (entry_id, user_id))) is not None
+
+    async def list_gallery(
+        self,
+        guild_id: int,
+        *,
+        sort: GallerySort = "recent",
+        page: int = 0,
+        page_size: int = 10,
+        include_hidden: bool = False,
+    ) -> Page[GalleryItem]:
+        """One page of a guild's gallery: ``recent`` (newest first) or ``top`` (most votes,
+        then newest), with vote counts and author names. Hidden entries (unless
+        ``include_hidden``, for moderators) and opted-out authors' entries are left out."""
+        if sort not in ("recent", "top"):
+            raise ValueError("sort must be 'recent' or 'top'")
+        page = max(0, int(page))
+        page_size = max(1, min(int(page_size), 100))
+        async with self.db.read() as s:
+            counts = _vote_counts()
+            cond: list[Any] = [GalleryEntry.guild_id == guild_id, User.gallery_opt_out.is_(False)]
+            if not include_hidden:
+                cond.append(GalleryEntry.hidden.is_(False))
+            total = int(
+                await s.scalar(
+                    select(func.count())
+                    .select_from(GalleryEntry)
+                    .join(Dream, Dream.id == GalleryEntry.dream_id)
+                    .join(User, User.id == Dream.user_id)
+                    .where(*cond)
+                )
+                or 0
+            )
+            q = self._item_query(counts).where(*cond)
+            if sort == "top":
+                q = q.order_by(func.coalesce(counts.c.votes, 0).desc(), GalleryEntry.id.desc())
+            else:
+                q = q.order_by(GalleryEntry.id.desc())
+            rows = await s.execute(q.offset(page * page_size).limit(page_size))
+            return Page([_item(*row) for row in rows], page, page_size, total)
+
+    # ------------------------------------------------------------------ helpers
+    @staticmethod
+    def _item_query(counts: Any) -> Select:
+        return (
+            select(GalleryEntry, Dream, User, counts.c.votes)
+            .join(Dream, Dream.id == GalleryEntry.dream_id)
+            .join(User, User.id == Dream.user_id)
+            .outerjoin(counts, counts.c.entry_id == GalleryEntry.id)
+        )
+
+    async def _count(self, s: AsyncSession, entry_id: int) -> int:
+        return int(await s.scalar(select(func.count()).select_from(Vote).where(Vote.entry_id == entry_id)) or 0)
+
+    async def _entry_and_dream(self, s: AsyncSession, entry_id: int) -> tuple[GalleryEntry, Dream]:
+        entry = await s.get(GalleryEntry, entry_id)
+        if entry is None:
+            raise self._missing("That gallery entry")
+        dream = await s.get(Dream, entry.dream_id)
+        assert dream is not None  # foreign key
+        return entry, dream
+
+    async def _visible_entry(self, s: AsyncSession, entry_id: int) -> GalleryEntry:
+        entry, dream = await self._entry_and_dream(s, entry_id)
+        author = await s.get(User, dream.user_id)
+        if entry.hidden or (author is not None and author.gallery_opt_out):
+            raise self._missing("That gallery entry")
+        return entry
+
+    async def _set_hidden(self, entry_id: int, hidden: bool, moderator: bool) -> GalleryItem:
+        if not moderator:
+            raise NotAllowed("Only moderators can hide or unhide gallery entries.")
+        async with self.db.write() as s:
+            entry, dream = await self._entry_and_dream(s, entry_id)
+            entry.hidden = hidden
+            await s.flush()
+        return await self.get_entry(entry_id, include_hidden=True)
+
+
+__all__ = ["GalleryOps", "GallerySort", "NotFound"]

@@ -1,0 +1,152 @@
+"""Schema migrations (Alembic), configured in code: the scripts are in the
+top-level ``migrations/`` folder; no ``alembic.ini`` is needed.
+
+``upgrade(url)``, ``downgrade(url, revision)`` and ``current(url)`` are what
+``dreambot db upgrade|downgrade|current`` run (see :func:`add_db_subcommands`);
+the bot calls :func:`upgrade` on start. They are blocking: from async code use
+``await asyncio.to_thread(upgrade, url)``. ``url`` may be any SQLAlchemy URL,
+async (``sqlite+aiosqlite``, ``postgresql+asyncpg``) or not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from pathlib import Path
+from typing import Optional
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from bot.store.database import ensure_sqlite_folder
+
+log = logging.getLogger(__name__)
+
+
+def migrations_dir() -> Path:
+    """The ``migrations/`` folder: ``DREAMBOT_MIGRATIONS_DIR``, else next to the ``bot``
+    package (source checkout, editable install), else in the working directory (the
+    Docker image copies it to ``/app/migrations``)."""
+    env = os.environ.get("DREAMBOT_MIGRATIONS_DIR")
+    candidates = [Path(env)] if env else []
+    candidates += [Path(__file__).resolve().parents[2] / "migrations", Path.cwd() / "migrations"]
+    for c in candidates:
+        if (c / "env.py").is_file():
+            return c
+    raise RuntimeError(
+        "The database migrations folder was not found (looked in: "
+        + ", ".join(str(c) for c in candidates)
+        + "). Run from the DreamBot folder or set DREAMBOT_MIGRATIONS_DIR."
+    )
+
+
+def alembic_config(url: str) -> Config:
+    """An Alembic :class:`Config` for ``url`` and the project's migrations."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(migrations_dir()))
+    # '%' would be read as interpolation by configparser
+    cfg.set_main_option("sqlalchemy.url", str(url).replace("%", "%%"))
+    cfg.attributes["database_url"] = str(url)
+    return cfg
+
+
+def _url(url: Optional[str]) -> str:
+    if url:
+        return url
+    from bot.settings import get_settings
+
+    return get_settings().resolved_database_url
+
+
+def upgrade(url: Optional[str] = None, revision: str = "head") -> None:
+    """Upgrade the database at ``url`` (default: the settings') to ``revision``."""
+    url = _url(url)
+    ensure_sqlite_folder(url)
+    command.upgrade(alembic_config(url), revision)
+
+
+def downgrade(url: Optional[str], revision: str) -> None:
+    """Downgrade the database at ``url`` to ``revision`` (``"base"`` drops every table)."""
+    url = _url(url)
+    command.downgrade(alembic_config(url), revision)
+
+
+def head() -> str:
+    """The newest revision in ``migrations/``."""
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    h = script.get_current_head()
+    assert h is not None
+    return h
+
+
+def current(url: Optional[str] = None) -> Optional[str]:
+    """The revision the database at ``url`` is at (``None``: not initialised)."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    url = _url(url)
+    u = make_url(url)
+    sync_url = u.set(drivername=_sync_driver(u.drivername))
+    engine = create_engine(sync_url)
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    finally:
+        engine.dispose()
+
+
+_SYNC_DRIVERS = {
+    "sqlite+aiosqlite": "sqlite",
+    "postgresql+asyncpg": "postgresql",
+    "postgresql+psycopg_async": "postgresql+psycopg",
+    "mysql+aiomysql": "mysql+pymysql",
+    "mysql+asyncmy": "mysql+pymysql",
+}
+
+
+def _sync_driver(drivername: str) -> str:
+    return _SYNC_DRIVERS.get(drivername, drivername)
+
+
+# ---------------------------------------------------------------------------- CLI
+def _cmd_upgrade(args: argparse.Namespace) -> int:
+    url = _url(args.url)
+    upgrade(url, args.revision)
+    print(f"database at revision {current(url)}")
+    return 0
+
+
+def _cmd_downgrade(args: argparse.Namespace) -> int:
+    url = _url(args.url)
+    downgrade(url, args.revision)
+    print(f"database at revision {current(url) or 'base (empty)'}")
+    return 0
+
+
+def _cmd_current(args: argparse.Namespace) -> int:
+    url = _url(args.url)
+    rev = current(url)
+    latest = head()
+    if rev is None:
+        print(f"database not initialised (latest revision {latest}); run: dreambot db upgrade")
+        return 1
+    print(f"{rev}{' (head)' if rev == latest else f' (latest is {latest}; run: dreambot db upgrade)'}")
+    return 0
+
+
+def add_db_subcommands(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    """Add ``db upgrade|downgrade|current`` to a CLI's subcommands (each sets ``func``)."""
+    db = subparsers.add_parser("db", help="manage the database schema (migrations)")
+    db.add_argument("--url", default=None, help="SQLAlchemy URL (default: DREAMBOT_DATABASE_URL or the data folder)")
+    sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    up = sub.add_parser("upgrade", help="create or upgrade the tables (default: to the latest revision)")
+    up.add_argument("revision", nargs="?", default="head")
+    up.set_defaults(func=_cmd_upgrade)
+    down = sub.add_parser("downgrade", help="go back to a revision ('-1', a revision id, or 'base')")
+    down.add_argument("revision")
+    down.set_defaults(func=_cmd_downgrade)
+    cur = sub.add_parser("current", help="show the database's revision")
+    cur.set_defaults(func=_cmd_current)

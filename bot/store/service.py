@@ -1,0 +1,62 @@
+"""`Store`: the one object the bot and the web gallery use for persistence.
+
+It combines the per-concept operations (:mod:`users`, :mod:`guilds`,
+:mod:`presets`, :mod:`dreams`, :mod:`gallery`) over one :class:`Database` and one
+:class:`FileStore`. Every method is ``async``, runs in its own transaction and
+returns plain frozen records (:mod:`bot.store.records`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Optional
+
+from bot.store.database import Database
+from bot.store.dreams import DreamOps
+from bot.store.files import FileStore
+from bot.store.gallery import GalleryOps
+from bot.store.guilds import GuildOps
+from bot.store.presets import PresetOps
+from bot.store.users import UserOps
+
+log = logging.getLogger(__name__)
+
+
+class Store(UserOps, GuildOps, PresetOps, DreamOps, GalleryOps):
+    """Presets, dream history, galleries, votes, users and guild settings.
+
+    ``Store(database, files, max_presets_per_user=25)``; or ``await Store.open()``
+    to build one from the settings (and upgrade the schema first).
+    """
+
+    def __init__(self, database: Database, files: FileStore, *, max_presets_per_user: int = 25) -> None:
+        super().__init__(database, files, max_presets_per_user=max_presets_per_user)
+
+    @classmethod
+    async def open(cls, settings: Any = None, *, migrate: bool = True) -> "Store":
+        """A store for ``settings`` (default: :func:`bot.settings.get_settings`): the database
+        at ``resolved_database_url`` (upgraded to the latest schema when ``migrate``) and the
+        file store in ``files_dir`` (leftover temporary files removed)."""
+        if settings is None:
+            from bot.settings import get_settings
+
+            settings = get_settings()
+        url = settings.resolved_database_url
+        if migrate:
+            from bot.store.migrate import upgrade
+
+            await asyncio.to_thread(upgrade, url)
+        files = FileStore(settings.files_dir)
+        await asyncio.to_thread(files.cleanup_temp)
+        return cls(Database(url), files, max_presets_per_user=settings.max_presets_per_user)
+
+    async def close(self) -> None:
+        """Release the database connections."""
+        await self.db.dispose()
+
+    async def __aenter__(self) -> "Store":
+        return self
+
+    async def __aexit__(self, *exc: Optional[BaseException]) -> None:
+        await self.close()

@@ -1,0 +1,95 @@
+"""Alembic environment for DreamBot.
+
+The URL comes from the config (set by :mod:`bot.store.migrate`), else from the
+settings. Async URLs (``sqlite+aiosqlite``...) run through an async engine,
+others through a plain one. SQLite connections get the store's setup (WAL, busy
+timeout) with foreign keys *off* during migrations, and batch mode ("move and
+copy") so ALTERs work on SQLite.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from alembic import context
+from sqlalchemy import pool
+from sqlalchemy.engine import Connection, create_engine, make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from bot.store.database import configure_sqlite
+from bot.store.models import Base
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def _url() -> str:
+    url = config.attributes.get("database_url") or config.get_main_option("sqlalchemy.url")
+    if not url:
+        from bot.settings import get_settings
+
+        url = get_settings().resolved_database_url
+    return url
+
+
+def _configure(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=True,
+        compare_type=True,
+    )
+
+
+def _run(connection: Connection) -> None:
+    _configure(connection)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_offline() -> None:
+    context.configure(
+        url=_url(),
+        target_metadata=target_metadata,
+        literal_binds=True,
+        render_as_batch=True,
+        dialect_opts={"paramstyle": "named"},
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def _run_async(url: str) -> None:
+    engine = create_async_engine(url, poolclass=pool.NullPool)
+    if engine.dialect.name == "sqlite":
+        configure_sqlite(engine.sync_engine, foreign_keys=False)
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(_run)
+    finally:
+        await engine.dispose()
+
+
+def run_migrations_online() -> None:
+    given = config.attributes.get("connection")
+    if given is not None:  # a caller's open connection (tests)
+        _run(given)
+        return
+    url = _url()
+    if make_url(url).get_dialect().is_async:
+        asyncio.run(_run_async(url))
+        return
+    engine = create_engine(url, poolclass=pool.NullPool)
+    if engine.dialect.name == "sqlite":
+        configure_sqlite(engine, foreign_keys=False)
+    try:
+        with engine.connect() as connection:
+            _run(connection)
+    finally:
+        engine.dispose()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()
