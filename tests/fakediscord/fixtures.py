@@ -1,0 +1,21 @@
+"""Pytest fixture for other test areas: ``from tests.fakediscord.fixtures import fake_discord``.
+
+The fixture runs in the session event loop (like the project's other async
+fixtures); tests using it need ``pytestmark = pytest.mark.asyncio(loop_scope="session")``.
+"""
+
+from __future__ import annotations
+
+from typing import AsyncIterator
+
+import pytest_asyncio
+
+from .server import FakeDiscord
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def fake_discord() -> AsyncIterator[FakeDiscord]:
+    """A started :class:`FakeDiscord` with ``setup_world()`` done (see ``fake.world``)."""
+    async with FakeDiscord() as fake:
+        fake.setup_world()
+        yield fake

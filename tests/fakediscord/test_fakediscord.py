@@ -1,0 +1,319 @@
+"""Self-test of the fake Discord: a tiny discord.py bot defined here (not DreamBot) runs against it.
+
+Proves that the real client logs in, connects (READY, GUILD_CREATE), syncs commands,
+and that every route the bot helpers rely on round-trips.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from typing import AsyncIterator
+
+import discord
+import pytest
+import pytest_asyncio
+from discord import app_commands
+from discord.ext import commands
+from PIL import Image
+
+from tests.fakediscord import FakeDiscord, InteractionFailed
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+def png_bytes(color: tuple[int, int, int], size: int = 32) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (size, size), color).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+class NoteModal(discord.ui.Modal, title="Add a note"):
+    note = discord.ui.TextInput(label="Note", custom_id="tiny:note", max_length=50)
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        await interaction.response.send_message(f"noted: {self.note.value}", ephemeral=True)
+
+
+class AgainView(discord.ui.View):
+    """Persistent view: fixed custom_ids, no timeout."""
+
+    def __init__(self) -> None:
+        super().__init__(timeout=None)
+
+    @discord.ui.button(label="Again", custom_id="tiny:again", style=discord.ButtonStyle.primary)
+    async def again(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+        await interaction.response.send_modal(NoteModal())
+
+    @discord.ui.button(label="Invert", custom_id="tiny:invert")
+    async def invert(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+        await interaction.response.defer()  # type 6: deferred update
+        src = interaction.message.attachments[0]
+        img = Image.open(io.BytesIO(await src.read())).convert("RGB")
+        out = Image.eval(img, lambda v: 255 - v)
+        buf = io.BytesIO()
+        out.save(buf, format="PNG")
+        buf.seek(0)
+        await interaction.edit_original_response(content="inverted",
+                                                 attachments=[discord.File(buf, "inverted.png")])
+
+    @discord.ui.select(custom_id="tiny:size", options=[discord.SelectOption(label=s, value=s)
+                                                       for s in ("small", "large")])
+    async def size(self, interaction: discord.Interaction, select: discord.ui.Select) -> None:
+        await interaction.response.edit_message(content=f"size={select.values[0]}")
+
+
+class TinyBot(commands.Bot):
+    def __init__(self, *, message_content: bool = True) -> None:
+        intents = discord.Intents.default()
+        intents.message_content = message_content
+        super().__init__(command_prefix="!", intents=intents)
+        self.seen_messages: list[discord.Message] = []
+        self.add_commands()
+
+    async def setup_hook(self) -> None:
+        self.add_view(AgainView())
+        await self.tree.sync()
+
+    async def on_message(self, message: discord.Message) -> None:
+        self.seen_messages.append(message)
+
+    def add_commands(self) -> None:
+        tree = self.tree
+        styles = ["deepdream", "dreamy", "nightmare", "vangogh"]
+
+        @tree.command(description="Dream on a picture")
+        @app_commands.describe(image="picture", style="style", steps="iterations")
+        async def dream(interaction: discord.Interaction, image: discord.Attachment, style: str = "deepdream",
+                        steps: app_commands.Range[int, 1, 50] = 5) -> None:
+            await interaction.response.defer(thinking=True)
+            await interaction.edit_original_response(content="progress 50%")
+            data = await image.read()
+            img = Image.open(io.BytesIO(data)).convert("RGB").rotate(90)
+            buf = io.BytesIO()
+            img.save(buf, format="PNG")
+            buf.seek(0)
+            embed = discord.Embed(title="Dream done", description=f"{style} x{steps}")
+            await interaction.edit_original_response(content="done", embed=embed,
+                                                     attachments=[discord.File(buf, "dream.png")], view=AgainView())
+
+        @dream.autocomplete("style")
+        async def style_complete(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+            return [app_commands.Choice(name=s.title(), value=s) for s in styles if s.startswith(current)]
+
+        @tree.command(description="Ping")
+        async def ping(interaction: discord.Interaction) -> None:
+            await interaction.response.send_message("pong", ephemeral=True)
+            await interaction.followup.send("pong again", ephemeral=True)
+
+        @tree.command(description="Post the last picture of this channel")
+        async def last(interaction: discord.Interaction) -> None:
+            await interaction.response.defer(ephemeral=True)
+            async for msg in interaction.channel.history(limit=20):
+                if msg.attachments:
+                    data = await msg.attachments[0].read()
+                    await interaction.followup.send(f"found {msg.attachments[0].filename}",
+                                                    file=discord.File(io.BytesIO(data), "last.png"))
+                    await interaction.channel.send("posted publicly", file=discord.File(io.BytesIO(data), "p.png"))
+                    return
+            await interaction.followup.send("no picture here")
+
+        gallery = app_commands.Group(name="gallery", description="Gallery")
+
+        @gallery.command(name="show", description="Show someone's gallery")
+        async def show(interaction: discord.Interaction, member: discord.Member, page: int = 1) -> None:
+            await interaction.response.send_message(embed=discord.Embed(title=f"{member.name} p{page}"))
+
+        tree.add_command(gallery)
+
+        @tree.command(description="Admins only")
+        @app_commands.default_permissions(manage_guild=True)
+        async def admin(interaction: discord.Interaction) -> None:
+            await interaction.response.send_message("ok admin")
+
+        @tree.context_menu(name="Dream this")
+        async def dream_this(interaction: discord.Interaction, message: discord.Message) -> None:
+            names = ",".join(a.filename for a in message.attachments)
+            await interaction.response.send_message(f"would dream {names}", ephemeral=True)
+
+        @tree.command(description="Answers twice (a bug)")
+        async def twice(interaction: discord.Interaction) -> None:
+            await interaction.response.send_message("one")
+            try:
+                await interaction.client.http.request(  # bypass discord.py's local is_done() guard
+                    discord.http.Route("POST", "/interactions/{i}/{t}/callback", i=interaction.id,
+                                       t=interaction.token),
+                    json={"type": 4, "data": {"content": "two"}})
+            except discord.HTTPException as exc:
+                await interaction.followup.send(f"second ack refused: {exc.code}")
+
+        @tree.command(description="Too slow to answer")
+        async def slow(interaction: discord.Interaction) -> None:
+            await asyncio.sleep(0.6)
+            try:
+                await interaction.response.send_message("late")
+            except discord.NotFound as exc:
+                interaction.client.late_error = exc.code  # type: ignore[attr-defined]
+
+
+@pytest_asyncio.fixture(loop_scope="session", scope="module")
+async def env() -> AsyncIterator[tuple[FakeDiscord, TinyBot]]:
+    async with FakeDiscord() as fake:
+        fake.setup_world()
+        bot = TinyBot()
+        async with fake.run_bot(bot):
+            yield fake, bot
+        assert not fake.unhandled_routes, fake.unhandled_routes
+        assert not fake.bot_errors, [r.getMessage() for r in fake.bot_errors]
+
+
+async def test_connects_and_syncs(env):
+    fake, bot = env
+    w = fake.world
+    assert bot.is_ready() and bot.user.id == fake.bot_user.id
+    guild = bot.get_guild(w.guild.id)
+    assert guild is not None and guild.name == "Dream Guild"
+    assert {c.name for c in guild.text_channels} == {"general", "gallery"}
+    assert guild.me is not None and guild.get_member(w.alice.id) is None  # no members intent: only the bot
+    assert bot.application_id == fake.application_id
+    assert (await bot.application_info()).owner.id == fake.app_owner.id
+    names = {(c["name"], c["type"]) for c in fake.global_commands}
+    assert {("dream", 1), ("ping", 1), ("gallery", 1), ("Dream this", 3)} <= names
+    assert fake.command("dream")["options"][0]["type"] == 11  # attachment option
+    assert fake.intents.guilds and fake.intents.message_content and not fake.intents.members
+    fetched = await bot.tree.fetch_commands()
+    assert {c.name for c in fetched} >= {"dream", "ping"}
+
+
+async def test_slash_defer_progress_file_and_button(env):
+    fake, bot = env
+    w = fake.world
+    src = png_bytes((250, 10, 10))
+    h = await fake.slash("dream", {"style": "dreamy"}, user=w.alice,
+                         attachments={"image": (src, "cat.png", "image/png")})
+    assert h.callback.name == "DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE" and h.ack_delay < 3
+    msg = await h.wait_for_original(lambda m: m.attachments, timeout=10)
+    assert [v.content for v in msg.history] == ["", "progress 50%", "done"]
+    assert msg.history[0].flags & 128 and not msg.loading and not msg.ephemeral
+    assert msg.embed["title"] == "Dream done" and "dreamy x5" in msg.text
+    assert msg.attachments[0].filename == "dream.png" and msg.attachments[0].content_type == "image/png"
+    assert msg.image().size == (32, 32)
+    assert fake.downloads and fake.downloads[-1].filename == "cat.png"
+    assert msg.custom_ids() == ["tiny:again", "tiny:invert", "tiny:size"]
+    assert msg in fake.channel_history(w.general)
+
+    # Button -> deferred update -> edit original (the clicked message) with a new file.
+    inv = await fake.click(msg, "tiny:invert", user=w.bob)
+    assert inv.callback.type == 6
+    await inv.wait_for(lambda h: h.original is msg and msg.content == "inverted")
+    assert msg.attachments[0].filename == "inverted.png"
+    pixel = msg.image().convert("RGB").getpixel((0, 0))
+    assert pixel[0] < 10 and pixel[1] > 240
+
+    # Select -> update message (type 7).
+    sel = await fake.click(msg, "tiny:size", values=["large"])
+    assert sel.callback.type == 7 and msg.content == "size=large"
+    with pytest.raises(InteractionFailed):
+        await fake.click(msg, "tiny:size", values=["huge"])
+
+    # Persistent button -> modal -> submit.
+    again = await fake.click(msg, "tiny:again", user=w.bob)
+    assert again.modal["title"] == "Add a note"
+    sub = await again.submit_modal({"tiny:note": "more dogs"})
+    assert sub.original.content == "noted: more dogs" and sub.ephemeral
+
+
+async def test_autocomplete_and_option_validation(env):
+    fake, _ = env
+    choices = await fake.autocomplete("dream", {"style": "d"}, focused="style")
+    assert [c["value"] for c in choices] == ["deepdream", "dreamy"]
+    with pytest.raises(InteractionFailed, match="required"):
+        await fake.slash("dream", {"style": "dreamy"})
+    with pytest.raises(InteractionFailed, match="out of range"):
+        await fake.slash("dream", {"steps": 99}, attachments={"image": (b"x", "x.png")})
+    with pytest.raises(KeyError, match="not synced|no slash command"):
+        await fake.slash("nope")
+
+
+async def test_ephemeral_followups_subcommands_and_permissions(env):
+    fake, _ = env
+    w = fake.world
+    h = await fake.slash("ping")
+    await h.wait_for_followup(1)
+    assert h.original.content == "pong" and h.original.ephemeral
+    assert h.followups[0].content == "pong again" and h.followups[0].ephemeral
+    assert h.original not in fake.channel_history(w.general)
+
+    g = await fake.slash("gallery show", {"member": w.bob, "page": 2})
+    assert g.original.embed["title"] == "bob p2"
+
+    with pytest.raises(InteractionFailed, match="cannot see"):
+        await fake.slash("admin", user=w.alice)
+    assert (await fake.slash("admin", user=w.mod)).original.content == "ok admin"
+    assert (await fake.slash("admin", user=w.owner)).original.content == "ok admin"
+
+
+async def test_history_context_menu_and_channel_messages(env):
+    fake, bot = env
+    w = fake.world
+    posted = await fake.post_message(w.gallery, "look", user=w.bob, attachments=[(png_bytes((0, 0, 255)), "blue.png")])
+    await fake.wait_for(lambda: any(m.id == posted.id for m in bot.seen_messages))
+    seen = next(m for m in bot.seen_messages if m.id == posted.id)
+    assert seen.content == "look" and seen.attachments[0].filename == "blue.png"
+
+    h = await fake.slash("last", channel=w.gallery)
+    reply = await h.wait_for_followup(1)
+    assert reply is h.original and reply.ephemeral and reply.content == "found blue.png"
+    assert reply.image().getpixel((0, 0))[2] == 255
+    public = await fake.wait_for(lambda: [m for m in fake.channel_history(w.gallery) if m.author is fake.bot_user])
+    assert public[-1].attachments[0].filename == "p.png"
+
+    ctx = await fake.message_command("Dream this", posted, user=w.alice)
+    assert ctx.original.content == "would dream blue.png"
+
+
+async def test_discord_rules_enforced(env):
+    fake, _ = env
+    h = await fake.slash("twice")
+    await h.wait_for_followup(1)
+    assert h.followups[0].content == "second ack refused: 40060"
+    assert h.errors[0]["code"] == 40060
+
+    old = fake.ack_deadline
+    fake.ack_deadline = 0.3
+    try:
+        with pytest.raises(InteractionFailed, match="did not acknowledge|failed"):
+            await fake.slash("slow")
+        await fake.wait_for(lambda: getattr(env[1], "late_error", None))
+        assert env[1].late_error == 10062
+    finally:
+        fake.ack_deadline = old
+
+    w = fake.world
+    muted = fake.add_channel(w.guild, "muted", bot_permissions=discord.Permissions(view_channel=True))
+    await fake.wait_for(lambda: env[1].get_channel(muted.id))
+    with pytest.raises(discord.Forbidden):
+        await env[1].get_channel(muted.id).send("hi")
+
+
+async def test_bad_token_fails_login():
+    async with FakeDiscord(token="right") as fake:
+        bot = TinyBot()
+        with pytest.raises(discord.LoginFailure):
+            await bot.login("wrong")
+        await bot.close()
+        assert ("GET", "/api/v10/users/@me", 401) in fake.requests
+
+
+async def test_message_content_intent_is_required_to_see_attachments():
+    async with FakeDiscord() as fake:
+        w = fake.setup_world()
+        bot = TinyBot(message_content=False)
+        async with fake.run_bot(bot):
+            posted = await fake.post_message(w.general, "look", user=w.bob, attachments=[(png_bytes((1, 2, 3)), "a.png")])
+            await fake.wait_for(lambda: any(m.id == posted.id for m in bot.seen_messages))
+            seen = next(m for m in bot.seen_messages if m.id == posted.id)
+            assert seen.content == "" and not seen.attachments
+            h = await fake.slash("last")
+            assert (await h.wait_for_followup(1)).content == "no picture here"
+        assert not fake.bot_errors and not fake.unhandled_routes
