@@ -61,6 +61,9 @@ class ExecutorConfig(BaseModel):
     ray_cpus_per_actor: float = Field(1.0, ge=0)
     ray_num_cpus: Optional[int] = Field(None, ge=1, description="CPUs of a locally started Ray (default: all)")
     ray_namespace: str = "dreambot"
+    ray_ship_code: bool = Field(
+        False, description="ship the dream_core package to the cluster (runtime_env py_modules)"
+    )
 
     @field_validator("devices", mode="before")
     @classmethod
