@@ -53,7 +53,7 @@ class Settings(BaseSettings):
         True, description="privileged intent: lets the bot see images in recent channel messages"
     )
     channel_scan_messages: int = Field(20, ge=0, le=100, description="messages searched for a recent image")
-    progress_interval_s: float = Field(1.5, ge=0, description="least time between two progress edits")
+    progress_edit_interval_s: float = Field(1.5, ge=0, description="least time between two progress message edits")
     progress_previews: bool = Field(True, description="show octave previews in the progress message")
     followup_window_s: float = Field(
         840.0, ge=0, description="after this long a result goes to the channel (interaction tokens last 15 min)"
