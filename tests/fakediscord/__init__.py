@@ -8,7 +8,8 @@ RESUME, member chunk requests; zlib-stream compressed like Discord).  While open
 patches ``discord.http.Route.BASE`` (REST and interaction webhooks) and
 ``discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY`` (a plain ``Client`` never
 asks ``GET /gateway/bot``; that route exists for ``AutoShardedClient``), and
-restores them on close.  One FakeDiscord at a time per process.
+restores them on close.  One FakeDiscord at a time per process.  ``AutoShardedClient``
+works too (``GET /gateway/bot``; events routed to the shard owning the guild, DMs to shard 0).
 
 Usage (the whole test in one event loop; mark tests ``loop_scope="session"``
 because the project's async fixtures live in the session loop)::
@@ -42,7 +43,8 @@ World building (before or after the bot connects; later additions are dispatched
 ``await post_message(channel, content, user=, attachments=[(bytes, "a.png")], reply_to=)``
 (a user message; the bot gets MESSAGE_CREATE, and finds it in ``GET /channels/{id}/messages``),
 ``await react(message, "👍", user=)``.  Files: ``(bytes, filename[, content_type])`` or a
-``FakeAttachment``; they are served at ``fake.base_url + /attachments/...``.
+``FakeAttachment``; they are served at ``fake.base_url + /attachments/...``;
+``fake.host_file(bytes, "x.png")`` returns such a URL (for ``image_url`` style options).
 
 Acting as a user (all return an :class:`InteractionHandle` after the bot acknowledged):
 ``slash("group sub", {opt: value}, user=, channel=, attachments={opt: file})`` (option
@@ -66,7 +68,9 @@ follow-up after a "thinking" defer replaces the placeholder (as on Discord): it 
 ``original`` and also ``followups[0]``.  Waiting: ``await h.wait_ack()``,
 ``h.wait_for(lambda h: ...)``, ``h.wait_for_original(pred)``, ``h.wait_for_followup(n)``,
 ``h.wait_for_final(quiet=0.5)``; globally ``await fake.wait_for(lambda: ..., timeout=)``
-(raises if the bot task died).
+(raises if the bot task died).  ``fake.expire(handle)`` kills an interaction token now (as
+after 15 min: webhook edits/follow-ups get 401 50027), to test fallbacks to channel messages.
+``fake.assert_clean()`` fails on unhandled routes or logged bot errors.
 On the fake: ``messages`` (id -> FakeMessage), ``channel_history(ch)``,
 ``bot_messages(ch)``, ``global_commands``/``guild_commands[guild_id]``/``command(name)``,
 ``sync_count``, ``requests`` ((method, path, status)), ``http_errors``,

@@ -15,7 +15,11 @@ from .server import FakeDiscord
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def fake_discord() -> AsyncIterator[FakeDiscord]:
-    """A started :class:`FakeDiscord` with ``setup_world()`` done (see ``fake.world``)."""
+    """A started :class:`FakeDiscord` with ``setup_world()`` done (see ``fake.world``).
+
+    At teardown it fails the test if the bot used a route the fake does not implement.
+    """
     async with FakeDiscord() as fake:
         fake.setup_world()
         yield fake
+        assert not fake.unhandled_routes, f"bot used routes the fake lacks: {fake.unhandled_routes}"

@@ -48,9 +48,16 @@ class GatewayConnection:
         self.session_id = secrets.token_hex(16)
         self.intents: int = 0
         self.identified = False
+        self.shard_id = 0
+        self.shard_count = 1
         self.received: list[dict[str, Any]] = []  # every payload the client sent
         self._compressor = zlib.compressobj() if compress == "zlib-stream" else None
         self._send_lock = asyncio.Lock()
+
+    @property
+    def compressed(self) -> bool:
+        """Whether this session uses zlib-stream transport compression."""
+        return self._compressor is not None
 
     @property
     def open(self) -> bool:
@@ -99,8 +106,14 @@ class GatewayConnection:
             if d.get("token") != self.fake.token:
                 await self.ws.close(code=4004, message=b"Authentication failed.")
                 return
+            previous = self.fake._session(d.get("session_id"))
+            if previous is None:
+                await self.send(INVALID_SESSION, False)
+                return
             self.identified = True
-            self.intents = self.fake._last_intents
+            self.intents, self.shard_id, self.shard_count = previous.intents, previous.shard_id, previous.shard_count
+            self.session_id = previous.session_id
+            self.seq = int(d.get("seq") or previous.seq)
             self.fake._gateway_ready(self)
             await self.dispatch("RESUMED", {"_trace": ["fake-gateway"]})
         elif op == REQUEST_MEMBERS:
@@ -117,9 +130,10 @@ class GatewayConnection:
             await self.ws.close(code=4004, message=b"Authentication failed.")
             return
         self.intents = int(d.get("intents", 0))
+        self.shard_id, self.shard_count = (int(x) for x in (d.get("shard") or [0, 1]))
         self.fake._last_intents = self.intents
         self.fake.identify_payload = d
-        guilds = list(self.fake.guilds.values())
+        guilds = [g for g in self.fake.guilds.values() if self.owns(g.id)]
         await self.dispatch(
             "READY",
             {
@@ -128,7 +142,7 @@ class GatewayConnection:
                 "guilds": [{"id": str(g.id), "unavailable": True} for g in guilds],
                 "session_id": self.session_id,
                 "resume_gateway_url": self.fake.gateway_url,
-                "shard": [0, 1],
+                "shard": [self.shard_id, self.shard_count],
                 "application": {"id": str(self.fake.application_id), "flags": 0},
                 "private_channels": [],
                 "relationships": [],
@@ -140,6 +154,12 @@ class GatewayConnection:
         for g in guilds:
             await self.dispatch("GUILD_CREATE", self.guild_payload(g))
         self.fake._gateway_ready(self)
+
+    def owns(self, guild_id: int | None) -> bool:
+        """Whether ``guild_id``'s events go to this shard (DMs go to shard 0), as Discord routes them."""
+        if guild_id is None:
+            return self.shard_id == 0
+        return (guild_id >> 22) % self.shard_count == self.shard_id
 
     def guild_payload(self, guild) -> dict[str, Any]:
         """GUILD_CREATE for ``guild``: all members only with the GUILD_MEMBERS intent (as on Discord)."""

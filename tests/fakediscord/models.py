@@ -313,6 +313,7 @@ class FakeAttachment:
     url: str = ""
     description: str | None = None
     ephemeral: bool = False
+    _dims: tuple[int, int] | None | bool = field(default=False, repr=False)
 
     @property
     def size(self) -> int:
@@ -327,15 +328,17 @@ class FakeAttachment:
         return img
 
     def _dimensions(self) -> tuple[int, int] | None:
-        if not (self.content_type or "").startswith("image/"):
-            return None
-        try:
-            from PIL import Image
+        if self._dims is False:
+            self._dims = None
+            if (self.content_type or "").startswith("image/"):
+                try:
+                    from PIL import Image
 
-            with Image.open(io.BytesIO(self.data)) as img:
-                return img.size
-        except Exception:
-            return None
+                    with Image.open(io.BytesIO(self.data)) as img:
+                        self._dims = img.size
+                except Exception:
+                    pass
+        return self._dims  # type: ignore[return-value]
 
     def to_payload(self) -> dict[str, Any]:
         data: dict[str, Any] = {

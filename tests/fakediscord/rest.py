@@ -206,6 +206,10 @@ class RestApi:
         handle = self.fake.interactions_by_token.get(token)
         if handle is None or str(self.fake.application_id) != request.match_info["app_id"]:
             raise DiscordError(404, 10015, "Unknown Webhook")
+        if handle.elapsed() > self.fake.token_lifetime:
+            handle.errors.append({"route": request.method, "status": 401, "code": 50027,
+                                  "message": "Invalid Webhook Token"})
+            raise DiscordError(401, 50027, "Invalid Webhook Token")
         return handle
 
     def _handle_message(self, request: web.Request, handle: InteractionHandle) -> FakeMessage:

@@ -92,12 +92,15 @@ class FakeDiscord:
         bot_name: str = "DreamBot",
         ack_deadline: float | None = 3.0,
         upload_limit: int = 10 * 1024 * 1024,
+        token_lifetime: float = 15 * 60,
     ) -> None:
         self.token = token
         #: Seconds the bot has to acknowledge an interaction (Discord: 3). ``None`` disables the check.
         self.ack_deadline = ack_deadline
         #: Max bytes per uploaded file (Discord's default for unboosted guilds: 10 MiB).
         self.upload_limit = upload_limit
+        #: Seconds an interaction token works for follow-ups/edits (Discord: 15 min); see expire().
+        self.token_lifetime = token_lifetime
         self.bot_user = FakeUser(id=snowflake(), name=bot_name, bot=True)
         self.application_id = self.bot_user.id
         self.app_owner = FakeUser(id=snowflake(), name="appowner")
@@ -127,7 +130,7 @@ class FakeDiscord:
         self.gateway_connections: list[GatewayConnection] = []
         self.identify_payload: dict[str, Any] | None = None
         self._last_intents = 0
-        self._gateway: GatewayConnection | None = None
+        self._shards: dict[int, GatewayConnection] = {}
         self._changed = asyncio.Event()
         self._bot_task: asyncio.Task[Any] | None = None
         self._runner: web.AppRunner | None = None
@@ -210,7 +213,7 @@ class FakeDiscord:
         root.addHandler(collector)
         self._bot_task = asyncio.create_task(client.start(self.token), name="fake-discord-bot")
         try:
-            await self.wait_for(lambda: self._gateway is not None, timeout=timeout, what="bot to identify")
+            await self.wait_for(lambda: self._shards, timeout=timeout, what="bot to identify")
             if wait_ready:
                 await self.wait_for(client.is_ready, timeout=timeout, what="bot to be ready")
             yield client
@@ -228,32 +231,41 @@ class FakeDiscord:
             root.removeHandler(collector)
 
     def _gateway_ready(self, conn: GatewayConnection) -> None:
-        self._gateway = conn
+        self._shards[conn.shard_id] = conn
         self._touch()
 
     def _gateway_closed(self, conn: GatewayConnection) -> None:
-        if self._gateway is conn:
-            self._gateway = None
+        if self._shards.get(conn.shard_id) is conn:
+            del self._shards[conn.shard_id]
         self._touch()
+
+    def _session(self, session_id: str | None) -> GatewayConnection | None:
+        return next((c for c in self.gateway_connections if c.session_id == session_id and c.identified), None)
+
+    def _conn_for(self, guild_id: int | None) -> GatewayConnection | None:
+        return next((c for c in self._shards.values() if c.open and c.owns(guild_id)), None)
 
     @property
     def connected(self) -> bool:
-        return self._gateway is not None and self._gateway.open
+        return any(c.open for c in self._shards.values())
 
     @property
     def intents(self) -> discord.Intents:
         """Intents the bot identified with."""
         return discord.Intents._from_value(self._last_intents)
 
-    async def dispatch(self, event: str, data: Any) -> None:
-        """Send a raw gateway DISPATCH to the connected bot."""
-        if self._gateway is None:
+    async def dispatch(self, event: str, data: Any, *, guild_id: int | None = None) -> None:
+        """Send a raw gateway DISPATCH to the bot (the shard that owns ``guild_id``)."""
+        conn = self._conn_for(guild_id)
+        if conn is None:
             raise RuntimeError(f"no bot is connected to the fake gateway (dispatching {event})")
-        await self._gateway.dispatch(event, data)
+        await conn.dispatch(event, data)
 
-    async def _dispatch_if_connected(self, event: str, data: Any, intent: int = 0) -> None:
-        if self._gateway is not None and (not intent or self._gateway.intents & intent):
-            await self._gateway.dispatch(event, data)
+    async def _dispatch_if_connected(self, event: str, data: Any, intent: int = 0, *,
+                                     guild_id: int | None = None) -> None:
+        conn = self._conn_for(guild_id)
+        if conn is not None and (not intent or conn.intents & intent):
+            await conn.dispatch(event, data)
 
     # ================================================================== waiting
     def now(self) -> float:
@@ -299,8 +311,9 @@ class FakeDiscord:
         self.guilds[guild.id] = guild
         guild.members[owner.id] = FakeMember(user=owner, guild=guild)
         guild.members[self.bot_user.id] = FakeMember(user=self.bot_user, guild=guild)
-        if self._gateway is not None:
-            asyncio.ensure_future(self._gateway.dispatch("GUILD_CREATE", self._gateway.guild_payload(guild)))
+        conn = self._conn_for(guild.id)
+        if conn is not None:
+            asyncio.ensure_future(conn.dispatch("GUILD_CREATE", conn.guild_payload(guild)))
         return guild
 
     def add_role(self, guild: FakeGuild, name: str, permissions: int | discord.Permissions = 0) -> FakeRole:
@@ -309,7 +322,7 @@ class FakeDiscord:
         guild.roles.append(role)
         if self.connected:
             asyncio.ensure_future(self._dispatch_if_connected(
-                "GUILD_ROLE_CREATE", {"guild_id": str(guild.id), "role": role.to_payload()}))
+                "GUILD_ROLE_CREATE", {"guild_id": str(guild.id), "role": role.to_payload()}, guild_id=guild.id))
         return role
 
     def add_channel(self, guild: FakeGuild, name: str = "general", *, type: int = 0,
@@ -321,7 +334,8 @@ class FakeDiscord:
         guild.channels.append(channel)
         self.channels[channel.id] = channel
         if self.connected:
-            asyncio.ensure_future(self._dispatch_if_connected("CHANNEL_CREATE", channel.to_payload()))
+            asyncio.ensure_future(self._dispatch_if_connected("CHANNEL_CREATE", channel.to_payload(),
+                                                              guild_id=guild.id))
         return channel
 
     def add_member(self, guild: FakeGuild, user: FakeUser, *, roles: Iterable[FakeRole] = (),
@@ -331,7 +345,8 @@ class FakeDiscord:
         if self.connected:
             data = member.to_payload()
             data["guild_id"] = str(guild.id)
-            asyncio.ensure_future(self._dispatch_if_connected("GUILD_MEMBER_ADD", data, INTENT_GUILD_MEMBERS))
+            asyncio.ensure_future(self._dispatch_if_connected("GUILD_MEMBER_ADD", data, INTENT_GUILD_MEMBERS,
+                                                              guild_id=guild.id))
         return member
 
     def dm_channel(self, user: FakeUser) -> FakeChannel:
@@ -363,7 +378,21 @@ class FakeDiscord:
                            alice=alice, bob=bob, mod_role=mod_role, admin_role=admin_role)
         return self.world
 
+    def assert_clean(self) -> None:
+        """Fail if the bot used a route the fake lacks, or logged an ERROR."""
+        assert not self.unhandled_routes, f"bot used routes the fake lacks: {self.unhandled_routes}"
+        errors = [f"{r.name}: {r.getMessage()}" for r in self.bot_errors]
+        assert not errors, f"the bot logged errors: {errors}"
+
+    def expire(self, handle: InteractionHandle) -> None:
+        """Make ``handle``'s token invalid now, as if its 15 minutes had passed (webhook calls -> 401 50027)."""
+        handle.dispatched_at -= self.token_lifetime + 1
+
     # ================================================================== files & messages
+    def host_file(self, data: bytes, filename: str, content_type: str | None = None) -> str:
+        """Serve ``data`` on the fake CDN; return its URL (e.g. for an ``image_url`` option)."""
+        return self.make_attachment((data, filename, content_type) if content_type else (data, filename)).url
+
     def make_attachment(self, spec: FileSpec, channel: FakeChannel | None = None, *,
                         ephemeral: bool = False) -> FakeAttachment:
         """Host a file on the fake CDN. ``spec``: FakeAttachment or (bytes, filename[, content_type])."""
@@ -470,13 +499,15 @@ class FakeDiscord:
             return
         self._history.setdefault(msg.channel.id, []).append(msg)
         intent = INTENT_DIRECT_MESSAGES if msg.channel.guild is None else INTENT_GUILD_MESSAGES
-        await self._dispatch_if_connected("MESSAGE_CREATE", self.payload_for_bot(msg), intent)
+        await self._dispatch_if_connected("MESSAGE_CREATE", self.payload_for_bot(msg), intent,
+                                          guild_id=msg.channel.guild_id)
         self._touch()
 
     async def publish_edit(self, msg: FakeMessage) -> None:
         if not msg.ephemeral:
             intent = INTENT_DIRECT_MESSAGES if msg.channel.guild is None else INTENT_GUILD_MESSAGES
-            await self._dispatch_if_connected("MESSAGE_UPDATE", self.payload_for_bot(msg), intent)
+            await self._dispatch_if_connected("MESSAGE_UPDATE", self.payload_for_bot(msg), intent,
+                                              guild_id=msg.channel.guild_id)
         self._touch()
 
     async def delete_message(self, msg: FakeMessage) -> None:
@@ -486,7 +517,7 @@ class FakeDiscord:
             if msg.channel.guild is not None:
                 data["guild_id"] = str(msg.channel.guild.id)
             intent = INTENT_DIRECT_MESSAGES if msg.channel.guild is None else INTENT_GUILD_MESSAGES
-            await self._dispatch_if_connected("MESSAGE_DELETE", data, intent)
+            await self._dispatch_if_connected("MESSAGE_DELETE", data, intent, guild_id=msg.channel.guild_id)
         self._touch()
 
     async def post_message(self, channel: FakeChannel, content: str = "", *, user: FakeUser | None = None,
@@ -515,7 +546,8 @@ class FakeDiscord:
             member = message.channel.guild.members.get(user.id)
             if member is not None:
                 data["member"] = member.to_payload()
-        await self._dispatch_if_connected("MESSAGE_REACTION_ADD", data, (1 << 10) | (1 << 13))
+        await self._dispatch_if_connected("MESSAGE_REACTION_ADD", data, (1 << 10) | (1 << 13),
+                                          guild_id=message.channel.guild_id)
 
     # ================================================================== interactions: sending
     def _default_user(self) -> FakeUser:
@@ -601,7 +633,8 @@ class FakeDiscord:
         self.interactions[handle.id] = handle
         self.interactions_by_token[handle.token] = handle
         handle.dispatched_at = self.now()
-        await self.dispatch("INTERACTION_CREATE", handle.payload)
+        await self.dispatch("INTERACTION_CREATE", handle.payload,
+                            guild_id=handle.channel.guild_id if handle.channel else None)
         if wait_ack:
             limit = (self.ack_deadline or 10.0) + 0.5
             try:
@@ -930,7 +963,7 @@ class FakeDiscord:
         if not handle.callbacks:
             raise DiscordError(404, 10015, "Unknown Webhook")
         original = handle.original
-        if original is not None and original.loading and handle.callbacks[0].type == 5:
+        if original is not None and original.loading and not original.deleted and handle.callbacks[0].type == 5:
             # Discord: the first follow-up after a "thinking" defer replaces the placeholder.
             self.apply_message_payload(original, payload, files, creating=False)
             original.flags &= ~128

@@ -69,6 +69,7 @@ class TinyBot(commands.Bot):
         intents.message_content = message_content
         super().__init__(command_prefix="!", intents=intents)
         self.seen_messages: list[discord.Message] = []
+        self.go = asyncio.Event()
         self.add_commands()
 
     async def setup_hook(self) -> None:
@@ -147,6 +148,19 @@ class TinyBot(commands.Bot):
             except discord.HTTPException as exc:
                 await interaction.followup.send(f"second ack refused: {exc.code}")
 
+        @tree.command(description="Edits after the token died")
+        async def later(interaction: discord.Interaction) -> None:
+            await interaction.response.defer()
+            await interaction.client.go.wait()
+            try:
+                await interaction.edit_original_response(content="too late")
+            except discord.HTTPException as exc:
+                await interaction.channel.send(f"token dead: {exc.code}")
+
+        @tree.context_menu(name="Wave at")
+        async def wave(interaction: discord.Interaction, user: discord.User) -> None:
+            await interaction.response.send_message(f"waves at {user.name}")
+
         @tree.command(description="Too slow to answer")
         async def slow(interaction: discord.Interaction) -> None:
             await asyncio.sleep(0.6)
@@ -181,6 +195,7 @@ async def test_connects_and_syncs(env):
     assert {("dream", 1), ("ping", 1), ("gallery", 1), ("Dream this", 3)} <= names
     assert fake.command("dream")["options"][0]["type"] == 11  # attachment option
     assert fake.intents.guilds and fake.intents.message_content and not fake.intents.members
+    assert fake.gateway_connections[0].compressed  # discord.py asks for zlib-stream
     fetched = await bot.tree.fetch_commands()
     assert {c.name for c in fetched} >= {"dream", "ping"}
 
@@ -296,6 +311,24 @@ async def test_discord_rules_enforced(env):
         await env[1].get_channel(muted.id).send("hi")
 
 
+async def test_dm_user_command_and_token_expiry(env):
+    fake, bot = env
+    w = fake.world
+    dm = fake.dm_channel(w.alice)
+    h = await fake.slash("ping", channel=dm)
+    assert h.original.content == "pong" and "user" in h.payload and "member" not in h.payload
+
+    wave = await fake.user_command("Wave at", w.bob, user=w.alice)
+    assert wave.original.content == "waves at bob"
+
+    later = await fake.slash("later")
+    fake.expire(later)
+    bot.go.set()
+    notice = await fake.wait_for(lambda: [m for m in fake.channel_history(w.general) if "token dead" in m.content])
+    assert notice[0].content == "token dead: 50027" and later.errors[0]["code"] == 50027
+    assert later.original.loading  # never replaced
+
+
 async def test_bad_token_fails_login():
     async with FakeDiscord(token="right") as fake:
         bot = TinyBot()
@@ -316,4 +349,43 @@ async def test_message_content_intent_is_required_to_see_attachments():
             assert seen.content == "" and not seen.attachments
             h = await fake.slash("last")
             assert (await h.wait_for_followup(1)).content == "no picture here"
+        assert not fake.bot_errors and not fake.unhandled_routes
+
+
+class ShardedTiny(commands.AutoShardedBot):
+    def __init__(self, shard_count: int | None) -> None:
+        super().__init__(command_prefix="!", intents=discord.Intents.default(), shard_count=shard_count)
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        pass  # discord.py waits 5 s between shards by default
+
+    async def setup_hook(self) -> None:
+        @self.tree.command(description="Which shard am I on")
+        async def shard(interaction: discord.Interaction) -> None:
+            await interaction.response.send_message(f"shard {interaction.guild.shard_id}")
+
+        await self.tree.sync()
+
+
+@pytest.mark.parametrize("shard_count", [None, 2])
+async def test_auto_sharded_client(shard_count):
+    async with FakeDiscord() as fake:
+        guilds = {}
+        while len(guilds) < 2:  # one guild per shard parity
+            g = fake.add_guild(f"g{len(guilds)}")
+            guilds.setdefault((g.id >> 22) % 2, g)
+        cast = []
+        for g in guilds.values():
+            user = fake.add_user(f"u{g.id}")
+            fake.add_member(g, user)
+            cast.append((g, fake.add_channel(g, "general"), user))
+        bot = ShardedTiny(shard_count)
+        async with fake.run_bot(bot):
+            assert {g.id for g in bot.guilds} >= {g.id for g in guilds.values()}
+            for g, ch, user in cast:
+                h = await fake.slash("shard", user=user, channel=ch)
+                expected = (g.id >> 22) % shard_count if shard_count else 0
+                assert h.original.content == f"shard {expected}"
+        if shard_count is None:
+            assert any(path.endswith("/gateway/bot") for _, path, _ in fake.requests)
         assert not fake.bot_errors and not fake.unhandled_routes
