@@ -97,7 +97,7 @@ class DreamParams(BaseModel):
                 "seed": self.seed if self.seed is not None else random.SystemRandom().randrange(2**31),
                 "frame_iterations": self.frame_iterations
                 if self.frame_iterations is not None
-                else max(1, (self.iterations if self.iterations is not None else p.iterations) // 2),
+                else min(200, max(1, (self.iterations if self.iterations is not None else p.iterations) // 2)),
             }
         )
 
