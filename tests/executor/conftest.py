@@ -1,0 +1,36 @@
+"""Executor fixtures: one real executor per backend for the whole session.
+
+``executor`` is parametrized over the backends, so every behavioural test runs
+against real worker processes (local) and real Ray actors on a local Ray
+started once per session. Both use the real bundled model on the CPU.
+"""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+import pytest_asyncio
+
+from dream_core.executor import create_executor
+from dream_core.executor.base import BaseExecutor
+from tests.executor.helpers import make_config
+
+BACKENDS = ["local", "ray"]
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session", params=BACKENDS)
+async def executor(request) -> BaseExecutor:
+    ex = create_executor(make_config(request.param))
+    await ex.start()
+    yield ex
+    await ex.close()
+
+
+@pytest.fixture(scope="session")
+def small_png(sample_image) -> bytes:
+    """The shared sample photo at 96 px (fast jobs)."""
+    img = sample_image.copy()
+    img.thumbnail((96, 96))
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
