@@ -89,6 +89,9 @@ def current(url: Optional[str] = None) -> Optional[str]:
 
     url = _url(url)
     u = make_url(url)
+    if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:":
+        if not Path(u.database).expanduser().exists():
+            return None  # do not create an empty file just to look
     sync_url = u.set(drivername=_sync_driver(u.drivername))
     engine = create_engine(sync_url)
     try:

@@ -1,0 +1,108 @@
+"""Dreams through their life, history paging and crash recovery."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.store import DreamStatus, InvalidTransition, NotFound, StoreError
+from dream_core.params import DreamParams
+
+ALICE, BOB = 1, 2
+
+
+async def test_life_of_a_dream(store, png_bytes):
+    src = store.files.put(png_bytes)
+    d = await store.create_dream(
+        ALICE,
+        DreamParams(octaves=2, seed=7),
+        guild_id=100,
+        channel_id=200,
+        message_id=300,
+        source=src,
+        source_url="https://cdn.example/a.png",
+        user_name="alice",
+        guild_name="Dream Club",
+    )
+    assert d.status is DreamStatus.QUEUED and d.started_at is None and d.finished_at is None
+    assert (d.user_id, d.guild_id, d.channel_id, d.message_id) == (ALICE, 100, 200, 300)
+    assert d.source == src and d.source_url == "https://cdn.example/a.png"
+    assert d.model == "efficientnet-lite0" and d.seed == 7 and d.params.octaves == 2
+    assert (await store.get_user(ALICE)).display_name == "alice"
+    assert (await store.get_guild(100)).name == "Dream Club"
+
+    r = await store.mark_running(d.id)
+    assert r.status is DreamStatus.RUNNING and r.started_at is not None
+
+    result = store.files.put(b"\x89PNG\r\n\x1a\n" + b"result")
+    resolved = DreamParams(octaves=2, seed=7).resolved()
+    done = await store.mark_done(
+        d.id, result, width=160, height=107, seconds=1.25, params=resolved, is_animation=False
+    )
+    assert done.status is DreamStatus.DONE and done.result == result
+    assert (done.width, done.height, done.size_bytes, done.seconds) == (160, 107, result.size, 1.25)
+    assert done.params == resolved and done.finished_at >= done.started_at >= done.created_at
+    assert done.error is None
+
+    m = await store.set_dream_messages(d.id, result_message_id=301)
+    assert m.result_message_id == 301 and m.message_id == 300
+    assert await store.get_dream(d.id) == m
+
+
+async def test_failed_cancelled_and_invalid_transitions(store):
+    a = await store.create_dream(ALICE, {})
+    f = await store.mark_failed(a.id, "the image was too small")
+    assert f.status is DreamStatus.FAILED and f.error == "the image was too small" and f.finished_at
+    b = await store.create_dream(ALICE, {})
+    await store.mark_running(b.id)
+    c = await store.mark_cancelled(b.id, "cancelled by alice")
+    assert c.status is DreamStatus.CANCELLED and c.error == "cancelled by alice"
+    ref = store.files.put(b"x")
+    for call in (
+        store.mark_running(a.id),
+        store.mark_done(a.id, ref, width=1, height=1, seconds=0),
+        store.mark_failed(b.id, "again"),
+        store.mark_cancelled(a.id),
+    ):
+        with pytest.raises(InvalidTransition, match="already"):
+            await call
+    assert (await store.get_dream(a.id)).status is DreamStatus.FAILED
+    long = await store.create_dream(ALICE, {})
+    assert len((await store.mark_failed(long.id, "e" * 5000)).error) <= 1000
+
+
+async def test_unknown_dream_and_bad_params(store):
+    with pytest.raises(NotFound, match="dream was not found"):
+        await store.get_dream(12345)
+    with pytest.raises(NotFound):
+        await store.mark_running(12345)
+    with pytest.raises(StoreError, match="Invalid dream parameters"):
+        await store.create_dream(ALICE, {"octaves": -1})
+
+
+async def test_history_is_paged_newest_first(store):
+    ids = [(await store.create_dream(ALICE, {"seed": i})).id for i in range(7)]
+    await store.create_dream(BOB, {})
+    await store.mark_failed(ids[0], "x")
+    p0 = await store.list_history(ALICE, page_size=3)
+    assert [d.id for d in p0.items] == ids[::-1][:3]
+    assert (p0.total, p0.pages, p0.has_next, p0.has_prev) == (7, 3, True, False)
+    p2 = await store.list_history(ALICE, page=2, page_size=3)
+    assert [d.id for d in p2.items] == [ids[0]] and not p2.has_next and p2.has_prev
+    assert (await store.list_history(ALICE, page=9, page_size=3)).items == []
+    failed = await store.list_history(ALICE, statuses=["failed"])
+    assert [d.id for d in failed.items] == [ids[0]] and failed.total == 1
+    assert (await store.list_history(999)).total == 0
+
+
+async def test_recover_interrupted(store):
+    queued = await store.create_dream(ALICE, {})
+    running = await store.create_dream(ALICE, {})
+    await store.mark_running(running.id)
+    done = await store.create_dream(BOB, {})
+    await store.mark_done(done.id, store.files.put(b"r"), width=1, height=1, seconds=0.1)
+    assert await store.recover_interrupted() == 2
+    for d in (queued, running):
+        got = await store.get_dream(d.id)
+        assert got.status is DreamStatus.FAILED and "restarted" in got.error and got.finished_at
+    assert (await store.get_dream(done.id)).status is DreamStatus.DONE
+    assert await store.recover_interrupted("again") == 0

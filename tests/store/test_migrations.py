@@ -1,0 +1,112 @@
+"""The Alembic migrations create exactly the ORM models' schema, go down and up
+again on a real file, and the CLI commands drive them."""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine, inspect
+
+from bot.store import Database
+from bot.store.migrate import add_db_subcommands, current, downgrade, head, upgrade
+from bot.store.models import Base
+
+from .conftest import sqlite_url
+
+TABLES = {"users", "guilds", "presets", "dreams", "gallery_entries", "votes"}
+
+
+def _diff(path) -> list:
+    engine = create_engine(f"sqlite:///{path}")
+    try:
+        with engine.connect() as conn:
+            ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+            return compare_metadata(ctx, Base.metadata)
+    finally:
+        engine.dispose()
+
+
+def _tables(path) -> set[str]:
+    with sqlite3.connect(path) as con:
+        return {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+
+
+def test_models_and_migrations_agree(tmp_path):
+    path = tmp_path / "m.db"
+    upgrade(sqlite_url(path))
+    assert _diff(path) == []
+    # and the check is able to see a difference: an empty database differs
+    empty = tmp_path / "empty.db"
+    sqlite3.connect(empty).close()
+    assert len(_diff(empty)) >= len(TABLES)
+
+
+def test_upgrade_downgrade_upgrade_on_a_file(tmp_path):
+    path = tmp_path / "sub" / "dir" / "m.db"  # folders are created
+    url = sqlite_url(path)
+    assert current(url) is None
+    upgrade(url)
+    assert current(url) == head()
+    assert TABLES <= _tables(path)
+    with sqlite3.connect(path) as con:
+        con.execute("INSERT INTO users (id, display_name, first_seen, last_seen, gallery_opt_out) "
+                    "VALUES (1, 'x', '2020-01-01', '2020-01-01', 0)")
+    downgrade(url, "base")
+    assert current(url) is None
+    assert not (TABLES & _tables(path))
+    upgrade(url)
+    assert current(url) == head()
+    assert _diff(path) == []
+    with sqlite3.connect(path) as con:
+        assert con.execute("SELECT count(*) FROM users").fetchone()[0] == 0
+
+
+def test_sync_url_works_too(tmp_path):
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    upgrade(url)
+    assert current(url) == head()
+
+
+async def test_sqlite_connection_setup(db_path):
+    db = Database(sqlite_url(db_path))
+    try:
+        async with db.read() as s:
+            conn = await s.connection()
+            mode = (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar()
+            fks = (await conn.exec_driver_sql("PRAGMA foreign_keys")).scalar()
+            busy = (await conn.exec_driver_sql("PRAGMA busy_timeout")).scalar()
+        assert (mode, fks) == ("wal", 1)
+        assert busy >= 5000
+    finally:
+        await db.dispose()
+
+
+def test_db_cli(tmp_path, capsys):
+    url = sqlite_url(tmp_path / "cli.db")
+    parser = argparse.ArgumentParser()
+    add_db_subcommands(parser.add_subparsers(dest="command", required=True))
+
+    def run(*argv: str) -> int:
+        args = parser.parse_args(["db", "--url", url, *argv])
+        return args.func(args)
+
+    assert run("current") == 1
+    assert "not initialised" in capsys.readouterr().out
+    assert run("upgrade") == 0
+    assert head() in capsys.readouterr().out
+    assert run("current") == 0
+    assert "(head)" in capsys.readouterr().out
+    assert run("downgrade", "base") == 0
+    assert current(url) is None
+
+
+def test_upgrade_uses_settings_by_default(data_dir):
+    upgrade()
+    assert (data_dir / "dreambot.db").is_file()
+    assert current() == head()
+    with pytest.raises(Exception):
+        downgrade(None, "no-such-revision")

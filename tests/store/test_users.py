@@ -1,0 +1,91 @@
+"""Users: first/last seen, and deleting one user's data without touching others'."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+
+import pytest
+
+from bot.store import NotFound
+
+ALICE, BOB, MOD = 1, 2, 3
+G1 = 100
+
+
+async def test_touch_user(store):
+    with pytest.raises(NotFound):
+        await store.get_user(ALICE)
+    u = await store.touch_user(ALICE, "alice")
+    assert u.display_name == "alice" and u.first_seen <= u.last_seen and not u.gallery_opt_out
+    await asyncio.sleep(0.01)
+    u2 = await store.touch_user(ALICE, "Alice ✨")
+    assert u2.display_name == "Alice ✨" and u2.first_seen == u.first_seen and u2.last_seen > u.last_seen
+    u3 = await store.touch_user(ALICE)
+    assert u3.display_name == "Alice ✨"
+    assert (await store.touch_user(BOB, "b" * 500)).display_name.startswith("b" * 90)
+    big = 2**63 - 1  # Discord snowflakes use the full 64 bits
+    assert (await store.touch_user(big, "big")).id == big
+
+
+async def test_delete_user_data(store, finished_dream, png_bytes, sample_image, db_path):
+    import io
+
+    buf = io.BytesIO()
+    sample_image.rotate(180).save(buf, format="PNG")
+    # Alice: presets, dreams (one published, one input shared with Bob), votes
+    await store.create_preset(ALICE, "mine", {}, shared=True)
+    await store.set_default_preset(BOB, "mine")  # Bob uses Alice's shared preset
+    a1 = await finished_dream(ALICE, G1, name="alice", data=buf.getvalue())
+    a2 = await finished_dream(ALICE, G1, data=png_bytes)  # same input bytes as Bob's dream
+    b1 = await finished_dream(BOB, G1, name="bob", data=png_bytes)
+    a_entry = await store.publish(a1.id, G1, by_user_id=ALICE)
+    b_entry = await store.publish(b1.id, G1, by_user_id=BOB)
+    m_entry_dream = await finished_dream(BOB, G1)
+    m_entry = await store.publish(m_entry_dream.id, G1, by_user_id=MOD, moderator=True)
+    await store.vote(a_entry.id, BOB)
+    await store.vote(b_entry.id, ALICE)
+    await store.vote(b_entry.id, MOD)
+    thumb = store.files.thumbnail(a1.result.sha256, 32)
+    await store.create_preset(BOB, "bobs", {})
+
+    # the moderator deletes their data: Bob's entry they published stays, without a publisher
+    rep_mod = await store.delete_user_data(MOD)
+    assert rep_mod.votes == 1 and rep_mod.dreams == 0
+    assert (await store.get_entry(m_entry.id)).published_by is None
+
+    rep = await store.delete_user_data(ALICE)
+    assert (rep.dreams, rep.presets, rep.gallery_entries) == (2, 1, 1)
+    assert rep.votes == 2  # Bob's vote on her entry + her vote on Bob's
+    with pytest.raises(NotFound):
+        await store.get_user(ALICE)
+    for d in (a1, a2):
+        with pytest.raises(NotFound):
+            await store.get_dream(d.id)
+    with pytest.raises(NotFound):
+        await store.get_entry(a_entry.id, include_hidden=True)
+    assert (await store.list_history(ALICE)).total == 0
+    assert await store.list_presets(BOB, "mine") == []
+    assert (await store.get_user(BOB)).default_preset_id is None
+
+    # her own files are gone (with thumbnails); the input Bob also used is kept
+    assert not store.files.exists(a1.source.sha256)
+    assert not store.files.exists(a1.result.sha256)
+    assert not store.files.exists(thumb)
+    assert not store.files.exists(a2.result.sha256)
+    assert store.files.exists(a2.source.sha256) and a2.source.sha256 == b1.source.sha256
+    assert rep.files == 3  # a1 source + result (its thumbnail goes along), a2 result
+
+    # Bob is untouched
+    assert (await store.get_dream(b1.id)).status.value == "done"
+    assert store.files.read(b1.result.sha256)
+    b = await store.get_entry(b_entry.id)
+    assert b.votes == 0 and b.author_name == "bob"
+    assert (await store.get_preset(BOB, "bobs")).owner_id == BOB
+    assert (await store.list_gallery(G1)).total == 2
+
+    # deleting an unknown user is harmless
+    assert (await store.delete_user_data(4242)).dreams == 0
+    with sqlite3.connect(db_path) as con:
+        assert con.execute("PRAGMA foreign_key_check").fetchall() == []
+        assert con.execute("SELECT count(*) FROM votes WHERE user_id = ?", (ALICE,)).fetchone()[0] == 0
