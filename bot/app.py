@@ -1,0 +1,174 @@
+"""The Discord client: :class:`DreamBot` (and its sharded twin).
+
+``setup_hook`` runs the start hooks (store upgrade, executor start, web
+gallery...), creates the :class:`~bot.dreaming.DreamService`, loads the cogs,
+registers the persistent buttons and syncs the slash commands (to
+``settings.test_guild_id`` when set, else globally). ``close`` runs the stop
+hooks in reverse order. Build one with :func:`create_bot`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Awaitable, Callable, Optional
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.dreaming import DreamService, UserError, send_error
+from bot.settings import Settings
+from bot.views import DYNAMIC_ITEMS
+
+log = logging.getLogger(__name__)
+
+#: the extensions (one cog each) the bot loads
+COGS: tuple[str, ...] = (
+    "bot.cogs.dream",
+    "bot.cogs.presets",
+    "bot.cogs.history",
+    "bot.cogs.gallery",
+    "bot.cogs.info",
+    "bot.cogs.admin",
+)
+
+Hook = Callable[[], Awaitable[Any]]
+# kind -> renderer(interaction, scope, page) used by the persistent page buttons
+Pager = Callable[[discord.Interaction, int, int], Awaitable[None]]
+
+
+def default_intents(settings: Settings) -> discord.Intents:
+    """Guilds + messages; message content only when configured (privileged)."""
+    intents = discord.Intents.default()
+    intents.members = False
+    intents.presences = False
+    intents.message_content = settings.message_content_intent
+    return intents
+
+
+class DreamTree(app_commands.CommandTree):
+    """Command tree whose errors end as one friendly ephemeral line."""
+
+    async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+        from bot.store.errors import StoreError
+
+        original = getattr(error, "original", error)
+        if isinstance(original, (UserError, StoreError)):
+            await send_error(interaction, str(original))
+            return
+        if isinstance(error, app_commands.MissingPermissions):
+            await send_error(interaction, "You need the *Manage Server* permission for that.")
+            return
+        if isinstance(error, app_commands.NoPrivateMessage):
+            await send_error(interaction, "That only works in a server.")
+            return
+        if isinstance(error, app_commands.CommandOnCooldown):
+            await send_error(interaction, f"Slow down — try again in {error.retry_after:.0f} s.")
+            return
+        if isinstance(error, app_commands.CheckFailure):
+            await send_error(interaction, "You can't use that here.")
+            return
+        name = interaction.command.qualified_name if interaction.command else "?"
+        log.error("command %s failed", name, exc_info=original)
+        await send_error(interaction, "Something went wrong on my side. Please try again.")
+
+
+class _DreamBotMixin:
+    """What :class:`DreamBot` and :class:`ShardedDreamBot` share."""
+
+    settings: Settings
+
+    def _init_dreambot(
+        self,
+        settings: Settings,
+        *,
+        store: Any,
+        files: Any,
+        executor: Any,
+        metrics: Any = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.files = files
+        self.executor = executor
+        self.metrics = metrics
+        self.dreams: DreamService = DreamService(self)  # type: ignore[arg-type]
+        self.pagers: dict[str, Pager] = {}
+        self._start_hooks: list[Hook] = []
+        self._stop_hooks: list[Hook] = []
+        self.commands_synced = False
+
+    def add_lifecycle(self, start: Optional[Hook] = None, stop: Optional[Hook] = None) -> None:
+        """Run ``start`` in ``setup_hook`` (in order) and ``stop`` on close (reverse order)."""
+        if start is not None:
+            self._start_hooks.append(start)
+        if stop is not None:
+            self._stop_hooks.append(stop)
+
+    async def setup_hook(self) -> None:
+        for hook in self._start_hooks:
+            await hook()
+        for name in COGS:
+            await self.load_extension(name)  # type: ignore[attr-defined]
+        self.add_dynamic_items(*DYNAMIC_ITEMS)  # type: ignore[attr-defined]
+        if self.settings.sync_commands:
+            await self.sync_commands()
+
+    async def sync_commands(self) -> list[app_commands.AppCommand]:
+        """Register the slash commands with Discord (test guild only when configured)."""
+        tree: app_commands.CommandTree = self.tree  # type: ignore[attr-defined]
+        if self.settings.test_guild_id:
+            guild = discord.Object(id=self.settings.test_guild_id)
+            tree.copy_global_to(guild=guild)
+            synced = await tree.sync(guild=guild)
+            log.info("synced %d commands to guild %s", len(synced), self.settings.test_guild_id)
+        else:
+            synced = await tree.sync()
+            log.info("synced %d global commands", len(synced))
+        self.commands_synced = True
+        return synced
+
+    async def close(self) -> None:
+        await self.dreams.cancel_all()
+        try:
+            await super().close()  # type: ignore[misc]
+        finally:
+            while self._stop_hooks:
+                hook = self._stop_hooks.pop()
+                try:
+                    await hook()
+                except Exception:
+                    log.exception("error while shutting down")
+
+    async def on_ready(self) -> None:
+        user = self.user  # type: ignore[attr-defined]
+        log.info("logged in as %s (%s) in %d servers", user, getattr(user, "id", "?"), len(self.guilds))  # type: ignore[attr-defined]
+
+
+class DreamBot(_DreamBotMixin, commands.Bot):
+    """The single-connection DreamBot client."""
+
+    def __init__(self, settings: Settings, *, store: Any, files: Any, executor: Any, metrics: Any = None, **kwargs: Any):
+        kwargs.setdefault("intents", default_intents(settings))
+        super().__init__(command_prefix=commands.when_mentioned, tree_cls=DreamTree, help_command=None, **kwargs)
+        self._init_dreambot(settings, store=store, files=files, executor=executor, metrics=metrics)
+
+
+class ShardedDreamBot(_DreamBotMixin, commands.AutoShardedBot):
+    """The auto-sharded DreamBot client (``settings.sharded`` / ``settings.shard_count``)."""
+
+    def __init__(self, settings: Settings, *, store: Any, files: Any, executor: Any, metrics: Any = None, **kwargs: Any):
+        kwargs.setdefault("intents", default_intents(settings))
+        if settings.shard_count:
+            kwargs.setdefault("shard_count", settings.shard_count)
+        super().__init__(command_prefix=commands.when_mentioned, tree_cls=DreamTree, help_command=None, **kwargs)
+        self._init_dreambot(settings, store=store, files=files, executor=executor, metrics=metrics)
+
+
+AnyDreamBot = DreamBot | ShardedDreamBot
+
+
+def create_bot(settings: Settings, *, store: Any, files: Any, executor: Any, metrics: Any = None, **kwargs: Any) -> AnyDreamBot:
+    """A :class:`ShardedDreamBot` when sharding is configured, else a :class:`DreamBot`."""
+    cls = ShardedDreamBot if (settings.sharded or settings.shard_count) else DreamBot
+    return cls(settings, store=store, files=files, executor=executor, metrics=metrics, **kwargs)

@@ -1,0 +1,212 @@
+"""``/gallery publish|recent|top|visibility``: this server's gallery, with votes."""
+
+from __future__ import annotations
+
+import io
+import logging
+from typing import TYPE_CHECKING, Any, Literal, Optional
+
+import discord
+from discord import app_commands, ui
+from discord.ext import commands
+
+from bot.autocomplete import dream_choices
+from bot.dreaming import UserError, send_error
+from bot.upload import fit_upload
+from bot.views import VoteButton, pager_row
+
+if TYPE_CHECKING:  # pragma: no cover
+    from bot.app import DreamBot
+
+log = logging.getLogger(__name__)
+
+BROWSE_UPLOAD_LIMIT = 8 * 1024 * 1024
+
+
+def _visibility(guild: Any) -> str:
+    return str(getattr(guild.gallery_visibility, "value", guild.gallery_visibility))
+
+
+class GalleryCog(commands.GroupCog, name="Gallery", group_name="gallery", group_description="This server's dream gallery"):
+    def __init__(self, bot: "DreamBot") -> None:
+        self.bot = bot
+        super().__init__()
+
+    async def cog_load(self) -> None:
+        self.bot.pagers["recent"] = self._page_recent
+        self.bot.pagers["top"] = self._page_top
+
+    async def cog_unload(self) -> None:
+        self.bot.pagers.pop("recent", None)
+        self.bot.pagers.pop("top", None)
+
+    # ------------------------------------------------------------------ helpers
+    async def web_link(self, guild_id: int) -> Optional[str]:
+        """The web gallery's address for this server, when the web gallery runs and it isn't off."""
+        s = self.bot.settings
+        if not (s.web_enabled and s.web_url):
+            return None
+        guild = await self.bot.store.touch_guild(guild_id)
+        visibility = _visibility(guild)
+        if visibility == "off":
+            return None
+        from bot.web.urls import gallery_url
+
+        key = guild.unlisted_token if visibility == "unlisted" else None
+        return gallery_url(guild_id, key=key, base=s.web_url)
+
+    async def _gallery_on(self, guild_id: int, guild_name: Optional[str] = None) -> None:
+        guild = await self.bot.store.touch_guild(guild_id, guild_name)
+        if _visibility(guild) == "off":
+            raise UserError("This server's gallery is switched off. An admin can turn it on with `/gallery visibility`.")
+
+    # ------------------------------------------------------------------ publishing
+    async def publish(self, interaction: discord.Interaction, dream_id: int, title: Optional[str] = None) -> None:
+        """Publish one of the user's finished dreams (also the 🖼️ button)."""
+        if interaction.guild_id is None:
+            raise UserError("Galleries belong to servers — publish from a server channel.")
+        dream = await self.bot.dreams.get_dream(dream_id)
+        if dream.user_id != interaction.user.id:
+            raise UserError("Only the person who dreamed this can publish it.")
+        await self._gallery_on(interaction.guild_id, interaction.guild.name if interaction.guild else None)
+        item = await self.bot.store.publish(
+            dream_id,
+            interaction.guild_id,
+            by_user_id=interaction.user.id,
+            title=title,
+            guild_name=interaction.guild.name if interaction.guild else None,
+        )
+        text = f"🖼️ Published dream #{dream_id} to this server's gallery (entry {item.id})."
+        link = await self.web_link(interaction.guild_id)
+        if link:
+            text += f"\nSee it on the web: {link}"
+        await interaction.response.send_message(text, ephemeral=True)
+
+    @app_commands.command(name="publish", description="Publish one of your dreams to this server's gallery")
+    @app_commands.describe(dream="which dream (your recent ones are suggested)", title="a title for it")
+    @app_commands.guild_only()
+    async def publish_cmd(
+        self, interaction: discord.Interaction, dream: int, title: Optional[app_commands.Range[str, 1, 100]] = None
+    ) -> None:
+        await self.publish(interaction, dream, title)
+
+    @publish_cmd.autocomplete("dream")
+    async def _dream_autocomplete(self, interaction: discord.Interaction, current: str):
+        return await dream_choices(self.bot, interaction.user.id, current)
+
+    # ------------------------------------------------------------------ browsing
+    async def render(self, guild_id: int, sort: str, page: int) -> dict[str, Any]:
+        """The message for one gallery page (one entry per page, with its picture)."""
+        listing = await self.bot.store.list_gallery(guild_id, sort=sort, page=page, page_size=1)
+        title = "🆕 Newest dreams" if sort == "recent" else "🏆 Top dreams"
+        embed = discord.Embed(title=title, colour=discord.Colour.gold())
+        files: list[discord.File] = []
+        extra: list[ui.Item[Any]] = []
+        if not listing.items:
+            embed.description = "Nothing here yet. Publish a dream with the 🖼️ button or `/gallery publish`."
+        else:
+            item = listing.items[0]
+            dream = item.dream
+            embed.description = (
+                f"**{item.title or f'Dream #{dream.id}'}** by <@{item.author_id}>\n"
+                f"`{dream.params_data.get('layer', 'mixed4')}` · {dream.params_data.get('strength', 'medium')}"
+                f" · ⭐ {item.votes}"
+            )
+            if dream.result is not None:
+                try:
+                    data = await self.bot.files.aread(dream.result.sha256)
+                    upload = fit_upload(data, dream.result.ext, BROWSE_UPLOAD_LIMIT)
+                    name = f"gallery-{item.id}.{upload.extension}"
+                    files.append(discord.File(io.BytesIO(upload.data), filename=name))
+                    embed.set_image(url=f"attachment://{name}")
+                except Exception:
+                    log.warning("gallery image of entry %s unavailable", item.id, exc_info=True)
+            extra.append(VoteButton(item.id, item.votes))
+        link = await self.web_link(guild_id)
+        if link:
+            embed.url = link
+        embed.set_footer(text=f"{listing.total} in this server's gallery")
+        view = pager_row(ui.View(timeout=None), sort, guild_id, listing.page, listing.pages, extra=extra)
+        return {"embed": embed, "view": view, "files": files}
+
+    async def _browse(self, interaction: discord.Interaction, sort: str) -> None:
+        if interaction.guild_id is None:
+            raise UserError("Galleries belong to servers — try this in a server channel.")
+        await self._gallery_on(interaction.guild_id)
+        await interaction.response.defer()
+        content = await self.render(interaction.guild_id, sort, 0)
+        await interaction.followup.send(**content)
+
+    @app_commands.command(name="recent", description="The newest dreams in this server's gallery")
+    @app_commands.guild_only()
+    async def recent(self, interaction: discord.Interaction) -> None:
+        await self._browse(interaction, "recent")
+
+    @app_commands.command(name="top", description="The most-voted dreams in this server's gallery")
+    @app_commands.guild_only()
+    async def top(self, interaction: discord.Interaction) -> None:
+        await self._browse(interaction, "top")
+
+    async def _page(self, interaction: discord.Interaction, sort: str, guild_id: int, page: int) -> None:
+        await interaction.response.defer()
+        content = await self.render(guild_id, sort, page)
+        await interaction.edit_original_response(
+            embed=content["embed"], view=content["view"], attachments=content["files"]
+        )
+
+    async def _page_recent(self, interaction: discord.Interaction, guild_id: int, page: int) -> None:
+        await self._page(interaction, "recent", guild_id, page)
+
+    async def _page_top(self, interaction: discord.Interaction, guild_id: int, page: int) -> None:
+        await self._page(interaction, "top", guild_id, page)
+
+    # ------------------------------------------------------------------ votes
+    async def vote(self, interaction: discord.Interaction, entry_id: int) -> None:
+        """⭐ button: vote for an entry, or take the vote back."""
+        from bot.store.errors import StoreError
+
+        store = self.bot.store
+        try:
+            if await store.has_voted(entry_id, interaction.user.id):
+                state = await store.unvote(entry_id, interaction.user.id)
+            else:
+                state = await store.vote(entry_id, interaction.user.id, user_name=interaction.user.display_name)
+        except StoreError as exc:
+            await send_error(interaction, str(exc))
+            return
+        view = ui.View.from_message(interaction.message, timeout=None) if interaction.message else None
+        if view is not None:
+            for child in view.children:
+                if isinstance(child, ui.Button) and child.custom_id == f"vote:{entry_id}":
+                    child.label = str(state.votes)
+            await interaction.response.edit_message(view=view)
+        else:
+            await interaction.response.defer()
+        text = "⭐ Thanks for your vote!" if state.voted else "Your vote is taken back."
+        await interaction.followup.send(text, ephemeral=True)
+
+    # ------------------------------------------------------------------ admin
+    @app_commands.command(name="visibility", description="Admins: show the web gallery to everyone, by link only, or not at all")
+    @app_commands.describe(mode="public: listed on the web; unlisted: only with the link; off: no gallery")
+    @app_commands.checks.has_permissions(manage_guild=True)
+    @app_commands.guild_only()
+    async def visibility(
+        self, interaction: discord.Interaction, mode: Literal["public", "unlisted", "off"]
+    ) -> None:
+        assert interaction.guild_id is not None
+        await self.bot.store.set_gallery_visibility(
+            interaction.guild_id, mode, guild_name=interaction.guild.name if interaction.guild else None
+        )
+        text = {
+            "public": "🌍 The gallery is public: anyone can find it on the web.",
+            "unlisted": "🔗 The gallery is unlisted: only people with the link can see it.",
+            "off": "🚫 The gallery is off: nothing can be published or browsed.",
+        }[mode]
+        link = await self.web_link(interaction.guild_id)
+        if link:
+            text += f"\n{link}"
+        await interaction.response.send_message(text, ephemeral=True)
+
+
+async def setup(bot: "DreamBot") -> None:
+    await bot.add_cog(GalleryCog(bot))

@@ -1,0 +1,177 @@
+"""Buttons and modals of DreamBot's messages.
+
+Every button is a persistent :class:`discord.ui.DynamicItem`: its state lives
+in its ``custom_id`` (``dream:again:42``, ``page:history:<user>:2``,
+``vote:7``), so buttons keep working after a restart. The bot registers them
+with ``bot.add_dynamic_items(*DYNAMIC_ITEMS)``. The buttons only parse their
+id and hand over to the service or cog that owns the behaviour.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any, Optional
+
+import discord
+from discord import ui
+
+if TYPE_CHECKING:  # pragma: no cover
+    from bot.app import DreamBot
+
+log = logging.getLogger(__name__)
+
+# action -> (label, emoji, style)
+DREAM_ACTIONS: dict[str, tuple[str, str, discord.ButtonStyle]] = {
+    "again": ("Dream again", "🔁", discord.ButtonStyle.primary),
+    "deeper": ("Deeper", "🌀", discord.ButtonStyle.primary),
+    "save": ("Save as preset", "💾", discord.ButtonStyle.secondary),
+    "publish": ("Publish", "🖼️", discord.ButtonStyle.secondary),
+    "delete": ("Delete", "🗑️", discord.ButtonStyle.danger),
+    "cancel": ("Cancel", "✖️", discord.ButtonStyle.danger),
+}
+RESULT_ACTIONS = ("again", "deeper", "save", "publish", "delete")
+
+PAGE_KINDS = ("history", "recent", "top")
+
+
+def _bot(interaction: discord.Interaction) -> "DreamBot":
+    return interaction.client  # type: ignore[return-value]
+
+
+class DreamButton(ui.DynamicItem[ui.Button], template=r"dream:(?P<action>[a-z]+):(?P<id>[0-9]+)"):
+    """A button acting on one dream: again, deeper, save, publish, delete, cancel."""
+
+    def __init__(self, action: str, dream_id: int, *, disabled: bool = False) -> None:
+        label, emoji, style = DREAM_ACTIONS[action]
+        super().__init__(
+            ui.Button(
+                label=label,
+                emoji=emoji,
+                style=style,
+                custom_id=f"dream:{action}:{dream_id}",
+                disabled=disabled,
+            )
+        )
+        self.action = action
+        self.dream_id = dream_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: ui.Item[Any], match: Any, /
+    ) -> "DreamButton":
+        action = match["action"]
+        if action not in DREAM_ACTIONS:
+            raise ValueError(f"unknown dream action {action!r}")
+        return cls(action, int(match["id"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+        await _bot(interaction).dreams.on_button(interaction, self.action, self.dream_id)
+
+
+class PageButton(
+    ui.DynamicItem[ui.Button],
+    template=r"page:(?P<kind>history|recent|top):(?P<scope>[0-9]+):(?P<page>[0-9]+)(?::(?P<tag>[a-z]))?",
+):
+    """Previous/next page of a paged list (history of a user, gallery of a guild)."""
+
+    def __init__(self, kind: str, scope: int, page: int, *, label: str, disabled: bool = False, tag: str = "") -> None:
+        custom_id = f"page:{kind}:{scope}:{page}" + (f":{tag}" if tag else "")
+        super().__init__(
+            ui.Button(label=label, style=discord.ButtonStyle.secondary, custom_id=custom_id, disabled=disabled)
+        )
+        self.kind = kind
+        self.scope = scope
+        self.page = page
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: ui.Item[Any], match: Any, /
+    ) -> "PageButton":
+        return cls(match["kind"], int(match["scope"]), int(match["page"]), label="·", tag=match["tag"] or "")
+
+    async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+        pager = _bot(interaction).pagers.get(self.kind)
+        if pager is None:
+            await interaction.response.send_message("That list isn't available right now.", ephemeral=True)
+            return
+        await pager(interaction, self.scope, self.page)
+
+
+class VoteButton(ui.DynamicItem[ui.Button], template=r"vote:(?P<entry>[0-9]+)"):
+    """Vote for (or un-vote) a gallery entry."""
+
+    def __init__(self, entry_id: int, votes: int = 0) -> None:
+        super().__init__(
+            ui.Button(
+                label=f"{votes}",
+                emoji="⭐",
+                style=discord.ButtonStyle.success,
+                custom_id=f"vote:{entry_id}",
+            )
+        )
+        self.entry_id = entry_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: ui.Item[Any], match: Any, /
+    ) -> "VoteButton":
+        return cls(int(match["entry"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+        cog = _bot(interaction).get_cog("Gallery")
+        if cog is None:
+            await interaction.response.send_message("The gallery is switched off right now.", ephemeral=True)
+            return
+        await cog.vote(interaction, self.entry_id)  # type: ignore[attr-defined]
+
+
+DYNAMIC_ITEMS = (DreamButton, PageButton, VoteButton)
+
+
+def result_view(dream_id: int) -> ui.View:
+    """The buttons under a finished dream."""
+    view = ui.View(timeout=None)
+    for action in RESULT_ACTIONS:
+        view.add_item(DreamButton(action, dream_id))
+    return view
+
+
+def cancel_view(dream_id: int) -> ui.View:
+    """The Cancel button under a queued or running dream."""
+    view = ui.View(timeout=None)
+    view.add_item(DreamButton("cancel", dream_id))
+    return view
+
+
+def pager_row(
+    view: ui.View, kind: str, scope: int, page: int, pages: int, *, extra: Optional[list[ui.Item[Any]]] = None
+) -> ui.View:
+    """Add ◀ page/pages ▶ buttons (plus ``extra`` items) to ``view``."""
+    view.add_item(PageButton(kind, scope, max(0, page - 1), label="◀", disabled=page <= 0, tag="p"))
+    view.add_item(
+        ui.Button(label=f"{page + 1}/{max(1, pages)}", disabled=True, custom_id=f"pageno:{kind}:{scope}:{page}")
+    )
+    view.add_item(PageButton(kind, scope, page + 1, label="▶", disabled=page + 1 >= pages, tag="n"))
+    for item in extra or ():
+        view.add_item(item)
+    return view
+
+
+class SavePresetModal(ui.Modal, title="Save as preset"):
+    """Asks the name under which a dream's settings are saved."""
+
+    name: ui.TextInput["SavePresetModal"] = ui.TextInput(
+        label="Preset name", placeholder="e.g. trippy-dogs", min_length=1, max_length=32
+    )
+
+    def __init__(self, dream_id: int) -> None:
+        super().__init__(custom_id=f"savepreset:{dream_id}", timeout=600)
+        self.dream_id = dream_id
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+        await _bot(interaction).dreams.save_preset_from_dream(interaction, self.dream_id, str(self.name.value))
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:  # type: ignore[override]
+        log.exception("save-preset modal failed", exc_info=error)
+        if not interaction.response.is_done():
+            await interaction.response.send_message("Something went wrong saving that preset.", ephemeral=True)

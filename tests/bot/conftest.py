@@ -1,0 +1,93 @@
+"""Bot fixtures: ONE fake Discord, store, executor and running bot for the whole session.
+
+The real discord.py client (``bot.app.DreamBot``) talks to the fake Discord
+server of ``tests.fakediscord`` over HTTP and a websocket; dreams run on the
+real local executor (one CPU worker, the bundled model) and are recorded in a
+real SQLite file upgraded through the real Alembic migrations. Dreams are made
+cheap through ``settings.default_params`` (one octave, two iterations, 96 px).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import Any, AsyncIterator
+
+import pytest
+import pytest_asyncio
+
+from tests.fakediscord import FakeDiscord, World
+
+CHEAP = {"octaves": 1, "iterations": 2, "max_size": 96, "noise_size": 64, "tile_size": 128}
+
+
+def png_bytes(size: tuple[int, int] = (96, 72), colour: tuple[int, int, int] = (200, 120, 40)) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", size, colour).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+@dataclass
+class BotEnv:
+    fake: FakeDiscord
+    world: World
+    bot: Any
+    store: Any
+    executor: Any
+    settings: Any
+
+
+def make_settings(data_dir, **overrides: Any):
+    from bot.settings import Settings
+
+    values: dict[str, Any] = dict(
+        data_dir=data_dir,
+        database_url=None,
+        default_params=CHEAP,
+        user_cooldown_s=0,
+        guild_concurrent_jobs=3,
+        max_queued_per_user=3,
+        progress_edit_interval_s=0.2,
+        executor_backend="local",
+        executor_devices="cpu",
+        test_guild_id=None,
+        web_enabled=False,
+        message_content_intent=True,
+    )
+    values.update(overrides)
+    return Settings(_env_file=None, **values)
+
+
+@pytest.fixture(scope="session")
+def small_png(sample_image) -> bytes:
+    """The shared sample photo at 96 px."""
+    img = sample_image.copy()
+    img.thumbnail((96, 96))
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def bot_env(tmp_path_factory) -> AsyncIterator[BotEnv]:
+    from bot.runner import build_bot
+    from bot.metrics import Metrics
+    from bot.store import Store
+    from dream_core.executor import ExecutorConfig, create_executor
+
+    settings = make_settings(tmp_path_factory.mktemp("botdata"))
+    store = await Store.open(settings)  # upgrades the fresh SQLite file through the migrations
+    await store.recover_interrupted()
+    executor = create_executor(ExecutorConfig.from_settings(settings, torch_threads=1))
+    await executor.start()
+    try:
+        async with FakeDiscord() as fake:
+            world = fake.setup_world()
+            bot = await build_bot(settings, store=store, executor=executor, metrics=Metrics())
+            async with fake.run_bot(bot, timeout=60):
+                yield BotEnv(fake, world, bot, store, executor, settings)
+    finally:
+        await executor.close()
+        await store.close()
