@@ -28,6 +28,7 @@ What is measured:
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from contextlib import contextmanager
 from typing import Any, Iterator, Mapping, Optional
@@ -84,6 +85,8 @@ class Metrics:
             buckets=INTERACTION_SECONDS_BUCKETS,
             registry=r,
         )
+        self._lock = threading.Lock()
+        self._synced_restarts = 0
 
     # --- jobs -----------------------------------------------------------------
     def job(self, status: str) -> None:
@@ -126,9 +129,10 @@ class Metrics:
     def update_from_executor_status(self, status: Any) -> None:
         """Refresh the gauges from an ``executor.status()`` value.
 
-        Accepts a mapping or an object; reads ``queue_depth`` (or ``queued``)
-        and ``workers_alive`` (or a ``workers`` sequence whose items have an
-        ``alive`` flag). Missing fields are left alone.
+        Accepts an :class:`~dream_core.executor.ExecutorStatus`, a mapping or
+        any object; reads ``queue_depth`` (or ``queued``), ``workers_alive`` (or
+        a ``workers`` sequence whose items have an ``alive`` flag) and the
+        cumulative ``worker_restarts``. Missing fields are left alone.
         """
         depth = _field(status, "queue_depth", "queued", "queue_length")
         if isinstance(depth, (int, float)) and not isinstance(depth, bool):
@@ -136,6 +140,20 @@ class Metrics:
         alive = workers_alive(status)
         if alive is not None:
             self.set_workers_alive(alive)
+        restarts = _field(status, "worker_restarts")
+        if isinstance(restarts, int) and not isinstance(restarts, bool):
+            self.sync_worker_restarts(restarts)
+
+    def sync_worker_restarts(self, total: int) -> None:
+        """Advance ``worker_restarts`` to an executor's cumulative count (never backwards).
+
+        Use either this (``/metrics`` does it on every scrape when an executor is
+        attached) or :meth:`worker_restarted` for the same executor, not both.
+        """
+        with self._lock:
+            if total > self._synced_restarts:
+                self.worker_restarts.inc(total - self._synced_restarts)
+                self._synced_restarts = total
 
     # --- Discord --------------------------------------------------------------
     def observe_interaction(self, seconds: float, command: str = "other") -> None:

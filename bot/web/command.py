@@ -1,0 +1,73 @@
+"""The ``/dream`` command that reproduces a dream, derived from its parameters.
+
+Only knobs that differ from what ``/dream`` would pick by itself are listed:
+plain fields are compared with their :class:`DreamParams` defaults, and knobs
+filled in from the strength preset (``octaves``, ``step``, ...) with the value
+the preset would give. The seed is always listed, since without it a dream
+cannot be repeated exactly. The option list comes from
+``DreamParams.model_fields``; nothing here repeats it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dream_core.params import DreamParams
+
+
+def reproducing_options(params: DreamParams) -> dict[str, Any]:
+    """The smallest set of explicit fields that resolves to ``params``.
+
+    ``DreamParams(**reproducing_options(p)).resolved() == p`` for any resolved
+    ``p`` (and for an unresolved one its ``None`` knobs stay unset).
+    """
+    fields = type(params).model_fields
+    defaults = DreamParams()
+    explicit: dict[str, Any] = {}
+    # plain fields first: they decide what the preset-filled ones resolve to
+    for name, info in fields.items():
+        value = getattr(params, name)
+        if info.default is None or value is None:
+            continue
+        if value != getattr(defaults, name):
+            explicit[name] = value
+    # then the preset-filled knobs, in declaration order (iterations before frame_iterations)
+    for name, info in fields.items():
+        if info.default is not None:
+            continue
+        value = getattr(params, name)
+        if value is None:
+            continue
+        if name == "seed":
+            explicit[name] = value
+            continue
+        implied = getattr(DreamParams(**{**explicit, "seed": 0}).resolved(), name)
+        if value != implied:
+            explicit[name] = value
+    return {name: explicit[name] for name in fields if name in explicit}
+
+
+def _format_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def dream_command(params: DreamParams, *, command: str = "dream") -> str:
+    """``/dream strength:high layer:mixed4c:97 seed:1234`` for ``params``."""
+    parts = [f"/{command}"]
+    parts += [f"{name}:{_format_value(value)}" for name, value in reproducing_options(params).items()]
+    return " ".join(parts)
+
+
+def parameter_rows(params: DreamParams) -> list[tuple[str, str]]:
+    """Every knob of a dream as (name, value) rows for display (unset knobs skipped)."""
+    rows = []
+    for name in type(params).model_fields:
+        value = getattr(params, name)
+        if value is None:
+            continue
+        rows.append((name.replace("_", " "), _format_value(value)))
+    return rows

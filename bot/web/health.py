@@ -1,0 +1,98 @@
+"""Operations endpoints: ``/healthz`` (JSON, 200 or 503) and ``/metrics`` (Prometheus text)."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import time
+from typing import Any, Optional
+
+from aiohttp import web
+
+from bot.metrics import METRICS_CONTENT_TYPE, Metrics, workers_alive
+from bot.web.keys import EXECUTOR_KEY, METRICS_KEY, STORE_KEY
+
+log = logging.getLogger(__name__)
+
+#: a health probe of the store slower than this counts as a failure
+STORE_PROBE_TIMEOUT_S = 5.0
+
+
+async def _maybe_await(value: Any) -> Any:
+    if inspect.isawaitable(value):
+        return await value
+    return value
+
+
+async def ping_store(store: Any) -> None:
+    """The trivial query: ``store.ping()`` if the store has one, else ``SELECT 1``."""
+    ping = getattr(store, "ping", None)
+    if ping is not None:
+        await _maybe_await(ping())
+        return
+    from sqlalchemy import text
+
+    async with store.db.read() as session:
+        await session.execute(text("SELECT 1"))
+
+
+async def check_store(store: Any) -> dict[str, Any]:
+    """Run the store's trivial query; ``{"ok": bool, "ms": float, "error"?: str}``."""
+    start = time.perf_counter()
+    try:
+        await asyncio.wait_for(ping_store(store), STORE_PROBE_TIMEOUT_S)
+    except Exception as exc:  # any failure means unhealthy; say why
+        log.warning("health: store unreachable: %s", exc)
+        return {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
+    return {"ok": True, "ms": round((time.perf_counter() - start) * 1000, 2)}
+
+
+async def check_executor(executor: Any, metrics: Optional[Metrics] = None) -> dict[str, Any]:
+    """Ask the executor for its status; healthy when at least one worker is alive."""
+    try:
+        status = await _maybe_await(executor.status())
+    except Exception as exc:
+        log.warning("health: executor status failed: %s", exc)
+        return {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
+    if metrics is not None:
+        metrics.update_from_executor_status(status)
+    alive = workers_alive(status)
+    running = status.get("running", True) if isinstance(status, dict) else getattr(status, "running", True)
+    result: dict[str, Any] = {"ok": bool(alive) and running is not False, "workers_alive": alive}
+    for name in ("queue_depth", "running_jobs", "worker_restarts"):
+        value = status.get(name) if isinstance(status, dict) else getattr(status, name, None)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            result[name] = value
+    workers = status.get("workers") if isinstance(status, dict) else getattr(status, "workers", None)
+    if isinstance(workers, (list, tuple)):
+        result["workers"] = len(workers)
+    if running is False:
+        result["error"] = "the executor is not running"
+    elif not alive:
+        result["error"] = "no executor worker is alive"
+    return result
+
+
+async def healthz(request: web.Request) -> web.Response:
+    checks: dict[str, Any] = {"store": await check_store(request.app[STORE_KEY])}
+    executor = request.app[EXECUTOR_KEY]
+    if executor is not None:
+        checks["executor"] = await check_executor(executor, request.app[METRICS_KEY])
+    ok = all(c["ok"] for c in checks.values())
+    body = {"status": "ok" if ok else "unavailable", "checks": checks}
+    return web.json_response(body, status=200 if ok else 503, headers={"Cache-Control": "no-store"})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    collectors: Metrics = request.app[METRICS_KEY]
+    executor = request.app[EXECUTOR_KEY]
+    if executor is not None:
+        try:
+            collectors.update_from_executor_status(await _maybe_await(executor.status()))
+        except Exception as exc:
+            log.warning("metrics: executor status failed: %s", exc)
+    return web.Response(
+        body=collectors.render(),
+        headers={"Content-Type": METRICS_CONTENT_TYPE, "Cache-Control": "no-store"},
+    )

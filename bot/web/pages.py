@@ -1,0 +1,203 @@
+"""Request handlers of the gallery: HTML pages, pictures and static files.
+
+Every handler asks :class:`~bot.web.gallery.GalleryReader` what may be shown;
+anything it does not return is a 404, whether it never existed, is hidden,
+unpublished, deleted, or belongs to a gallery that is not public (and the
+unlisted key is missing or wrong): the gallery never tells them apart.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Optional
+
+from aiohttp import web
+
+from bot.web.assets import etag_matches
+from bot.web.command import dream_command, parameter_rows
+from bot.web.gallery import GalleryInfo, GalleryReader
+from bot.web.keys import ASSETS_KEY, GALLERY_KEY, SETTINGS_KEY, TEMPLATES_KEY
+from bot.web.urls import SORTS, dream_url, gallery_url, image_url
+
+#: longest ``?key=`` accepted (the tokens are much shorter); longer ones are simply wrong
+MAX_KEY_LENGTH = 128
+#: how long browsers may reuse an HTML page (votes and new dreams show up after this)
+PAGE_MAX_AGE_S = 30
+#: pictures never change behind their URL (a dream's files are fixed when it is made)
+IMAGE_CACHE_PUBLIC = "public, max-age=31536000, immutable"
+IMAGE_CACHE_PRIVATE = "private, max-age=31536000, immutable"
+
+
+def _reader(request: web.Request) -> GalleryReader:
+    return request.app[GALLERY_KEY]
+
+
+def _key(request: web.Request) -> Optional[str]:
+    key = request.query.get("key")
+    if not key or len(key) > MAX_KEY_LENGTH:
+        return None
+    return key
+
+
+def _page_number(request: web.Request) -> int:
+    raw = request.query.get("page", "1")
+    if not raw.isdigit() or len(raw) > 6 or int(raw) < 1:
+        raise web.HTTPNotFound()
+    return int(raw)
+
+
+def render(
+    request: web.Request,
+    template: str,
+    context: dict[str, Any],
+    *,
+    status: int = 200,
+    cache: Optional[str] = None,
+) -> web.Response:
+    """Render a template (autoescaped) into an HTML response."""
+    html = request.app[TEMPLATES_KEY].get_template(template).render(**context)
+    response = web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
+    response.headers["Cache-Control"] = cache or "no-store"
+    return response
+
+
+def render_error(request: web.Request, status: int, title: str, message: str) -> web.Response:
+    """The HTML error page (used by the error middleware)."""
+    return render(request, "error.html", {"status": status, "title": title, "message": message}, status=status)
+
+
+def _page_cache(info: GalleryInfo) -> str:
+    return f"{'private' if info.unlisted else 'public'}, max-age={PAGE_MAX_AGE_S}"
+
+
+def _absolute(request: web.Request, path: str) -> str:
+    base = request.app[SETTINGS_KEY].web_url
+    if base:
+        return base.rstrip("/") + path
+    return str(request.url.origin()) + path
+
+
+async def index(request: web.Request) -> web.Response:
+    galleries = await _reader(request).public_galleries()
+    cards = [
+        {
+            "name": g.name,
+            "dream_count": g.dream_count,
+            "url": gallery_url(g.guild_id),
+            "cover_url": image_url(g.cover_entry_id, "thumb") if g.cover_entry_id is not None else None,
+        }
+        for g in galleries
+    ]
+    return render(request, "index.html", {"galleries": cards}, cache=f"public, max-age={PAGE_MAX_AGE_S}")
+
+
+async def gallery(request: web.Request) -> web.Response:
+    reader = _reader(request)
+    guild_id = int(request.match_info["guild_id"])
+    key = _key(request)
+    info = await reader.gallery(guild_id, key)
+    if info is None:
+        raise web.HTTPNotFound()
+    sort = request.query.get("sort", "recent")
+    if sort not in SORTS:
+        raise web.HTTPNotFound()
+    page = _page_number(request)
+    tiles, total = await reader.dreams(guild_id, sort=sort, page=page)
+    pages = max(1, math.ceil(total / reader.page_size))
+    if page > pages:
+        raise web.HTTPNotFound()
+    link_key = info.key if info.unlisted else None
+    context = {
+        "gallery": {"name": info.name, "unlisted": info.unlisted, "url": gallery_url(guild_id, key=link_key)},
+        "tiles": [
+            {
+                "id": t.id,
+                "url": dream_url(t.id, key=link_key),
+                "thumb_url": image_url(t.id, "thumb", key=link_key),
+                "thumb_width": t.thumb_width,
+                "thumb_height": t.thumb_height,
+                "author": t.author,
+                "title": t.title,
+                "score": t.score,
+                "is_animation": t.is_animation,
+            }
+            for t in tiles
+        ],
+        "total": total,
+        "sort": sort,
+        "page": page,
+        "pages": pages,
+        "sort_urls": {s: gallery_url(guild_id, key=link_key, sort=s) for s in SORTS},
+        "prev_url": gallery_url(guild_id, key=link_key, sort=sort, page=page - 1) if page > 1 else None,
+        "next_url": gallery_url(guild_id, key=link_key, sort=sort, page=page + 1) if page < pages else None,
+    }
+    return render(request, "gallery.html", context, cache=_page_cache(info))
+
+
+async def unlisted(request: web.Request) -> web.Response:
+    """``/u/<token>``: the short unlisted link, redirecting to the gallery with its key."""
+    info = await _reader(request).gallery_by_token(request.match_info["token"])
+    if info is None:
+        raise web.HTTPNotFound()
+    raise web.HTTPFound(gallery_url(info.guild_id, key=info.key), headers={"Cache-Control": "no-store"})
+
+
+async def dream(request: web.Request) -> web.Response:
+    found = await _reader(request).dream(int(request.match_info["dream_id"]), _key(request))
+    if found is None:
+        raise web.HTTPNotFound()
+    d, info = found
+    link_key = info.key if info.unlisted else None
+    result_url = image_url(d.id, "result", key=link_key)
+    context = {
+        "gallery": {
+            "name": info.name,
+            "unlisted": info.unlisted,
+            "url": gallery_url(info.guild_id, key=link_key),
+        },
+        "dream": {
+            "id": d.id,
+            "author": d.author,
+            "score": d.score,
+            "created": d.created_at.strftime("%d %B %Y") if d.created_at else None,
+            "result_url": result_url,
+            "result_url_abs": _absolute(request, result_url),
+            "source_url": image_url(d.id, "source", key=link_key) if d.has_source else None,
+            "width": d.width,
+            "height": d.height,
+            "source_width": d.source_width,
+            "source_height": d.source_height,
+            "is_animation": d.is_animation,
+            "is_video": d.is_video,
+            "command": dream_command(d.params),
+            "params": parameter_rows(d.params),
+            "title": d.title,
+            "model": d.model,
+            "seconds": d.seconds,
+        },
+    }
+    return render(request, "dream.html", context, cache=_page_cache(info))
+
+
+async def image(request: web.Request) -> web.StreamResponse:
+    """A dream's picture by id: content type from its bytes, ETag from its sha256, 304 when unchanged."""
+    found = await _reader(request).image(
+        int(request.match_info["dream_id"]), request.match_info["kind"], _key(request)
+    )
+    if found is None:
+        raise web.HTTPNotFound()
+    etag = f'"{found.sha256}"'
+    headers = {
+        "ETag": etag,
+        "Cache-Control": IMAGE_CACHE_PRIVATE if found.private else IMAGE_CACHE_PUBLIC,
+        "Content-Disposition": "inline",
+    }
+    if etag_matches(request, etag):
+        return web.Response(status=304, headers=headers)
+    data = await found.read()
+    headers["Content-Type"] = found.content_type
+    return web.Response(body=data, headers=headers)
+
+
+async def static(request: web.Request) -> web.StreamResponse:
+    return request.app[ASSETS_KEY].response(request, request.match_info["name"])

@@ -1,0 +1,54 @@
+"""The gallery's URLs, in one place: used by its templates and by the bot for links in chat.
+
+Paths are relative (``/d/42``) unless a base URL is given; the bot passes
+``settings.web_url`` (``DREAMBOT_WEB_URL``) to get absolute links. Unlisted
+galleries carry their secret key as ``?key=...`` on every link.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+from urllib.parse import urlencode
+
+IMAGE_KINDS: tuple[str, ...] = ("result", "source", "thumb")
+SORTS: tuple[str, ...] = ("recent", "top")
+
+
+def _join(base: Optional[str], path: str, query: dict[str, object]) -> str:
+    q = {k: v for k, v in query.items() if v is not None}
+    url = path + ("?" + urlencode(q) if q else "")
+    if base:
+        return base.rstrip("/") + url
+    return url
+
+
+def gallery_url(
+    guild_id: int,
+    *,
+    key: Optional[str] = None,
+    sort: Optional[str] = None,
+    page: Optional[int] = None,
+    base: Optional[str] = None,
+) -> str:
+    """``/g/<guild>`` (``sort`` ``recent`` and ``page`` 1 are left out: they are the defaults)."""
+    return _join(
+        base,
+        f"/g/{int(guild_id)}",
+        {
+            "sort": sort if sort and sort != "recent" else None,
+            "page": page if page and page > 1 else None,
+            "key": key,
+        },
+    )
+
+
+def dream_url(dream_id: int, *, key: Optional[str] = None, base: Optional[str] = None) -> str:
+    """``/d/<dream_id>``: a dream's page."""
+    return _join(base, f"/d/{int(dream_id)}", {"key": key})
+
+
+def image_url(dream_id: int, kind: str, *, key: Optional[str] = None, base: Optional[str] = None) -> str:
+    """``/img/<dream_id>/<kind>``: a dream's ``result``, ``source`` or ``thumb`` picture."""
+    if kind not in IMAGE_KINDS:
+        raise ValueError(f"image kind must be one of {', '.join(IMAGE_KINDS)}")
+    return _join(base, f"/img/{int(dream_id)}/{kind}", {"key": key})
