@@ -161,7 +161,7 @@ class SavePresetModal(ui.Modal, title="Save as preset"):
     """Asks the name under which a dream's settings are saved."""
 
     name: ui.TextInput["SavePresetModal"] = ui.TextInput(
-        label="Preset name", placeholder="e.g. trippy-dogs", min_length=1, max_length=32
+        label="Preset name", placeholder="e.g. trippy-dogs", min_length=1, max_length=32, custom_id="name"
     )
 
     def __init__(self, dream_id: int) -> None:

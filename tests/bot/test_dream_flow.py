@@ -50,3 +50,163 @@ async def test_dream_with_attachment(bot_env, small_png):
     assert info.started_at is not None and info.finished_at is not None
     assert env.store.files.exists(info.result.sha256)
     assert not env.fake.bot_errors
+
+
+def dream_id_of(msg) -> int:
+    return int(next(c for c in msg.custom_ids() if c.startswith("dream:again:")).rsplit(":", 1)[1])
+
+
+async def finished_dream(env, png, **options):
+    h = await dream(env, png, **options)
+    msg = await h.wait_for_original(result_done, timeout=90)
+    return h, msg, dream_id_of(msg)
+
+
+async def test_result_buttons_again_deeper_save_publish_delete(bot_env, small_png):
+    env = bot_env
+    fake, w = env.fake, env.world
+    _, msg, dream_id = await finished_dream(env, small_png, layer="mixed4", seed=7)
+    first = await env.store.get_dream(dream_id)
+    assert first.seed == 7
+    assert set(msg.custom_ids()) >= {f"dream:{a}:{dream_id}" for a in ("again", "deeper", "save", "publish", "delete")}
+
+    # Dream again: anyone may press it; a new message, a new seed, the same picture.
+    again = await fake.click(msg, f"dream:again:{dream_id}", user=w.bob)
+    assert again.callback.type == 5 and again.ack_delay < 3
+    again_msg = await again.wait_for_original(result_done, timeout=90)
+    again_info = await env.store.get_dream(dream_id_of(again_msg))
+    assert again_info.user_id == w.bob.id and again_info.status.value == "done"
+    assert again_info.seed != 7 and again_info.source.sha256 == first.source.sha256
+
+    # Deeper: dreams the result.
+    deeper = await fake.click(msg, f"dream:deeper:{dream_id}", user=w.alice)
+    deeper_msg = await deeper.wait_for_original(result_done, timeout=90)
+    deeper_info = await env.store.get_dream(dream_id_of(deeper_msg))
+    assert deeper_info.source.sha256 == first.result.sha256
+
+    # Save as preset: a modal asks the name.
+    save = await fake.click(msg, f"dream:save:{dream_id}", user=w.alice)
+    assert save.callback.type == 9 and save.modal is not None
+    submitted = await save.submit_modal({"name": "from-button"})
+    assert submitted.callback.ephemeral and "from-button" in submitted.text
+    preset = await env.store.get_preset(w.alice.id, "from-button")
+    assert preset.params.layer == "mixed4" and preset.params.seed is None
+
+    # Publish: only the owner.
+    refused = await fake.click(msg, f"dream:publish:{dream_id}", user=w.bob)
+    assert refused.callback.ephemeral and "Only" in refused.text
+    published = await fake.click(msg, f"dream:publish:{dream_id}", user=w.alice)
+    assert published.callback.ephemeral and "Published" in published.text
+    assert await env.store.find_entry(w.guild.id, dream_id) is not None
+
+    # Delete: only the owner; the message goes away and so does the gallery entry.
+    refused = await fake.click(msg, f"dream:delete:{dream_id}", user=w.bob)
+    assert refused.callback.ephemeral and not msg.deleted
+    deleted = await fake.click(msg, f"dream:delete:{dream_id}", user=w.alice)
+    assert deleted.callback.ephemeral
+    await fake.wait_for(lambda: msg.deleted, timeout=10)
+    assert await env.store.find_entry(w.guild.id, dream_id) is None
+    assert not fake.bot_errors
+
+
+async def test_cancel_button_while_running(bot_env, small_png):
+    env = bot_env
+    fake, w = env.fake, env.world
+    h = await dream(env, small_png, iterations=400, octaves=3)
+
+    def cancel_shown(m) -> bool:
+        return any(c.startswith("dream:cancel:") for c in m.custom_ids()) and "Dreaming" in m.content
+
+    msg = await h.wait_for_original(cancel_shown, timeout=60)
+    cancel_id = next(c for c in msg.custom_ids() if c.startswith("dream:cancel:"))
+    dream_id = int(cancel_id.rsplit(":", 1)[1])
+    other = await fake.click(msg, cancel_id, user=w.bob)
+    assert other.callback.ephemeral  # not bob's dream
+    click = await fake.click(msg, cancel_id, user=w.alice)
+    assert click.callback.type == 6  # deferred update, no new message
+    final = await h.wait_for_original(lambda m: "cancelled" in m.content, timeout=30)
+    assert not final.custom_ids() and not final.attachments
+    info = await env.store.get_dream(dream_id)
+    assert info.status.value == "cancelled"
+    # the progress bar moved and edits were throttled (not one per step)
+    progress = [v.content for v in final.history if "Dreaming" in v.content]
+    assert progress and len(final.history) < 60
+
+
+async def test_two_users_at_once(bot_env, small_png):
+    import asyncio
+
+    env = bot_env
+    w = env.world
+    ha, hb = await asyncio.gather(
+        dream(env, small_png, user=w.alice, layer="mixed3"), dream(env, small_png, user=w.bob, layer="mixed5")
+    )
+    ma, mb = await asyncio.gather(
+        ha.wait_for_original(result_done, timeout=120), hb.wait_for_original(result_done, timeout=120)
+    )
+    da, db = await env.store.get_dream(dream_id_of(ma)), await env.store.get_dream(dream_id_of(mb))
+    assert (da.user_id, db.user_id) == (w.alice.id, w.bob.id)
+    assert "mixed3" in ma.text and "mixed5" in mb.text
+    assert ma.image() and mb.image()
+
+
+async def test_dream_latest_channel_image_and_noise(bot_env, small_png):
+    env = bot_env
+    fake, w = env.fake, env.world
+    await fake.post_message(w.gallery, "look at this", user=w.bob, attachments=[(small_png, "dog.png")])
+    h = await fake.slash("dream", {}, user=w.alice, channel=w.gallery)
+    assert h.callback.type == 5
+    msg = await h.wait_for_original(result_done, timeout=90)
+    info = await env.store.get_dream(dream_id_of(msg))
+    assert info.source is not None and info.source_url.endswith("dog.png")
+
+    noise = await fake.slash("dream", {"noise": True}, user=w.alice, channel=w.gallery)
+    msg = await noise.wait_for_original(result_done, timeout=90)
+    info = await env.store.get_dream(dream_id_of(msg))
+    assert info.source is None and max(msg.image().size) <= 96
+
+
+async def test_no_image_anywhere_is_an_ephemeral_hint(bot_env):
+    fake, w = bot_env.fake, bot_env.world
+    empty = fake.add_channel(w.guild, "empty")
+    await fake.wait_for(lambda: bot_env.bot.get_channel(empty.id), timeout=10)
+    h = await fake.slash("dream", {}, user=w.alice, channel=empty)
+    assert h.callback.type == 4 and h.callback.ephemeral
+    assert "image_url" in h.text and "noise" in h.text
+
+
+async def test_context_menu_uses_default_preset(bot_env, small_png):
+    env = bot_env
+    fake, w = env.fake, env.world
+    h = await fake.slash("preset save", {"name": "menu-style", "layer": "mixed5", "strength": "high"}, user=w.bob)
+    assert h.callback.ephemeral
+    h = await fake.slash("preset default", {"name": "menu-style"}, user=w.bob)
+    assert "menu-style" in h.text
+    posted = await fake.post_message(w.general, "", user=w.alice, attachments=[(small_png, "pic.png")])
+    h = await fake.message_command("Dream this image", posted, user=w.bob)
+    assert h.callback.type == 5
+    msg = await h.wait_for_original(result_done, timeout=90)
+    info = await env.store.get_dream(dream_id_of(msg))
+    assert info.params.layer == "mixed5" and info.params.strength == "high"
+    # a message without a picture
+    text_only = await fake.post_message(w.general, "no picture here", user=w.alice)
+    h = await fake.message_command("Dream this image", text_only, user=w.bob)
+    assert h.callback.ephemeral and "no picture" in h.text
+
+
+async def test_late_result_goes_to_the_channel(bot_env, small_png):
+    env = bot_env
+    fake, w = env.fake, env.world
+    old = env.settings.followup_window_s
+    env.settings.followup_window_s = 0.0  # as if the 15 minutes had passed
+    try:
+        before = len(fake.bot_messages(w.general))
+        h = await dream(env, small_png)
+        assert h.callback.type == 5
+        await fake.wait_for(
+            lambda: any(result_done(m) for m in fake.bot_messages(w.general)[before:]), timeout=90
+        )
+        late = [m for m in fake.bot_messages(w.general)[before:] if result_done(m)][-1]
+        assert late.webhook_id is None and "ready" in late.content
+    finally:
+        env.settings.followup_window_s = old
