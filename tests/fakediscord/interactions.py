@@ -91,6 +91,7 @@ class InteractionHandle:
     original: FakeMessage | None = None
     followups: list[FakeMessage] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
+    late_by: float | None = None  # set when the first callback came after the ack deadline (seconds)
     activity: int = 0  # bumped on every callback, edit and follow-up (see wait_for_final)
 
     # ---- derived views -------------------------------------------------------------

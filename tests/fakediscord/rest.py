@@ -560,7 +560,6 @@ class RestApi:
         except DiscordError as exc:
             handle.errors.append({"route": "edit", "status": exc.status, "code": exc.code, "message": exc.message})
             raise
-        msg.flags &= ~128  # editing the "thinking" placeholder turns it into the answer
         handle.activity += 1
         await self.fake.publish_edit(msg)
         return self._json(msg.to_payload())

@@ -476,6 +476,7 @@ class FakeDiscord:
                              or payload.get("sticker_ids") or payload.get("poll")):
             raise DiscordError(400, 50006, "Cannot send an empty message")
         if not creating:
+            msg.flags &= ~FakeMessage.LOADING  # an edit turns the "thinking" placeholder into the answer
             msg.edited_timestamp = discord.utils.utcnow().isoformat()
             if not (msg.content or msg.embeds or msg.attachments or msg.components):
                 raise DiscordError(400, 50006, "Cannot send an empty message")
@@ -645,6 +646,11 @@ class FakeDiscord:
                     f"the bot did not acknowledge interaction {handle.id} within {self.ack_deadline}s "
                     f"(users see 'This interaction failed')") from None
             if not handle.acked:
+                if handle.late_by is not None:
+                    raise InteractionFailed(
+                        f"the bot acknowledged interaction {handle.id} after {handle.late_by:.2f}s; Discord allows "
+                        f"{self.ack_deadline}s (answered 10062 Unknown interaction; users see 'This interaction "
+                        f"failed')")
                 raise InteractionFailed(f"interaction {handle.id} failed: {handle.errors}")
         return handle
 
@@ -894,6 +900,7 @@ class FakeDiscord:
         if handle.callbacks:
             raise DiscordError(400, 40060, "Interaction has already been acknowledged.")
         if self.ack_deadline is not None and delay > self.ack_deadline:
+            handle.late_by = delay
             raise DiscordError(404, 10062, "Unknown interaction")
         ctype = int(payload.get("type", 0))
         data = payload.get("data") or {}
@@ -966,7 +973,6 @@ class FakeDiscord:
         if original is not None and original.loading and not original.deleted and handle.callbacks[0].type == 5:
             # Discord: the first follow-up after a "thinking" defer replaces the placeholder.
             self.apply_message_payload(original, payload, files, creating=False)
-            original.flags &= ~128
             handle.followups.append(original)
             handle.activity += 1
             await self.publish_edit(original)

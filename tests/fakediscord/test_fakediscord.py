@@ -209,7 +209,7 @@ async def test_slash_defer_progress_file_and_button(env):
     assert h.callback.name == "DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE" and h.ack_delay < 3
     msg = await h.wait_for_original(lambda m: m.attachments, timeout=10)
     assert [v.content for v in msg.history] == ["", "progress 50%", "done"]
-    assert msg.history[0].flags & 128 and not msg.loading and not msg.ephemeral
+    assert msg.history[0].flags & 128 and not msg.history[1].flags & 128 and not msg.loading and not msg.ephemeral
     assert msg.embed["title"] == "Dream done" and "dreamy x5" in msg.text
     assert msg.attachments[0].filename == "dream.png" and msg.attachments[0].content_type == "image/png"
     assert msg.image().size == (32, 32)
