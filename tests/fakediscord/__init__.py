@@ -68,7 +68,8 @@ follow-up after a "thinking" defer replaces the placeholder (as on Discord): it 
 ``original`` and also ``followups[0]``.  Waiting: ``await h.wait_ack()``,
 ``h.wait_for(lambda h: ...)``, ``h.wait_for_original(pred)``, ``h.wait_for_followup(n)``,
 ``h.wait_for_final(quiet=0.5)``; globally ``await fake.wait_for(lambda: ..., timeout=)``
-(raises if the bot task died).  ``fake.expire(handle)`` kills an interaction token now (as
+(raises if the bot task died), ``await fake.wait_for_message(channel, pred)`` (newest visible
+bot message matching).  ``msg.embed_image()`` gives the attachment an embed shows.  ``fake.expire(handle)`` kills an interaction token now (as
 after 15 min: webhook edits/follow-ups get 401 50027), to test fallbacks to channel messages.
 ``fake.assert_clean()`` fails on unhandled routes or logged bot errors.
 On the fake: ``messages`` (id -> FakeMessage), ``channel_history(ch)``,

@@ -449,6 +449,19 @@ class FakeMessage:
         """Attachment ``index`` decoded with PIL."""
         return self.attachments[index].image()
 
+    def embed_image(self, index: int = 0) -> FakeAttachment | None:
+        """The attachment that embed ``index``'s image shows (``attachment://name``), or None.
+
+        None also when the embed points at a file name the message does not carry
+        (Discord then shows no image)."""
+        if index >= len(self.embeds):
+            return None
+        url = (self.embeds[index].get("image") or {}).get("url") or ""
+        if not url.startswith("attachment://"):
+            return None
+        name = url[len("attachment://"):]
+        return next((a for a in self.attachments if a.filename == name), None)
+
     def snapshot(self, at: float) -> None:
         self.history.append(
             MessageVersion(

@@ -428,6 +428,22 @@ class FakeDiscord:
         return [m for m in self.messages.values() if m.author is self.bot_user and not m.deleted
                 and (channel is None or m.channel is channel)]
 
+    async def wait_for_message(self, channel: FakeChannel | None = None,
+                               predicate: Callable[[FakeMessage], Any] | None = None, *,
+                               author: FakeUser | None = None, timeout: float = 10.0) -> FakeMessage:
+        """Wait for a (visible) message in ``channel`` (any channel if None) by ``author`` (default: the bot)
+        that satisfies ``predicate``; return the newest such message."""
+        author = author or self.bot_user
+
+        def find() -> FakeMessage | None:
+            for m in reversed(list(self.messages.values())):
+                if (m.author is author and not m.deleted and not m.ephemeral
+                        and (channel is None or m.channel is channel) and (predicate is None or predicate(m))):
+                    return m
+            return None
+
+        return await self.wait_for(find, timeout=timeout, what="a matching channel message")
+
     def apply_message_payload(self, msg: FakeMessage, payload: dict[str, Any], files: list[UploadedFile], *,
                               creating: bool) -> None:
         """Apply a create/edit payload (JSON part) and uploaded files to ``msg``, Discord-style."""

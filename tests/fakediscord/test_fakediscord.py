@@ -95,6 +95,7 @@ class TinyBot(commands.Bot):
             img.save(buf, format="PNG")
             buf.seek(0)
             embed = discord.Embed(title="Dream done", description=f"{style} x{steps}")
+            embed.set_image(url="attachment://dream.png")
             await interaction.edit_original_response(content="done", embed=embed,
                                                      attachments=[discord.File(buf, "dream.png")], view=AgainView())
 
@@ -212,7 +213,7 @@ async def test_slash_defer_progress_file_and_button(env):
     assert msg.history[0].flags & 128 and not msg.history[1].flags & 128 and not msg.loading and not msg.ephemeral
     assert msg.embed["title"] == "Dream done" and "dreamy x5" in msg.text
     assert msg.attachments[0].filename == "dream.png" and msg.attachments[0].content_type == "image/png"
-    assert msg.image().size == (32, 32)
+    assert msg.image().size == (32, 32) and msg.embed_image() is msg.attachments[0]
     assert fake.downloads and fake.downloads[-1].filename == "cat.png"
     assert msg.custom_ids() == ["tiny:again", "tiny:invert", "tiny:size"]
     assert msg in fake.channel_history(w.general)
@@ -324,8 +325,8 @@ async def test_dm_user_command_and_token_expiry(env):
     later = await fake.slash("later")
     fake.expire(later)
     bot.go.set()
-    notice = await fake.wait_for(lambda: [m for m in fake.channel_history(w.general) if "token dead" in m.content])
-    assert notice[0].content == "token dead: 50027" and later.errors[0]["code"] == 50027
+    notice = await fake.wait_for_message(w.general, lambda m: "token dead" in m.content)
+    assert notice.content == "token dead: 50027" and later.errors[0]["code"] == 50027
     assert later.original.loading  # never replaced
 
 
