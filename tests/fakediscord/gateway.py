@@ -82,6 +82,7 @@ class GatewayConnection:
                 log.debug("gateway send failed: %s", exc)
 
     async def dispatch(self, event: str, data: Any) -> None:
+        self.fake.dispatched.append((event, data))
         await self.send(DISPATCH, data, event)
 
     async def run(self) -> None:

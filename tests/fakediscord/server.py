@@ -128,6 +128,8 @@ class FakeDiscord:
         #: ERROR log records (outside this package) while a bot ran via :meth:`run_bot`.
         self.bot_errors: list[logging.LogRecord] = []
         self.gateway_connections: list[GatewayConnection] = []
+        #: (event name, data) of every gateway DISPATCH sent to the bot.
+        self.dispatched: list[tuple[str, Any]] = []
         self.identify_payload: dict[str, Any] | None = None
         self._last_intents = 0
         self._shards: dict[int, GatewayConnection] = {}
@@ -248,6 +250,11 @@ class FakeDiscord:
     @property
     def connected(self) -> bool:
         return any(c.open for c in self._shards.values())
+
+    async def drop_connection(self, code: int = 4000) -> None:
+        """Close the bot's gateway websocket(s) like a network blip (4000: the client resumes)."""
+        for conn in list(self._shards.values()):
+            await conn.ws.close(code=code, message=b"fake disconnect")
 
     @property
     def intents(self) -> discord.Intents:

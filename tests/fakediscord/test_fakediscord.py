@@ -330,6 +330,54 @@ async def test_dm_user_command_and_token_expiry(env):
     assert later.original.loading  # never replaced
 
 
+async def test_message_limits_and_uploads(env):
+    fake, bot = env
+    w = fake.world
+    channel = bot.get_channel(w.general.id)
+    with pytest.raises(discord.HTTPException) as info:
+        await channel.send("x" * 2001)
+    assert info.value.code == 50035
+    with pytest.raises(discord.HTTPException) as info:
+        await channel.send(embeds=[discord.Embed(description="d" * 4000) for _ in range(2)])  # > 6000 in total
+    assert info.value.code == 50035
+    with pytest.raises(discord.HTTPException) as info:
+        await channel.send(view=discord.ui.View().add_item(discord.ui.Button(label="b", custom_id="c" * 101)))
+    assert info.value.code == 50035
+
+    old = fake.upload_limit
+    fake.upload_limit = 1000
+    try:
+        with pytest.raises(discord.HTTPException) as info:
+            await channel.send(file=discord.File(io.BytesIO(b"\0" * 1001), "big.bin"))
+        assert info.value.status == 413 and info.value.code == 40005
+    finally:
+        fake.upload_limit = old
+
+    sent = await channel.send("two files", files=[discord.File(io.BytesIO(png_bytes((9, 9, 9))), "a.png"),
+                                                  discord.File(io.BytesIO(b"hello"), "b.txt")])
+    stored = fake.messages[sent.id]
+    assert [(a.filename, a.content_type) for a in stored.attachments] == [("a.png", "image/png"),
+                                                                          ("b.txt", "text/plain")]
+    assert await sent.attachments[1].read() == b"hello"  # round trip through the fake CDN
+    edited = await sent.edit(content="one file", attachments=[sent.attachments[0]])
+    assert [a.filename for a in edited.attachments] == ["a.png"] == [a.filename for a in stored.attachments]
+    assert [v.content for v in stored.history] == ["two files", "one file"]
+    await sent.delete()
+    assert stored.deleted and stored not in fake.channel_history(w.general)
+    fake.http_errors.clear()
+
+
+async def test_bot_resumes_after_a_dropped_connection(env):
+    fake, bot = env
+    first = fake.gateway_connections[-1]
+    await fake.drop_connection()
+    await fake.wait_for(lambda: fake.connected and fake.gateway_connections[-1] is not first, timeout=10)
+    resumed = fake.gateway_connections[-1]
+    assert resumed.session_id == first.session_id and any(m.get("op") == 6 for m in resumed.received)
+    h = await fake.slash("ping")
+    assert h.original.content == "pong"
+
+
 async def test_bad_token_fails_login():
     async with FakeDiscord(token="right") as fake:
         bot = TinyBot()
