@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from dream_core.params import DreamParams
+from bot.web.urls import file_version
 from bot.store import DreamStatus, FileMissing, GalleryVisibility, GuildInfo, NotFound, StoreError
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ class GalleryInfo:
     key: Optional[str]
     dream_count: int = 0
     cover_entry_id: Optional[int] = None
+    cover_version: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ class DreamTile:
     is_animation: bool
     thumb_width: int
     thumb_height: int
+    version: str  # of the result file: thumbnails are made from it
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,8 @@ class DreamDetail:
     has_source: bool
     source_width: Optional[int]
     source_height: Optional[int]
+    result_version: str
+    source_version: Optional[str]
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,7 @@ class ImageFile:
     content_type: str
     path: Path
     private: bool  # from an unlisted gallery: not for shared caches
+    pinned: bool  # asked for with the right ?v=: the bytes behind the URL can never change
 
     async def read(self) -> bytes:
         return await asyncio.to_thread(self.path.read_bytes)
@@ -136,13 +142,15 @@ class GalleryReader:
         """The public galleries for the front page, each with a cover (its latest entry)."""
         out = []
         for summary in await self.store.list_public_galleries():
-            cover = None
+            cover, cover_version = None, None
             if summary.entries:
                 first = await self.store.list_gallery(summary.guild.id, sort="top", page=0, page_size=1)
-                cover = first.items[0].id if first.items else None
+                if first.items and first.items[0].dream.result is not None:
+                    cover = first.items[0].id
+                    cover_version = file_version(first.items[0].dream.result.sha256)
             g = summary.guild
             out.append(
-                GalleryInfo(g.id, g.name or f"Server {g.id}", False, None, summary.entries, cover)
+                GalleryInfo(g.id, g.name or f"Server {g.id}", False, None, summary.entries, cover, cover_version)
             )
         return out
 
@@ -182,6 +190,7 @@ class GalleryReader:
                     is_animation=d.is_animation,
                     thumb_width=tw,
                     thumb_height=th,
+                    version=file_version(d.result.sha256),
                 )
             )
         return tiles, listing.total
@@ -237,12 +246,20 @@ class GalleryReader:
                 has_source=has_source,
                 source_width=source_size[0] if source_size else None,
                 source_height=source_size[1] if source_size else None,
+                result_version=file_version(d.result.sha256),
+                source_version=file_version(d.source.sha256) if has_source and d.source else None,
             ),
             info,
         )
 
-    async def image(self, entry_id: int, kind: str, key: Optional[str]) -> Optional[ImageFile]:
-        """The ``result``, ``source`` or ``thumb`` picture of an entry, if this request may see it."""
+    async def image(
+        self, entry_id: int, kind: str, key: Optional[str], version: Optional[str] = None
+    ) -> Optional[ImageFile]:
+        """The ``result``, ``source`` or ``thumb`` picture of an entry, if this request may see it.
+
+        ``version`` (``?v=``) must match the original file (the result, for
+        thumbnails) when given: a stale link never shows other bytes.
+        """
         found = await self._entry(entry_id, key)
         if found is None:
             return None
@@ -250,6 +267,8 @@ class GalleryReader:
         d = item.dream
         ref = d.source if kind == "source" else d.result
         if ref is None:
+            return None
+        if version is not None and version != file_version(ref.sha256):
             return None
         try:
             sha = ref.sha256
@@ -262,4 +281,4 @@ class GalleryReader:
             return None
         if not stored.content_type.startswith(("image/", "video/")):
             return None
-        return ImageFile(sha, stored.content_type, path, private=info.unlisted)
+        return ImageFile(sha, stored.content_type, path, private=info.unlisted, pinned=version is not None)

@@ -21,11 +21,12 @@ from bot.web.urls import SORTS, dream_url, gallery_url, image_url
 
 #: longest ``?key=`` accepted (the tokens are much shorter); longer ones are simply wrong
 MAX_KEY_LENGTH = 128
-#: how long browsers may reuse an HTML page (votes and new dreams show up after this)
-PAGE_MAX_AGE_S = 30
-#: pictures never change behind their URL (a dream's files are fixed when it is made)
-IMAGE_CACHE_PUBLIC = "public, max-age=31536000, immutable"
-IMAGE_CACHE_PRIVATE = "private, max-age=31536000, immutable"
+#: pictures behind a versioned URL (``?v=`` = their sha256) never change
+IMAGE_CACHE_PINNED = "max-age=31536000, immutable"
+#: a bare ``/img/<id>/<kind>`` may be unpublished: cache briefly, then revalidate (ETag)
+IMAGE_CACHE_BARE = "max-age=300"
+#: pages change with votes, new dreams and unpublishing: always revalidate
+PAGE_CACHE = "no-cache"
 
 
 def _reader(request: web.Request) -> GalleryReader:
@@ -67,7 +68,7 @@ def render_error(request: web.Request, status: int, title: str, message: str) ->
 
 
 def _page_cache(info: GalleryInfo) -> str:
-    return f"{'private' if info.unlisted else 'public'}, max-age={PAGE_MAX_AGE_S}"
+    return f"{'private' if info.unlisted else 'public'}, {PAGE_CACHE}"
 
 
 def _absolute(request: web.Request, path: str) -> str:
@@ -84,11 +85,13 @@ async def index(request: web.Request) -> web.Response:
             "name": g.name,
             "dream_count": g.dream_count,
             "url": gallery_url(g.guild_id),
-            "cover_url": image_url(g.cover_entry_id, "thumb") if g.cover_entry_id is not None else None,
+            "cover_url": image_url(g.cover_entry_id, "thumb", version=g.cover_version)
+            if g.cover_entry_id is not None
+            else None,
         }
         for g in galleries
     ]
-    return render(request, "index.html", {"galleries": cards}, cache=f"public, max-age={PAGE_MAX_AGE_S}")
+    return render(request, "index.html", {"galleries": cards}, cache=f"public, {PAGE_CACHE}")
 
 
 async def gallery(request: web.Request) -> web.Response:
@@ -113,7 +116,7 @@ async def gallery(request: web.Request) -> web.Response:
             {
                 "id": t.id,
                 "url": dream_url(t.id, key=link_key),
-                "thumb_url": image_url(t.id, "thumb", key=link_key),
+                "thumb_url": image_url(t.id, "thumb", key=link_key, version=t.version),
                 "thumb_width": t.thumb_width,
                 "thumb_height": t.thumb_height,
                 "author": t.author,
@@ -148,7 +151,7 @@ async def dream(request: web.Request) -> web.Response:
         raise web.HTTPNotFound()
     d, info = found
     link_key = info.key if info.unlisted else None
-    result_url = image_url(d.id, "result", key=link_key)
+    result_url = image_url(d.id, "result", key=link_key, version=d.result_version)
     context = {
         "gallery": {
             "name": info.name,
@@ -162,7 +165,9 @@ async def dream(request: web.Request) -> web.Response:
             "created": d.created_at.strftime("%d %B %Y") if d.created_at else None,
             "result_url": result_url,
             "result_url_abs": _absolute(request, result_url),
-            "source_url": image_url(d.id, "source", key=link_key) if d.has_source else None,
+            "source_url": image_url(d.id, "source", key=link_key, version=d.source_version)
+            if d.has_source
+            else None,
             "width": d.width,
             "height": d.height,
             "source_width": d.source_width,
@@ -181,15 +186,17 @@ async def dream(request: web.Request) -> web.Response:
 
 async def image(request: web.Request) -> web.StreamResponse:
     """A dream's picture by id: content type from its bytes, ETag from its sha256, 304 when unchanged."""
+    version = request.query.get("v")
     found = await _reader(request).image(
-        int(request.match_info["dream_id"]), request.match_info["kind"], _key(request)
+        int(request.match_info["dream_id"]), request.match_info["kind"], _key(request), version
     )
     if found is None:
         raise web.HTTPNotFound()
     etag = f'"{found.sha256}"'
     headers = {
         "ETag": etag,
-        "Cache-Control": IMAGE_CACHE_PRIVATE if found.private else IMAGE_CACHE_PUBLIC,
+        "Cache-Control": ("private, " if found.private else "public, ")
+        + (IMAGE_CACHE_PINNED if found.pinned else IMAGE_CACHE_BARE),
         "Content-Disposition": "inline",
     }
     if etag_matches(request, etag):

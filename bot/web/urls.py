@@ -47,8 +47,29 @@ def dream_url(dream_id: int, *, key: Optional[str] = None, base: Optional[str] =
     return _join(base, f"/d/{int(dream_id)}", {"key": key})
 
 
-def image_url(dream_id: int, kind: str, *, key: Optional[str] = None, base: Optional[str] = None) -> str:
-    """``/img/<dream_id>/<kind>``: a dream's ``result``, ``source`` or ``thumb`` picture."""
+def image_url(
+    dream_id: int,
+    kind: str,
+    *,
+    key: Optional[str] = None,
+    version: Optional[str] = None,
+    base: Optional[str] = None,
+) -> str:
+    """``/img/<entry_id>/<kind>``: an entry's ``result``, ``source`` or ``thumb`` picture.
+
+    ``version`` (the first :data:`VERSION_LEN` hex digits of the original file's
+    sha256, see :func:`file_version`) pins the URL to those bytes: such URLs
+    are served ``immutable``; bare ones are cached briefly.
+    """
     if kind not in IMAGE_KINDS:
         raise ValueError(f"image kind must be one of {', '.join(IMAGE_KINDS)}")
-    return _join(base, f"/img/{int(dream_id)}/{kind}", {"key": key})
+    return _join(base, f"/img/{int(dream_id)}/{kind}", {"v": version, "key": key})
+
+
+#: hex digits of a file's sha256 in a versioned picture URL
+VERSION_LEN = 16
+
+
+def file_version(sha256: str) -> str:
+    """The ``?v=`` value for a file with this sha256."""
+    return sha256[:VERSION_LEN]

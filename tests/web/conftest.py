@@ -104,7 +104,7 @@ async def _finished_dream(store, user_id, user_name, guild_id, guild_name, sourc
     return d, src_ref, res_ref
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def web_env(tmp_path_factory, sample_image):
     """A migrated store seeded with galleries, and ``(store, seeded, settings)``."""
     from bot.settings import Settings
@@ -203,7 +203,7 @@ class Served:
     app: object
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def served(web_env):
     """The real gallery app on a real TCP port (127.0.0.1, a free port)."""
     from aiohttp import web

@@ -131,9 +131,9 @@ async def test_unlisted_gallery_needs_its_key(http, served):
     assert sorted(entry_ids(body)) == sorted(s.unlisted_entries)
     # every link and picture on the page carries the key, so the page works as shared
     assert f"/d/{entry}?key={key}".encode() in body
-    assert f"/img/{entry}/thumb?key={key}".encode() in body
+    assert re.search(rf"/img/{entry}/thumb\?v=[0-9a-f]{{16}}&amp;key={key}".encode(), body)
     status, headers, _ = await get(http, f"/img/{entry}/result", params={"key": key})
-    assert status == 200 and headers["Cache-Control"].startswith("private")
+    assert status == 200 and headers["Cache-Control"] == "private, max-age=300"
     # the short link redirects to the gallery with its key
     status, headers, _ = await get(http, f"/u/{key}")
     assert status == 302
@@ -157,9 +157,10 @@ async def test_dream_page_shows_command_params_votes_and_author(http, served):
     assert "<th scope=\"row\">octave scale</th>" in text
     # an mp4 dream plays in <video>, an animated WebP in <img>; a dream from noise has no slider
     body = (await get(http, f"/d/{s.video_entry}"))[2].decode()
-    assert re.search(rf'<video class="dream-media" src="/img/{s.video_entry}/result"[^>]*autoplay loop muted', body)
+    assert re.search(rf'<video class="dream-media" src="/img/{s.video_entry}/result\?v=[0-9a-f]+"[^>]*autoplay loop muted',
+                     body)
     body = (await get(http, f"/d/{s.animated_entry}"))[2].decode()
-    assert f'<img class="dream-media" src="/img/{s.animated_entry}/result"' in body and "animated" in body
+    assert f'<img class="dream-media" src="/img/{s.animated_entry}/result?v=' in body and "animated" in body
     body = (await get(http, f"/d/{s.noise_entry}"))[2].decode()
     assert 'class="compare"' not in body and "slider.js" not in body
     assert (await get(http, f"/img/{s.noise_entry}/source"))[0] == 404
@@ -192,8 +193,13 @@ async def test_pictures_have_content_type_etag_and_immutable_cache(http, served,
     sha = hashlib.sha256(body).hexdigest()
     assert headers["ETag"] == f'"{sha}"'
     assert sha == s.result_sha[entry]
-    assert headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert headers["Cache-Control"] == "public, max-age=300"
     assert_security_headers(headers)
+    # the versioned URL the pages use is pinned to these bytes: immutable; a stale version is 404
+    status, headers, body = await get(http, f"/img/{entry}/result", params={"v": sha[:16]})
+    assert status == 200 and hashlib.sha256(body).hexdigest() == sha
+    assert headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert (await get(http, f"/img/{entry}/result", params={"v": "0" * 16}))[0] == 404
     # revalidation: 304 with no body, for exact, weak and listed validators
     for validator in (f'"{sha}"', f'W/"{sha}"', f'"nope", "{sha}"', "*"):
         status, h304, body304 = await get(http, f"/img/{entry}/result", headers={"If-None-Match": validator})
