@@ -68,22 +68,29 @@ follow-up after a "thinking" defer replaces the placeholder (as on Discord): it 
 ``original`` and also ``followups[0]``.  Waiting: ``await h.wait_ack()``,
 ``h.wait_for(lambda h: ...)``, ``h.wait_for_original(pred)``, ``h.wait_for_followup(n)``,
 ``h.wait_for_final(quiet=0.5)``; globally ``await fake.wait_for(lambda: ..., timeout=)``
-(raises if the bot task died), ``await fake.wait_for_message(channel, pred)`` (newest visible
-bot message matching).  ``msg.embed_image()`` gives the attachment an embed shows.  ``fake.expire(handle)`` kills an interaction token now (as
-after 15 min: webhook edits/follow-ups get 401 50027), to test fallbacks to channel messages.
+(raises if the bot task died), ``await fake.wait_for_message(channel, pred)`` (newest
+visible bot message matching).  ``msg.embed_image()`` gives the attachment an embed shows.
+``fake.expire(handle)`` kills an interaction token now (as after 15 min: webhook
+edits/follow-ups get 401 50027), to test fallbacks to channel messages.
 ``fake.assert_clean()`` fails on unhandled routes or logged bot errors.
 On the fake: ``messages`` (id -> FakeMessage), ``channel_history(ch)``,
 ``bot_messages(ch)``, ``global_commands``/``guild_commands[guild_id]``/``command(name)``,
 ``sync_count``, ``requests`` ((method, path, status)), ``http_errors``,
 ``unhandled_routes`` (should stay empty), ``downloads`` (attachments the bot fetched),
-``typing``, ``bot_errors`` (ERROR log records while running the bot), ``intents``.
+``typing``, ``bot_errors`` (ERROR log records while running the bot), ``intents``,
+``dispatched`` ((event, data) sent on the gateway), ``gateway_connections``.
+``await fake.drop_connection()`` closes the websocket like a network blip (the client RESUMEs).
+On messages: ``custom_ids()``, ``component(custom_id)``, ``buttons()``, ``image(i)``, ``embed``.
 
 Discord behaviour reproduced: 3 s acknowledgement deadline (``FakeDiscord(ack_deadline=)``,
 ``None`` disables), one acknowledgement per interaction, follow-ups only after acknowledging,
 message limits (2000 chars, 10 embeds / 6000 chars, 5 rows, custom_id <= 100, 25 choices,
 10 attachments, ``upload_limit`` bytes per file -> 413), empty messages, bot permissions per
 channel (403 50013), message content intent (content/attachments blanked for others'
-messages without it), ``Authorization: Bot <token>`` on REST (bad token -> LoginFailure).
+messages without it), members in GUILD_CREATE only with the members intent,
+``Authorization: Bot <token>`` on REST (bad token -> LoginFailure).
+
+Self-test: ``pytest tests/fakediscord`` (a tiny bot defined in the test; ~5 s).
 """
 
 from .interactions import CallbackRecord, InteractionFailed, InteractionHandle
