@@ -152,8 +152,27 @@ class InteractionHandle:
 
     # ---- waiting -----------------------------------------------------------------
     async def wait_for(self, predicate: Callable[[InteractionHandle], Any], timeout: float = 10.0) -> Any:
-        """Wait until ``predicate(self)`` is truthy; return its value."""
-        return await self.fake.wait_for(lambda: predicate(self), timeout=timeout, what=f"interaction {self.id}")
+        """Wait until ``predicate(self)`` is truthy; return its value.
+
+        On timeout the TimeoutError describes what the bot did so far (see :meth:`describe`).
+        """
+        try:
+            return await self.fake.wait_for(lambda: predicate(self), timeout=timeout, what=f"interaction {self.id}")
+        except TimeoutError as exc:
+            raise TimeoutError(f"{exc}; so far: {self.describe()}") from None
+
+    def describe(self) -> str:
+        """One paragraph on what the bot did with this interaction (for failure messages)."""
+        parts = [f"callbacks={[c.name for c in self.callbacks]}"]
+        if self.original is not None:
+            o = self.original
+            state = "deleted" if o.deleted else ("thinking" if o.loading else "shown")
+            parts.append(f"original({state}, {len(o.history) - 1} edits, files={[a.filename for a in o.attachments]})"
+                         f"={o.text[:300]!r}")
+        parts += [f"followup={m.text[:200]!r}" for m in self.followups if m is not self.original]
+        if self.errors:
+            parts.append(f"errors={self.errors}")
+        return "; ".join(parts)
 
     async def wait_ack(self, timeout: float = 5.0) -> CallbackRecord:
         await self.wait_for(lambda h: h.acked, timeout=timeout)
@@ -166,6 +185,8 @@ class InteractionHandle:
 
         def check(h: InteractionHandle) -> bool:
             m = h.original
+            if m is not None and m.deleted:
+                raise InteractionFailed(f"the original response was deleted; {h.describe()}")
             if m is None or m.loading:
                 return False
             return predicate is None or bool(predicate(m))

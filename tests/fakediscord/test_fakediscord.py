@@ -438,3 +438,16 @@ async def test_auto_sharded_client(shard_count):
         if shard_count is None:
             assert any(path.endswith("/gateway/bot") for _, path, _ in fake.requests)
         assert not fake.bot_errors and not fake.unhandled_routes
+
+
+async def test_waiting_explains_what_happened(env):
+    fake, bot = env
+    h = await fake.slash("ping")
+    with pytest.raises(TimeoutError, match="pong again"):
+        await h.wait_for(lambda h: len(h.followups) > 5, timeout=0.3)
+    bot.go.set()
+    later = await fake.slash("later")  # defers, then edits to "too late"
+    await later.wait_for(lambda h: h.original and not h.original.loading, timeout=5)
+    await fake.delete_message(later.original)
+    with pytest.raises(InteractionFailed, match="deleted"):
+        await later.wait_for_original(lambda m: "never" in m.content, timeout=5)
