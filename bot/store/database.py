@@ -90,7 +90,8 @@ class Database:
             write_engine = self.engine.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
         self._reader = async_sessionmaker(self.engine, expire_on_commit=False)
         self._writer = async_sessionmaker(write_engine, expire_on_commit=False)
-        self._write_lock: Optional[asyncio.Lock] = asyncio.Lock() if self.is_sqlite else None
+        self._write_lock: Optional[asyncio.Lock] = None
+        self._lock_loop: Optional[asyncio.AbstractEventLoop] = None
 
     @classmethod
     def from_settings(cls, settings: Any = None) -> "Database":
@@ -110,13 +111,19 @@ class Database:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
         """A session in a write transaction: committed when the block ends, rolled back on error."""
-        if self._write_lock is None:
+        if not self.is_sqlite:
             async with self._writer() as session, session.begin():
                 yield session
             return
-        async with self._write_lock:
+        async with self._lock():
             async with self._writer() as session, session.begin():
                 yield session
+
+    def _lock(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        if self._write_lock is None or self._lock_loop is not loop:
+            self._write_lock, self._lock_loop = asyncio.Lock(), loop
+        return self._write_lock
 
     async def dispose(self) -> None:
         """Close every pooled connection."""

@@ -3,27 +3,35 @@ top-level ``migrations/`` folder; no ``alembic.ini`` is needed.
 
 ``upgrade(url)``, ``downgrade(url, revision)`` and ``current(url)`` are what
 ``dreambot db upgrade|downgrade|current`` run (see :func:`add_db_subcommands`);
-the bot calls :func:`upgrade` on start. They are blocking: from async code use
-``await asyncio.to_thread(upgrade, url)``. ``url`` may be any SQLAlchemy URL,
-async (``sqlite+aiosqlite``, ``postgresql+asyncpg``) or not.
+the bot calls :func:`upgrade` on start. They are blocking (called inside a
+running event loop they work too, in a helper thread, but block the loop);
+async code should prefer ``await upgrade_async(url)``. ``url`` may be any
+SQLAlchemy URL, async (``sqlite+aiosqlite``, ``postgresql+asyncpg``) or not;
+``None`` means the settings' ``resolved_database_url``.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional, TypeVar
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, pool
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.store.database import ensure_sqlite_folder
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def migrations_dir() -> Path:
@@ -65,13 +73,15 @@ def upgrade(url: Optional[str] = None, revision: str = "head") -> None:
     """Upgrade the database at ``url`` (default: the settings') to ``revision``."""
     url = _url(url)
     ensure_sqlite_folder(url)
-    command.upgrade(alembic_config(url), revision)
+    cfg = alembic_config(url)
+    _blocking(lambda: command.upgrade(cfg, revision))
 
 
 def downgrade(url: Optional[str], revision: str) -> None:
     """Downgrade the database at ``url`` to ``revision`` (``"base"`` drops every table)."""
     url = _url(url)
-    command.downgrade(alembic_config(url), revision)
+    cfg = alembic_config(url)
+    _blocking(lambda: command.downgrade(cfg, revision))
 
 
 def head() -> str:
@@ -84,16 +94,14 @@ def head() -> str:
 
 def current(url: Optional[str] = None) -> Optional[str]:
     """The revision the database at ``url`` is at (``None``: not initialised)."""
-    from sqlalchemy import create_engine
-    from sqlalchemy.engine import make_url
-
     url = _url(url)
     u = make_url(url)
     if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:":
         if not Path(u.database).expanduser().exists():
             return None  # do not create an empty file just to look
-    sync_url = u.set(drivername=_sync_driver(u.drivername))
-    engine = create_engine(sync_url)
+    if u.get_dialect().is_async:
+        return _blocking(lambda: asyncio.run(_current_async(url)))
+    engine = create_engine(u, poolclass=pool.NullPool)
     try:
         with engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()
@@ -101,17 +109,29 @@ def current(url: Optional[str] = None) -> Optional[str]:
         engine.dispose()
 
 
-_SYNC_DRIVERS = {
-    "sqlite+aiosqlite": "sqlite",
-    "postgresql+asyncpg": "postgresql",
-    "postgresql+psycopg_async": "postgresql+psycopg",
-    "mysql+aiomysql": "mysql+pymysql",
-    "mysql+asyncmy": "mysql+pymysql",
-}
+async def _current_async(url: str) -> Optional[str]:
+    engine = create_async_engine(url, poolclass=pool.NullPool)
+    try:
+        async with engine.connect() as conn:
+            return await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())
+    finally:
+        await engine.dispose()
 
 
-def _sync_driver(drivername: str) -> str:
-    return _SYNC_DRIVERS.get(drivername, drivername)
+async def upgrade_async(url: Optional[str] = None, revision: str = "head") -> None:
+    """:func:`upgrade` for async code (runs in a worker thread; the event loop keeps going)."""
+    await asyncio.to_thread(upgrade, url, revision)
+
+
+def _blocking(fn: Callable[[], T]) -> T:
+    """Run ``fn`` here, or in a helper thread when this thread runs an event loop
+    (Alembic's async environment needs ``asyncio.run``)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return fn()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dreambot-migrate") as ex:
+        return ex.submit(fn).result()
 
 
 # ---------------------------------------------------------------------------- CLI

@@ -44,9 +44,9 @@ class Store(UserOps, GuildOps, PresetOps, DreamOps, GalleryOps):
             settings = get_settings()
         url = settings.resolved_database_url
         if migrate:
-            from bot.store.migrate import upgrade
+            from bot.store.migrate import upgrade_async
 
-            await asyncio.to_thread(upgrade, url)
+            await upgrade_async(url)
         files = FileStore(settings.files_dir)
         await asyncio.to_thread(files.cleanup_temp)
         return cls(Database(url), files, max_presets_per_user=settings.max_presets_per_user)

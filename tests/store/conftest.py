@@ -3,17 +3,24 @@ Alembic migrations, and a real file store in a temporary folder.
 
 The migrations run once per session into a template database; each test gets
 its own copy of that file (running Alembic per test would cost ~0.3 s each).
+
+``DREAMBOT_TEST_DATABASE_URL=postgresql+asyncpg://...`` runs the same tests
+against another database (its schema is dropped and migrated for every test;
+SQLite-only tests are skipped there).
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import pytest
 
 from bot.store import Database, FileStore, Store
-from bot.store.migrate import upgrade
+from bot.store.migrate import downgrade, upgrade
+
+OTHER_DATABASE = os.environ.get("DREAMBOT_TEST_DATABASE_URL")
 
 
 def sqlite_url(path: Path) -> str:
@@ -34,14 +41,29 @@ def migrated_template(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def db_path(tmp_path, migrated_template) -> Path:
+    """A migrated SQLite file (tests needing SQLite itself are skipped on other databases)."""
+    if OTHER_DATABASE:
+        pytest.skip("SQLite-specific test")
     path = tmp_path / "dreambot.db"
     shutil.copyfile(migrated_template, path)
     return path
 
 
 @pytest.fixture
-async def store(db_path, tmp_path):
-    s = Store(Database(sqlite_url(db_path)), FileStore(tmp_path / "files"), max_presets_per_user=5)
+def db_url(tmp_path, migrated_template) -> str:
+    """The URL of a freshly migrated, empty database."""
+    if OTHER_DATABASE:
+        downgrade(OTHER_DATABASE, "base")
+        upgrade(OTHER_DATABASE)
+        return OTHER_DATABASE
+    path = tmp_path / "dreambot.db"
+    shutil.copyfile(migrated_template, path)
+    return sqlite_url(path)
+
+
+@pytest.fixture
+async def store(db_url, tmp_path):
+    s = Store(Database(db_url), FileStore(tmp_path / "files"), max_presets_per_user=5)
     yield s
     await s.close()
 

@@ -15,7 +15,7 @@ from bot.store import Database
 from bot.store.migrate import add_db_subcommands, current, downgrade, head, upgrade
 from bot.store.models import Base
 
-from .conftest import sqlite_url
+from .conftest import OTHER_DATABASE, sqlite_url
 
 TABLES = {"users", "guilds", "presets", "dreams", "gallery_entries", "votes"}
 
@@ -71,7 +71,7 @@ def test_sync_url_works_too(tmp_path):
     assert current(url) == head()
 
 
-async def test_sqlite_connection_setup(db_path):
+async def test_sqlite_connection_setup(db_path):  # db_path: skipped on other databases
     db = Database(sqlite_url(db_path))
     try:
         async with db.read() as s:
@@ -110,3 +110,52 @@ def test_upgrade_uses_settings_by_default(data_dir):
     assert current() == head()
     with pytest.raises(Exception):
         downgrade(None, "no-such-revision")
+
+
+@pytest.mark.skipif(not OTHER_DATABASE, reason="set DREAMBOT_TEST_DATABASE_URL to check another database")
+async def test_models_and_migrations_agree_on_the_other_database():
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    assert OTHER_DATABASE
+    downgrade(OTHER_DATABASE, "base")
+    upgrade(OTHER_DATABASE)
+    engine = create_async_engine(OTHER_DATABASE)
+    try:
+        async with engine.connect() as conn:
+            diff = await conn.run_sync(
+                lambda c: compare_metadata(MigrationContext.configure(c, opts={"compare_type": True}), Base.metadata)
+            )
+        assert diff == []
+    finally:
+        await engine.dispose()
+    downgrade(OTHER_DATABASE, "base")
+    upgrade(OTHER_DATABASE)
+
+
+async def test_migrations_from_async_code(tmp_path):
+    from bot.store.migrate import upgrade_async
+
+    url = sqlite_url(tmp_path / "a.db")
+    upgrade(url)  # inside a running loop: works (in a helper thread)
+    assert current(url) == head()
+    downgrade(url, "base")
+    await upgrade_async(url)
+    assert current(url) == head()
+
+
+async def test_store_open_from_settings(data_dir, monkeypatch):
+    from bot.settings import get_settings
+    from bot.store import Store
+
+    monkeypatch.setenv("DREAMBOT_MAX_PRESETS_PER_USER", "2")
+    get_settings.cache_clear()
+    (data_dir / "files" / "ab" / "cd").mkdir(parents=True)
+    (data_dir / "files" / "ab" / "cd" / ".tmp-crashed").write_bytes(b"partial")
+    store = await Store.open()
+    try:
+        assert store.max_presets_per_user == 2
+        assert current(get_settings().resolved_database_url) == head()
+        assert not (data_dir / "files" / "ab" / "cd" / ".tmp-crashed").exists()
+        assert (await store.touch_user(5, "e")).id == 5
+    finally:
+        await store.close()

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
-
 import pytest
+from sqlalchemy import text
 
 from bot.store import NotFound
 
@@ -28,7 +27,7 @@ async def test_touch_user(store):
     assert (await store.touch_user(big, "big")).id == big
 
 
-async def test_delete_user_data(store, finished_dream, png_bytes, sample_image, db_path):
+async def test_delete_user_data(store, finished_dream, png_bytes, sample_image):
     import io
 
     buf = io.BytesIO()
@@ -86,6 +85,9 @@ async def test_delete_user_data(store, finished_dream, png_bytes, sample_image, 
 
     # deleting an unknown user is harmless
     assert (await store.delete_user_data(4242)).dreams == 0
-    with sqlite3.connect(db_path) as con:
-        assert con.execute("PRAGMA foreign_key_check").fetchall() == []
-        assert con.execute("SELECT count(*) FROM votes WHERE user_id = ?", (ALICE,)).fetchone()[0] == 0
+    async with store.db.read() as s:
+        for table, column in (("votes", "user_id"), ("presets", "owner_id"), ("dreams", "user_id")):
+            n = await s.scalar(text(f"SELECT count(*) FROM {table} WHERE {column} = :u"), {"u": ALICE})
+            assert n == 0, table
+        if store.db.is_sqlite:
+            assert (await s.execute(text("PRAGMA foreign_key_check"))).all() == []
