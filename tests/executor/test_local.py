@@ -1,0 +1,124 @@
+"""Local-backend specifics: shutdown leaves no processes; out-of-memory retry in the worker code."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from dream_core.executor import Cancelled, SubmitRefused, create_executor
+from dream_core.executor.worker import JobSpec, WorkerOptions, execute_job
+from dream_core.params import DreamParams
+from tests.executor.helpers import LONG, QUICK, make_config, wait_running
+
+
+def gone(pid: int) -> bool:
+    """True when ``pid`` no longer runs (a zombie counts as gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return True
+    return state in ("Z", "X")
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_close_cancels_everything_and_ends_the_workers(small_png):
+    ex = create_executor(make_config("local"))
+    async with ex:
+        running = await ex.submit(small_png, LONG, user_id=1)
+        queued = await ex.submit(small_png, QUICK, user_id=2)
+        await wait_running(running)
+        pids = [w.pid for w in ex.status().workers]
+    assert isinstance(running.history[-1], Cancelled) and isinstance(queued.history[-1], Cancelled)
+    assert "shutting down" in queued.history[-1].reason
+    assert all(gone(pid) for pid in pids)
+    with pytest.raises(SubmitRefused) as refused:
+        await ex.submit(small_png, QUICK, user_id=1)
+    assert refused.value.code == "closed"
+
+
+def test_worker_stops_when_its_parent_is_killed(tmp_path, small_png):
+    """No orphans: kill -9 the process that owns the executor mid-job; its worker exits."""
+    (tmp_path / "in.png").write_bytes(small_png)
+    script = tmp_path / "owner.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import asyncio, sys, time
+            from dream_core.executor import JobProgress, create_executor
+            from tests.executor.helpers import make_config
+
+            async def main():
+                ex = create_executor(make_config("local"))
+                await ex.start()
+                job = await ex.submit(open({str(tmp_path / "in.png")!r}, "rb").read(), {LONG!r}, user_id=1)
+                async for ev in job.events():
+                    if isinstance(ev, JobProgress):
+                        break
+                print(ex.status().workers[0].pid, flush=True)
+                time.sleep(120)  # blocks the loop: only a kill ends this
+
+            if __name__ == "__main__":
+                asyncio.run(main())
+            """
+        )
+    )
+    root = Path(__file__).resolve().parents[2]
+    owner = subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, cwd=root, env={**os.environ, "PYTHONPATH": str(root)}
+    )
+    try:
+        line = owner.stdout.readline()
+        assert line.strip(), "the owner process did not report its worker"
+        worker = int(line)
+        assert not gone(worker)
+        owner.send_signal(signal.SIGKILL)
+        owner.wait(10)
+        deadline = time.monotonic() + 15
+        while not gone(worker) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert gone(worker), "the worker outlived its parent"
+    finally:
+        if owner.poll() is None:
+            owner.kill()
+
+
+def test_out_of_memory_retries_once_with_half_tiles(monkeypatch, small_png):
+    """CUDA OOM can't happen on this CPU machine: the edge (the engine call) raises it once."""
+    import torch
+
+    import dream_core.engine as engine
+
+    real_dream, calls = engine.dream, []
+
+    def dream_that_runs_out_once(image, params, **kw):
+        calls.append(params.tile_size)
+        if len(calls) == 1:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real_dream(image, params, **kw)
+
+    monkeypatch.setattr(engine, "dream", dream_that_runs_out_once)
+    options = WorkerOptions(max_bytes=10**7, max_pixels=10**7, max_size=1024)
+    params = DreamParams(**QUICK, tile_size=256).resolved()
+    sent = []
+    out = execute_job(JobSpec(1, params.model_dump_json(), small_png), "cpu", options, sent.append, lambda: False)
+    assert out[0] == "done", out
+    assert calls == [256, 128]
+    assert any("smaller tiles (128 px)" in n for n in out[2]["notes"])
+    assert sent and all(m[0] == "progress" for m in sent)
+
+    def always_out_of_memory(image, params, **kw):
+        calls.append(params.tile_size)
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory.")
+
+    monkeypatch.setattr(engine, "dream", always_out_of_memory)
+    calls.clear()
+    out = execute_job(JobSpec(2, params.model_dump_json(), small_png), "cpu", options, sent.append, lambda: False)
+    assert out[:2] == ("failed", 2) and out[3] == "oom" and "memory" in out[2]
+    assert calls == [256, 128]
