@@ -68,6 +68,25 @@ class World:
     admin_role: FakeRole
 
 
+#: Open fakes, oldest first; discord.py points at the last one.
+_ACTIVE: list[FakeDiscord] = []
+_ORIGINALS: dict[str, Any] = {}
+
+
+def _apply_patches() -> None:
+    from discord.gateway import DiscordWebSocket
+    from discord.http import Route
+
+    if not _ORIGINALS:
+        _ORIGINALS.update(base=Route.BASE, gateway=DiscordWebSocket.DEFAULT_GATEWAY)
+    if _ACTIVE:
+        Route.BASE = _ACTIVE[-1].api_base  # type: ignore[misc]
+        DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(_ACTIVE[-1].gateway_url)
+    else:
+        Route.BASE = _ORIGINALS["base"]  # type: ignore[misc]
+        DiscordWebSocket.DEFAULT_GATEWAY = _ORIGINALS["gateway"]
+
+
 class _ErrorCollector(logging.Handler):
     def __init__(self, sink: list[logging.LogRecord]) -> None:
         super().__init__(level=logging.ERROR)
@@ -136,7 +155,6 @@ class FakeDiscord:
         self._changed = asyncio.Event()
         self._bot_task: asyncio.Task[Any] | None = None
         self._runner: web.AppRunner | None = None
-        self._saved_patches: list[tuple[Any, str, Any]] = []
         self.port = 0
         self.world: World | None = None
 
@@ -169,16 +187,16 @@ class FakeDiscord:
         return self
 
     def patch_discord(self) -> None:
-        """Point discord.py (REST, webhooks, gateway) at this server until :meth:`close`."""
-        from discord.gateway import DiscordWebSocket
-        from discord.http import Route
+        """Point discord.py (REST, webhooks, gateway) at this server until :meth:`close`.
 
-        for obj, attr, value in (
-            (Route, "BASE", self.api_base),
-            (DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(self.gateway_url)),
-        ):
-            self._saved_patches.append((obj, attr, obj.__dict__[attr]))
-            setattr(obj, attr, value)
+        The targets are class attributes, so they are process-wide: the newest open
+        FakeDiscord wins, and closing one re-points discord.py at the newest still open
+        (or at Discord when none is).  A bot started on an older fake keeps its gateway
+        connection but would send new REST calls to the newer fake meanwhile.
+        """
+        if self not in _ACTIVE:
+            _ACTIVE.append(self)
+        _apply_patches()
 
     async def close(self) -> None:
         for conn in list(self.gateway_connections):
@@ -187,9 +205,9 @@ class FakeDiscord:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-        while self._saved_patches:
-            obj, attr, value = self._saved_patches.pop()
-            setattr(obj, attr, value)
+        if self in _ACTIVE:
+            _ACTIVE.remove(self)
+            _apply_patches()
 
     async def __aenter__(self) -> FakeDiscord:
         return await self.start()

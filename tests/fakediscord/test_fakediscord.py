@@ -451,3 +451,17 @@ async def test_waiting_explains_what_happened(env):
     await fake.delete_message(later.original)
     with pytest.raises(InteractionFailed, match="deleted"):
         await later.wait_for_original(lambda m: "never" in m.content, timeout=5)
+
+
+async def test_nested_fakes_repoint_discord_py():
+    from discord.gateway import DiscordWebSocket
+    from discord.http import Route
+
+    original = Route.BASE
+    a = await FakeDiscord().start()
+    b = await FakeDiscord().start()
+    assert Route.BASE == b.api_base and str(DiscordWebSocket.DEFAULT_GATEWAY) == b.gateway_url
+    await a.close()  # out of order
+    assert Route.BASE == b.api_base
+    await b.close()
+    assert Route.BASE == original  # back to whatever was active before (discord.com if none)
