@@ -107,13 +107,14 @@ class FakeDiscord:
     def __init__(
         self,
         *,
-        token: str = "fake-bot-token",
+        token: str | None = None,
         bot_name: str = "DreamBot",
         ack_deadline: float | None = 3.0,
         upload_limit: int = 10 * 1024 * 1024,
         token_lifetime: float = 15 * 60,
     ) -> None:
-        self.token = token
+        #: The bot token this fake accepts (unique per instance unless given).
+        self.token = token or f"fake-bot-token-{secrets.token_hex(6)}"
         #: Seconds the bot has to acknowledge an interaction (Discord: 3). ``None`` disables the check.
         self.ack_deadline = ack_deadline
         #: Max bytes per uploaded file (Discord's default for unboosted guilds: 10 MiB).

@@ -319,6 +319,10 @@ async def test_dm_user_command_and_token_expiry(env):
     h = await fake.slash("ping", channel=dm)
     assert h.original.content == "pong" and "user" in h.payload and "member" not in h.payload
 
+    alice = await bot.fetch_user(w.alice.id)
+    await alice.send("hello in private")
+    assert [m.content for m in fake.channel_history(dm) if m.author is fake.bot_user][-1] == "hello in private"
+
     wave = await fake.user_command("Wave at", w.bob, user=w.alice)
     assert wave.original.content == "waves at bob"
 
