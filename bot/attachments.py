@@ -154,7 +154,12 @@ def check_image_bytes(data: bytes, filename: str, limits: ImageLimits) -> tuple[
             img.load()
     except ImageRejected:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError):
+    except Image.DecompressionBombError:
+        raise ImageRejected(
+            f"`{filename}` has far too many pixels; the limit is {limits.max_pixels / 1e6:.0f} megapixels. "
+            "Try a smaller picture."
+        ) from None
+    except UnidentifiedImageError:
         raise ImageRejected(f"I can't read `{filename}` as a picture. Attach a PNG, JPEG, WebP or GIF.") from None
     except (OSError, ValueError, SyntaxError):
         raise ImageRejected(f"`{filename}` looks damaged — I couldn't decode it. Try another file.") from None

@@ -5,26 +5,15 @@ from __future__ import annotations
 import pytest
 
 from dream_core.params import STRENGTHS
+from tests.bot.helpers import dream, dream_id_of, finished_dream, result_done
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
-def result_done(m) -> bool:
-    return bool(m.attachments) and any(c.startswith("dream:again:") for c in m.custom_ids())
-
-
-async def dream(env, png, *, user=None, **options):
-    fake, w = env.fake, env.world
-    h = await fake.slash(
-        "dream", options, user=user or w.alice, attachments={"image": (png, "cat.png", "image/png")}
-    )
-    return h
-
-
 async def test_commands_are_synced(bot_env):
     fake = bot_env.fake
-    dream = fake.command("dream")
-    opts = {o["name"]: o for o in dream["options"]}
+    command = fake.command("dream")
+    opts = {o["name"]: o for o in command["options"]}
     assert [c["value"] for c in opts["strength"]["choices"]] == list(STRENGTHS)
     assert opts["layer"].get("autocomplete") and opts["preset"].get("autocomplete")
     assert fake.command("Dream this image", type=3)
@@ -50,16 +39,6 @@ async def test_dream_with_attachment(bot_env, small_png):
     assert info.started_at is not None and info.finished_at is not None
     assert env.store.files.exists(info.result.sha256)
     assert not env.fake.bot_errors
-
-
-def dream_id_of(msg) -> int:
-    return int(next(c for c in msg.custom_ids() if c.startswith("dream:again:")).rsplit(":", 1)[1])
-
-
-async def finished_dream(env, png, **options):
-    h = await dream(env, png, **options)
-    msg = await h.wait_for_original(result_done, timeout=90)
-    return h, msg, dream_id_of(msg)
 
 
 async def test_result_buttons_again_deeper_save_publish_delete(bot_env, small_png):

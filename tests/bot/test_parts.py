@@ -1,0 +1,149 @@
+"""The bot's small parts on their own: progress throttling, upload fitting, image checks,
+autocomplete suggestions, preset settings parsing, and start-up errors."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from bot.attachments import ImageLimits, ImageRejected, check_image_bytes
+from bot.autocomplete import layer_suggestions
+from bot.progress import ProgressReporter, ProgressState, progress_bar, render_progress
+from bot.upload import fit_upload
+from tests.bot.conftest import make_settings, png_bytes
+
+session_loop = pytest.mark.asyncio(loop_scope="session")
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@session_loop
+async def test_progress_edits_are_throttled_and_deduplicated():
+    clock = FakeClock()
+    edits: list[str] = []
+
+    async def edit(text: str, preview):
+        edits.append(text)
+
+    reporter = ProgressReporter(edit, min_interval=1.5, clock=clock)
+    await reporter.update(ProgressState(stage="queued", position=2))
+    assert len(edits) == 1 and "position **2**" in edits[0]
+    for i in range(20):  # a burst of steps inside one interval: no edit now
+        await reporter.update(ProgressState(stage="running", fraction=i / 20))
+    assert len(edits) == 1
+    clock.now += 1.6
+    await reporter.update(ProgressState(stage="running", fraction=0.5, eta_s=10))
+    assert len(edits) == 2 and "50%" in edits[1] and "~10 s left" in edits[1]
+    clock.now += 5
+    await reporter.update(ProgressState(stage="running", fraction=0.5, eta_s=10))  # same text: no edit
+    assert len(edits) == 2
+    await reporter.close()
+
+
+@session_loop
+async def test_progress_pending_state_is_flushed_after_the_interval():
+    edits: list[str] = []
+
+    async def edit(text: str, preview):
+        edits.append(text)
+
+    reporter = ProgressReporter(edit, min_interval=0.2)
+    await reporter.update(ProgressState(stage="running", fraction=0.1))
+    await reporter.update(ProgressState(stage="running", fraction=0.9))
+    assert len(edits) == 1
+    await asyncio.sleep(0.4)
+    assert len(edits) == 2 and "90%" in edits[1]
+    await reporter.close()
+    await reporter.update(ProgressState(stage="running", fraction=1.0))
+    assert len(edits) == 2  # closed: no more edits
+
+
+def test_render_progress_texts():
+    assert progress_bar(0.5, 10) == "▰" * 5 + "▱" * 5
+    assert "next" in render_progress(ProgressState(stage="queued", position=1))
+    text = render_progress(ProgressState(stage="running", fraction=0.25, octave=1, octaves=3, eta_s=200, label="x"))
+    assert "25%" in text and "octave 1/3" in text and "~3 min left" in text and text.endswith("x")
+
+
+def test_fit_upload_reencodes_then_downscales():
+    noise = (np.random.default_rng(0).random((400, 400, 3)) * 255).astype("uint8")
+    buf = io.BytesIO()
+    Image.fromarray(noise).save(buf, format="PNG")
+    data = buf.getvalue()
+    assert fit_upload(data, "png", len(data)).data is data  # fits: untouched
+    for limit in (len(data) // 4, 20_000):
+        up = fit_upload(data, "png", limit)
+        assert up.reencoded and up.size <= limit and up.extension in ("webp", "jpg")
+        assert Image.open(io.BytesIO(up.data)).size[0] <= 400
+    tiny = fit_upload(data, "png", 20_000)
+    assert Image.open(io.BytesIO(tiny.data)).size[0] < 400  # had to downscale
+
+
+def test_check_image_bytes():
+    limits = ImageLimits(max_bytes=100_000, max_pixels=100 * 100)
+    assert check_image_bytes(png_bytes((80, 60)), "ok.png", limits) == (80, 60)
+    cases = [
+        (b"", "empty"),
+        (b"not an image at all", "can't read"),
+        (png_bytes((200, 200)), "megapixels"),
+        (png_bytes((80, 60))[:60], "damaged"),
+        (b"\0" * 200_000, "limit"),
+    ]
+    for data, expect in cases:
+        with pytest.raises(ImageRejected, match=expect):
+            check_image_bytes(data, "x.png", limits)
+
+
+def test_layer_suggestions():
+    assert layer_suggestions("efficientnet-lite0", "")[:3] == ["mixed3", "mixed4", "mixed5"]
+    assert layer_suggestions("efficientnet-lite0", "block1")[0] == "block1"
+    sug = layer_suggestions("efficientnet-lite0", "mixed3:7")
+    assert sug[0] == "mixed3:7" and all(s.startswith("mixed3:7") for s in sug)
+    assert layer_suggestions("efficientnet-lite0", "MIXED4+mix")[0] == "MIXED4+mixed3"
+    assert layer_suggestions("no-such-model", "mix") == []
+    assert len(layer_suggestions("efficientnet-lite0", "head:")) == 25
+
+
+def test_preset_more_settings_parse():
+    from bot.cogs.presets import params_summary, parse_more
+    from bot.dreaming import UserError
+    from dream_core.params import DreamParams
+
+    assert parse_more("octaves=3 keep-colors=true") == {"octaves": "3", "keep_colors": "true"}
+    with pytest.raises(UserError, match="no setting"):
+        parse_more("octopus=1")
+    with pytest.raises(UserError, match="name=value"):
+        parse_more("octaves")
+    assert "`octaves`: 3" in params_summary(DreamParams(octaves=3))
+
+
+@session_loop
+async def test_missing_token_is_one_clear_line(data_dir, monkeypatch, capsys):
+    from bot.cli import main
+
+    monkeypatch.delenv("DISCORD_TOKEN", raising=False)
+    monkeypatch.delenv("DREAMBOT_DISCORD_TOKEN", raising=False)
+    assert await asyncio.to_thread(main, ["run"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "DISCORD_TOKEN is not set" in err
+
+
+@session_loop
+async def test_wrong_token_is_one_clear_line(bot_env, tmp_path):
+    """A token Discord (here: the fake) rejects ends as BotStartError before any worker starts."""
+    from bot.runner import WRONG_TOKEN, BotStartError, serve_bot
+
+    settings = make_settings(tmp_path / "data", DISCORD_TOKEN="not-the-right-token")
+    with pytest.raises(BotStartError) as exc:
+        await serve_bot(settings)
+    assert str(exc.value) == WRONG_TOKEN and "\n" not in str(exc.value)
