@@ -610,16 +610,22 @@ class FakeDiscord:
         return cmds + [c for c in self.global_commands if (c["name"], c["type"]) not in names]
 
     def command(self, name: str, *, guild: FakeGuild | None = None, type: int = 1) -> dict[str, Any]:
-        """The synced definition of a command (raises KeyError listing synced names)."""
+        """The synced definition of a command as seen in ``guild`` (default: the world's guild).
+
+        Raises KeyError listing the synced names."""
+        if guild is None and self.world is not None:
+            guild = self.world.guild
         for c in self.commands_for(guild):
             if c["name"] == name and c["type"] == type:
                 return c
-        raise KeyError(f"command {name!r} (type {type}) not synced; have {[c['name'] for c in self.commands_for(guild)]}")
+        have = [c["name"] for c in self.commands_for(guild)]
+        raise KeyError(f"command {name!r} (type {type}) not synced; have {have}")
 
     def _check_can_use(self, cmd: dict[str, Any], user: FakeUser, channel: FakeChannel) -> None:
         perms = cmd.get("default_member_permissions")
         if perms is None or channel.guild is None:
-            if channel.guild is None and cmd.get("contexts") is not None and 1 not in cmd["contexts"]:
+            if channel.guild is None and (cmd.get("dm_permission") is False
+                                          or (cmd.get("contexts") is not None and 1 not in cmd["contexts"])):
                 raise InteractionFailed(f"/{cmd['name']} is not available in DMs")
             return
         member = channel.guild.member(user)

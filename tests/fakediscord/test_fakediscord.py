@@ -64,7 +64,8 @@ class AgainView(discord.ui.View):
 
 
 class TinyBot(commands.Bot):
-    def __init__(self, *, message_content: bool = True) -> None:
+    def __init__(self, *, message_content: bool = True, guild_id: int | None = None) -> None:
+        self.sync_guild_id = guild_id
         intents = discord.Intents.default()
         intents.message_content = message_content
         super().__init__(command_prefix="!", intents=intents)
@@ -74,6 +75,11 @@ class TinyBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         self.add_view(AgainView())
+        if self.sync_guild_id is not None:  # like a test-guild deployment
+            guild = discord.Object(id=self.sync_guild_id)
+            self.tree.copy_global_to(guild=guild)
+            self.tree.clear_commands(guild=None)
+            await self.tree.sync(guild=guild)
         await self.tree.sync()
 
     async def on_message(self, message: discord.Message) -> None:
@@ -157,6 +163,11 @@ class TinyBot(commands.Bot):
                 await interaction.edit_original_response(content="too late")
             except discord.HTTPException as exc:
                 await interaction.channel.send(f"token dead: {exc.code}")
+
+        @tree.command(description="Servers only")
+        @app_commands.guild_only()
+        async def servers(interaction: discord.Interaction) -> None:
+            await interaction.response.send_message("in a server")
 
         @tree.context_menu(name="Wave at")
         async def wave(interaction: discord.Interaction, user: discord.User) -> None:
@@ -319,6 +330,8 @@ async def test_dm_user_command_and_token_expiry(env):
     h = await fake.slash("ping", channel=dm)
     assert h.original.content == "pong" and "user" in h.payload and "member" not in h.payload
 
+    with pytest.raises(InteractionFailed, match="not available in DMs"):
+        await fake.slash("servers", channel=dm)
     alice = await bot.fetch_user(w.alice.id)
     await alice.send("hello in private")
     assert [m.content for m in fake.channel_history(dm) if m.author is fake.bot_user][-1] == "hello in private"
@@ -394,13 +407,15 @@ async def test_bad_token_fails_login():
 async def test_message_content_intent_is_required_to_see_attachments():
     async with FakeDiscord() as fake:
         w = fake.setup_world()
-        bot = TinyBot(message_content=False)
+        bot = TinyBot(message_content=False, guild_id=w.guild.id)
         async with fake.run_bot(bot):
+            assert not fake.global_commands and fake.command("last")["guild_id"] == str(w.guild.id)
             posted = await fake.post_message(w.general, "look", user=w.bob, attachments=[(png_bytes((1, 2, 3)), "a.png")])
             await fake.wait_for(lambda: any(m.id == posted.id for m in bot.seen_messages))
             seen = next(m for m in bot.seen_messages if m.id == posted.id)
             assert seen.content == "" and not seen.attachments
             h = await fake.slash("last")
+            assert h.payload["data"]["guild_id"] == str(w.guild.id)
             assert (await h.wait_for_followup(1)).content == "no picture here"
         assert not fake.bot_errors and not fake.unhandled_routes
 
