@@ -31,6 +31,7 @@ import logging
 import threading
 import time
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from typing import Any, Iterator, Mapping, Optional
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -159,6 +160,15 @@ class Metrics:
     def observe_interaction(self, seconds: float, command: str = "other") -> None:
         """Record the latency of one Discord interaction (``command``: its name)."""
         self.interaction_seconds.labels(command=command or "other").observe(max(0.0, float(seconds)))
+
+    def observe_interaction_since(self, created_at: datetime, command: str = "other") -> float:
+        """Record the latency of an interaction created at ``created_at`` (aware UTC, e.g.
+        ``interaction.created_at``) and answered now; returns the seconds observed."""
+        if created_at.tzinfo is None:
+            created_at = created_at.replace(tzinfo=timezone.utc)
+        seconds = (datetime.now(timezone.utc) - created_at).total_seconds()
+        self.observe_interaction(seconds, command)
+        return max(0.0, seconds)
 
     @contextmanager
     def time_interaction(self, command: str = "other") -> Iterator[None]:

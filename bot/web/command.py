@@ -71,3 +71,18 @@ def parameter_rows(params: DreamParams) -> list[tuple[str, str]]:
             continue
         rows.append((name.replace("_", " "), _format_value(value)))
     return rows
+
+
+#: the knobs shown at a glance on a dream's page (the rest are one click away)
+KEY_FIELDS: tuple[str, ...] = ("model", "layer", "strength", "seed", "octaves", "iterations", "step", "zoom_frames")
+
+
+def key_parameter_rows(params: DreamParams) -> list[tuple[str, str]]:
+    """The :data:`KEY_FIELDS` that are set (``zoom_frames`` only for animations)."""
+    rows = []
+    for name in KEY_FIELDS:
+        value = getattr(params, name, None)
+        if value is None or (name == "zoom_frames" and not value):
+            continue
+        rows.append((name.replace("_", " "), _format_value(value)))
+    return rows

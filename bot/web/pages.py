@@ -14,7 +14,7 @@ from typing import Any, Optional
 from aiohttp import web
 
 from bot.web.assets import etag_matches
-from bot.web.command import dream_command, parameter_rows
+from bot.web.command import dream_command, key_parameter_rows, parameter_rows
 from bot.web.gallery import GalleryInfo, GalleryReader
 from bot.web.keys import ASSETS_KEY, GALLERY_KEY, SETTINGS_KEY, TEMPLATES_KEY
 from bot.web.urls import SORTS, dream_url, gallery_url, image_url
@@ -176,6 +176,7 @@ async def dream(request: web.Request) -> web.Response:
             "is_video": d.is_video,
             "command": dream_command(d.params),
             "params": parameter_rows(d.params),
+            "key_params": key_parameter_rows(d.params),
             "title": d.title,
             "model": d.model,
             "seconds": d.seconds,

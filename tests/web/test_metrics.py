@@ -76,3 +76,21 @@ def test_registries_are_separate_and_default_is_shared():
     a.job_done()
     assert samples(b)[("dreambot_jobs_total", (("status", "done"),))] == 0
     assert get_metrics() is get_metrics()
+
+
+def test_interaction_latency_from_creation_time():
+    from datetime import datetime, timedelta, timezone
+
+    m = Metrics()
+    seconds = m.observe_interaction_since(datetime.now(timezone.utc) - timedelta(seconds=1.2), "dream")
+    assert 1.2 <= seconds < 5
+    s = samples(m)
+    assert s[("dreambot_discord_interaction_seconds_bucket", (("command", "dream"), ("le", "1.0")))] == 0
+    assert s[("dreambot_discord_interaction_seconds_bucket", (("command", "dream"), ("le", "5.0")))] == 1
+
+
+def test_worker_restarts_follow_the_executor_count_without_double_counting():
+    m = Metrics()
+    for total in (0, 1, 1, 3, 2):
+        m.sync_worker_restarts(total)
+    assert samples(m)[("dreambot_worker_restarts_total", ())] == 3
