@@ -162,42 +162,59 @@ class StepConfig:
         return StepConfig(tile=tile, channels_last=True)
 
 
-def _spans(length: int, tile: int) -> list[tuple[int, int]]:
+TILE_ALIGN = 32  # total stride of every registered network: tiles on this grid see what the whole image sees
+
+
+def _spans(length: int, tile: int, align: int = TILE_ALIGN) -> list[tuple[int, int]]:
+    """Split ``length`` into near-equal spans of at most ~``tile``, cut on multiples of ``align``."""
     n = max(1, math.ceil(length / tile))
-    edges = [round(i * length / n) for i in range(n + 1)]
-    return list(zip(edges[:-1], edges[1:]))
+    edges = sorted({min(length, round(i * length / n / align) * align) for i in range(n)} | {length})
+    return [(a, b) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+
+
+def tile_margin(tile: int) -> int:
+    """Context around each tile: a multiple of the network stride, ~1/16 of the tile (at least one stride)."""
+    return TILE_ALIGN * max(1, round(tile / 16 / TILE_ALIGN))
 
 
 def tile_gradient(model: DreamModel, x: torch.Tensor, objective: Objective, cfg: StepConfig) -> torch.Tensor:
     """Gradient of ``objective`` w.r.t. ``x``, computed tile by tile.
 
-    Tiles have at most ``cfg.tile`` pixels a side and are evaluated with a
-    margin of context around them; only their inner part's gradient is kept.
-    Peak activation memory depends on the tile size, not the image size.
+    Tiles have at most ~``cfg.tile`` pixels a side, start on the network's
+    stride grid and are evaluated with a margin of context around them; only
+    their inner part's gradient is kept, so the result closely matches the
+    whole-image gradient while peak activation memory depends on the tile
+    size, not the image size. An image no larger than a tile is one pass.
     """
     _, _, h, w = x.shape
-    grad = torch.zeros_like(x)
-    margin = max(8, cfg.tile // 16)
+    single = h <= cfg.tile and w <= cfg.tile
+    grad = x.new_zeros(x.shape) if not single else None
+    margin = tile_margin(cfg.tile)
     amp = (
         torch.autocast(device_type=x.device.type, dtype=cfg.amp_dtype)
         if cfg.amp_dtype is not None
         else contextlib.nullcontext()
     )
     loss_scale = 1024.0 if cfg.amp_dtype == torch.float16 else 1.0
-    for y0, y1 in _spans(h, cfg.tile):
-        for x0, x1 in _spans(w, cfg.tile):
+    for y0, y1 in _spans(h, cfg.tile) if not single else [(0, h)]:
+        for x0, x1 in _spans(w, cfg.tile) if not single else [(0, w)]:
             ty0, ty1 = max(0, y0 - margin), min(h, y1 + margin)
             tx0, tx1 = max(0, x0 - margin), min(w, x1 + margin)
-            t = x[:, :, ty0:ty1, tx0:tx1].detach().clone()
-            if cfg.channels_last:
-                t = t.contiguous(memory_format=torch.channels_last)
+            t = x[:, :, ty0:ty1, tx0:tx1].detach()
+            t = t.contiguous(memory_format=torch.channels_last) if cfg.channels_last else t.clone()
             t.requires_grad_(True)
             with amp:
                 feats = model.features(t, objective.layers, truncate=cfg.truncate)
-            loss = objective(feats) * loss_scale
+            # The objective averages over the tile; weigh tiles by area so all agree on one scale.
+            area = (ty1 - ty0) * (tx1 - tx0) / (h * w)
+            loss = objective(feats) * (loss_scale * area)
             (g,) = torch.autograd.grad(loss, t)
-            grad[:, :, y0:y1, x0:x1] = g[:, :, y0 - ty0 : y1 - ty0, x0 - tx0 : x1 - tx0].float()
+            if single:
+                return g.float().contiguous()
+            assert grad is not None
+            grad[:, :, y0:y1, x0:x1] = g[:, :, y0 - ty0 : y1 - ty0, x0 - tx0 : x1 - tx0]
             del feats, loss, g, t
+    assert grad is not None
     return grad
 
 

@@ -1,0 +1,194 @@
+"""Model registry: layer tables, aliases, target resolution, truncation, caching, weights loading."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from dream_core.errors import DreamParamsError, ModelUnavailableError
+from dream_core.models import (
+    get_model,
+    get_spec,
+    layer_choices,
+    layer_table,
+    list_models,
+    resolve_targets,
+)
+
+
+def test_static_layer_table_matches_the_real_network(model):
+    x = torch.rand(1, 3, 64, 64)
+    names = [n for n, _ in model.spec.layers]
+    with torch.no_grad():
+        feats = model.features(x, names)
+    for info in layer_table("efficientnet-lite0"):
+        own = info.alias_of or info.name
+        assert feats[own].shape[1] == info.channels, info
+
+
+def test_folded_batchnorm_matches_the_package_forward(model):
+    from efficientnet_lite_pytorch import EfficientNet
+
+    from dream_core.models.efficientnet_lite0 import bundled_weights_path
+
+    net = EfficientNet.from_name("efficientnet-lite0", image_size=None)
+    net.load_state_dict(torch.load(bundled_weights_path(), map_location="cpu", weights_only=True))
+    net.eval()
+    x = torch.rand(1, 3, 67, 90)
+    with torch.no_grad():
+        ref = net.extract_features(model.normalize(x))
+        ours = model.features(x, ["head"])["head"]
+    assert torch.allclose(ref, ours, atol=1e-3)
+
+
+def test_real_weights_recognise_a_cat(model, sample_image):
+    from efficientnet_lite_pytorch import EfficientNet
+
+    from dream_core.engine import to_tensor
+    from dream_core.models.efficientnet_lite0 import bundled_weights_path
+
+    net = EfficientNet.from_name("efficientnet-lite0", image_size=None)
+    net.load_state_dict(torch.load(bundled_weights_path(), map_location="cpu", weights_only=True))
+    net.eval()
+    with torch.no_grad():
+        logits = net(model.normalize(to_tensor(sample_image.resize((224, 224)))))
+    assert 281 <= int(logits.argmax()) <= 285  # ImageNet's cat classes
+
+
+def test_weights_are_frozen_and_eval(model):
+    assert not model.training
+    assert all(not p.requires_grad for p in model.parameters())
+
+
+def test_models_load_once(model):
+    assert get_model("efficientnet-lite0", "cpu") is model
+
+
+def test_forward_stops_at_the_deepest_requested_layer(model):
+    ran: list[str] = []
+    hooks = [
+        stage.register_forward_hook(lambda m, i, o, n=name: ran.append(n))
+        for name, stage in zip(model.stage_names, model.stages)
+    ]
+    try:
+        with torch.no_grad():
+            model.features(torch.rand(1, 3, 64, 64), ["block5"])
+    finally:
+        for h in hooks:
+            h.remove()
+    assert ran[-1] == "block5"
+    assert "head" not in ran and "block6" not in ran
+
+
+def test_aliases_on_every_model():
+    for listing in list_models():
+        choices = layer_choices(listing.name)
+        for alias in ("mixed3", "mixed4", "mixed5"):
+            assert alias in choices
+    g = get_spec("googlenet")
+    assert g.canonical("mixed4c") == "inception4c"
+    assert g.canonical("mixed5b") == "inception5b"
+    assert dict(g.layers)["inception4c"] == 512
+
+
+def test_target_specs_resolve_to_own_layers():
+    terms = resolve_targets("googlenet", "mixed4c:97*0.7+mixed5a:12*0.3")
+    assert [(t.layer, t.channel, t.weight) for t in terms] == [("inception4c", 97, 0.7), ("inception5a", 12, 0.3)]
+
+
+def test_unknown_layer_lists_valid_names():
+    with pytest.raises(DreamParamsError) as e:
+        resolve_targets("efficientnet-lite0", "mixed4c")
+    msg = str(e.value)
+    assert "mixed4c" in msg and "mixed4" in msg and "block10" in msg and "\n" not in msg
+
+
+def test_filter_out_of_range():
+    with pytest.raises(DreamParamsError, match=r"0\.\.111"):
+        resolve_targets("efficientnet-lite0", "mixed4:112")
+    assert resolve_targets("efficientnet-lite0", "mixed4:111")[0].channel == 111
+
+
+def test_unknown_model():
+    with pytest.raises(DreamParamsError, match="efficientnet-lite0"):
+        resolve_targets("alexnet", "mixed4")
+
+
+def test_default_model_listed_as_offline():
+    rows = {r.name: r for r in list_models()}
+    assert set(rows) == {"efficientnet-lite0", "googlenet", "vgg16", "resnet50"}
+    assert rows["efficientnet-lite0"].available_offline and rows["efficientnet-lite0"].default
+
+
+@pytest.fixture(scope="module")
+def googlenet_weights(tmp_path_factory):
+    """A random-init torchvision GoogLeNet state dict saved to a temp file (no download)."""
+    from torchvision.models import googlenet
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("weights") / "googlenet-random.pth"
+    torch.save(googlenet(weights=None, aux_logits=False, init_weights=True).state_dict(), path)
+    return path
+
+
+def test_googlenet_from_a_local_weights_file(googlenet_weights, cat):
+    from dream_core.engine import dream
+    from dream_core.params import DreamParams
+
+    m = get_model("googlenet", "cpu", weights=googlenet_weights)
+    assert m.weights_source == str(googlenet_weights)
+    with torch.no_grad():
+        feats = m.features(torch.rand(1, 3, 96, 96), ["inception4c"])
+    assert feats["inception4c"].shape[1] == 512
+    r = dream(cat, DreamParams(model="googlenet", layer="mixed4c:97", octaves=1, iterations=2, seed=1),
+              weights=str(googlenet_weights))
+    assert r.image.size == cat.size
+
+
+def test_googlenet_weights_from_env_var(googlenet_weights, monkeypatch):
+    monkeypatch.setenv("DREAMBOT_GOOGLENET_WEIGHTS", str(googlenet_weights))
+    assert get_model("googlenet", "cpu").weights_source == str(googlenet_weights)
+    assert [r for r in list_models() if r.name == "googlenet"][0].available_offline
+
+
+def test_wrong_weights_file_is_a_clear_error(tmp_path):
+    bad = tmp_path / "bad.pth"
+    torch.save({"conv.weight": torch.zeros(1)}, bad)
+    with pytest.raises(ModelUnavailableError, match="don't fit googlenet"):
+        get_model("googlenet", "cpu", weights=bad)
+    with pytest.raises(ModelUnavailableError, match="not found"):
+        get_model("googlenet", "cpu", weights=tmp_path / "missing.pth")
+
+
+def test_no_weights_offline_says_both_ways(tmp_path, monkeypatch):
+    """Download failure (the network edge is faked) -> ModelUnavailableError naming both ways."""
+    import urllib.error
+
+    import torch.hub
+
+    def offline(*a, **k):
+        raise urllib.error.URLError("Name or service not known")
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.delenv("DREAMBOT_GOOGLENET_WEIGHTS", raising=False)
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
+    with pytest.raises(ModelUnavailableError) as e:
+        get_model("googlenet", "cpu")
+    msg = str(e.value)
+    assert "--weights PATH" in msg and "DREAMBOT_GOOGLENET_WEIGHTS" in msg and "download" in msg
+    assert not [r for r in list_models() if r.name == "googlenet"][0].available_offline
+
+
+def test_cli_no_weights_offline_has_no_traceback(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "TORCH_HOME": str(tmp_path), "DREAMBOT_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "dream_core", "dream", "noise", "--model", "googlenet", "-o", str(tmp_path / "x.png")],
+        capture_output=True, text=True, env=env, timeout=120,
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "--weights PATH" in proc.stderr and "DREAMBOT_GOOGLENET_WEIGHTS" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
