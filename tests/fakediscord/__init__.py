@@ -73,6 +73,8 @@ visible bot message matching).  ``msg.embed_image()`` gives the attachment an em
 ``fake.expire(handle)`` kills an interaction token now (as after 15 min: webhook
 edits/follow-ups get 401 50027), to test fallbacks to channel messages.
 ``fake.assert_clean()`` fails on unhandled routes or logged bot errors.
+``fake.inject_error("PATCH", r"/messages/@original$", 403, code=50013, times=1)`` makes the
+next matching request(s) fail (429 = a real rate limit that discord.py waits out and retries).
 On the fake: ``messages`` (id -> FakeMessage), ``channel_history(ch)``,
 ``bot_messages(ch)``, ``global_commands``/``guild_commands[guild_id]``/``command(name)``,
 ``sync_count``, ``requests`` ((method, path, status)), ``http_errors``,

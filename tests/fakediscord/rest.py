@@ -159,7 +159,14 @@ class RestApi:
         try:
             if needs_auth and request.headers.get("Authorization") != f"Bot {fake.token}":
                 raise DiscordError(401, 0, "401: Unauthorized")
-            resp = await handler(request)
+            injected = fake._take_injected_error(request.method, path)
+            if injected is not None:
+                await request.read()
+                resp = injected
+                fake.http_errors.append({"method": request.method, "path": path, "status": resp.status,
+                                         "code": None, "message": "injected"})
+            else:
+                resp = await handler(request)
         except DiscordError as exc:
             resp = exc.response()
             fake.http_errors.append({"method": request.method, "path": path, "status": exc.status,

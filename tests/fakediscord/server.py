@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -148,6 +149,7 @@ class FakeDiscord:
         #: ERROR log records (outside this package) while a bot ran via :meth:`run_bot`.
         self.bot_errors: list[logging.LogRecord] = []
         self.gateway_connections: list[GatewayConnection] = []
+        self._injected: list[list[Any]] = []
         #: (event name, data) of every gateway DISPATCH sent to the bot.
         self.dispatched: list[tuple[str, Any]] = []
         self.identify_payload: dict[str, Any] | None = None
@@ -403,6 +405,34 @@ class FakeDiscord:
         self.world = World(guild=guild, general=general, gallery=gallery, owner=owner, admin=admin, mod=mod,
                            alice=alice, bob=bob, mod_role=mod_role, admin_role=admin_role)
         return self.world
+
+    def inject_error(self, method: str, path: str, status: int, *, code: int = 0, message: str = "",
+                     times: int = 1, retry_after: float = 0.05) -> None:
+        """Answer the next ``times`` requests ``METHOD`` whose API path matches regex ``path``
+        (searched in e.g. ``/channels/123/messages`` or ``/webhooks/<app>/<token>/messages/@original``)
+        with an error instead of handling them.  429 is a proper rate limit (discord.py
+        waits ``retry_after`` and retries); 5xx are retried by discord.py too (slowly)."""
+        self._injected.append([method.upper(), re.compile(path), status, code, message, times, retry_after])
+
+    def _take_injected_error(self, method: str, full_path: str) -> web.Response | None:
+        from .rest import API, json_response
+
+        path = full_path[len(API):] if full_path.startswith(API) else full_path
+        for rule in self._injected:
+            m, pattern, status, code, message, times, retry_after = rule
+            if m == method and pattern.search(path):
+                rule[5] -= 1
+                if rule[5] <= 0:
+                    self._injected.remove(rule)
+                if status == 429:
+                    resp = json_response({"message": "You are being rate limited.", "retry_after": retry_after,
+                                          "global": False}, status=429)
+                    resp.headers.update({"Via": "1.1 google", "Retry-After": str(retry_after),
+                                         "X-RateLimit-Limit": "5", "X-RateLimit-Remaining": "0",
+                                         "X-RateLimit-Reset-After": str(retry_after), "X-RateLimit-Scope": "user"})
+                    return resp
+                return json_response({"message": message or f"injected {status}", "code": code}, status=status)
+        return None
 
     def assert_clean(self) -> None:
         """Fail if the bot used a route the fake lacks, or logged an ERROR."""

@@ -384,6 +384,24 @@ async def test_message_limits_and_uploads(env):
     fake.http_errors.clear()
 
 
+async def test_injected_errors(env):
+    fake, bot = env
+    w = fake.world
+    channel = bot.get_channel(w.general.id)
+    fake.inject_error("POST", r"^/channels/\d+/messages$", 429)
+    sent = await channel.send("after a rate limit")  # discord.py waits retry_after and retries
+    assert fake.messages[sent.id].content == "after a rate limit"
+    assert [s for m, p, s in fake.requests if m == "POST" and p.endswith("/messages")][-2:] == [429, 200]
+
+    fake.inject_error("PATCH", r"/messages/@original$", 403, code=50013, message="Missing Permissions")
+    h = await fake.slash("dream", attachments={"image": (png_bytes((5, 5, 5)), "x.png")})
+    await fake.wait_for(lambda: fake.bot_errors)  # the tiny bot's command raised Forbidden
+    assert any(r["status"] == 403 for r in fake.http_errors)
+    assert h.original.loading  # the edit never landed
+    fake.bot_errors.clear()
+    fake.http_errors.clear()
+
+
 async def test_bot_resumes_after_a_dropped_connection(env):
     fake, bot = env
     first = fake.gateway_connections[-1]
