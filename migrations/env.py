@@ -1,10 +1,10 @@
 """Alembic environment for DreamBot.
 
 The URL comes from the config (set by :mod:`bot.store.migrate`), else from the
-settings. Async URLs (``sqlite+aiosqlite``...) run through an async engine,
-others through a plain one. SQLite connections get the store's setup (WAL, busy
-timeout) with foreign keys *off* during migrations, and batch mode ("move and
-copy") so ALTERs work on SQLite.
+settings; it runs through the store's async engine (plain ``sqlite:///`` and
+``postgresql://`` URLs get the async driver). SQLite connections get the
+store's setup (WAL, busy timeout) with foreign keys *off* during migrations,
+and batch mode ("move and copy") so ALTERs work on SQLite.
 """
 
 from __future__ import annotations
@@ -13,10 +13,9 @@ import asyncio
 
 from alembic import context
 from sqlalchemy import pool
-from sqlalchemy.engine import Connection, create_engine, make_url
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.engine import Connection
 
-from bot.store.database import configure_sqlite
+from bot.store.database import configure_sqlite, create_engine_checked
 from bot.store.models import Base
 
 config = context.config
@@ -60,7 +59,7 @@ def run_migrations_offline() -> None:
 
 
 async def _run_async(url: str) -> None:
-    engine = create_async_engine(url, poolclass=pool.NullPool)
+    engine = create_engine_checked(url, poolclass=pool.NullPool)
     if engine.dialect.name == "sqlite":
         configure_sqlite(engine.sync_engine, foreign_keys=False)
     try:
@@ -75,18 +74,7 @@ def run_migrations_online() -> None:
     if given is not None:  # a caller's open connection (tests)
         _run(given)
         return
-    url = _url()
-    if make_url(url).get_dialect().is_async:
-        asyncio.run(_run_async(url))
-        return
-    engine = create_engine(url, poolclass=pool.NullPool)
-    if engine.dialect.name == "sqlite":
-        configure_sqlite(engine, foreign_keys=False)
-    try:
-        with engine.connect() as connection:
-            _run(connection)
-    finally:
-        engine.dispose()
+    asyncio.run(_run_async(_url()))
 
 
 if context.is_offline_mode():

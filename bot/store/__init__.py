@@ -14,7 +14,9 @@ crash) or ``Store(Database(url), FileStore(root), max_presets_per_user=25)``.
 
 Every ``Store`` method is ``async``, runs in its own transaction and returns
 frozen dataclasses from :mod:`bot.store.records` (no session needed). Refusals
-raise :class:`StoreError` subclasses whose ``str()`` is a user-readable sentence.
+raise :class:`StoreError` subclasses whose ``str()`` is a user-readable sentence;
+:class:`DatabaseError` (bad URL, missing driver, unreachable server, unwritable
+data folder) is the admin-facing one, raised by ``Store.open``/``upgrade``.
 Permissions from Discord (moderator = e.g. Manage Messages) are decided by the
 caller and passed as ``moderator=True``.
 
@@ -100,6 +102,7 @@ Schema and migrations (``models.py``, ``migrate.py``, top-level ``migrations/``)
 from bot.store.database import Database
 from bot.store.errors import (
     AlreadyPublished,
+    DatabaseError,
     FileMissing,
     InvalidTransition,
     NotAllowed,
@@ -129,6 +132,7 @@ from bot.store.service import Store
 __all__ = [
     "AlreadyPublished",
     "Database",
+    "DatabaseError",
     "DeletionReport",
     "DreamInfo",
     "DreamStatus",

@@ -1,6 +1,7 @@
 """The async engine and sessions behind the store.
 
-``Database(url)`` works with any SQLAlchemy async URL. SQLite (the default,
+``Database(url)`` works with any SQLAlchemy async URL (a plain ``sqlite:///`` or
+``postgresql://`` URL gets the async driver: aiosqlite, asyncpg). SQLite (the default,
 ``sqlite+aiosqlite:///data/dreambot.db``) is tuned on every new connection:
 WAL journal (readers never block the writer), foreign keys on, a busy timeout,
 and write transactions that start with ``BEGIN IMMEDIATE`` (so two writers wait
@@ -26,24 +27,94 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from bot.store.errors import DatabaseError
+
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 30_000
 _BEGIN_OPTION = "dreambot_sqlite_begin"
 
 
+# plain URLs get the async driver the store needs
+_ASYNC_DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+pysqlite": "sqlite+aiosqlite",
+    "postgresql": "postgresql+asyncpg",
+    "postgresql+psycopg2": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+    "mysql": "mysql+aiomysql",
+    "mariadb": "mariadb+aiomysql",
+}
+_DRIVER_PACKAGES = {"asyncpg": "asyncpg (pip install 'dreambot[postgres]')", "aiomysql": "aiomysql"}
+
+
+def safe_url(url: Union[str, URL]) -> str:
+    """``url`` for messages and logs (password hidden)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - unparsable: say so without echoing secrets
+        return "<unparsable URL>"
+
+
+def async_url(url: Union[str, URL]) -> URL:
+    """``url`` parsed, with the async driver the store uses when it names none
+    (``sqlite:///x.db`` -> ``sqlite+aiosqlite:///x.db``, ``postgres://`` ->
+    ``postgresql+asyncpg://``). Raises :class:`DatabaseError` for a malformed URL."""
+    from sqlalchemy.exc import ArgumentError
+
+    text = str(url) if isinstance(url, URL) else url
+    if isinstance(text, str) and text.startswith("postgres://"):
+        text = "postgresql://" + text[len("postgres://") :]
+    try:
+        u = make_url(text)
+    except ArgumentError:
+        raise DatabaseError(
+            "DREAMBOT_DATABASE_URL is not a valid database URL; expected something like "
+            "postgresql+asyncpg://user:password@host/dbname or sqlite+aiosqlite:////data/dreambot.db"
+        ) from None
+    return u.set(drivername=_ASYNC_DRIVERS.get(u.drivername, u.drivername))
+
+
 def is_sqlite(url: Union[str, URL]) -> bool:
-    return make_url(url).get_backend_name() == "sqlite"
+    return async_url(url).get_backend_name() == "sqlite"
 
 
 def ensure_sqlite_folder(url: Union[str, URL]) -> None:
     """Create the folder of a SQLite database file (no-op for other databases)."""
-    u = make_url(url)
+    u = async_url(url)
     if u.get_backend_name() != "sqlite":
         return
     db = u.database or ""
     if db and db != ":memory:" and not db.startswith("file:"):
-        Path(db).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(db).expanduser().parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DatabaseError(
+                f"Cannot create the data folder {folder} for the database ({exc.strerror or exc}); "
+                "check DREAMBOT_DATA_DIR and its permissions."
+            ) from None
+
+
+def create_engine_checked(url: Union[str, URL], **kwargs: Any) -> AsyncEngine:
+    """``create_async_engine`` with admin-readable errors for unknown or missing drivers."""
+    from sqlalchemy.exc import ArgumentError, InvalidRequestError, NoSuchModuleError
+
+    u = async_url(url)
+    try:
+        return create_async_engine(u, **kwargs)
+    except ModuleNotFoundError as exc:
+        pkg = _DRIVER_PACKAGES.get(exc.name or "", exc.name)
+        raise DatabaseError(
+            f"The database driver for {safe_url(u)} is not installed: install {pkg}."
+        ) from None
+    except NoSuchModuleError:
+        raise DatabaseError(f"Unknown database type in DREAMBOT_DATABASE_URL: {safe_url(u)}") from None
+    except (InvalidRequestError, ArgumentError) as exc:
+        raise DatabaseError(
+            f"DREAMBOT_DATABASE_URL {safe_url(u)} cannot be used: {exc}. "
+            "Use an async driver, e.g. postgresql+asyncpg:// or sqlite+aiosqlite://"
+        ) from None
 
 
 def configure_sqlite(engine: Engine, *, foreign_keys: bool = True) -> None:
@@ -77,13 +148,13 @@ class Database:
     """An async engine plus read and write session factories for one database URL."""
 
     def __init__(self, url: Union[str, URL], *, echo: bool = False, **engine_kwargs: Any) -> None:
-        self.url = make_url(url)
+        self.url = async_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         if self.is_sqlite:
             ensure_sqlite_folder(self.url)
         else:
             engine_kwargs.setdefault("pool_pre_ping", True)
-        self.engine: AsyncEngine = create_async_engine(self.url, echo=echo, **engine_kwargs)
+        self.engine: AsyncEngine = create_engine_checked(self.url, echo=echo, **engine_kwargs)
         write_engine = self.engine
         if self.is_sqlite:
             configure_sqlite(self.engine.sync_engine)

@@ -7,6 +7,11 @@ class StoreError(Exception):
     """Base class: a refused or impossible store operation (``str(exc)`` is user-readable)."""
 
 
+class DatabaseError(StoreError):
+    """The database cannot be used: a bad ``DREAMBOT_DATABASE_URL``, a missing driver, an
+    unreachable server, an unwritable data folder. Meant for the server admin."""
+
+
 class NotFound(StoreError):
     """The preset, dream, gallery entry, user or guild does not exist (or is not visible)."""
 

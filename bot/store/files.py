@@ -155,10 +155,11 @@ class FileStore:
         _fsync_dir(target.parent)
 
     def delete(self, sha256: str) -> bool:
-        """Remove a file and its cached thumbnails; False if it was not there."""
-        try:
-            p = self.path_for(sha256)
-        except FileMissing:
+        """Remove a file (under any extension) and its cached thumbnails; False if it was not there."""
+        sha = check_sha(sha256)
+        paths = [self.path_for(sha, e) for e in CONTENT_TYPES]
+        paths = [p for p in paths if p.is_file()]
+        if not paths:
             return False
         for link in (self.root / "thumbs").glob(f"{sha256}-*"):
             try:
@@ -168,11 +169,14 @@ class FileStore:
                     self.delete(thumb)
             except (OSError, ValueError):
                 pass
-        try:
-            p.unlink()
-        except FileNotFoundError:
-            return False
-        return True
+        removed = False
+        for p in paths:
+            try:
+                p.unlink()
+                removed = True
+            except FileNotFoundError:
+                pass
+        return removed
 
     def cleanup_temp(self) -> int:
         """Remove temporary files left by a crash mid-write; returns how many."""

@@ -16,19 +16,21 @@ import argparse
 import asyncio
 import logging
 import os
+import sys
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Optional, TypeVar
+from typing import Callable, Iterator, Optional, TypeVar, Union
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, pool
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import pool
+from sqlalchemy.engine import URL
 
-from bot.store.database import ensure_sqlite_folder
+from bot.store.database import async_url, create_engine_checked, ensure_sqlite_folder, safe_url
+from bot.store.errors import DatabaseError, StoreError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -53,11 +55,12 @@ def migrations_dir() -> Path:
 
 def alembic_config(url: str) -> Config:
     """An Alembic :class:`Config` for ``url`` and the project's migrations."""
+    full = async_url(url).render_as_string(hide_password=False)
     cfg = Config()
     cfg.set_main_option("script_location", str(migrations_dir()))
     # '%' would be read as interpolation by configparser
-    cfg.set_main_option("sqlalchemy.url", str(url).replace("%", "%%"))
-    cfg.attributes["database_url"] = str(url)
+    cfg.set_main_option("sqlalchemy.url", full.replace("%", "%%"))
+    cfg.attributes["database_url"] = full
     return cfg
 
 
@@ -74,14 +77,16 @@ def upgrade(url: Optional[str] = None, revision: str = "head") -> None:
     url = _url(url)
     ensure_sqlite_folder(url)
     cfg = alembic_config(url)
-    _blocking(lambda: command.upgrade(cfg, revision))
+    with _admin_errors(url):
+        _blocking(lambda: command.upgrade(cfg, revision))
 
 
 def downgrade(url: Optional[str], revision: str) -> None:
     """Downgrade the database at ``url`` to ``revision`` (``"base"`` drops every table)."""
     url = _url(url)
     cfg = alembic_config(url)
-    _blocking(lambda: command.downgrade(cfg, revision))
+    with _admin_errors(url):
+        _blocking(lambda: command.downgrade(cfg, revision))
 
 
 def head() -> str:
@@ -94,23 +99,16 @@ def head() -> str:
 
 def current(url: Optional[str] = None) -> Optional[str]:
     """The revision the database at ``url`` is at (``None``: not initialised)."""
-    url = _url(url)
-    u = make_url(url)
+    u = async_url(_url(url))
     if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:":
         if not Path(u.database).expanduser().exists():
             return None  # do not create an empty file just to look
-    if u.get_dialect().is_async:
-        return _blocking(lambda: asyncio.run(_current_async(url)))
-    engine = create_engine(u, poolclass=pool.NullPool)
-    try:
-        with engine.connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision()
-    finally:
-        engine.dispose()
+    with _admin_errors(u):
+        return _blocking(lambda: asyncio.run(_current_async(u)))
 
 
-async def _current_async(url: str) -> Optional[str]:
-    engine = create_async_engine(url, poolclass=pool.NullPool)
+async def _current_async(url: URL) -> Optional[str]:
+    engine = create_engine_checked(url, poolclass=pool.NullPool)
     try:
         async with engine.connect() as conn:
             return await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())
@@ -121,6 +119,23 @@ async def _current_async(url: str) -> Optional[str]:
 async def upgrade_async(url: Optional[str] = None, revision: str = "head") -> None:
     """:func:`upgrade` for async code (runs in a worker thread; the event loop keeps going)."""
     await asyncio.to_thread(upgrade, url, revision)
+
+
+@contextmanager
+def _admin_errors(url: Union[str, URL]) -> Iterator[None]:
+    """Turn "cannot connect / cannot write" failures into one admin-readable DatabaseError."""
+    from alembic.util import CommandError
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        yield
+    except StoreError:
+        raise
+    except CommandError as exc:
+        raise DatabaseError(f"Migration failed: {exc}") from None
+    except (DBAPIError, OSError) as exc:
+        reason = getattr(exc, "orig", None) or exc
+        raise DatabaseError(f"Cannot use the database at {safe_url(url)}: {reason}") from exc
 
 
 def _blocking(fn: Callable[[], T]) -> T:
@@ -135,20 +150,34 @@ def _blocking(fn: Callable[[], T]) -> T:
 
 
 # ---------------------------------------------------------------------------- CLI
+def _cli(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return fn(args)
+        except StoreError as exc:
+            print(f"dreambot db: error: {exc}", file=sys.stderr)
+            return 2
+
+    return run
+
+
+@_cli
 def _cmd_upgrade(args: argparse.Namespace) -> int:
     url = _url(args.url)
     upgrade(url, args.revision)
-    print(f"database at revision {current(url)}")
+    print(f"database {safe_url(url)} at revision {current(url)}")
     return 0
 
 
+@_cli
 def _cmd_downgrade(args: argparse.Namespace) -> int:
     url = _url(args.url)
     downgrade(url, args.revision)
-    print(f"database at revision {current(url) or 'base (empty)'}")
+    print(f"database {safe_url(url)} at revision {current(url) or 'base (empty)'}")
     return 0
 
 
+@_cli
 def _cmd_current(args: argparse.Namespace) -> int:
     url = _url(args.url)
     rev = current(url)

@@ -51,6 +51,8 @@ def clean_preset_name(name: Any) -> str:
             raise PresetNameInvalid(
                 f"A preset name cannot contain control or invisible characters (U+{ord(ch):04X})."
             )
+    if all(ch in _ALLOWED_FORMAT or ch.isspace() for ch in cleaned):
+        raise PresetNameInvalid("A preset name needs at least one visible character.")
     return cleaned
 
 

@@ -162,3 +162,11 @@ async def test_async_twins(fs, png_bytes):
     ref = await fs.aput(png_bytes)
     assert await fs.aread(ref.sha256) == png_bytes
     assert fs.exists(await fs.athumbnail(ref.sha256, 32))
+
+
+def test_delete_removes_every_copy(fs):
+    a = fs.put(b"same bytes", "png")
+    b = fs.put(b"same bytes", "jpg")
+    assert a.sha256 == b.sha256 and fs.path_for(a.sha256, "png").exists() and fs.path_for(a.sha256, "jpg").exists()
+    assert fs.delete(a.sha256) is True
+    assert not fs.exists(a.sha256) and fs.delete(a.sha256) is False

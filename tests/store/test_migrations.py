@@ -159,3 +159,24 @@ async def test_store_open_from_settings(data_dir, monkeypatch):
         assert (await store.touch_user(5, "e")).id == 5
     finally:
         await store.close()
+
+
+@pytest.mark.parametrize(
+    "url,message",
+    [
+        ("not a url", "not a valid database URL"),
+        ("nosuchdb://host/x", "Unknown database type"),
+        ("postgresql://dreambot:s3cret@127.0.0.1:1/nothing", r"(Cannot use the database|not installed)"),
+        ("sqlite:////proc/no/such/folder/x.db", "Cannot create the data folder"),
+    ],
+)
+def test_bad_database_urls_fail_with_admin_readable_errors(url, message):
+    from bot.store import DatabaseError
+
+    with pytest.raises(DatabaseError, match=message) as info:
+        upgrade(url)
+    assert "s3cret" not in str(info.value)
+
+
+def test_plain_urls_get_the_async_driver(tmp_path):
+    assert Database(f"sqlite:///{tmp_path / 'a.db'}").url.drivername == "sqlite+aiosqlite"

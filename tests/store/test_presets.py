@@ -75,6 +75,8 @@ async def test_tricky_names_are_stored_exactly(store, name):
         ("bell\x07", "control"),
         ("rtl\u202eoverride", "control"),
         ("zero\u200bwidth", "control"),
+        ("\u200d", "visible"),
+        (" \u200c\u3000", "visible"),
     ],
 )
 async def test_bad_names_are_refused_clearly(store, name, reason):
