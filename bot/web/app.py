@@ -8,11 +8,15 @@ Routes::
 
     GET /                     public galleries
     GET /g/<guild>            a guild's gallery (?sort=recent|top, ?page=N, ?key=<token> if unlisted)
-    GET /d/<dream>            a dream's page (?key=<token> if its gallery is unlisted)
-    GET /img/<dream>/<kind>   a dream's result, source or thumb picture, by id only
-    GET /static/<name>        the stylesheet and the slider script
+    GET /u/<token>            short unlisted link: redirects to /g/<guild>?key=<token>
+    GET /d/<entry>            a dream's page (?key=<token> if its gallery is unlisted)
+    GET /img/<entry>/<kind>   its result, source or thumb picture, by id only (?v=<sha256 prefix>
+                              pins the bytes: served immutable; a stale ?v= is 404)
+    GET /static/<name>        the stylesheet, the slider script and the icon (a fixed whitelist)
     GET /healthz              JSON health: store reachable, executor workers alive (200 or 503)
     GET /metrics              Prometheus text format
+
+``<entry>`` is a gallery entry id (a dream as published in one guild).
 """
 
 from __future__ import annotations

@@ -232,7 +232,7 @@ async def test_unpublishing_removes_a_dream_from_the_pages(tab, served):
 async def test_layouts_fit_and_screenshots(browser, served, artifacts_dir, name, viewport):
     s = served.seeded
     context = await browser.new_context(
-        viewport=viewport, base_url=served.base, device_scale_factor=2 if name == "phone" else 1,
+        viewport=viewport, base_url=served.base, device_scale_factor=1,
         is_mobile=name == "phone", has_touch=name == "phone",
     )
     page = await context.new_page()
