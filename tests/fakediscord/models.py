@@ -13,7 +13,7 @@ import itertools
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Iterator, Union
 
 import discord
 
@@ -514,3 +514,9 @@ class FakeMessage:
         if self.message_reference is not None:
             data["message_reference"] = self.message_reference
         return data
+
+
+#: What a test may pass where a file is expected: a FakeAttachment, or (bytes, filename[, content_type]).
+FileSpec = Union[FakeAttachment, tuple]
+#: A user, given as the user or as their guild membership.
+UserLike = Union[FakeUser, FakeMember]
