@@ -70,6 +70,11 @@ class DreamTree(app_commands.CommandTree):
             return
         name = interaction.command.qualified_name if interaction.command else "?"
         log.error("command %s failed", name, exc_info=original)
+        if interaction.response.type == discord.InteractionResponseType.deferred_channel_message:
+            try:  # don't leave a public "thinking…" behind: the error goes to the user alone
+                await interaction.delete_original_response()
+            except discord.HTTPException:
+                pass
         await send_error(interaction, "Something went wrong on my side. Please try again.")
 
 
@@ -97,6 +102,7 @@ class _DreamBotMixin:
         self._start_hooks: list[Hook] = []
         self._stop_hooks: list[Hook] = []
         self.commands_synced = False
+        self.web_runner: Any = None  # the web gallery's aiohttp AppRunner, when it runs in-process
 
     def add_lifecycle(self, start: Optional[Hook] = None, stop: Optional[Hook] = None) -> None:
         """Run ``start`` in ``setup_hook`` (in order) and ``stop`` on close (reverse order)."""

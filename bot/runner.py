@@ -106,6 +106,7 @@ def _add_web(bot: AnyDreamBot, settings: Settings, store: Any, executor: Any, me
 
     async def start() -> None:
         runner = await start_web(store, store.files, settings=settings, executor=executor, metrics=metrics)
+        bot.web_runner = runner
         bot.add_lifecycle(stop=runner.cleanup)
 
     bot.add_lifecycle(start=start)

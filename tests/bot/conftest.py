@@ -9,6 +9,7 @@ cheap through ``settings.default_params`` (one octave, two iterations, 96 px).
 
 from __future__ import annotations
 
+import contextlib
 import io
 from dataclasses import dataclass
 from typing import Any, AsyncIterator
@@ -37,6 +38,21 @@ class BotEnv:
     store: Any
     executor: Any
     settings: Any
+    stack: contextlib.AsyncExitStack
+
+    async def start_bot(self) -> Any:
+        """Build a fresh bot on the session's store and executor and connect it."""
+        from bot.metrics import Metrics
+        from bot.runner import build_bot
+
+        bot = await build_bot(self.settings, store=self.store, executor=self.executor, metrics=Metrics())
+        self.bot = await self.stack.enter_async_context(self.fake.run_bot(bot, timeout=60))
+        return self.bot
+
+    async def restart(self) -> Any:
+        """Close the running bot (as a process exit would) and start a new one."""
+        await self.bot.close()
+        return await self.start_bot()
 
 
 def make_settings(data_dir, **overrides: Any):
@@ -72,8 +88,6 @@ def small_png(sample_image) -> bytes:
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def bot_env(tmp_path_factory) -> AsyncIterator[BotEnv]:
-    from bot.runner import build_bot
-    from bot.metrics import Metrics
     from bot.store import Store
     from dream_core.executor import ExecutorConfig, create_executor
 
@@ -83,11 +97,11 @@ async def bot_env(tmp_path_factory) -> AsyncIterator[BotEnv]:
     executor = create_executor(ExecutorConfig.from_settings(settings, torch_threads=1))
     await executor.start()
     try:
-        async with FakeDiscord() as fake:
+        async with FakeDiscord() as fake, contextlib.AsyncExitStack() as stack:
             world = fake.setup_world()
-            bot = await build_bot(settings, store=store, executor=executor, metrics=Metrics())
-            async with fake.run_bot(bot, timeout=60):
-                yield BotEnv(fake, world, bot, store, executor, settings)
+            env = BotEnv(fake, world, None, store, executor, settings, stack)
+            await env.start_bot()
+            yield env
     finally:
         await executor.close()
         await store.close()

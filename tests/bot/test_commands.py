@@ -122,9 +122,15 @@ async def test_gallery_publish_browse_vote_and_pages(bot_env, small_png):
         ids.append(dream_id)
     choices = await fake.autocomplete("gallery publish", {"dream": ""}, "dream", user=w.alice)
     assert {c["value"] for c in choices} >= set(ids)
-    for i, dream_id in enumerate(ids):
-        h = await fake.slash("gallery publish", {"dream": dream_id, "title": f"pic {i}"}, user=w.alice)
-        assert h.callback.ephemeral and "Published" in h.text, h.text
+    env.settings.web_enabled, env.settings.web_url = True, "https://dreams.example"  # the web gallery runs
+    try:
+        for i, dream_id in enumerate(ids):
+            h = await fake.slash("gallery publish", {"dream": dream_id, "title": f"pic {i}"}, user=w.alice)
+            assert h.callback.ephemeral and "Published" in h.text, h.text
+            guild = await env.store.get_guild(w.guild.id)
+            assert f"https://dreams.example/g/{w.guild.id}?key={guild.unlisted_token}" in h.text
+    finally:
+        env.settings.web_enabled, env.settings.web_url = False, None
     again = await fake.slash("gallery publish", {"dream": ids[0]}, user=w.alice)
     assert again.callback.ephemeral and "already" in again.text
     not_mine = await fake.slash("gallery publish", {"dream": ids[0]}, user=w.bob)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from dream_core.params import STRENGTHS
@@ -38,6 +40,10 @@ async def test_dream_with_attachment(bot_env, small_png):
     assert info.user_id == env.world.alice.id and info.seconds is not None
     assert info.started_at is not None and info.finished_at is not None
     assert env.store.files.exists(info.result.sha256)
+    metrics = env.bot.metrics.render().decode()
+    done = re.search(r'dreambot_jobs_total\{status="done"\} ([0-9.]+)', metrics)
+    assert done and float(done.group(1)) >= 1
+    assert "dreambot_discord_interaction_seconds_count" in metrics
     assert not env.fake.bot_errors
 
 
@@ -189,3 +195,43 @@ async def test_late_result_goes_to_the_channel(bot_env, small_png):
         assert late.webhook_id is None and "ready" in late.content
     finally:
         env.settings.followup_window_s = old
+
+
+async def test_buttons_work_after_a_restart(bot_env, small_png):
+    env = bot_env
+    fake, w = env.fake, env.world
+    _, msg, dream_id = await finished_dream(env, small_png, layer="mixed3")
+    old_bot = env.bot
+    new_bot = await env.restart()
+    assert new_bot is not old_bot and old_bot.is_closed()
+    again = await fake.click(msg, f"dream:again:{dream_id}", user=w.bob)
+    assert again.callback.type == 5
+    again_msg = await again.wait_for_original(result_done, timeout=90)
+    assert (await env.store.get_dream(dream_id_of(again_msg))).status.value == "done"
+    save = await fake.click(msg, f"dream:save:{dream_id}", user=w.bob)
+    assert save.modal is not None
+    assert not fake.bot_errors
+
+
+async def test_animation_with_guide_and_kept_colours(bot_env, small_png):
+    from tests.bot.conftest import png_bytes
+
+    env = bot_env
+    fake, w = env.fake, env.world
+    h = await fake.slash(
+        "dream",
+        {"zoom_frames": 3, "keep_colors": True},
+        user=w.alice,
+        attachments={
+            "image": (small_png, "cat.png", "image/png"),
+            "guide": (png_bytes(colour=(20, 90, 220)), "guide.png", "image/png"),
+        },
+    )
+    msg = await h.wait_for_original(result_done, timeout=120)
+    assert msg.attachments[0].filename.endswith(".webp")
+    assert getattr(msg.image(), "n_frames", 1) >= 3
+    info = await env.store.get_dream(dream_id_of(msg))
+    assert info.is_animation and info.params.zoom_frames == 3 and info.params.keep_colors
+    too_long = await fake.slash("dream", {"zoom_frames": env.settings.max_zoom_frames + 1}, user=w.alice,
+                                attachments={"image": (small_png, "cat.png", "image/png")})
+    assert too_long.callback.ephemeral and f"at most {env.settings.max_zoom_frames}" in too_long.text

@@ -147,3 +147,38 @@ async def test_wrong_token_is_one_clear_line(bot_env, tmp_path):
     with pytest.raises(BotStartError) as exc:
         await serve_bot(settings)
     assert str(exc.value) == WRONG_TOKEN and "\n" not in str(exc.value)
+
+
+def test_sharding_follows_the_settings(tmp_path):
+    from bot.app import DreamBot, ShardedDreamBot, create_bot
+
+    plain = create_bot(make_settings(tmp_path), store=None, files=None, executor=None)
+    assert type(plain) is DreamBot
+    auto = create_bot(make_settings(tmp_path, sharded=True), store=None, files=None, executor=None)
+    assert isinstance(auto, ShardedDreamBot) and auto.shard_count is None
+    fixed = create_bot(make_settings(tmp_path, shard_count=3), store=None, files=None, executor=None)
+    assert isinstance(fixed, ShardedDreamBot) and fixed.shard_count == 3
+    assert not plain.intents.members and plain.intents.message_content
+    quiet = create_bot(make_settings(tmp_path, message_content_intent=False), store=None, files=None, executor=None)
+    assert not quiet.intents.message_content
+
+
+@session_loop
+async def test_web_gallery_starts_and_stops_with_the_bot(bot_env):
+    """settings.web_enabled: the gallery is served by the bot's process and stopped on close."""
+    import aiohttp
+
+    from bot.runner import build_bot
+
+    env = bot_env
+    settings = env.settings.model_copy(update={"web_enabled": True, "web_port": 0})
+    bot = await build_bot(settings, store=env.store, executor=env.executor)
+    for hook in bot._start_hooks:  # what setup_hook does before loading the cogs
+        await hook()
+    port = bot.web_runner.addresses[0][1]
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
+            assert resp.status in (200, 503)
+            assert "store" in await resp.text()
+    await bot.close()
+    assert not bot.web_runner.sites  # cleaned up
