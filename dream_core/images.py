@@ -95,6 +95,7 @@ def load_image(
         img = src
         img.load()
         fmt = img.format
+        header_size = img.size
     else:
         data = _read_bytes(src, max_bytes)
         try:
@@ -112,6 +113,7 @@ def load_image(
                 if getattr(img, "is_animated", False) and getattr(img, "n_frames", 1) > 1:
                     notes.append(f"animated input ({img.n_frames} frames): used the first frame")
                     img.seek(0)
+                header_size = img.size
                 if max_size and fmt == "JPEG":
                     img.draft("RGB", (max_size, max_size))  # fast DCT downscale of huge JPEGs
                 img.load()
@@ -126,17 +128,18 @@ def load_image(
             if "truncated" in msg:
                 raise DreamInputError("the image file is truncated (incomplete download?)") from None
             raise DreamInputError(f"the image is corrupt: {msg}") from None
-    original_size = img.size
+    original_size = header_size
     try:
         img = ImageOps.exif_transpose(img)
     except Exception:  # noqa: BLE001 - broken EXIF must not lose the picture
         notes.append("couldn't read the EXIF orientation; used the image as stored")
     img = _to_rgb_or_rgba(img)
     if max_size and max(img.size) > max_size:
-        before = img.size
         img = img.copy()
         img.thumbnail((max_size, max_size), Image.Resampling.LANCZOS)
-        notes.append(f"downscaled from {before[0]}x{before[1]} to {img.size[0]}x{img.size[1]} (max {max_size} px)")
+    if max(img.size) < max(original_size):
+        w, h = original_size
+        notes.append(f"downscaled from {w}x{h} to {img.size[0]}x{img.size[1]} (max {max_size} px)")
     return LoadedImage(img, notes, original_size, fmt)
 
 
