@@ -50,7 +50,8 @@ class DiscordError(Exception):
 
 
 def invalid_form(message: str) -> DiscordError:
-    return DiscordError(400, 50035, "Invalid Form Body", {"_errors": [{"code": "BASE_TYPE_INVALID", "message": message}]})
+    errors = {"_errors": [{"code": "BASE_TYPE_INVALID", "message": message}]}
+    return DiscordError(400, 50035, "Invalid Form Body", errors)
 
 
 @dataclass
@@ -139,7 +140,8 @@ class RestApi:
             web.patch(a + "/channels/{channel_id}/messages/{message_id}", self.edit_message),
             web.delete(a + "/channels/{channel_id}/messages/{message_id}", self.delete_message),
             web.put(a + "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me", self.add_reaction),
-            web.delete(a + "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/{user}", self.remove_reaction),
+            web.delete(a + "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/{user}",
+                       self.remove_reaction),
             web.post(a + "/channels/{channel_id}/typing", self.typing),
             web.post(a + "/interactions/{interaction_id}/{token}/callback", self.interaction_callback),
             web.post(a + "/webhooks/{app_id}/{token}", self.create_followup),

@@ -428,7 +428,8 @@ async def test_message_content_intent_is_required_to_see_attachments():
         bot = TinyBot(message_content=False, guild_id=w.guild.id)
         async with fake.run_bot(bot):
             assert not fake.global_commands and fake.command("last")["guild_id"] == str(w.guild.id)
-            posted = await fake.post_message(w.general, "look", user=w.bob, attachments=[(png_bytes((1, 2, 3)), "a.png")])
+            posted = await fake.post_message(w.general, "look", user=w.bob,
+                                             attachments=[(png_bytes((1, 2, 3)), "a.png")])
             await fake.wait_for(lambda: any(m.id == posted.id for m in bot.seen_messages))
             seen = next(m for m in bot.seen_messages if m.id == posted.id)
             assert seen.content == "" and not seen.attachments
