@@ -266,7 +266,8 @@ async def test_ephemeral_followups_subcommands_and_permissions(env):
     fake, _ = env
     w = fake.world
     h = await fake.slash("ping")
-    await h.wait_for_followup(1)
+    await h.wait_for_final(quiet=0.2)
+    assert len(h.followups) == 1 and h.activity == 2
     assert h.original.content == "pong" and h.original.ephemeral
     assert h.followups[0].content == "pong again" and h.followups[0].ephemeral
     assert h.original not in fake.channel_history(w.general)
