@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Optional
 import discord
 
 from bot.attachments import ImageLimits, ImageRef, ImageRejected, InputImage, check_ref, fetch_image
-from bot.progress import ProgressReporter, ProgressState, render_progress
+from bot.progress import ProgressReporter, ProgressState
 from bot.upload import fit_upload
 from bot.views import SavePresetModal, cancel_view, result_view
 from dream_core.errors import DreamParamsError
@@ -39,8 +39,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from bot.app import DreamBot
 
 log = logging.getLogger(__name__)
-
-PRESET_NAME_MAX = 32
 
 
 class UserError(Exception):
@@ -57,8 +55,7 @@ class DreamRequest:
     params: DreamParams
     image: Optional[InputImage]  # None: dream from noise
     guide: Optional[InputImage] = None
-    parent_id: Optional[int] = None
-    source: str = "dream"  # dream | menu | again | deeper | preset
+    source: str = "dream"  # dream | menu | preset | again | deeper (for the logs)
 
 
 @dataclass
@@ -112,7 +109,6 @@ class DreamService:
         self.settings = bot.settings
         self.active: dict[int, ActiveDream] = {}
         self._last_start: dict[int, float] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
 
     # ------------------------------------------------------------------ params
     @property
@@ -192,6 +188,9 @@ class DreamService:
     def check_limits(self, user_id: int, guild_id: Optional[int]) -> None:
         """Cooldown per user and concurrent jobs per server."""
         s = self.settings
+        if len(self._last_start) > 10_000:  # forget cooldowns that are over
+            horizon = time.monotonic() - s.user_cooldown_s
+            self._last_start = {u: t for u, t in self._last_start.items() if t > horizon}
         last = self._last_start.get(user_id)
         if last is not None and s.user_cooldown_s > 0:
             wait = last + s.user_cooldown_s - time.monotonic()
@@ -272,7 +271,7 @@ class DreamService:
 
     # ------------------------------------------------------------------ running
     async def run(self, interaction: discord.Interaction, request: DreamRequest) -> Optional[int]:
-        """Record, submit and follow one dream; returns its id (None if it was never recorded).
+        """Record, submit and follow one dream to its end; returns the dream's id.
 
         The interaction must already be deferred: its response message becomes
         the progress message and then the result.
@@ -291,6 +290,10 @@ class DreamService:
             guild_name=interaction.guild.name if interaction.guild else None,
         )
         dream_id = dream.id
+        log.info(
+            "dream %s (%s) by user %s in guild %s: %s",
+            dream_id, request.source, request.user_id, request.guild_id, describe_params(request.params),
+        )
         active = ActiveDream(dream_id, request.user_id, request.guild_id)
         self.active[dream_id] = active
         self._last_start[request.user_id] = time.monotonic()
@@ -678,8 +681,8 @@ UPLOAD_HEADROOM = 64 * 1024  # room for the embed and multipart overhead
 
 
 def _refusal_text(exc: Exception) -> str:
-    reason = str(exc) or "the queue is full"
-    return f"I can't take that dream right now: {reason}. Try again in a little while."
+    """The executor's refusals are already friendly sentences that say what to do."""
+    return str(exc) or "The dream queue is full. Please try again in a few minutes."
 
 
 def result_embed(dream_id: int, result: Any, filename: str, *, reencoded: bool = False) -> discord.Embed:
@@ -707,7 +710,6 @@ __all__ = [
     "DreamService",
     "UserError",
     "describe_params",
-    "render_progress",
     "result_embed",
     "send_error",
 ]

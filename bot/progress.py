@@ -149,8 +149,14 @@ class ProgressReporter:
                 log.warning("progress edit failed", exc_info=True)
 
     async def close(self) -> None:
-        """Stop editing; pending updates are dropped."""
+        """Stop editing; pending updates are dropped.
+
+        An edit already on its way is allowed to finish first, so it can never
+        land after (and overwrite) the message that replaces the progress.
+        """
         self._closed = True
+        async with self._lock:
+            pass
         if self._pending is not None and not self._pending.done():
             self._pending.cancel()
             try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Optional
 
 import discord
@@ -40,9 +41,10 @@ class AdminCog(commands.GroupCog, name="Admin", group_name="dreamadmin", group_d
             f"({status.workers_alive} worker{'s' if status.workers_alive != 1 else ''} up)",
             f"This server: **{len(mine)}** of at most {self.bot.settings.guild_concurrent_jobs}",
         ]
+        now = time.monotonic()
         for a in sorted(mine, key=lambda a: a.dream_id):
             state = "dreaming" if a.job is not None and getattr(a.job, "started_at", None) else "waiting"
-            lines.append(f"• #{a.dream_id} by <@{a.user_id}> — {state}")
+            lines.append(f"• #{a.dream_id} by <@{a.user_id}> — {state}, {now - a.started:.0f} s so far")
         await interaction.response.send_message(
             "\n".join(lines), ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
         )

@@ -27,6 +27,7 @@ def _visibility(guild: Any) -> str:
     return str(getattr(guild.gallery_visibility, "value", guild.gallery_visibility))
 
 
+@app_commands.guild_only()
 class GalleryCog(commands.GroupCog, name="Gallery", group_name="gallery", group_description="This server's dream gallery"):
     def __init__(self, bot: "DreamBot") -> None:
         self.bot = bot
@@ -84,7 +85,6 @@ class GalleryCog(commands.GroupCog, name="Gallery", group_name="gallery", group_
 
     @app_commands.command(name="publish", description="Publish one of your dreams to this server's gallery")
     @app_commands.describe(dream="which dream (your recent ones are suggested)", title="a title for it")
-    @app_commands.guild_only()
     async def publish_cmd(
         self, interaction: discord.Interaction, dream: int, title: Optional[app_commands.Range[str, 1, 100]] = None
     ) -> None:
@@ -138,12 +138,10 @@ class GalleryCog(commands.GroupCog, name="Gallery", group_name="gallery", group_
         await interaction.followup.send(**content)
 
     @app_commands.command(name="recent", description="The newest dreams in this server's gallery")
-    @app_commands.guild_only()
     async def recent(self, interaction: discord.Interaction) -> None:
         await self._browse(interaction, "recent")
 
     @app_commands.command(name="top", description="The most-voted dreams in this server's gallery")
-    @app_commands.guild_only()
     async def top(self, interaction: discord.Interaction) -> None:
         await self._browse(interaction, "top")
 
@@ -189,7 +187,6 @@ class GalleryCog(commands.GroupCog, name="Gallery", group_name="gallery", group_
     @app_commands.command(name="visibility", description="Admins: show the web gallery to everyone, by link only, or not at all")
     @app_commands.describe(mode="public: listed on the web; unlisted: only with the link; off: no gallery")
     @app_commands.checks.has_permissions(manage_guild=True)
-    @app_commands.guild_only()
     async def visibility(
         self, interaction: discord.Interaction, mode: Literal["public", "unlisted", "off"]
     ) -> None:
