@@ -4,10 +4,11 @@ file store. Shared by the bot (``bot/``) and the web gallery (``bot/web/``).
 
 Opening
 -------
-``store = await Store.open()`` (settings from :func:`bot.settings.get_settings`;
-upgrades the schema to the latest migration, removes temp files left by a
-crash) or ``Store(Database(url), FileStore(root), max_presets_per_user=25)``.
-``await store.close()`` at shutdown. The database is ``DREAMBOT_DATABASE_URL``
+``store = await Store.open(settings=None)`` (settings from
+:func:`bot.settings.get_settings`; upgrades the schema to the latest migration,
+removes temp files left by a crash) or ``Store(Database(url), FileStore(root),
+max_presets_per_user=25)``. ``await store.close()`` at shutdown;
+``await store.ping()`` for health checks. The database is ``DREAMBOT_DATABASE_URL``
 (any SQLAlchemy async URL, e.g. ``postgresql+asyncpg://...``), default
 ``sqlite+aiosqlite:///<DREAMBOT_DATA_DIR>/dreambot.db``; files go to
 ``<DREAMBOT_DATA_DIR>/files``. At bot start call ``await store.recover_interrupted()``.
@@ -60,6 +61,7 @@ Dreams (``dreams.py``): queued -> running -> done | failed | cancelled
                        result_message_id=None) -> DreamInfo
     get_dream(dream_id) -> DreamInfo                                 NotFound
     list_history(user_id, *, page=0, page_size=10, statuses=None) -> Page[DreamInfo]
+    delete_dream(dream_id, *, by_user_id=None) -> DeletionReport   NotAllowed, InvalidTransition
     recover_interrupted(reason=...) -> int
     ``DreamInfo``: id, user_id, guild_id, channel_id, message_id, result_message_id,
     source_url, source (FileRef|None), params (DreamParams) / params_data, model, seed,

@@ -3,16 +3,20 @@ the file store, the limits, and small helpers used inside write transactions."""
 
 from __future__ import annotations
 
+import logging
 import secrets
-from typing import Optional
+from typing import Any, Optional
 
+from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store.database import Database
 from bot.store.errors import NotFound
 from bot.store.files import FileStore
-from bot.store.models import DISPLAY_NAME_MAX, Guild, User, utcnow
+from bot.store.models import DISPLAY_NAME_MAX, Dream, GalleryEntry, Guild, User, Vote, utcnow
+
+log = logging.getLogger(__name__)
 
 
 def new_gallery_token() -> str:
@@ -70,6 +74,46 @@ class StoreBase:
         elif name is not None and name != guild.name:
             guild.name = clip(name, DISPLAY_NAME_MAX) or ""
         return guild
+
+    async def _delete_dreams_where(self, s: AsyncSession, where: Any) -> tuple[int, int, int, set[str]]:
+        """Delete the dreams matching ``where`` with their gallery entries and those entries'
+        votes. Returns (dreams, entries, votes, file shas those dreams referenced)."""
+        shas: set[str] = set()
+        for src, res in await s.execute(select(Dream.source_sha256, Dream.result_sha256).where(where)):
+            shas.update(x for x in (src, res) if x)
+        dream_ids = select(Dream.id).where(where)
+        entry_ids = select(GalleryEntry.id).where(GalleryEntry.dream_id.in_(dream_ids))
+        votes = (await s.execute(delete(Vote).where(Vote.entry_id.in_(entry_ids)))).rowcount or 0
+        entries = (await s.execute(delete(GalleryEntry).where(GalleryEntry.dream_id.in_(dream_ids)))).rowcount or 0
+        dreams = (await s.execute(delete(Dream).where(where))).rowcount or 0
+        return dreams, entries, votes, shas
+
+    async def _unreferenced(self, s: AsyncSession, shas: set[str]) -> set[str]:
+        """Those of ``shas`` no dream refers to any more (call inside the deleting transaction)."""
+        await s.flush()
+        used: set[str] = set()
+        todo = sorted(shas)
+        for i in range(0, len(todo), 400):
+            chunk = todo[i : i + 400]
+            rows = await s.execute(
+                select(Dream.source_sha256, Dream.result_sha256).where(
+                    or_(Dream.source_sha256.in_(chunk), Dream.result_sha256.in_(chunk))
+                )
+            )
+            for src, res in rows:
+                used.update(x for x in (src, res) if x)
+        return shas - used
+
+    def _remove_files(self, shas: set[str]) -> int:
+        """Delete files (and their thumbnails); a file that cannot be removed is logged, not raised."""
+        removed = 0
+        for sha in sorted(shas):
+            try:
+                if self.files.delete(sha):
+                    removed += 1
+            except OSError as exc:
+                log.warning("could not delete file %s: %s", sha, exc)
+        return removed
 
     @staticmethod
     def _missing(what: str) -> NotFound:

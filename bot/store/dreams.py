@@ -10,10 +10,10 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store.base import StoreBase, clip
-from bot.store.errors import InvalidTransition, NotFound, StoreError
+from bot.store.errors import InvalidTransition, NotAllowed, NotFound, StoreError
 from bot.store.files import FileRef
 from bot.store.models import ERROR_MAX, Dream, DreamStatus, utcnow
-from bot.store.records import DreamInfo, Page, dream_info
+from bot.store.records import DeletionReport, DreamInfo, Page, dream_info
 from dream_core.errors import DreamParamsError
 from dream_core.params import DreamParams, parse_params
 
@@ -194,6 +194,26 @@ class DreamOps(StoreBase):
                 select(Dream).where(*cond).order_by(Dream.id.desc()).offset(page * page_size).limit(page_size)
             )
             return Page([dream_info(d) for d in rows], page, page_size, total)
+
+    async def delete_dream(self, dream_id: int, *, by_user_id: Optional[int] = None) -> DeletionReport:
+        """Delete one dream from history, with its gallery entries, their votes, and its
+        image files when no other dream uses them. With ``by_user_id``, only its author may
+        (:class:`NotAllowed`); :class:`NotFound` if it does not exist. A dream still queued
+        or running is refused (:class:`InvalidTransition`): cancel it first."""
+        async with self.db.write() as s:
+            dream = await s.get(Dream, dream_id)
+            if dream is None:
+                raise self._missing("That dream")
+            if by_user_id is not None and dream.user_id != by_user_id:
+                raise NotAllowed("Only the dream's author can delete it.")
+            if dream.status in _ACTIVE:
+                raise InvalidTransition("This dream is still in progress; cancel it first.")
+            user_id = dream.user_id
+            s.expunge(dream)
+            n, entries, votes, shas = await self._delete_dreams_where(s, Dream.id == dream_id)
+            unused = await self._unreferenced(s, shas)
+        removed = self._remove_files(unused)
+        return DeletionReport(user_id=user_id, dreams=n, gallery_entries=entries, votes=votes, files=removed)
 
     async def recover_interrupted(self, reason: str = INTERRUPTED_REASON) -> int:
         """At startup: mark every dream left ``queued`` or ``running`` (by a crash or restart)

@@ -14,6 +14,7 @@ from typing import Any, Optional
 
 from bot.store.database import Database
 from bot.store.dreams import DreamOps
+from bot.store.errors import DatabaseError
 from bot.store.files import FileStore
 from bot.store.gallery import GalleryOps
 from bot.store.guilds import GuildOps
@@ -50,6 +51,18 @@ class Store(UserOps, GuildOps, PresetOps, DreamOps, GalleryOps):
         files = FileStore(settings.files_dir)
         await asyncio.to_thread(files.cleanup_temp)
         return cls(Database(url), files, max_presets_per_user=settings.max_presets_per_user)
+
+    async def ping(self) -> None:
+        """A trivial query (for health checks); raises :class:`DatabaseError` when the database
+        does not answer."""
+        from sqlalchemy import text
+        from sqlalchemy.exc import DBAPIError
+
+        try:
+            async with self.db.read() as s:
+                await s.execute(text("SELECT 1"))
+        except (DBAPIError, OSError) as exc:
+            raise DatabaseError(f"The database does not answer: {getattr(exc, 'orig', None) or exc}") from exc
 
     async def close(self) -> None:
         """Release the database connections."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Optional
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, select, update
 
 from bot.store.base import StoreBase
 from bot.store.errors import NotFound
@@ -79,53 +79,19 @@ class UserOps(StoreBase):
         this user's presets are cleared. Raises nothing when the user is unknown.
         """
         async with self.db.write() as s:
-            dreams = (await s.execute(select(Dream).where(Dream.user_id == user_id))).scalars().all()
-            dream_ids = [d.id for d in dreams]
-            shas = {sha for d in dreams for sha in (d.source_sha256, d.result_sha256) if sha}
-            preset_ids = list((await s.scalars(select(Preset.id).where(Preset.owner_id == user_id))).all())
-            entry_ids: list[int] = []
-            if dream_ids:
-                entry_ids = list(
-                    (await s.scalars(select(GalleryEntry.id).where(GalleryEntry.dream_id.in_(dream_ids)))).all()
-                )
-            votes = 0
-            if entry_ids:
-                votes += (await s.execute(delete(Vote).where(Vote.entry_id.in_(entry_ids)))).rowcount or 0
+            n_dreams, entries, votes, shas = await self._delete_dreams_where(s, Dream.user_id == user_id)
             votes += (await s.execute(delete(Vote).where(Vote.user_id == user_id))).rowcount or 0
-            entries = 0
-            if entry_ids:
-                entries = (
-                    await s.execute(delete(GalleryEntry).where(GalleryEntry.id.in_(entry_ids)))
-                ).rowcount or 0
             await s.execute(
                 update(GalleryEntry).where(GalleryEntry.published_by == user_id).values(published_by=None)
             )
-            n_dreams = 0
-            if dream_ids:
-                n_dreams = (await s.execute(delete(Dream).where(Dream.id.in_(dream_ids)))).rowcount or 0
-            if preset_ids:
-                await s.execute(
-                    update(User).where(User.default_preset_id.in_(preset_ids)).values(default_preset_id=None)
-                )
+            own_presets = select(Preset.id).where(Preset.owner_id == user_id)
+            await s.execute(
+                update(User).where(User.default_preset_id.in_(own_presets)).values(default_preset_id=None)
+            )
             n_presets = (await s.execute(delete(Preset).where(Preset.owner_id == user_id))).rowcount or 0
             await s.execute(delete(User).where(User.id == user_id))
-            await s.flush()
-            still_used: set[str] = set()
-            if shas:
-                rows = await s.execute(
-                    select(Dream.source_sha256, Dream.result_sha256).where(
-                        or_(Dream.source_sha256.in_(shas), Dream.result_sha256.in_(shas))
-                    )
-                )
-                for src, res in rows:
-                    still_used.update(x for x in (src, res) if x)
-        removed = 0
-        for sha in sorted(shas - still_used):
-            try:
-                if self.files.delete(sha):
-                    removed += 1
-            except OSError as exc:  # a file we cannot remove must not undo the deletion
-                log.warning("could not delete file %s: %s", sha, exc)
+            unused = await self._unreferenced(s, shas)
+        removed = self._remove_files(unused)
         report = DeletionReport(
             user_id=user_id,
             dreams=n_dreams,

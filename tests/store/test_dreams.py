@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.store import DreamStatus, InvalidTransition, NotFound, StoreError
+from bot.store import DreamStatus, InvalidTransition, NotAllowed, NotFound, StoreError
 from dream_core.params import DreamParams
 
 ALICE, BOB = 1, 2
@@ -106,3 +106,30 @@ async def test_recover_interrupted(store):
         assert got.status is DreamStatus.FAILED and "restarted" in got.error and got.finished_at
     assert (await store.get_dream(done.id)).status is DreamStatus.DONE
     assert await store.recover_interrupted("again") == 0
+
+
+async def test_delete_dream(store, finished_dream):
+    d = await finished_dream(ALICE, 100)
+    twin = await finished_dream(BOB, 100)  # same input bytes as d
+    entry = await store.publish(d.id, 100, by_user_id=ALICE)
+    await store.vote(entry.id, BOB)
+    with pytest.raises(NotAllowed, match="Only the dream's author"):
+        await store.delete_dream(d.id, by_user_id=BOB)
+    running = await store.create_dream(ALICE, {})
+    with pytest.raises(InvalidTransition, match="cancel it first"):
+        await store.delete_dream(running.id)
+    report = await store.delete_dream(d.id, by_user_id=ALICE)
+    assert (report.dreams, report.gallery_entries, report.votes, report.files) == (1, 1, 1, 1)
+    with pytest.raises(NotFound):
+        await store.get_dream(d.id)
+    with pytest.raises(NotFound):
+        await store.get_entry(entry.id, include_hidden=True)
+    assert not store.files.exists(d.result.sha256)
+    assert store.files.exists(d.source.sha256) and d.source == twin.source  # Bob's dream uses it
+    assert (await store.get_dream(twin.id)).status is DreamStatus.DONE
+    with pytest.raises(NotFound):
+        await store.delete_dream(d.id)
+
+
+async def test_ping(store):
+    await store.ping()
