@@ -572,14 +572,16 @@ class DreamService:
         dream = await self.get_dream(dream_id)
         if dream.user_id != interaction.user.id:
             raise UserError("Only the person who dreamed this can delete it.")
+        if dream_id in self.active:
+            raise UserError("That dream is still going — cancel it first.")
         await interaction.response.send_message("🗑️ Deleted.", ephemeral=True)
-        if interaction.guild_id is not None:
+        delete_dream = getattr(self.store, "delete_dream", None)
+        if delete_dream is not None:  # history row, gallery entries, votes, unused files
+            await delete_dream(dream_id, by_user_id=interaction.user.id)
+        elif interaction.guild_id is not None:  # older stores: at least leave this gallery
             entry = await self.store.find_entry(interaction.guild_id, dream_id)
             if entry is not None:
                 await self.store.unpublish(entry.id, by_user_id=interaction.user.id)
-        delete_dream = getattr(self.store, "delete_dream", None)
-        if delete_dream is not None:
-            await delete_dream(dream_id)
         if interaction.message is not None:
             try:
                 await interaction.message.delete()

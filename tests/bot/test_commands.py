@@ -254,3 +254,15 @@ async def test_limits_cooldown_and_guild_jobs(bot_env, small_png):
         await slow.wait_for_original(lambda m: "cancelled" in m.content, timeout=30)
     finally:
         env.settings.guild_concurrent_jobs = 3
+
+
+async def test_attachment_over_the_byte_limit(bot_env, small_png):
+    fake, w = bot_env.fake, bot_env.world
+    old = bot_env.settings.max_attachment_bytes
+    bot_env.settings.max_attachment_bytes = len(small_png) - 1
+    try:
+        h = await fake.slash("dream", {}, user=w.bob, attachments={"image": (small_png, "big.png", "image/png")})
+    finally:
+        bot_env.settings.max_attachment_bytes = old
+    assert h.callback.type == 4 and h.callback.ephemeral  # refused before deferring: nothing downloaded
+    assert "the limit is" in h.text and "smaller" in h.text

@@ -91,6 +91,11 @@ async def test_result_buttons_again_deeper_save_publish_delete(bot_env, small_pn
     assert deleted.callback.ephemeral
     await fake.wait_for(lambda: msg.deleted, timeout=10)
     assert await env.store.find_entry(w.guild.id, dream_id) is None
+    if hasattr(env.store, "delete_dream"):  # the history row goes too
+        from bot.store import NotFound
+
+        with pytest.raises(NotFound):
+            await env.store.get_dream(dream_id)
     assert not fake.bot_errors
 
 
