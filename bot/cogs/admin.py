@@ -81,11 +81,12 @@ class AdminCog(commands.GroupCog, name="Admin", group_name="dreamadmin", group_d
     @app_commands.command(name="limits", description="The limits DreamBot applies")
     async def limits(self, interaction: discord.Interaction) -> None:
         s = self.bot.settings
+        cooldown = f"one dream every {s.user_cooldown_s:.0f} s" if s.user_cooldown_s else "no cooldown"
         lines = [
             f"Pictures: up to {_mb(s.max_attachment_bytes)} and {s.max_pixels / 1e6:.0f} megapixels; "
             f"dreamed at up to {s.max_size} px",
             f"Animations: up to {s.max_zoom_frames} frames",
-            f"Per member: one dream every {s.user_cooldown_s:.0f} s, {s.max_queued_per_user} at a time",
+            f"Per member: {cooldown}, {s.max_queued_per_user} at a time",
             f"Per server: {s.guild_concurrent_jobs} dreams at a time, {s.max_queued_per_guild} waiting",
             f"Whole bot: {s.max_queue} waiting; each dream may run {s.job_timeout_s / 60:.0f} min",
             f"Presets: {s.max_presets_per_user} per member",

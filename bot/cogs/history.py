@@ -59,7 +59,8 @@ class HistoryCog(commands.Cog, name="History"):
             embed.description = "\n".join(history_line(d) for d in listing.items)
         else:
             embed.description = "No dreams yet — try `/dream` with a picture!"
-        embed.set_footer(text=f"{listing.total} dreams · page {listing.page + 1}/{listing.pages}")
+        noun = "dream" if listing.total == 1 else "dreams"
+        embed.set_footer(text=f"{listing.total} {noun} · page {listing.page + 1}/{listing.pages}")
         view = pager_row(ui.View(timeout=None), "history", user_id, listing.page, listing.pages)
         return embed, view
 
