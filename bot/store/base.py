@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import logging
 import secrets
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 from sqlalchemy import delete, or_, select
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,6 +23,12 @@ log = logging.getLogger(__name__)
 def new_gallery_token() -> str:
     """An unguessable token for an unlisted gallery URL (192 random bits)."""
     return secrets.token_urlsafe(24)
+
+
+async def run_count(s: AsyncSession, stmt: Any) -> int:
+    """Execute an UPDATE/DELETE and return how many rows it touched."""
+    result = await s.execute(stmt)
+    return int(cast("CursorResult[Any]", result).rowcount or 0)
 
 
 def clip(text: Optional[str], limit: int) -> Optional[str]:
@@ -83,9 +90,9 @@ class StoreBase:
             shas.update(x for x in (src, res) if x)
         dream_ids = select(Dream.id).where(where)
         entry_ids = select(GalleryEntry.id).where(GalleryEntry.dream_id.in_(dream_ids))
-        votes = (await s.execute(delete(Vote).where(Vote.entry_id.in_(entry_ids)))).rowcount or 0
-        entries = (await s.execute(delete(GalleryEntry).where(GalleryEntry.dream_id.in_(dream_ids)))).rowcount or 0
-        dreams = (await s.execute(delete(Dream).where(where))).rowcount or 0
+        votes = await run_count(s, delete(Vote).where(Vote.entry_id.in_(entry_ids)))
+        entries = await run_count(s, delete(GalleryEntry).where(GalleryEntry.dream_id.in_(dream_ids)))
+        dreams = await run_count(s, delete(Dream).where(where))
         return dreams, entries, votes, shas
 
     async def _unreferenced(self, s: AsyncSession, shas: set[str]) -> set[str]:

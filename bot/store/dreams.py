@@ -9,7 +9,7 @@ from typing import Iterable, Optional, Union
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.store.base import StoreBase, clip
+from bot.store.base import StoreBase, clip, run_count
 from bot.store.errors import InvalidTransition, NotAllowed, NotFound, StoreError
 from bot.store.files import FileRef
 from bot.store.models import ERROR_MAX, Dream, DreamStatus, utcnow
@@ -219,12 +219,12 @@ class DreamOps(StoreBase):
         """At startup: mark every dream left ``queued`` or ``running`` (by a crash or restart)
         ``failed`` with ``reason``. Returns how many."""
         async with self.db.write() as s:
-            res = await s.execute(
+            n = await run_count(
+                s,
                 update(Dream)
                 .where(Dream.status.in_(_ACTIVE))
-                .values(status=DreamStatus.FAILED.value, error=clip(reason, ERROR_MAX), finished_at=utcnow())
+                .values(status=DreamStatus.FAILED.value, error=clip(reason, ERROR_MAX), finished_at=utcnow()),
             )
-            n = int(res.rowcount or 0)
         if n:
             log.warning("marked %d interrupted dream(s) failed", n)
         return n

@@ -9,7 +9,7 @@ from sqlalchemy import Select, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.store.base import StoreBase, clip
+from bot.store.base import StoreBase, clip, run_count
 from bot.store.errors import AlreadyPublished, NotAllowed, NotFinished, NotFound
 from bot.store.models import TITLE_MAX, Dream, DreamStatus, GalleryEntry, User, Vote
 from bot.store.records import GalleryItem, Page, VoteState, aware, dream_info
@@ -157,9 +157,9 @@ class GalleryOps(StoreBase):
         async with self.db.write() as s:
             if await s.get(GalleryEntry, entry_id) is None:
                 raise self._missing("That gallery entry")
-            res = await s.execute(delete(Vote).where(Vote.entry_id == entry_id, Vote.user_id == user_id))
+            n = await run_count(s, delete(Vote).where(Vote.entry_id == entry_id, Vote.user_id == user_id))
             votes = await self._count(s, entry_id)
-            return VoteState(entry_id=entry_id, votes=votes, voted=False, changed=bool(res.rowcount))
+            return VoteState(entry_id=entry_id, votes=votes, voted=False, changed=n > 0)
 
     async def vote_count(self, entry_id: int) -> int:
         """How many votes an entry has."""

@@ -15,7 +15,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.store.base import StoreBase
+from bot.store.base import StoreBase, run_count
 from bot.store.errors import (
     NotFound,
     PresetExists,
@@ -199,10 +199,10 @@ class PresetOps(StoreBase):
     async def use_preset(self, preset_id: int) -> int:
         """Count one use of a preset; returns the new use count (:class:`NotFound` if gone)."""
         async with self.db.write() as s:
-            res = await s.execute(
-                update(Preset).where(Preset.id == preset_id).values(use_count=Preset.use_count + 1)
+            n = await run_count(
+                s, update(Preset).where(Preset.id == preset_id).values(use_count=Preset.use_count + 1)
             )
-            if not res.rowcount:
+            if not n:
                 raise self._missing("That preset")
             return int(await s.scalar(select(Preset.use_count).where(Preset.id == preset_id)) or 0)
 

@@ -8,8 +8,7 @@ from typing import Optional
 
 from sqlalchemy import delete, select, update
 
-from bot.store.base import StoreBase
-from bot.store.errors import NotFound
+from bot.store.base import StoreBase, run_count
 from bot.store.models import Dream, GalleryEntry, Preset, User, Vote, utcnow
 from bot.store.records import DeletionReport, PresetInfo, UserInfo, preset_info, user_info
 
@@ -80,7 +79,7 @@ class UserOps(StoreBase):
         """
         async with self.db.write() as s:
             n_dreams, entries, votes, shas = await self._delete_dreams_where(s, Dream.user_id == user_id)
-            votes += (await s.execute(delete(Vote).where(Vote.user_id == user_id))).rowcount or 0
+            votes += await run_count(s, delete(Vote).where(Vote.user_id == user_id))
             await s.execute(
                 update(GalleryEntry).where(GalleryEntry.published_by == user_id).values(published_by=None)
             )
@@ -88,7 +87,7 @@ class UserOps(StoreBase):
             await s.execute(
                 update(User).where(User.default_preset_id.in_(own_presets)).values(default_preset_id=None)
             )
-            n_presets = (await s.execute(delete(Preset).where(Preset.owner_id == user_id))).rowcount or 0
+            n_presets = await run_count(s, delete(Preset).where(Preset.owner_id == user_id))
             await s.execute(delete(User).where(User.id == user_id))
             unused = await self._unreferenced(s, shas)
         removed = self._remove_files(unused)

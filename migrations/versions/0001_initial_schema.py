@@ -1,7 +1,7 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
+Revises: (none)
 Create Date: 2026-11-25 12:33:44.200625
 """
 from __future__ import annotations
@@ -102,9 +102,12 @@ def upgrade() -> None:
     sa.Column('title', sa.String(length=100), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('hidden', sa.Boolean(), nullable=False),
-    sa.ForeignKeyConstraint(['dream_id'], ['dreams.id'], name=op.f('fk_gallery_entries_dream_id_dreams'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['guild_id'], ['guilds.id'], name=op.f('fk_gallery_entries_guild_id_guilds'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['published_by'], ['users.id'], name=op.f('fk_gallery_entries_published_by_users'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['dream_id'], ['dreams.id'], name=op.f('fk_gallery_entries_dream_id_dreams'),
+                            ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['guild_id'], ['guilds.id'], name=op.f('fk_gallery_entries_guild_id_guilds'),
+                            ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['published_by'], ['users.id'], name=op.f('fk_gallery_entries_published_by_users'),
+                            ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_gallery_entries')),
     sa.UniqueConstraint('guild_id', 'dream_id', name=op.f('uq_gallery_entries_guild_id_dream_id'))
     )
@@ -116,7 +119,8 @@ def upgrade() -> None:
     sa.Column('entry_id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.BigInteger(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['entry_id'], ['gallery_entries.id'], name=op.f('fk_votes_entry_id_gallery_entries'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['entry_id'], ['gallery_entries.id'], name=op.f('fk_votes_entry_id_gallery_entries'),
+                            ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_votes_user_id_users'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('entry_id', 'user_id', name=op.f('pk_votes'))
     )

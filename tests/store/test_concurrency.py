@@ -144,7 +144,7 @@ async def test_killed_writer_leaves_a_consistent_database(db_path, tmp_path):
 async def test_processes_writing_at_once(db_path, tmp_path):
     procs = [_spawn(tmp_path, db_path, user=10 + i, stop_after=10) for i in range(2)]
     outs = [await asyncio.to_thread(p.communicate, timeout=60) for p in procs]
-    for p, (out, err) in zip(procs, outs):
+    for p, (out, err) in zip(procs, outs, strict=True):
         assert p.returncode == 0, err
         assert "locked" not in err
         assert len(out.split("\n")) - 1 == 10

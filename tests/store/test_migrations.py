@@ -9,7 +9,7 @@ import sqlite3
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine
 
 from bot.store import Database
 from bot.store.migrate import add_db_subcommands, current, downgrade, head, upgrade
@@ -108,7 +108,9 @@ def test_upgrade_uses_settings_by_default(data_dir):
     upgrade()
     assert (data_dir / "dreambot.db").is_file()
     assert current() == head()
-    with pytest.raises(Exception):
+    from bot.store import DatabaseError
+
+    with pytest.raises(DatabaseError, match="no-such-revision"):
         downgrade(None, "no-such-revision")
 
 
