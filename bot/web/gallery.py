@@ -139,15 +139,17 @@ class GalleryReader:
         return None
 
     async def public_galleries(self) -> list[GalleryInfo]:
-        """The public galleries for the front page, each with a cover (its latest entry)."""
+        """The public galleries that have dreams to show, for the front page, each with a
+        cover (its top entry)."""
         out = []
         for summary in await self.store.list_public_galleries():
+            if not summary.entries:
+                continue
             cover, cover_version = None, None
-            if summary.entries:
-                first = await self.store.list_gallery(summary.guild.id, sort="top", page=0, page_size=1)
-                if first.items and first.items[0].dream.result is not None:
-                    cover = first.items[0].id
-                    cover_version = file_version(first.items[0].dream.result.sha256)
+            first = await self.store.list_gallery(summary.guild.id, sort="top", page=0, page_size=1)
+            if first.items and first.items[0].dream.result is not None:
+                cover = first.items[0].id
+                cover_version = file_version(first.items[0].dream.result.sha256)
             g = summary.guild
             out.append(
                 GalleryInfo(g.id, g.name or f"Server {g.id}", False, None, summary.entries, cover, cover_version)

@@ -70,7 +70,7 @@ async def tab(browser, served):
 
 async def wait_images(page):
     """Wait until every <img> finished loading (or failed), then return their natural widths."""
-    await page.wait_for_function("Array.from(document.images).every(i => i.complete)", timeout=10_000)
+    await page.wait_for_function("() => Array.from(document.images).every(i => i.complete)", timeout=10_000)
     return await page.eval_on_selector_all("img", "imgs => imgs.map(i => [i.getAttribute('src'), i.naturalWidth])")
 
 
@@ -226,6 +226,9 @@ async def test_unpublishing_removes_a_dream_from_the_pages(tab, served):
     assert (await page.request.get(f"/img/{victim.id}/result")).status == 404
     await page.goto("/g/555")
     assert await grid_ids(page) == []
+    # a public gallery with nothing to show is not on the front page
+    await page.goto("/")
+    assert "Pop-up" not in await page.inner_text("main")
 
 
 @pytest.mark.parametrize("name, viewport", [("phone", PHONE), ("desktop", DESKTOP)])
@@ -238,7 +241,7 @@ async def test_layouts_fit_and_screenshots(browser, served, artifacts_dir, name,
     page = await context.new_page()
     tab = Tab(page)
     try:
-        for label, path in (("gallery", f"/g/{PUBLIC_GUILD}"), ("dream", f"/d/{s.params_entry}")):
+        for label, path in (("index", "/"), ("gallery", f"/g/{PUBLIC_GUILD}"), ("dream", f"/d/{s.params_entry}")):
             await page.goto(path)
             assert all(w > 0 for _, w in await wait_images(page))
             # nothing sticks out sideways

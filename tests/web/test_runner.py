@@ -12,6 +12,8 @@ import time
 import urllib.error
 import urllib.request
 
+import pytest
+
 
 
 def free_port() -> int:
@@ -60,17 +62,17 @@ def test_dreambot_web_serves_health_and_stops_on_sigterm(tmp_path):
             proc.wait()
 
 
-def test_port_in_use_is_a_clear_error(tmp_path):
+@pytest.mark.asyncio(loop_scope="session")
+async def test_port_in_use_is_a_clear_error(served):
+    from bot.web import start_web
+    from dream_core.errors import DreamError
+
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        env = {**os.environ, "DREAMBOT_DATA_DIR": str(tmp_path / "d"), "DREAMBOT_WEB_PORT": str(port),
-               "DREAMBOT_WEB_HOST": "127.0.0.1"}
-        env.pop("DREAMBOT_DATABASE_URL", None)
-        out = subprocess.run([sys.executable, "-m", "bot.cli", "web"], env=env, cwd=tmp_path,
-                             capture_output=True, text=True, timeout=60)
-    assert out.returncode == 2
-    assert f"cannot serve the web gallery on 127.0.0.1:{port}" in out.stderr
-    assert "DREAMBOT_WEB_PORT" in out.stderr
-    assert "Traceback" not in out.stderr
+        with pytest.raises(DreamError) as err:
+            await start_web(served.store, served.store.files, settings=served.settings, host="127.0.0.1", port=port)
+    message = str(err.value)
+    assert message.startswith(f"cannot serve the web gallery on 127.0.0.1:{port}: ")
+    assert "DREAMBOT_WEB_HOST / DREAMBOT_WEB_PORT" in message and "\n" not in message
