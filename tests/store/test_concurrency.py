@@ -24,7 +24,7 @@ async def _life(store: Store, user_id: int, entry_id: int, i: int) -> int:
     src = await store.files.aput(f"input {i}".encode())
     d = await store.create_dream(user_id, {"seed": i}, guild_id=G1, source=src, user_name=f"user{user_id}")
     await store.mark_running(d.id)
-    res = src if i % 2 else await store.files.aput(f"result {i}".encode())
+    res = src  # the file store has its own tests; keep this about the database
     await store.mark_done(d.id, res, width=8, height=8, seconds=0.01)
     await store.vote(entry_id, user_id)
     return d.id

@@ -9,7 +9,8 @@ import sqlite3
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import IntegrityError
 
 from bot.store import Database
 from bot.store.migrate import add_db_subcommands, current, downgrade, head, upgrade
@@ -81,6 +82,10 @@ async def test_sqlite_connection_setup(db_path):  # db_path: skipped on other da
             busy = (await conn.exec_driver_sql("PRAGMA busy_timeout")).scalar()
         assert (mode, fks) == ("wal", 1)
         assert busy >= 5000
+        # foreign keys are enforced, not just switched on
+        with pytest.raises(IntegrityError):
+            async with db.write() as s:
+                await s.execute(text("INSERT INTO votes (entry_id, user_id, created_at) VALUES (1, 1, '2020-01-01')"))
     finally:
         await db.dispose()
 
