@@ -97,6 +97,23 @@ class PageButton(
         await pager(interaction, self.scope, self.page)
 
 
+class PageLabel(ui.DynamicItem[ui.Button], template=r"pageno:(?P<rest>[a-z0-9:]+)"):
+    """The disabled "2/5" between the arrows. Dynamic only so that paged messages need
+    no per-message view in memory (every button of them is template-dispatched)."""
+
+    def __init__(self, custom_id: str, label: str) -> None:
+        super().__init__(ui.Button(label=label, disabled=True, custom_id=custom_id))
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: ui.Item[Any], match: Any, /
+    ) -> "PageLabel":
+        return cls(f"pageno:{match['rest']}", "·")
+
+    async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+        await interaction.response.defer()  # disabled: Discord never sends this
+
+
 class VoteButton(ui.DynamicItem[ui.Button], template=r"vote:(?P<entry>[0-9]+)"):
     """Vote for (or un-vote) a gallery entry."""
 
@@ -125,7 +142,7 @@ class VoteButton(ui.DynamicItem[ui.Button], template=r"vote:(?P<entry>[0-9]+)"):
         await cog.vote(interaction, self.entry_id)  # type: ignore[attr-defined]
 
 
-DYNAMIC_ITEMS = (DreamButton, PageButton, VoteButton)
+DYNAMIC_ITEMS = (DreamButton, PageButton, PageLabel, VoteButton)
 
 
 def result_view(dream_id: int) -> ui.View:
@@ -148,9 +165,7 @@ def pager_row(
 ) -> ui.View:
     """Add ◀ page/pages ▶ buttons (plus ``extra`` items) to ``view``."""
     view.add_item(PageButton(kind, scope, max(0, page - 1), label="◀", disabled=page <= 0, tag="p"))
-    view.add_item(
-        ui.Button(label=f"{page + 1}/{max(1, pages)}", disabled=True, custom_id=f"pageno:{kind}:{scope}:{page}")
-    )
+    view.add_item(PageLabel(f"pageno:{kind}:{scope}:{page}", f"{page + 1}/{max(1, pages)}"))
     view.add_item(PageButton(kind, scope, page + 1, label="▶", disabled=page + 1 >= pages, tag="n"))
     for item in extra or ():
         view.add_item(item)

@@ -177,6 +177,9 @@ class GalleryCog(commands.GroupCog, name="Gallery", group_name="gallery", group_
             for child in view.children:
                 if isinstance(child, ui.Button) and child.custom_id == f"vote:{entry_id}":
                     child.label = str(state.votes)
+            # only the label changes; the buttons stay dispatched by their DynamicItem templates,
+            # so this plain copy must not be registered as the message's view
+            view.stop()
             await interaction.response.edit_message(view=view)
         else:
             await interaction.response.defer()

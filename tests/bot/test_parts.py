@@ -182,3 +182,17 @@ async def test_web_gallery_starts_and_stops_with_the_bot(bot_env):
             assert "store" in await resp.text()
     await bot.close()
     assert not bot.web_runner.sites  # cleaned up
+
+
+def test_every_button_is_template_dispatched():
+    """No message needs a view kept in memory: all items are DynamicItems (persistent across restarts)."""
+    from discord import ui
+
+    from bot.views import DYNAMIC_ITEMS, VoteButton, cancel_view, pager_row, result_view
+
+    views = [result_view(1), cancel_view(2), pager_row(ui.View(timeout=None), "top", 3, 1, 4, extra=[VoteButton(5, 2)])]
+    for view in views:
+        assert view.is_persistent()
+        assert all(isinstance(item, DYNAMIC_ITEMS) for item in view.children), view.children
+        for item in view.children:
+            assert len(item.custom_id) <= 100
