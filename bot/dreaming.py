@@ -142,6 +142,7 @@ class DreamService:
             preset = await self.store.get_preset(user_id, name)
         except NotFound:
             raise UserError(f"I don't know a preset called `{name}`. See `/preset list`.") from None
+        await self.store.use_preset(preset.id)  # popular shared presets are suggested first
         return changed_knobs(preset.params_data)
 
     async def build_params(

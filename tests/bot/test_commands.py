@@ -60,6 +60,7 @@ async def test_presets_save_list_show_use_delete(bot_env, small_png):
     msg = await h.wait_for_original(result_done, timeout=90)
     info = await env.store.get_dream(dream_id_of(msg))
     assert info.params.layer == "mixed4:7" and info.params.strength == "low"
+    assert (await env.store.get_preset(w.alice.id, "dogs")).use_count == 2
 
     # shared presets are visible to others; bob cannot delete alice's
     await fake.slash("preset share", {"name": "dogs", "shared": True}, user=w.alice)
