@@ -9,6 +9,7 @@ unlisted key is missing or wrong): the gallery never tells them apart.
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, Optional
 
 from aiohttp import web
@@ -204,7 +205,51 @@ async def image(request: web.Request) -> web.StreamResponse:
         return web.Response(status=304, headers=headers)
     data = await found.read()
     headers["Content-Type"] = found.content_type
+    headers["Accept-Ranges"] = "bytes"
+    wanted = request.headers.get("Range")
+    if wanted and request.headers.get("If-Range", etag) == etag:
+        try:
+            span = byte_range(wanted, len(data))
+        except RangeNotSatisfiable:
+            return web.Response(status=416, headers={**headers, "Content-Range": f"bytes */{len(data)}"})
+        if span is not None:
+            start, end = span
+            headers["Content-Range"] = f"bytes {start}-{end}/{len(data)}"
+            return web.Response(status=206, body=data[start : end + 1], headers=headers)
     return web.Response(body=data, headers=headers)
+
+
+class RangeNotSatisfiable(Exception):
+    """A byte range outside the file (answered with 416)."""
+
+
+_RANGE_RE = re.compile(r"^bytes=(\d{0,15})-(\d{0,15})$")
+
+
+def byte_range(header: str, size: int) -> Optional[tuple[int, int]]:
+    """The inclusive ``(start, end)`` of a single ``Range: bytes=...`` header (media players
+    and Safari need them for video). ``None``: ignore the header and send the whole file
+    (several ranges, or not a byte range, as RFC 9110 allows). Raises
+    :class:`RangeNotSatisfiable` for a range outside the file.
+    """
+    m = _RANGE_RE.match(header.strip())
+    if m is None:
+        return None
+    first, last = m.groups()
+    if not first and not last:
+        return None
+    if not first:  # the last N bytes
+        n = int(last)
+        if n == 0 or size == 0:
+            raise RangeNotSatisfiable()
+        return (max(0, size - n), size - 1)
+    start = int(first)
+    if start >= size:
+        raise RangeNotSatisfiable()
+    end = min(int(last), size - 1) if last else size - 1
+    if end < start:
+        return None
+    return (start, end)
 
 
 async def static(request: web.Request) -> web.StreamResponse:

@@ -373,3 +373,53 @@ async def test_healthz_and_metrics_with_executor_and_broken_store(tmp_path, serv
             assert data["checks"]["store"]["ok"] is False and data["checks"]["store"]["error"]
     finally:
         await broken.close()
+
+
+async def test_byte_ranges_for_video_players(http, served):
+    """Safari plays mp4 only from servers that answer byte ranges."""
+    entry = served.seeded.video_entry
+    _, _, full = await get(http, f"/img/{entry}/result")
+    size = len(full)
+    cases = {
+        "bytes=0-1": (206, full[:2], f"bytes 0-1/{size}"),
+        "bytes=0-": (206, full, f"bytes 0-{size - 1}/{size}"),
+        "bytes=10-19": (206, full[10:20], f"bytes 10-19/{size}"),
+        "bytes=-5": (206, full[-5:], f"bytes {size - 5}-{size - 1}/{size}"),
+        f"bytes=5-{size + 100}": (206, full[5:], f"bytes 5-{size - 1}/{size}"),
+        "bytes=0-1,5-6": (200, full, None),  # several ranges: the whole file
+        "items=0-1": (200, full, None),
+        f"bytes={size}-": (416, None, f"bytes */{size}"),
+    }
+    for header, (status, body, content_range) in cases.items():
+        got_status, headers, got = await get(http, f"/img/{entry}/result", headers={"Range": header})
+        assert got_status == status, header
+        assert headers["Accept-Ranges"] == "bytes"
+        assert headers.get("Content-Range") == content_range, header
+        if body is not None:
+            assert got == body, header
+    # If-Range with another validator: the whole (changed) file
+    status, _, got = await get(http, f"/img/{entry}/result", headers={"Range": "bytes=0-1", "If-Range": '"old"'})
+    assert status == 200 and got == full
+
+
+async def test_deleted_dreams_disappear(http, served, sample_image):
+    """A user's data deleted through the store: their dream's page and pictures are gone."""
+    from tests.web.conftest import _finished_dream, dreamlike, encode
+
+    store = served.store
+    user, guild = 222_000_000_000_000_099, 111_000_000_000_000_099
+    await store.set_gallery_visibility(guild, "public", guild_name="Short-lived")
+    d, _, res = await _finished_dream(store, user, "Leaver", guild, "Short-lived", sample_image,
+                                      encode(dreamlike(sample_image, 2).rotate(90)))
+    entry = (await store.publish(d.id, guild, by_user_id=user)).id
+    page = (await get(http, f"/d/{entry}"))[2].decode()
+    result_url = re.search(rf'src="(/img/{entry}/result\?v=[0-9a-f]+)"', page).group(1).replace("&amp;", "&")
+    assert (await get(http, result_url))[0] == 200
+    assert b"Short-lived" in (await get(http, "/"))[2]
+    report = await store.delete_user_data(user)
+    assert report.dreams == 1
+    assert not store.files.exists(res.sha256)
+    for path in (f"/d/{entry}", result_url, f"/img/{entry}/source", f"/img/{entry}/thumb"):
+        assert (await get(http, path))[0] == 404, path
+    assert entry not in entry_ids((await get(http, f"/g/{guild}"))[2])
+    assert b"Short-lived" not in (await get(http, "/"))[2]
