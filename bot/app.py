@@ -22,6 +22,10 @@ from bot.views import DYNAMIC_ITEMS
 
 log = logging.getLogger(__name__)
 
+# DreamBot never joins voice: don't warn admins about missing voice libraries.
+discord.VoiceClient.warn_nacl = False
+discord.VoiceClient.warn_dave = False
+
 #: the extensions (one cog each) the bot loads
 COGS: tuple[str, ...] = (
     "bot.cogs.dream",

@@ -13,6 +13,7 @@ import asyncio
 import logging
 from typing import Any, Optional
 
+import aiohttp
 import discord
 
 from bot.app import AnyDreamBot, create_bot
@@ -123,6 +124,8 @@ async def serve_bot(settings: Settings) -> None:
             raise BotStartError(WRONG_TOKEN) from None
         except discord.PrivilegedIntentsRequired:
             raise BotStartError(INTENTS_MISSING) from None
+        except (aiohttp.ClientConnectorError, discord.GatewayNotFound) as exc:
+            raise BotStartError(f"cannot reach Discord ({exc}); check this machine's network and DNS") from None
 
 
 def run_bot(settings: Settings) -> int:
