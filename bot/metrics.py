@@ -46,7 +46,18 @@ DREAM_SECONDS_BUCKETS: tuple[float, ...] = (1, 2.5, 5, 10, 20, 30, 60, 120, 300,
 
 #: buckets for Discord interaction latency (Discord wants a reply within 3 s)
 INTERACTION_SECONDS_BUCKETS: tuple[float, ...] = (
-    0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0, 5.0, float("inf"),
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    0.75,
+    1.0,
+    1.5,
+    2.0,
+    2.5,
+    3.0,
+    5.0,
+    float("inf"),
 )
 
 #: the Content-Type of :meth:`Metrics.render`'s output

@@ -22,9 +22,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Optional
 
-from dream_core.params import DreamParams
-from bot.web.urls import file_version
 from bot.store import DreamStatus, FileMissing, GalleryVisibility, GuildInfo, NotFound, StoreError
+from bot.web.urls import file_version
+from dream_core.params import DreamParams
 
 log = logging.getLogger(__name__)
 
@@ -132,8 +132,10 @@ class GalleryReader:
         name = guild.name or f"Server {guild.id}"
         if vis is GalleryVisibility.PUBLIC:
             return GalleryInfo(guild.id, name, unlisted=False, key=None)
-        if vis is GalleryVisibility.UNLISTED and key and secrets.compare_digest(
-            key.encode(), guild.unlisted_token.encode()
+        if (
+            vis is GalleryVisibility.UNLISTED
+            and key
+            and secrets.compare_digest(key.encode(), guild.unlisted_token.encode())
         ):
             return GalleryInfo(guild.id, name, unlisted=True, key=guild.unlisted_token)
         return None
@@ -174,9 +176,7 @@ class GalleryReader:
 
     async def dreams(self, guild_id: int, *, sort: str, page: int) -> tuple[list[DreamTile], int]:
         """Page ``page`` (1-based) of a gallery the caller already found reachable; and the total."""
-        listing = await self.store.list_gallery(
-            guild_id, sort=sort, page=page - 1, page_size=self.page_size
-        )
+        listing = await self.store.list_gallery(guild_id, sort=sort, page=page - 1, page_size=self.page_size)
         tiles = []
         for item in listing.items:
             d = item.dream

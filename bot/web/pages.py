@@ -166,9 +166,7 @@ async def dream(request: web.Request) -> web.Response:
             "created": d.created_at.strftime("%d %B %Y") if d.created_at else None,
             "result_url": result_url,
             "result_url_abs": _absolute(request, result_url),
-            "source_url": image_url(d.id, "source", key=link_key, version=d.source_version)
-            if d.has_source
-            else None,
+            "source_url": image_url(d.id, "source", key=link_key, version=d.source_version) if d.has_source else None,
             "width": d.width,
             "height": d.height,
             "source_width": d.source_width,

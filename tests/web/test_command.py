@@ -25,7 +25,7 @@ def test_command_resolves_back_to_the_same_dream(given):
     assert DreamParams(**options).resolved() == params
     assert options["seed"] == 4242
     # nothing that /dream would pick by itself is listed
-    for name, value in options.items():
+    for name in options:
         if name == "seed":
             continue
         without = {k: v for k, v in options.items() if k != name}

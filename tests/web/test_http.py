@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 from yarl import URL
 
-from tests.web.conftest import EVIL_NAME, PAGE_SIZE, UNLISTED_GUILD, PUBLIC_GUILD, OFF_GUILD
+from tests.web.conftest import EVIL_NAME, OFF_GUILD, PAGE_SIZE, PUBLIC_GUILD, UNLISTED_GUILD
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
