@@ -134,6 +134,7 @@ def terminal_event(msg: Message, job: Job) -> JobEvent:
                 input_size=tuple(p.get("input_size", (0, 0))),  # type: ignore[arg-type]
                 device=str(p.get("device", "")),
                 queued_s=max(0.0, queued_s),
+                worker_s=float(p.get("worker_s", 0.0)),
             )
         )
     if kind == "failed":

@@ -35,6 +35,7 @@ class JobResult:
     input_size: tuple[int, int] = (0, 0)
     device: str = ""
     queued_s: float = 0.0  # time from submit to start
+    worker_s: float = 0.0  # time the worker spent on the job (decode + dream + encode)
 
     @property
     def filename(self) -> str:

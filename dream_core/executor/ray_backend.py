@@ -215,7 +215,9 @@ class RayExecutor(BaseExecutor):
     async def _create_slots(self) -> list[WorkerSlot]:
         cfg = self.config
         try:
-            self._init_ray()  # must run in the main thread (signal handlers)
+            # Off the event loop: connecting/starting Ray takes seconds. (Ray then
+            # warns that it set no SIGTERM handler; close() shuts it down.)
+            await asyncio.to_thread(self._init_ray)
         except Exception as exc:
             where = cfg.ray_address or "a local Ray"
             raise WorkerStartError(f"could not connect to {where}: {_first_line(exc)}") from None

@@ -149,6 +149,7 @@ def execute_job(
     from dream_core.params import parse_params
 
     seq = spec.seq
+    t_start = time.perf_counter()
     last_sent = [0.0]
 
     def on_progress(p: Any) -> None:
@@ -238,6 +239,7 @@ def execute_job(
                 "frames": max(1, len(result.frames)),
                 "input_size": tuple(result.input_size),
                 "device": device,
+                "worker_s": time.perf_counter() - t_start,
             },
         )
     except DreamCancelled:
