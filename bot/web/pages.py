@@ -28,6 +28,8 @@ IMAGE_CACHE_PINNED = "max-age=31536000, immutable"
 IMAGE_CACHE_BARE = "max-age=300"
 #: pages change with votes, new dreams and unpublishing: always revalidate
 PAGE_CACHE = "no-cache"
+#: for everything reached through an unlisted gallery's key
+NOINDEX = "noindex, nofollow, noarchive"
 
 
 def _reader(request: web.Request) -> GalleryReader:
@@ -70,6 +72,13 @@ def render_error(request: web.Request, status: int, title: str, message: str) ->
 
 def _page_cache(info: GalleryInfo) -> str:
     return f"{'private' if info.unlisted else 'public'}, {PAGE_CACHE}"
+
+
+def _unlisted_headers(response: web.Response, unlisted: bool) -> web.Response:
+    """Ask search engines to stay out of unlisted galleries (the link may still leak)."""
+    if unlisted:
+        response.headers["X-Robots-Tag"] = NOINDEX
+    return response
 
 
 def _absolute(request: web.Request, path: str) -> str:
@@ -135,7 +144,7 @@ async def gallery(request: web.Request) -> web.Response:
         "prev_url": gallery_url(guild_id, key=link_key, sort=sort, page=page - 1) if page > 1 else None,
         "next_url": gallery_url(guild_id, key=link_key, sort=sort, page=page + 1) if page < pages else None,
     }
-    return render(request, "gallery.html", context, cache=_page_cache(info))
+    return _unlisted_headers(render(request, "gallery.html", context, cache=_page_cache(info)), info.unlisted)
 
 
 async def unlisted(request: web.Request) -> web.Response:
@@ -181,7 +190,7 @@ async def dream(request: web.Request) -> web.Response:
             "seconds": d.seconds,
         },
     }
-    return render(request, "dream.html", context, cache=_page_cache(info))
+    return _unlisted_headers(render(request, "dream.html", context, cache=_page_cache(info)), info.unlisted)
 
 
 async def image(request: web.Request) -> web.StreamResponse:
@@ -199,6 +208,8 @@ async def image(request: web.Request) -> web.StreamResponse:
         + (IMAGE_CACHE_PINNED if found.pinned else IMAGE_CACHE_BARE),
         "Content-Disposition": "inline",
     }
+    if found.private:
+        headers["X-Robots-Tag"] = NOINDEX
     if etag_matches(request, etag):
         return web.Response(status=304, headers=headers)
     data = await found.read()

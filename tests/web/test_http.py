@@ -126,7 +126,8 @@ async def test_unlisted_gallery_needs_its_key(http, served):
         assert (await get(http, path, params={"key": "x" * 500}))[0] == 404
     status, headers, body = await get(http, f"/g/{UNLISTED_GUILD}", params={"key": key})
     assert status == 200
-    assert headers["Cache-Control"].startswith("private")
+    assert headers["Cache-Control"] == "private, no-cache"
+    assert headers["X-Robots-Tag"] == "noindex, nofollow, noarchive"
     assert b'<meta name="robots" content="noindex">' in body
     assert sorted(entry_ids(body)) == sorted(s.unlisted_entries)
     # every link and picture on the page carries the key, so the page works as shared
@@ -134,6 +135,7 @@ async def test_unlisted_gallery_needs_its_key(http, served):
     assert re.search(rf"/img/{entry}/thumb\?v=[0-9a-f]{{16}}&amp;key={key}".encode(), body)
     status, headers, _ = await get(http, f"/img/{entry}/result", params={"key": key})
     assert status == 200 and headers["Cache-Control"] == "private, max-age=300"
+    assert headers["X-Robots-Tag"].startswith("noindex")
     # the short link redirects to the gallery with its key
     status, headers, _ = await get(http, f"/u/{key}")
     assert status == 302
@@ -146,6 +148,7 @@ async def test_dream_page_shows_command_params_votes_and_author(http, served):
     status, headers, body = await get(http, f"/d/{s.params_entry}")
     assert status == 200
     assert_security_headers(headers)
+    assert headers["Cache-Control"] == "public, no-cache" and "X-Robots-Tag" not in headers
     text = body.decode()
     p = s.params
     command = re.search(r'<code class="command" id="command">([^<]*)</code>', text).group(1)
