@@ -150,6 +150,11 @@ class _DreamBotMixin:
                 except Exception:
                     log.exception("error while shutting down")
 
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        """Remember the new server (its gallery starts unlisted)."""
+        log.info("joined guild %s (%s)", guild.name, guild.id)
+        await self.store.touch_guild(guild.id, guild.name)
+
     async def on_ready(self) -> None:
         user = self.user  # type: ignore[attr-defined]
         log.info("logged in as %s (%s) in %d servers", user, getattr(user, "id", "?"), len(self.guilds))  # type: ignore[attr-defined]

@@ -151,22 +151,24 @@ class DreamService:
         *,
         preset: Optional[str] = None,
         options: Optional[dict[str, Any]] = None,
-        use_default_preset: bool = True,
     ) -> DreamParams:
         """Bot defaults <- preset (or the user's default preset) <- options (``None`` = not given)."""
         data = self.base_params()
         if preset:
             data.update(await self.preset_params(user_id, preset))
-        elif use_default_preset:
+        else:
             default = await self.store.get_default_preset(user_id)
             if default is not None:
                 data.update(changed_knobs(default.params_data))
         data.update({k: v for k, v in (options or {}).items() if v is not None})
-        try:
-            params = parse_params(data)
-        except DreamParamsError as exc:
-            raise UserError(f"Those settings don't work: {exc}") from None
-        return self.check_params(params)
+        return self.check_params(_parse(data))
+
+    def preset_from_options(self, options: dict[str, Any]) -> DreamParams:
+        """Just the knobs the user gave (the bot's defaults stay out of a preset), checked
+        as they would be in a dream with the bot's defaults."""
+        given = {k: v for k, v in options.items() if v is not None}
+        self.check_params(_parse({**self.base_params(), **given}))
+        return _parse(given)
 
     def check_params(self, params: DreamParams) -> DreamParams:
         """Apply the server's caps and check the model and layer exist."""
@@ -681,6 +683,13 @@ class DreamMessage:
 
 
 UPLOAD_HEADROOM = 64 * 1024  # room for the embed and multipart overhead
+
+
+def _parse(data: dict[str, Any]) -> DreamParams:
+    try:
+        return parse_params(data)
+    except DreamParamsError as exc:
+        raise UserError(f"Those settings don't work: {exc}") from None
 
 
 def _refusal_text(exc: Exception) -> str:

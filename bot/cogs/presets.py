@@ -80,7 +80,7 @@ class PresetsCog(commands.GroupCog, name="Presets", group_name="preset", group_d
     ) -> None:
         options = parse_more(more)
         options.update({"layer": layer, "model": model, "strength": strength.value if strength else None})
-        params = await self.bot.dreams.build_params(interaction.user.id, options=options, use_default_preset=False)
+        params = self.bot.dreams.preset_from_options(options)
         info, updated = await self.bot.dreams.save_preset(
             interaction.user.id, name, params, interaction.user.display_name
         )

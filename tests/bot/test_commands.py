@@ -37,6 +37,7 @@ async def test_presets_save_list_show_use_delete(bot_env, small_png):
     assert h.callback.ephemeral and "dogs" in h.text
     p = await env.store.get_preset(w.alice.id, "dogs")
     assert (p.params.layer, p.params.strength, p.params.keep_colors, p.params.jitter) == ("mixed4:7", "extreme", True, 8)
+    assert p.params.octaves is None and p.params.max_size == 1024  # the bot's defaults stay out of presets
 
     bad = await fake.slash("preset save", {"name": "bad", "more": "octopus=3"}, user=w.alice)
     assert bad.callback.ephemeral and "octopus" in bad.text
@@ -53,6 +54,7 @@ async def test_presets_save_list_show_use_delete(bot_env, small_png):
     msg = await used.wait_for_original(result_done, timeout=90)
     info = await env.store.get_dream(dream_id_of(msg))
     assert info.params.layer == "mixed4:7" and info.params.keep_colors
+    assert info.params.octaves == 1 and info.params.max_size == 96  # ...and still apply under them
 
     # /dream preset: + an option on top
     h = await fake.slash("dream", {"preset": "dogs", "strength": "low"}, user=w.alice,
