@@ -28,6 +28,7 @@ Users and guilds (``users.py``, ``guilds.py``)
     set_default_preset(user_id, name | None) -> PresetInfo | None   NotFound
     get_default_preset(user_id) -> PresetInfo | None
     delete_user_data(user_id) -> DeletionReport   (rows + files no one else uses)
+    collect_garbage(*, min_age_s=3600) -> int   (files no dream refers to, e.g. after a crash)
     touch_guild(guild_id, name=None) -> GuildInfo   (new guilds: gallery "unlisted")
     get_guild(guild_id) -> GuildInfo                                NotFound
     set_gallery_visibility(guild_id, "public"|"unlisted"|"off", guild_name=None) -> GuildInfo
@@ -89,7 +90,7 @@ Files (``files.py``) -- ``store.files`` is a :class:`FileStore` (blocking; ``a*`
     read(sha) -> bytes;  open(sha) -> BinaryIO;  exists(sha) -> bool;  ref(sha) -> FileRef
     path_for(sha, ext=None) -> Path   (only from a validated sha; FileMissing)
     thumbnail(sha, max_px=320) -> sha of a cached WebP (or JPEG) thumbnail
-    delete(sha) -> bool;  cleanup_temp() -> int
+    delete(sha) -> bool;  cleanup_temp() -> int;  stored() -> Iterator[(sha, Path)]
     aput / aread / athumbnail
     Missing files raise :class:`FileMissing` (a StoreError), never a crash.
 

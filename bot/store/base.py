@@ -98,6 +98,10 @@ class StoreBase:
     async def _unreferenced(self, s: AsyncSession, shas: set[str]) -> set[str]:
         """Those of ``shas`` no dream refers to any more (call inside the deleting transaction)."""
         await s.flush()
+        return shas - await self._referenced(s, shas)
+
+    async def _referenced(self, s: AsyncSession, shas: set[str]) -> set[str]:
+        """Those of ``shas`` that some dream refers to (as input or result)."""
         used: set[str] = set()
         todo = sorted(shas)
         for i in range(0, len(todo), 400):
@@ -109,7 +113,7 @@ class StoreBase:
             )
             for src, res in rows:
                 used.update(x for x in (src, res) if x)
-        return shas - used
+        return used & shas
 
     def _remove_files(self, shas: set[str]) -> int:
         """Delete files (and their thumbnails); a file that cannot be removed is logged, not raised."""

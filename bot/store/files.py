@@ -22,7 +22,7 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Optional, Union
+from typing import BinaryIO, Iterator, Optional, Union
 
 from bot.store.errors import FileMissing, StoreError
 
@@ -126,15 +126,22 @@ class FileStore:
 
     # ----------------------------------------------------------------- writes
     def put(self, data: bytes, ext: Optional[str] = None) -> FileRef:
-        """Store ``data`` (once; storing the same bytes again is a no-op) and return its ref.
+        """Store ``data`` (once; storing the same bytes again only refreshes the file's
+        modification time, which protects it from :meth:`Store.collect_garbage` until the
+        caller has recorded it) and return its ref.
 
         ``ext`` defaults to the type sniffed from the bytes.
         """
         e = normalize_ext(ext) if ext else sniff_ext(data)
         sha = hashlib.sha256(data).hexdigest()
         target = self.path_for(sha, e)
-        if not (target.is_file() and target.stat().st_size == len(data)):
-            self._write_atomic(target, data)
+        try:
+            if target.stat().st_size == len(data):
+                os.utime(target)
+                return FileRef(sha, e, len(data), CONTENT_TYPES[e])
+        except FileNotFoundError:
+            pass
+        self._write_atomic(target, data)
         return FileRef(sha, e, len(data), CONTENT_TYPES[e])
 
     def _write_atomic(self, target: Path, data: bytes) -> None:
@@ -177,6 +184,31 @@ class FileStore:
             except FileNotFoundError:
                 pass
         return removed
+
+    def stored(self) -> Iterator[tuple[str, Path]]:
+        """Every stored file as (sha256, path), thumbnails included; temp files excluded."""
+        if not self.root.is_dir():
+            return
+        for a in sorted(self.root.iterdir()):
+            if len(a.name) != 2 or not a.is_dir():
+                continue
+            for b in sorted(a.iterdir()):
+                if not b.is_dir():
+                    continue
+                for p in sorted(b.iterdir()):
+                    sha, _, ext = p.name.partition(".")
+                    if _SHA_RE.match(sha) and ext in CONTENT_TYPES:
+                        yield sha, p
+
+    def thumbnails_of(self, sha256: str) -> list[str]:
+        """The shas of the cached thumbnails of file ``sha256``."""
+        out = []
+        for link in (self.root / "thumbs").glob(f"{check_sha(sha256)}-*"):
+            try:
+                out.append(link.read_text().strip().split(".")[0])
+            except OSError:
+                pass
+        return out
 
     def cleanup_temp(self) -> int:
         """Remove temporary files left by a crash mid-write; returns how many."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any, Optional
 
 from bot.store.database import Database
@@ -22,6 +23,13 @@ from bot.store.presets import PresetOps
 from bot.store.users import UserOps
 
 log = logging.getLogger(__name__)
+
+
+def _mtime(path: Any) -> float:
+    try:
+        return float(path.stat().st_mtime)
+    except OSError:
+        return float("inf")  # vanished: nothing to collect
 
 
 class Store(UserOps, GuildOps, PresetOps, DreamOps, GalleryOps):
@@ -51,6 +59,26 @@ class Store(UserOps, GuildOps, PresetOps, DreamOps, GalleryOps):
         files = FileStore(settings.files_dir)
         await asyncio.to_thread(files.cleanup_temp)
         return cls(Database(url), files, max_presets_per_user=settings.max_presets_per_user)
+
+    async def collect_garbage(self, *, min_age_s: float = 3600.0) -> int:
+        """Delete stored files no dream refers to (inputs or results of dreams that were
+        never recorded, e.g. after a crash), with their thumbnails. Files younger than
+        ``min_age_s`` are kept: they may belong to a dream being recorded right now
+        (storing existing bytes again refreshes their age). Returns how many were deleted."""
+        cutoff = time.time() - min_age_s
+        files = await asyncio.to_thread(lambda: [(sha, _mtime(p)) for sha, p in self.files.stored()])
+        candidates = {sha for sha, mtime in files if mtime < cutoff}
+        if not candidates:
+            return 0
+        async with self.db.read() as s:
+            used = await self._referenced(s, {sha for sha, _ in files})
+        keep = set(used)
+        for sha in used:
+            keep.update(self.files.thumbnails_of(sha))
+        removed = await asyncio.to_thread(self._remove_files, candidates - keep)
+        if removed:
+            log.info("collected %d unreferenced file(s)", removed)
+        return removed
 
     async def ping(self) -> None:
         """A trivial query (for health checks); raises :class:`DatabaseError` when the database

@@ -91,3 +91,34 @@ async def test_delete_user_data(store, finished_dream, png_bytes, sample_image):
             assert n == 0, table
         if store.db.is_sqlite:
             assert (await s.execute(text("PRAGMA foreign_key_check"))).all() == []
+
+
+async def test_collect_garbage(store, finished_dream, sample_image):
+    import io
+    import os
+    import time
+
+    d = await finished_dream(ALICE, G1)
+    thumb = store.files.thumbnail(d.result.sha256, 32)
+    buf = io.BytesIO()
+    sample_image.rotate(90).save(buf, format="PNG")
+    orphan = store.files.put(buf.getvalue())  # stored, but the dream was never recorded
+    orphan_thumb = store.files.thumbnail(orphan.sha256, 32)
+    fresh = store.files.put(b"just stored, dream being recorded")
+    old = time.time() - 7200
+    for sha, path in store.files.stored():
+        if sha != fresh.sha256:
+            os.utime(path, (old, old))
+
+    assert await store.collect_garbage(min_age_s=3600) == 1  # the orphan (its thumbnail goes along)
+    assert not store.files.exists(orphan.sha256) and not store.files.exists(orphan_thumb)
+    for kept in (d.source.sha256, d.result.sha256, thumb, fresh.sha256):
+        assert store.files.exists(kept)
+    assert await store.collect_garbage(min_age_s=3600) == 0
+    # storing existing bytes again makes them young: safe while their dream is being recorded
+    stale = store.files.put(b"stale bytes")
+    os.utime(store.files.path_for(stale.sha256), (old, old))
+    store.files.put(b"stale bytes")
+    assert await store.collect_garbage(min_age_s=3600) == 0
+    assert await store.collect_garbage(min_age_s=0) == 2  # fresh + stale: no dream refers to them
+    assert store.files.exists(d.result.sha256) and store.files.exists(thumb)
