@@ -21,7 +21,7 @@ data folder) is the admin-facing one, raised by ``Store.open``/``upgrade``.
 Permissions from Discord (moderator = e.g. Manage Messages) are decided by the
 caller and passed as ``moderator=True``.
 
-Users and guilds (``users.py``, ``guilds.py``)
+Users and guilds (``users.py``, ``guilds.py``; the default preset in ``presets.py``)
     touch_user(user_id, display_name=None) -> UserInfo
     get_user(user_id) -> UserInfo                                  NotFound
     set_gallery_opt_out(user_id, opt_out) -> UserInfo

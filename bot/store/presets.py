@@ -206,6 +206,32 @@ class PresetOps(StoreBase):
                 raise self._missing("That preset")
             return int(await s.scalar(select(Preset.use_count).where(Preset.id == preset_id)) or 0)
 
+    # ------------------------------------------------------------- user default
+    async def set_default_preset(self, user_id: int, name: Optional[str]) -> Optional[PresetInfo]:
+        """Make preset ``name`` (own first, then shared) the user's default; ``None`` clears it.
+
+        Raises :class:`NotFound` when no such preset is visible to the user.
+        """
+        async with self.db.write() as s:
+            user = await self._ensure_user(s, user_id)
+            if name is None:
+                user.default_preset_id = None
+                return None
+            preset = await self._find_preset(s, user_id, name)
+            user.default_preset_id = preset.id
+            return preset_info(preset)
+
+    async def get_default_preset(self, user_id: int) -> Optional[PresetInfo]:
+        """The user's default preset, or ``None`` (none set, or it is gone or no longer shared)."""
+        async with self.db.read() as s:
+            user = await s.get(User, user_id)
+            if user is None or user.default_preset_id is None:
+                return None
+            preset = await s.get(Preset, user.default_preset_id)
+            if preset is None or (preset.owner_id != user_id and not preset.shared):
+                return None
+            return preset_info(preset)
+
     # ------------------------------------------------------------------ helpers
     async def _own_preset(self, s: AsyncSession, owner_id: int, name: str) -> Preset:
         key = name_key(name.strip()) if isinstance(name, str) else ""

@@ -1,5 +1,5 @@
-"""Users: who the bot has seen, their settings (default preset, gallery opt-out),
-and deleting everything of one user on request."""
+"""Users: who the bot has seen, their gallery opt-out, and deleting everything of
+one user on request. (The default-preset setting lives with the presets.)"""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from sqlalchemy import delete, select, update
 
 from bot.store.base import StoreBase, run_count
 from bot.store.models import Dream, GalleryEntry, Preset, User, Vote, utcnow
-from bot.store.records import DeletionReport, PresetInfo, UserInfo, preset_info, user_info
+from bot.store.records import DeletionReport, UserInfo, user_info
 
 log = logging.getLogger(__name__)
 
@@ -43,31 +43,6 @@ class UserOps(StoreBase):
             user.gallery_opt_out = bool(opt_out)
             await s.flush()
             return user_info(user)
-
-    async def set_default_preset(self, user_id: int, name: Optional[str]) -> Optional[PresetInfo]:
-        """Make preset ``name`` (own first, then shared) the user's default; ``None`` clears it.
-
-        Raises :class:`NotFound` when no such preset is visible to the user.
-        """
-        async with self.db.write() as s:
-            user = await self._ensure_user(s, user_id)
-            if name is None:
-                user.default_preset_id = None
-                return None
-            preset = await self._find_preset(s, user_id, name)  # type: ignore[attr-defined]
-            user.default_preset_id = preset.id
-            return preset_info(preset)
-
-    async def get_default_preset(self, user_id: int) -> Optional[PresetInfo]:
-        """The user's default preset, or ``None`` (none set, or it is gone or no longer shared)."""
-        async with self.db.read() as s:
-            user = await s.get(User, user_id)
-            if user is None or user.default_preset_id is None:
-                return None
-            preset = await s.get(Preset, user.default_preset_id)
-            if preset is None or (preset.owner_id != user_id and not preset.shared):
-                return None
-            return preset_info(preset)
 
     async def delete_user_data(self, user_id: int) -> DeletionReport:
         """Delete everything of one user: their dreams (and those dreams' gallery entries
