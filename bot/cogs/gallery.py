@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 from typing import TYPE_CHECKING, Any, Literal, Optional
@@ -115,7 +116,7 @@ class GalleryCog(commands.GroupCog, name="Gallery", group_name="gallery", group_
             if dream.result is not None:
                 try:
                     data = await self.bot.files.aread(dream.result.sha256)
-                    upload = fit_upload(data, dream.result.ext, BROWSE_UPLOAD_LIMIT)
+                    upload = await asyncio.to_thread(fit_upload, data, dream.result.ext, BROWSE_UPLOAD_LIMIT)
                     name = f"gallery-{item.id}.{upload.extension}"
                     files.append(discord.File(io.BytesIO(upload.data), filename=name))
                     embed.set_image(url=f"attachment://{name}")
