@@ -34,7 +34,7 @@ from dream_core.executor.events import (
 from dream_core.executor.job import Job
 from dream_core.executor.scheduler import FairScheduler
 from dream_core.executor.status import ExecutorStatus, WorkerInfo
-from dream_core.executor.worker import JobSpec, Message, WorkerOptions
+from dream_core.executor.worker import JobSpec, Message
 from dream_core.params import DreamParams, parse_params
 
 log = logging.getLogger(__name__)
@@ -267,7 +267,10 @@ class BaseExecutor(abc.ABC):
             raise SubmitRefused("The dream service is not running right now.", code="closed")
         failure: Optional[Failed] = None
         try:
-            p = params if isinstance(params, DreamParams) else parse_params(dict(params or {}) if not isinstance(params, str) else params)
+            if isinstance(params, DreamParams):
+                p = params
+            else:
+                p = parse_params(params if isinstance(params, str) else dict(params or {}))
             p = self._clamp(p).resolved()
         except DreamParamsError as exc:
             p, failure = DreamParams().resolved(), Failed(str(exc), "params")

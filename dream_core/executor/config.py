@@ -101,8 +101,9 @@ class ExecutorConfig(BaseModel):
         for src, dst in _SETTINGS_ALIASES.items():
             if hasattr(settings, src):
                 data[dst] = getattr(settings, src)
-        if getattr(settings, "default_model", None) and "preload_models" not in data:
-            data["preload_models"] = (getattr(settings, "default_model"),)
+        default_model = getattr(settings, "default_model", None)
+        if default_model and "preload_models" not in data:
+            data["preload_models"] = (default_model,)
         data = {k: v for k, v in data.items() if v is not None or k in ("devices", "ray_address", "ray_actors")}
         data.update(overrides)
         return cls.model_validate(data)

@@ -274,8 +274,9 @@ def worker_main(conn: Any, cancel_seq: Any, device: str, options: WorkerOptions)
     except Exception as exc:  # report, then exit: the executor decides about restarts
         try:
             conn.send(("start_failed", _one_line(f"{type(exc).__name__}: {exc}")))
-        finally:
-            return
+        except OSError:
+            pass
+        return
 
     def send(msg: Message) -> None:
         conn.send(msg)

@@ -18,6 +18,7 @@ from tests.executor.helpers import make_config
 
 BACKENDS = ["local", "ray"]
 
+
 @pytest_asyncio.fixture(scope="session", loop_scope="session", params=BACKENDS)
 async def executor(request) -> BaseExecutor:
     ex = create_executor(make_config(request.param))

@@ -6,6 +6,7 @@ import asyncio
 
 from dream_core.executor import ExecutorConfig, JobProgress, is_terminal
 
+
 def make_config(backend: str, **overrides) -> ExecutorConfig:
     base = dict(
         backend=backend,
