@@ -15,7 +15,7 @@ from alembic import context
 from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 
-from bot.store.database import configure_sqlite, create_engine_checked
+from bot.store.database import configure_sqlite, create_engine_checked, ensure_sqlite_folder
 from bot.store.models import Base
 
 config = context.config
@@ -59,6 +59,7 @@ def run_migrations_offline() -> None:
 
 
 async def _run_async(url: str) -> None:
+    ensure_sqlite_folder(url)
     engine = create_engine_checked(url, poolclass=pool.NullPool)
     if engine.dialect.name == "sqlite":
         configure_sqlite(engine.sync_engine, foreign_keys=False)
