@@ -96,7 +96,11 @@ class ImageFile:
     pinned: bool  # asked for with the right ?v=: the bytes behind the URL can never change
 
     async def read(self) -> bytes:
-        return await asyncio.to_thread(self.path.read_bytes)
+        """The file's bytes (:class:`~bot.store.FileMissing` if it is gone)."""
+        try:
+            return await asyncio.to_thread(self.path.read_bytes)
+        except FileNotFoundError:
+            raise FileMissing("the picture is no longer stored") from None
 
 
 def _fit(width: Optional[int], height: Optional[int], box: int) -> tuple[int, int]:
@@ -105,16 +109,6 @@ def _fit(width: Optional[int], height: Optional[int], box: int) -> tuple[int, in
         return box, box
     scale = min(1.0, box / max(width, height))
     return max(1, round(width * scale)), max(1, round(height * scale))
-
-
-def _image_size(path: Path) -> Optional[tuple[int, int]]:
-    from PIL import Image
-
-    try:
-        with Image.open(path) as im:
-            return im.size
-    except Exception:  # noqa: BLE001 - unknown size only costs a layout hint
-        return None
 
 
 class GalleryReader:
@@ -223,13 +217,7 @@ class GalleryReader:
             params = DreamParams()
         except ValueError:  # stored params from an older version that no longer validate
             params = DreamParams()
-        source_size = None
-        if d.source is not None:
-            try:
-                source_size = await asyncio.to_thread(_image_size, self.files.path_for(d.source.sha256))
-            except FileMissing:
-                source_size = None
-        has_source = source_size is not None
+        has_source = d.source is not None
         return (
             DreamDetail(
                 id=item.id,
@@ -246,10 +234,11 @@ class GalleryReader:
                 is_animation=d.is_animation,
                 is_video=d.result.content_type.startswith("video/"),
                 has_source=has_source,
-                source_width=source_size[0] if source_size else None,
-                source_height=source_size[1] if source_size else None,
+                # a dream keeps its original's aspect ratio: the result's size is the layout hint
+                source_width=d.width if has_source else None,
+                source_height=d.height if has_source else None,
                 result_version=file_version(d.result.sha256),
-                source_version=file_version(d.source.sha256) if has_source and d.source else None,
+                source_version=file_version(d.source.sha256) if d.source is not None else None,
             ),
             info,
         )
@@ -273,14 +262,15 @@ class GalleryReader:
         if version is not None and version != file_version(ref.sha256):
             return None
         try:
-            sha = ref.sha256
-            if kind == "thumb":
-                sha = await self.files.athumbnail(sha, THUMB_PX)
-            stored = await asyncio.to_thread(self.files.ref, sha)
-            path = await asyncio.to_thread(self.files.path_for, sha)
+            if kind == "thumb":  # made on first use, then cached by the file store
+                ref = await asyncio.to_thread(self._thumbnail_ref, ref.sha256)
+            path = self.files.path_for(ref.sha256, ref.ext)  # computed from the validated sha only
         except StoreError as exc:  # FileMissing, or a file that cannot be thumbnailed
             log.warning("gallery: no %s picture for entry %s: %s", kind, entry_id, exc)
             return None
-        if not stored.content_type.startswith(("image/", "video/")):
+        if not ref.content_type.startswith(("image/", "video/")):
             return None
-        return ImageFile(sha, stored.content_type, path, private=info.unlisted, pinned=version is not None)
+        return ImageFile(ref.sha256, ref.content_type, path, private=info.unlisted, pinned=version is not None)
+
+    def _thumbnail_ref(self, sha256: str) -> Any:
+        return self.files.ref(self.files.thumbnail(sha256, THUMB_PX))

@@ -14,6 +14,7 @@ from typing import Any, Optional
 
 from aiohttp import web
 
+from bot.store import FileMissing
 from bot.web.assets import etag_matches
 from bot.web.command import dream_command, key_parameter_rows, parameter_rows
 from bot.web.gallery import GalleryInfo, GalleryReader
@@ -212,7 +213,10 @@ async def image(request: web.Request) -> web.StreamResponse:
         headers["X-Robots-Tag"] = NOINDEX
     if etag_matches(request, etag):
         return web.Response(status=304, headers=headers)
-    data = await found.read()
+    try:
+        data = await found.read()
+    except FileMissing:
+        raise web.HTTPNotFound() from None
     headers["Content-Type"] = found.content_type
     headers["Accept-Ranges"] = "bytes"
     wanted = request.headers.get("Range")
