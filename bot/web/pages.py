@@ -46,9 +46,12 @@ def _key(request: web.Request) -> Optional[str]:
 
 def _page_number(request: web.Request) -> int:
     raw = request.query.get("page", "1")
-    if not raw.isdigit() or len(raw) > 6 or int(raw) < 1:
+    if not _PAGE_RE.match(raw):
         raise web.HTTPNotFound()
     return int(raw)
+
+
+_PAGE_RE = re.compile(r"^[1-9][0-9]{0,5}$")  # ASCII digits only: "²" is a digit to str.isdigit
 
 
 def render(
@@ -108,6 +111,8 @@ async def index(request: web.Request) -> web.Response:
 async def gallery(request: web.Request) -> web.Response:
     reader = _reader(request)
     guild_id = int(request.match_info["guild_id"])
+    if guild_id >= 2**63:  # not a Discord id (and too big for the database)
+        raise web.HTTPNotFound()
     key = _key(request)
     info = await reader.gallery(guild_id, key)
     if info is None:

@@ -80,7 +80,7 @@ async def test_gallery_recent_paging_covers_every_visible_dream_once(http, serve
     assert seen == expected
     assert page == -(-len(expected) // PAGE_SIZE)
     # past the last page, and nonsense pages, are 404
-    for bad in (page + 1, 0, "abc", "-1", "1e3"):
+    for bad in (page + 1, 0, "abc", "-1", "1e3", "²", "٣", "01", "9" * 40):
         assert (await get(http, f"/g/{PUBLIC_GUILD}?page={bad}"))[0] == 404, bad
     assert (await get(http, f"/g/{PUBLIC_GUILD}?sort=oldest"))[0] == 404
 
@@ -114,6 +114,10 @@ async def test_hidden_unpublished_opted_out_and_closed_dreams_are_404(http, serv
             assert_security_headers(headers)
     assert (await get(http, f"/g/{OFF_GUILD}"))[0] == 404
     assert (await get(http, "/g/424242"))[0] == 404
+    for huge in ("9" * 19, "9" * 20, "9" * 21, str(2**63)):
+        assert (await get(http, f"/g/{huge}"))[0] == 404, huge
+        assert (await get(http, f"/d/{huge}"))[0] == 404, huge
+        assert (await get(http, f"/img/{huge}/thumb"))[0] == 404, huge
 
 
 async def test_unlisted_gallery_needs_its_key(http, served):
