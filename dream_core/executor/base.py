@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 ParamsLike = Union[DreamParams, Mapping[str, Any], str, None]
 
 SHUTDOWN_REASON = "The dream service is shutting down."
+UNAVAILABLE_REASON = "The dream workers are down and failing to restart. Please try again later."
+UNAVAILABLE_AFTER = 3  # failed restarts of every worker before waiting jobs are failed
 
 
 class WorkerSlot(abc.ABC):
@@ -265,6 +267,8 @@ class BaseExecutor(abc.ABC):
         """
         if not self._started or self._closed:
             raise SubmitRefused("The dream service is not running right now.", code="closed")
+        if self._unavailable():
+            raise SubmitRefused(UNAVAILABLE_REASON, code="unavailable")
         failure: Optional[Failed] = None
         try:
             if isinstance(params, DreamParams):
@@ -423,6 +427,16 @@ class BaseExecutor(abc.ABC):
 
     # --- faults ---------------------------------------------------------------------
 
+    def _unavailable(self) -> bool:
+        """No worker alive and each failed to restart several times: nothing will run soon."""
+        return bool(self._slots) and all(not s.alive and s.failed_starts >= UNAVAILABLE_AFTER for s in self._slots)
+
+    def _fail_waiting(self) -> None:
+        for job in self._sched.order():
+            self._sched.remove(job)
+            job._emit(Failed(UNAVAILABLE_REASON, "worker_died"))
+            self._counts["failed"] += 1
+
     def _slot_died(self, slot: WorkerSlot) -> None:
         slot.alive = False
         if slot.job is None:  # died while idle; a busy slot is handled by _run
@@ -449,6 +463,8 @@ class BaseExecutor(abc.ABC):
                 except Exception as exc:
                     slot.failed_starts += 1
                     log.error("%s: restart failed (%s); retrying", slot.name, exc)
+                    if self._unavailable():
+                        self._fail_waiting()
                     continue
                 slot.failed_starts = 0
                 log.warning("%s restarted (pid %s)", slot.name, slot.pid)

@@ -18,7 +18,7 @@ class SubmitRefused(ExecutorError):
     def __init__(self, reason: str, *, code: str = "refused") -> None:
         super().__init__(reason)
         self.reason = reason
-        #: machine-readable cause: ``queue_full``, ``user_limit``, ``guild_limit``, ``closed``
+        #: machine-readable cause: ``queue_full``, ``user_limit``, ``guild_limit``, ``closed``, ``unavailable``
         self.code = code
 
 

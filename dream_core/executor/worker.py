@@ -89,6 +89,13 @@ def setup_worker(device: str, options: WorkerOptions) -> ModelCache:
 
     if options.torch_threads:
         torch.set_num_threads(options.torch_threads)
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise RuntimeError(f"device {device} asked for, but no CUDA GPU is visible to this process")
+        index = int(device.split(":", 1)[1]) if ":" in device else 0
+        if index >= torch.cuda.device_count():
+            raise RuntimeError(f"device {device} asked for, but only {torch.cuda.device_count()} GPU(s) are visible")
+        torch.cuda.set_device(index)
     cache = ModelCache(device, options.model_cache_size)
     for name in options.preload_models:
         try:

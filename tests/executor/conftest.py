@@ -1,8 +1,10 @@
-"""Executor fixtures: one real executor per backend for the whole session.
+"""Executor fixtures: one real executor per backend, shared by a test module.
 
 ``executor`` is parametrized over the backends, so every behavioural test runs
 against real worker processes (local) and real Ray actors on a local Ray
-started once per session. Both use the real bundled model on the CPU.
+(started once: only test_executor.py uses it; it is shut down when that module
+ends so Ray does not idle through the rest of the suite). Both use the real
+bundled model on the CPU.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from tests.executor.helpers import make_config
 BACKENDS = ["local", "ray"]
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session", params=BACKENDS)
+@pytest_asyncio.fixture(scope="module", loop_scope="session", params=BACKENDS)
 async def executor(request) -> BaseExecutor:
     ex = create_executor(make_config(request.param))
     await ex.start()

@@ -122,3 +122,14 @@ def test_out_of_memory_retries_once_with_half_tiles(monkeypatch, small_png):
     out = execute_job(JobSpec(2, params.model_dump_json(), small_png), "cpu", options, sent.append, lambda: False)
     assert out[:2] == ("failed", 2) and out[3] == "oom" and "memory" in out[2]
     assert calls == [256, 128]
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_device_that_is_not_there_fails_start_with_a_clear_message():
+    from dream_core.executor import WorkerStartError
+
+    ex = create_executor(make_config("local", devices=("cuda:7",), preload_models=()))
+    with pytest.raises(WorkerStartError, match=r"cuda:7 asked for, but .*(no CUDA GPU|GPU\(s\)) .*visible"):
+        await ex.start()
+    with pytest.raises(SubmitRefused):
+        await ex.submit(None, QUICK, user_id=1)
