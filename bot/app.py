@@ -139,7 +139,7 @@ class _DreamBotMixin:
         return synced
 
     async def close(self) -> None:
-        await self.dreams.cancel_all()
+        await self.dreams.shutdown()
         try:
             await super().close()  # type: ignore[misc]
         finally:

@@ -67,6 +67,7 @@ class ActiveDream:
     guild_id: Optional[int]
     job: Any = None
     cancel_requested: bool = False
+    shutting_down: bool = False
     started: float = field(default_factory=time.monotonic)
 
 
@@ -399,9 +400,15 @@ class DreamService:
 
     async def _end_cancelled(self, dream_id: int, reporter: ProgressReporter, message: "DreamMessage") -> None:
         await reporter.close()
-        await self._mark(self.store.mark_cancelled(dream_id))
+        active = self.active.get(dream_id)
+        if active is not None and active.shutting_down:
+            await self._mark(self.store.mark_cancelled(dream_id, "the bot was restarting"))
+            text = "✖️ I had to restart and this dream was stopped — please start it again."
+        else:
+            await self._mark(self.store.mark_cancelled(dream_id))
+            text = "✖️ Dream cancelled."
         self._count("cancelled")
-        await message.finish("✖️ Dream cancelled.")
+        await message.finish(text)
 
     async def _end_failed(
         self, dream_id: int, reporter: ProgressReporter, message: "DreamMessage", reason: str, text: str
@@ -455,9 +462,16 @@ class DreamService:
             await active.job.cancel()
         return True
 
-    async def cancel_all(self) -> None:
-        for dream_id in list(self.active):
+    async def shutdown(self, timeout: float = 5.0) -> None:
+        """Stop every dream and give them ``timeout`` seconds to record it and say so."""
+        for dream_id, active in list(self.active.items()):
+            active.shutting_down = True
             await self.cancel(dream_id)
+        deadline = time.monotonic() + timeout
+        while self.active and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        if self.active:
+            log.warning("%d dream(s) still running at shutdown", len(self.active))
 
     # ------------------------------------------------------------------ buttons
     async def on_button(self, interaction: discord.Interaction, action: str, dream_id: int) -> None:

@@ -206,9 +206,15 @@ async def test_buttons_work_after_a_restart(bot_env, small_png):
     env = bot_env
     fake, w = env.fake, env.world
     _, msg, dream_id = await finished_dream(env, small_png, layer="mixed3")
+    slow = await dream(env, small_png, iterations=400, octaves=3)
+    await slow.wait_for_original(lambda m: "Dreaming" in m.content, timeout=60)
     old_bot = env.bot
     new_bot = await env.restart()
     assert new_bot is not old_bot and old_bot.is_closed()
+    # the dream that was running when the bot stopped says so, and the store knows
+    assert "restart" in slow.original.content and not slow.original.custom_ids()
+    stopped = (await env.store.list_history(w.alice.id, page_size=1)).items[0]
+    assert stopped.status.value == "cancelled"
     again = await fake.click(msg, f"dream:again:{dream_id}", user=w.bob)
     assert again.callback.type == 5
     again_msg = await again.wait_for_original(result_done, timeout=90)
