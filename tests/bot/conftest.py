@@ -40,19 +40,19 @@ class BotEnv:
     settings: Any
     stack: contextlib.AsyncExitStack
 
-    async def start_bot(self) -> Any:
+    async def start_bot(self, settings: Any = None) -> Any:
         """Build a fresh bot on the session's store and executor and connect it."""
         from bot.metrics import Metrics
         from bot.runner import build_bot
 
-        bot = await build_bot(self.settings, store=self.store, executor=self.executor, metrics=Metrics())
+        bot = await build_bot(settings or self.settings, store=self.store, executor=self.executor, metrics=Metrics())
         self.bot = await self.stack.enter_async_context(self.fake.run_bot(bot, timeout=60))
         return self.bot
 
-    async def restart(self) -> Any:
+    async def restart(self, settings: Any = None) -> Any:
         """Close the running bot (as a process exit would) and start a new one."""
         await self.bot.close()
-        return await self.start_bot()
+        return await self.start_bot(settings)
 
 
 def make_settings(data_dir, **overrides: Any):

@@ -246,3 +246,20 @@ async def test_animation_with_guide_and_kept_colours(bot_env, small_png):
     too_long = await fake.slash("dream", {"zoom_frames": env.settings.max_zoom_frames + 1}, user=w.alice,
                                 attachments={"image": (small_png, "cat.png", "image/png")})
     assert too_long.callback.ephemeral and f"at most {env.settings.max_zoom_frames}" in too_long.text
+
+
+async def test_sharded_bot(bot_env, small_png):
+    from bot.app import ShardedDreamBot
+
+    env = bot_env
+    fake, w = env.fake, env.world
+    try:
+        bot = await env.restart(env.settings.model_copy(update={"shard_count": 2}))
+        assert isinstance(bot, ShardedDreamBot) and bot.shard_count == 2
+        h = await fake.slash("help", user=w.bob)
+        assert h.callback.ephemeral and "/dream" in h.text
+        _, msg, dream_id = await finished_dream(env, small_png)
+        assert (await env.store.get_dream(dream_id)).status.value == "done"
+    finally:
+        await env.restart()
+    assert type(env.bot) is not ShardedDreamBot
