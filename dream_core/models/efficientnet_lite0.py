@@ -89,8 +89,9 @@ class MBConv(nn.Module):
         self.skip = bool(a.id_skip and a.stride == 1 and a.input_filters == a.output_filters)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = F.relu6(self.expand(x)) if self.expand is not None else x
-        h = self.project(F.relu6(self.depthwise(h)))
+        # in-place ReLU6 is safe here: a convolution's backward doesn't need its own output
+        h = F.relu6(self.expand(x), inplace=True) if self.expand is not None else x
+        h = self.project(F.relu6(self.depthwise(h), inplace=True))
         return h + x if self.skip else h
 
 
@@ -100,7 +101,7 @@ class ConvBNReLU6(nn.Module):
         self.conv = fused_conv(conv, bn)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.relu6(self.conv(x))
+        return F.relu6(self.conv(x), inplace=True)
 
 
 def bundled_weights_path() -> str:
