@@ -75,7 +75,7 @@ async def test_presets_save_list_show_use_delete(bot_env, small_png):
     unknown = await fake.slash("dream", {"preset": "dogs"}, user=w.alice,
                                attachments={"image": (small_png, "cat.png", "image/png")})
     assert unknown.callback.type == 4 and unknown.callback.ephemeral and "preset" in unknown.text
-    assert not fake.bot_errors
+    assert not fake.bot_errors and not fake.unhandled_routes
 
 
 async def test_autocomplete_layers_and_presets(bot_env):
@@ -113,7 +113,7 @@ async def test_bad_attachments_are_refused_kindly(bot_env, data, filename, conte
     assert h.original is None or h.original.ephemeral or h.original.deleted
     after = await bot_env.store.list_history(w.bob.id, page_size=100)
     assert after.total == before.total
-    assert not fake.bot_errors
+    assert not fake.bot_errors and not fake.unhandled_routes
 
 
 async def test_gallery_publish_browse_vote_and_pages(bot_env, small_png):
@@ -170,7 +170,7 @@ async def test_gallery_publish_browse_vote_and_pages(bot_env, small_png):
     closed = await fake.slash("gallery recent", user=w.bob)
     assert closed.callback.ephemeral and "switched off" in closed.text
     await fake.slash("gallery visibility", {"mode": "unlisted"}, user=w.admin)
-    assert not fake.bot_errors
+    assert not fake.bot_errors and not fake.unhandled_routes
 
 
 async def test_history_pages(bot_env, small_png):
@@ -231,7 +231,7 @@ async def test_image_url_option(bot_env, small_png):
     blocked = await fake.slash("dream", {"image_url": att.url}, user=w.alice)
     await blocked.wait_for(lambda h: any(m.ephemeral for m in h.messages), timeout=20)
     assert "public" in blocked.text
-    assert not fake.bot_errors
+    assert not fake.bot_errors and not fake.unhandled_routes
 
 
 async def test_limits_cooldown_and_guild_jobs(bot_env, small_png):

@@ -96,7 +96,7 @@ async def test_result_buttons_again_deeper_save_publish_delete(bot_env, small_pn
 
         with pytest.raises(NotFound):
             await env.store.get_dream(dream_id)
-    assert not fake.bot_errors
+    assert not fake.bot_errors and not fake.unhandled_routes
 
 
 async def test_cancel_button_while_running(bot_env, small_png):
@@ -221,7 +221,7 @@ async def test_buttons_work_after_a_restart(bot_env, small_png):
     assert (await env.store.get_dream(dream_id_of(again_msg))).status.value == "done"
     save = await fake.click(msg, f"dream:save:{dream_id}", user=w.bob)
     assert save.modal is not None
-    assert not fake.bot_errors
+    assert not fake.bot_errors and not fake.unhandled_routes
 
 
 async def test_animation_with_guide_and_kept_colours(bot_env, small_png):
