@@ -1,10 +1,11 @@
-"""Bot fixtures: ONE fake Discord, store, executor and running bot for the whole session.
+"""Bot fixtures: ONE fake Discord, store, executor and running bot for all of tests/bot.
 
 The real discord.py client (``bot.app.DreamBot``) talks to the fake Discord
 server of ``tests.fakediscord`` over HTTP and a websocket; dreams run on the
 real local executor (one CPU worker, the bundled model) and are recorded in a
 real SQLite file upgraded through the real Alembic migrations. Dreams are made
 cheap through ``settings.default_params`` (one octave, two iterations, 96 px).
+Package scope: the worker process and the bot are gone before other areas' tests run.
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ def small_png(sample_image) -> bytes:
     return buf.getvalue()
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
+@pytest_asyncio.fixture(scope="package", loop_scope="session")
 async def bot_env(tmp_path_factory) -> AsyncIterator[BotEnv]:
     from bot.store import Store
     from dream_core.executor import ExecutorConfig, create_executor
