@@ -20,6 +20,10 @@ What is measured:
     executor workers restarted after a crash, hang or out-of-memory.
 ``dreambot_workers_alive``
     live executor workers (refreshed on scrape when an executor is attached).
+``dreambot_dreams{status}``
+    dreams in the database by status (queued, running, done, failed,
+    cancelled), refreshed by ``/metrics`` on each scrape: meaningful in any
+    process that serves the gallery, even ``dreambot web`` on its own.
 ``dreambot_discord_interaction_seconds{command}``
     histogram of the time from a Discord interaction's creation to the bot's
     first response (the latency users feel before "thinking...").
@@ -97,6 +101,13 @@ class Metrics:
             buckets=INTERACTION_SECONDS_BUCKETS,
             registry=r,
         )
+        self.dreams = Gauge(
+            "dreams",
+            "Dreams recorded in the store, by status (refreshed from the database on each scrape).",
+            ["status"],
+            namespace=namespace,
+            registry=r,
+        )
         self._lock = threading.Lock()
         self._synced_restarts = 0
 
@@ -166,6 +177,11 @@ class Metrics:
             if total > self._synced_restarts:
                 self.worker_restarts.inc(total - self._synced_restarts)
                 self._synced_restarts = total
+
+    def set_dream_counts(self, counts: Mapping[str, int]) -> None:
+        """Set ``dreambot_dreams{status}`` from a ``{status: count}`` mapping."""
+        for status, count in counts.items():
+            self.dreams.labels(status=status).set(max(0, int(count)))
 
     # --- Discord --------------------------------------------------------------
     def observe_interaction(self, seconds: float, command: str = "other") -> None:

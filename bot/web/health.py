@@ -84,6 +84,19 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response(body, status=200 if ok else 503, headers={"Cache-Control": "no-store"})
 
 
+async def dream_counts(store: Any) -> dict[str, int]:
+    """Dreams in the store by status (every status present, zeros included)."""
+    from sqlalchemy import func, select
+
+    from bot.store.models import Dream, DreamStatus
+
+    counts = {status.value: 0 for status in DreamStatus}
+    async with store.db.read() as session:
+        for status, n in await session.execute(select(Dream.status, func.count()).group_by(Dream.status)):
+            counts[str(status)] = int(n)
+    return counts
+
+
 async def metrics(request: web.Request) -> web.Response:
     collectors: Metrics = request.app[METRICS_KEY]
     executor = request.app[EXECUTOR_KEY]
@@ -92,6 +105,10 @@ async def metrics(request: web.Request) -> web.Response:
             collectors.update_from_executor_status(await _maybe_await(executor.status()))
         except Exception as exc:
             log.warning("metrics: executor status failed: %s", exc)
+    try:
+        collectors.set_dream_counts(await asyncio.wait_for(dream_counts(request.app[STORE_KEY]), STORE_PROBE_TIMEOUT_S))
+    except Exception as exc:  # the scrape still answers with everything else
+        log.warning("metrics: cannot count dreams: %s", exc)
     return web.Response(
         body=collectors.render(),
         headers={"Content-Type": METRICS_CONTENT_TYPE, "Cache-Control": "no-store"},

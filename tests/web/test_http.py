@@ -322,6 +322,16 @@ async def test_healthz_ok_and_metrics_text(http, served):
         "dreambot_discord_interaction_seconds",
     } <= names
     assert 'dreambot_jobs_total{status="done"} 1.0' in body.decode()
+    # dreams by status straight from the database: every seeded dream is done
+    from bot.store.models import Dream
+
+    async with served.store.db.read() as session:
+        from sqlalchemy import func, select
+
+        total = await session.scalar(select(func.count()).select_from(Dream))
+    text = body.decode()
+    assert f'dreambot_dreams{{status="done"}} {float(total)}' in text
+    assert 'dreambot_dreams{status="failed"} 0.0' in text
 
 
 async def test_healthz_and_metrics_with_executor_and_broken_store(tmp_path, served):
