@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
-from sqlalchemy import pool
+from sqlalchemy import pool, text
 from sqlalchemy.engine import Connection
 
 from bot.store.database import configure_sqlite, create_engine_checked, ensure_sqlite_folder
@@ -40,9 +40,15 @@ def _configure(connection: Connection) -> None:
     )
 
 
+# any constant: serialises concurrent migrators (bot and web starting together)
+_PG_LOCK_KEY = 0x44524D42  # "DRMB"
+
+
 def _run(connection: Connection) -> None:
     _configure(connection)
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            connection.execute(text(f"SELECT pg_advisory_xact_lock({_PG_LOCK_KEY})"))
         context.run_migrations()
 
 
@@ -62,7 +68,8 @@ async def _run_async(url: str) -> None:
     ensure_sqlite_folder(url)
     engine = create_engine_checked(url, poolclass=pool.NullPool)
     if engine.dialect.name == "sqlite":
-        configure_sqlite(engine.sync_engine, foreign_keys=False)
+        # BEGIN IMMEDIATE: a second migrator waits, then finds the work done
+        configure_sqlite(engine.sync_engine, foreign_keys=False, begin="IMMEDIATE")
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_run)

@@ -117,13 +117,14 @@ def create_engine_checked(url: Union[str, URL], **kwargs: Any) -> AsyncEngine:
         ) from None
 
 
-def configure_sqlite(engine: Engine, *, foreign_keys: bool = True) -> None:
+def configure_sqlite(engine: Engine, *, foreign_keys: bool = True, begin: str = "") -> None:
     """Install the SQLite connection setup on a (sync) engine.
 
     Every new connection gets WAL mode, ``foreign_keys``, a busy timeout and
     ``synchronous=NORMAL``; the driver's own transaction handling is replaced by
-    explicit ``BEGIN`` (``BEGIN IMMEDIATE`` on engines carrying the write option),
-    which also makes SAVEPOINTs and transactional DDL behave.
+    explicit ``BEGIN`` (``BEGIN IMMEDIATE`` on engines carrying the write option, or
+    ``begin`` for every transaction), which also makes SAVEPOINTs and transactional
+    DDL behave.
     """
 
     @event.listens_for(engine, "connect")
@@ -140,7 +141,7 @@ def configure_sqlite(engine: Engine, *, foreign_keys: bool = True) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        mode = conn.get_execution_options().get(_BEGIN_OPTION, "")
+        mode = conn.get_execution_options().get(_BEGIN_OPTION, begin)
         conn.exec_driver_sql(f"BEGIN {mode}".rstrip())
 
 
