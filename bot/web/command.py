@@ -10,6 +10,7 @@ cannot be repeated exactly. The option list comes from
 
 from __future__ import annotations
 
+import shlex
 from typing import Any
 
 from dream_core.params import DreamParams
@@ -59,6 +60,19 @@ def dream_command(params: DreamParams, *, command: str = "dream") -> str:
     """``/dream strength:high layer:mixed4c:97 seed:1234`` for ``params``."""
     parts = [f"/{command}"]
     parts += [f"{name}:{_format_value(value)}" for name, value in reproducing_options(params).items()]
+    return " ".join(parts)
+
+
+def cli_command(params: DreamParams, *, has_source: bool = True) -> str:
+    """The ``dreambot dream`` command line that repeats a dream exactly: the same options
+    as :func:`dream_command`, as flags (``--keep-colors`` / ``--no-normalize-gradients``)."""
+    parts = ["dreambot", "dream", "original.png" if has_source else "noise"]
+    for name, value in reproducing_options(params).items():
+        flag = "--" + name.replace("_", "-")
+        if isinstance(value, bool):
+            parts.append(flag if value else "--no-" + name.replace("_", "-"))
+        else:
+            parts += [flag, shlex.quote(_format_value(value))]
     return " ".join(parts)
 
 

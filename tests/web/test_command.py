@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.web.command import dream_command, key_parameter_rows, parameter_rows, reproducing_options
+from bot.web.command import cli_command, dream_command, key_parameter_rows, parameter_rows, reproducing_options
 from dream_core.params import DreamParams
 
 
@@ -42,3 +42,23 @@ def test_command_text():
     assert len(rows) == len(DreamParams.model_fields)
     keys = dict(key_parameter_rows(p))
     assert "zoom frames" not in keys and keys["seed"] == "9"
+
+
+def test_cli_command_parses_back_to_the_same_dream():
+    """The command line shown on the page, fed to the real ``dreambot dream`` parser."""
+    import shlex
+
+    from bot.cli import build_parser
+    from dream_core.params import DreamParams
+
+    given = DreamParams(
+        strength="high", layer="mixed4c:97*0.7+mixed5a", normalize_gradients=False, keep_colors=True,
+        rotate=-2.5, zoom_frames=4, seed=77,
+    ).resolved()
+    line = cli_command(given)
+    assert line.startswith("dreambot dream original.png --layer 'mixed4c:97*0.7+mixed5a' --strength high")
+    assert "--no-normalize-gradients" in line and "--keep-colors" in line
+    args = build_parser().parse_args(shlex.split(line)[1:])
+    values = {name: getattr(args, name) for name in DreamParams.model_fields if getattr(args, name, None) is not None}
+    assert DreamParams(**values).resolved() == given
+    assert cli_command(DreamParams(seed=3).resolved(), has_source=False) == "dreambot dream noise --seed 3"
