@@ -98,8 +98,10 @@ Schema and migrations (``models.py``, ``migrate.py``, top-level ``migrations/``)
     ``Base``, ``User``, ``Guild``, ``Preset``, ``Dream``, ``GalleryEntry``, ``Vote``;
     ``DreamStatus``, ``GalleryVisibility``.
     ``upgrade(url=None, revision="head")``, ``downgrade(url, revision)``,
-    ``current(url=None) -> str | None``, ``add_db_subcommands(subparsers)`` (blocking;
-    use ``asyncio.to_thread`` from async code).
+    ``current(url=None) -> str | None`` (blocking; from async code use
+    ``await upgrade_async(url=None)``); ``add_db_subcommands(subparsers)`` adds
+    ``dreambot db upgrade|downgrade|current|delete-user|gc``. Migrating is safe when
+    several processes start at once.
 """
 
 from bot.store.database import Database

@@ -20,7 +20,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator, Optional, TypeVar, Union
+from typing import Any, Awaitable, Callable, Iterator, Optional, TypeVar, Union
 
 from alembic import command
 from alembic.config import Config
@@ -189,8 +189,53 @@ def _cmd_current(args: argparse.Namespace) -> int:
     return 0
 
 
+def _store_command(args: argparse.Namespace, action: Callable[[Any], Awaitable[str]]) -> int:
+    """Open the store (the URL from ``--url`` or the settings; files from the settings),
+    run ``action(store)`` and print what it returns."""
+    from bot.settings import get_settings
+    from bot.store.database import Database
+    from bot.store.files import FileStore
+    from bot.store.service import Store
+
+    async def run() -> str:
+        settings = get_settings()
+        url = _url(args.url)
+        await upgrade_async(url)
+        store = Store(Database(url), FileStore(settings.files_dir), max_presets_per_user=settings.max_presets_per_user)
+        try:
+            return await action(store)
+        finally:
+            await store.close()
+
+    print(asyncio.run(run()))
+    return 0
+
+
+@_cli
+def _cmd_delete_user(args: argparse.Namespace) -> int:
+    async def action(store: Any) -> str:
+        r = await store.delete_user_data(args.user_id)
+        return (
+            f"deleted user {r.user_id}: {r.dreams} dream(s), {r.presets} preset(s), "
+            f"{r.gallery_entries} gallery entr{'y' if r.gallery_entries == 1 else 'ies'}, "
+            f"{r.votes} vote(s), {r.files} file(s)"
+        )
+
+    return _store_command(args, action)
+
+
+@_cli
+def _cmd_gc(args: argparse.Namespace) -> int:
+    async def action(store: Any) -> str:
+        n = await store.collect_garbage(min_age_s=args.min_age_hours * 3600)
+        return f"removed {n} unreferenced file(s)"
+
+    return _store_command(args, action)
+
+
 def add_db_subcommands(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    """Add ``db upgrade|downgrade|current`` to a CLI's subcommands (each sets ``func``)."""
+    """Add ``db upgrade|downgrade|current|delete-user|gc`` to a CLI's subcommands (each
+    sets ``func``, returning an exit status)."""
     db = subparsers.add_parser("db", help="manage the database schema (migrations)")
     db.add_argument("--url", default=None, help="SQLAlchemy URL (default: DREAMBOT_DATABASE_URL or the data folder)")
     sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
@@ -202,3 +247,11 @@ def add_db_subcommands(subparsers: "argparse._SubParsersAction[argparse.Argument
     down.set_defaults(func=_cmd_downgrade)
     cur = sub.add_parser("current", help="show the database's revision")
     cur.set_defaults(func=_cmd_current)
+    rm = sub.add_parser(
+        "delete-user", help="delete everything of one Discord user (dreams, presets, votes, files)"
+    )
+    rm.add_argument("user_id", type=int, help="the user's Discord id")
+    rm.set_defaults(func=_cmd_delete_user)
+    gc = sub.add_parser("gc", help="delete stored images that no dream refers to")
+    gc.add_argument("--min-age-hours", type=float, default=1.0, help="keep files younger than this (default 1)")
+    gc.set_defaults(func=_cmd_gc)

@@ -72,7 +72,12 @@ def validate_params(params: ParamsLike) -> dict[str, Any]:
 
 class PresetOps(StoreBase):
     async def create_preset(
-        self, owner_id: int, name: str, params: ParamsLike, *, shared: bool = False,
+        self,
+        owner_id: int,
+        name: str,
+        params: ParamsLike,
+        *,
+        shared: bool = False,
         owner_name: Optional[str] = None,
     ) -> PresetInfo:
         """Save a new preset. Raises :class:`PresetNameInvalid`, :class:`PresetParamsInvalid`,

@@ -208,3 +208,45 @@ def test_concurrent_upgrades_of_a_fresh_database(tmp_path):
         assert p.returncode == 0, err
     assert current(url) == head()
     assert _diff(tmp_path / "race.db") == []
+
+
+def test_db_cli_delete_user_and_gc(data_dir, capsys, sample_png):
+    import asyncio
+    import os
+    import time
+
+    from bot.settings import get_settings
+    from bot.store import FileStore, Store
+
+    async def setup() -> tuple[str, str]:
+        store = await Store.open()
+        try:
+            src = store.files.put(sample_png)
+            d = await store.create_dream(42, {}, source=src)
+            await store.create_preset(42, "p", {})
+            await store.create_dream(7, {})
+            orphan = store.files.put(b"never recorded")
+            old = time.time() - 3 * 3600
+            os.utime(store.files.path_for(orphan.sha256), (old, old))
+            return d.source.sha256, orphan.sha256
+        finally:
+            await store.close()
+
+    src_sha, orphan_sha = asyncio.run(setup())
+    parser = argparse.ArgumentParser()
+    add_db_subcommands(parser.add_subparsers(dest="command", required=True))
+
+    def run(*argv: str) -> int:
+        args = parser.parse_args(["db", *argv])
+        return args.func(args)
+
+    assert run("gc", "--min-age-hours", "2") == 0
+    assert "removed 1 unreferenced file(s)" in capsys.readouterr().out
+    files = FileStore(get_settings().files_dir)
+    assert not files.exists(orphan_sha) and files.exists(src_sha)
+    assert run("delete-user", "42") == 0
+    out = capsys.readouterr().out
+    assert "deleted user 42: 1 dream(s), 1 preset(s)" in out and "1 file(s)" in out
+    assert not files.exists(src_sha)
+    assert run("--url", "not a url", "gc") == 2
+    assert "not a valid database URL" in capsys.readouterr().err
