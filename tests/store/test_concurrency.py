@@ -14,6 +14,7 @@ import textwrap
 import time
 
 from bot.store import Database, DreamStatus, FileStore, Store
+from bot.store.migrate import current, head
 
 from .conftest import sqlite_url
 
@@ -65,8 +66,11 @@ _WRITER = textwrap.dedent(
     """
     import asyncio, os, sys
     from bot.store import Database, FileStore, Store
+    from bot.store.migrate import upgrade
 
     async def main(url, root, user, stop_after):
+        if os.environ.get("WRITER_MIGRATES"):
+            upgrade(url)  # as the bot and the web gallery do when they start
         store = Store(Database(url), FileStore(root), max_presets_per_user=10_000)
         i = 0
         while stop_after < 0 or i < stop_after:
@@ -85,10 +89,12 @@ _WRITER = textwrap.dedent(
 )
 
 
-def _spawn(tmp_path, db_path, user: int, stop_after: int) -> subprocess.Popen:
+def _spawn(tmp_path, db_path, user: int, stop_after: int, *, migrate: bool = False) -> subprocess.Popen:
     script = tmp_path / "writer.py"
     script.write_text(_WRITER)
     env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    if migrate:
+        env["WRITER_MIGRATES"] = "1"
     return subprocess.Popen(
         [sys.executable, str(script), sqlite_url(db_path), str(tmp_path / "files"), str(user), str(stop_after)],
         stdout=subprocess.PIPE,
@@ -141,14 +147,18 @@ async def test_killed_writer_leaves_a_consistent_database(db_path, tmp_path):
         await store.close()
 
 
-async def test_processes_writing_at_once(db_path, tmp_path):
-    procs = [_spawn(tmp_path, db_path, user=10 + i, stop_after=10) for i in range(2)]
+async def test_processes_migrating_and_writing_at_once(db_path, tmp_path):
+    """Processes start together on a fresh file: each migrates (one does the work, the
+    other waits and finds it done), then they write at once."""
+    db_path = tmp_path / "fresh.db"  # (the fixture only marks this test SQLite-only)
+    procs = [_spawn(tmp_path, db_path, user=10 + i, stop_after=10, migrate=True) for i in range(2)]
     outs = [await asyncio.to_thread(p.communicate, timeout=60) for p in procs]
     for p, (out, err) in zip(procs, outs, strict=True):
         assert p.returncode == 0, err
         assert "locked" not in err
         assert len(out.split("\n")) - 1 == 10
     assert _integrity(db_path) == "ok"
+    assert current(sqlite_url(db_path)) == head()
     store = Store(Database(sqlite_url(db_path)), FileStore(tmp_path / "files"))
     try:
         for i in range(2):

@@ -189,27 +189,6 @@ def test_plain_urls_get_the_async_driver(tmp_path):
     assert Database(f"sqlite:///{tmp_path / 'a.db'}").url.drivername == "sqlite+aiosqlite"
 
 
-def test_concurrent_upgrades_of_a_fresh_database(tmp_path):
-    """The bot and the web gallery may start (and migrate) at the same moment, as
-    separate processes (Alembic itself is not thread-safe within one process)."""
-    import os
-    import subprocess
-    import sys
-
-    url = sqlite_url(tmp_path / "race.db")
-    code = "import sys; from bot.store.migrate import upgrade; upgrade(sys.argv[1])"
-    env = {**os.environ, "PYTHONPATH": os.getcwd()}
-    procs = [
-        subprocess.Popen([sys.executable, "-c", code, url], env=env, stderr=subprocess.PIPE, text=True)
-        for _ in range(2)
-    ]
-    for p in procs:
-        _, err = p.communicate(timeout=120)
-        assert p.returncode == 0, err
-    assert current(url) == head()
-    assert _diff(tmp_path / "race.db") == []
-
-
 def test_db_cli_delete_user_and_gc(data_dir, capsys, sample_png):
     import asyncio
     import os
