@@ -117,8 +117,7 @@ class DreamParams(BaseModel):
                 continue
             flag = "--" + name.replace("_", "-")
             if isinstance(value, bool):
-                if value:
-                    parts.append(flag)
+                parts.append(flag if value else "--no-" + name.replace("_", "-"))
             else:
                 parts.append(f"{flag} {value}")
         return " ".join(parts)
