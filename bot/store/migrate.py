@@ -39,18 +39,24 @@ T = TypeVar("T")
 def migrations_dir() -> Path:
     """The ``migrations/`` folder: ``DREAMBOT_MIGRATIONS_DIR``, else next to the ``bot``
     package (source checkout, editable install), else in the working directory (the
-    Docker image copies it to ``/app/migrations``)."""
+    Docker image copies it to ``/app/migrations``). Raises :class:`DatabaseError`."""
     env = os.environ.get("DREAMBOT_MIGRATIONS_DIR")
     candidates = [Path(env)] if env else []
     candidates += [Path(__file__).resolve().parents[2] / "migrations", Path.cwd() / "migrations"]
     for c in candidates:
-        if (c / "env.py").is_file():
-            return c
-    raise RuntimeError(
-        "The database migrations folder was not found (looked in: "
+        try:
+            if _MARKER in (c / "env.py").read_text(encoding="utf-8"):
+                return c
+        except OSError:
+            continue
+    raise DatabaseError(
+        "DreamBot's database migrations were not found (looked in: "
         + ", ".join(str(c) for c in candidates)
         + "). Run from the DreamBot folder or set DREAMBOT_MIGRATIONS_DIR."
     )
+
+
+_MARKER = "Alembic environment for DreamBot"
 
 
 def alembic_config(url: str) -> Config:

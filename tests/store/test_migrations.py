@@ -229,3 +229,31 @@ def test_db_cli_delete_user_and_gc(data_dir, capsys, sample_png):
     assert not files.exists(src_sha)
     assert run("--url", "not a url", "gc") == 2
     assert "not a valid database URL" in capsys.readouterr().err
+
+
+def test_migrations_folder_is_found_or_explained(tmp_path, monkeypatch):
+    import shutil
+
+    from bot.store import DatabaseError
+    from bot.store.migrate import migrations_dir
+
+    copy = tmp_path / "elsewhere" / "migrations"
+    shutil.copytree(migrations_dir(), copy)
+    monkeypatch.setenv("DREAMBOT_MIGRATIONS_DIR", str(copy))
+    assert migrations_dir() == copy
+    url = sqlite_url(tmp_path / "x.db")
+    upgrade(url)
+    assert current(url) == head()
+    # a folder that is not DreamBot's (another project's migrations) is not used
+    other = tmp_path / "other" / "migrations"
+    other.mkdir(parents=True)
+    (other / "env.py").write_text("# someone else's alembic env\n")
+    monkeypatch.setenv("DREAMBOT_MIGRATIONS_DIR", str(other))
+    monkeypatch.chdir(tmp_path / "other")
+    assert migrations_dir() != other
+    # nothing anywhere: a clear error for the admin
+    import bot.store.migrate as migrate_mod
+
+    monkeypatch.setattr(migrate_mod, "__file__", str(tmp_path / "a" / "b" / "c" / "migrate.py"))
+    with pytest.raises(DatabaseError, match="migrations were not found.*DREAMBOT_MIGRATIONS_DIR"):
+        migrations_dir()
