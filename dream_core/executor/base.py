@@ -226,13 +226,17 @@ class BaseExecutor(abc.ABC):
             job._cancel_requested = True
             job._cancel_reason = SHUTDOWN_REASON
             slot.request_cancel(job)
-        if self._tasks:
-            await asyncio.wait(list(self._tasks), timeout=min(5.0, self.config.cancel_grace_s))
+        runs = [t for t in self._tasks if t.get_name().startswith("dream-run")]
+        if runs:  # running jobs stop at their next dream step
+            await asyncio.wait(runs, timeout=min(5.0, self.config.cancel_grace_s))
         await asyncio.gather(*(s.stop() for s in self._slots), return_exceptions=True)
-        if self._tasks:
-            await asyncio.wait(list(self._tasks), timeout=5.0)
+        runs = [t for t in runs if not t.done()]
+        if runs:
+            await asyncio.wait(runs, timeout=5.0)
         for task in list(self._tasks):
             task.cancel()
+        if self._tasks:  # let restarts in progress reap what they started
+            await asyncio.wait(list(self._tasks), timeout=5.0)
         for job in list(self._running):
             job._emit(Cancelled(SHUTDOWN_REASON))
         self._running.clear()
@@ -350,8 +354,8 @@ class BaseExecutor(abc.ABC):
 
     # --- dispatch -------------------------------------------------------------------
 
-    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
-        task = asyncio.get_running_loop().create_task(coro)
+    def _spawn(self, coro: Any, name: Optional[str] = None) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
@@ -369,7 +373,7 @@ class BaseExecutor(abc.ABC):
             slot.job = job
             self._running[job] = slot
             job._emit(Started(slot.name, slot.device))
-            self._spawn(self._run(slot, job))
+            self._spawn(self._run(slot, job), name=f"dream-run-{job.id}")
         self._publish_positions()
 
     def _publish_positions(self) -> None:
