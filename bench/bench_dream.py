@@ -31,7 +31,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dream_core.engine import (  # noqa: E402
+from dream_core.engine import (
     dream,
     gaussian_blur,
     octave_sizes,
@@ -40,10 +40,9 @@ from dream_core.engine import (  # noqa: E402
     to_image,
     to_tensor,
 )
-from dream_core.images import sample_path  # noqa: E402
-from dream_core.models import get_model  # noqa: E402
-from dream_core.params import DreamParams  # noqa: E402
-
+from dream_core.images import sample_path
+from dream_core.models import get_model
+from dream_core.params import DreamParams
 
 # ------------------------------------------------------------------ the reference implementation
 
@@ -190,7 +189,7 @@ def memory_part(sides: list[int], tiles: list[int], threads: int) -> None:
         for side in sides:
             proc = subprocess.run(
                 [sys.executable, "-c", MEMORY_CHILD, str(side), str(tile), str(threads)],
-                capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1],
+                capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1], check=False,
             )
             if proc.returncode != 0:
                 print(f"  {side} px tile {tile}: FAILED {proc.stderr.strip().splitlines()[-1:]}")
@@ -228,7 +227,7 @@ def bf16_part() -> None:
     for name, dtype in (("fp32", None), ("bf16", torch.bfloat16)):
         cfg = StepConfig(tile=512, amp_dtype=dtype, channels_last=True)
         tile_gradient(model, x, obj, cfg)
-        res[name] = timed(lambda: tile_gradient(model, x, obj, cfg), repeat=2)
+        res[name] = timed(lambda cfg=cfg: tile_gradient(model, x, obj, cfg), repeat=2)
     g32, g16 = res["fp32"][1], res["bf16"][1]
     corr = torch.corrcoef(torch.stack([g32.flatten(), g16.flatten()]))[0, 1]  # type: ignore[union-attr]
     print(
@@ -240,7 +239,7 @@ def bf16_part() -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--parts", default="512,2048,memory,googlenet,bf16")
-    ap.add_argument("--threads", type=int, default=int(os.environ.get("BENCH_THREADS", 2)))
+    ap.add_argument("--threads", type=int, default=int(os.environ.get("BENCH_THREADS", "2")))
     ap.add_argument("--iterations-2048", type=int, default=None, help="fewer iterations for the 2048 px part")
     ap.add_argument("--out", default="/tmp/dreambot-bench")
     args = ap.parse_args()

@@ -14,8 +14,9 @@ import json
 import sys
 import time
 import typing
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any
 
 from dream_core.errors import DreamError
 from dream_core.params import DreamParams, parse_params
@@ -29,7 +30,7 @@ _EXTRA_DESTS = {"input", "output", "guide", "weights", "device", "params_from", 
 # ------------------------------------------------------------------ parser construction
 
 
-def _field_type(annotation: Any) -> tuple[Any, Optional[Sequence[Any]]]:
+def _field_type(annotation: Any) -> tuple[Any, Sequence[Any] | None]:
     """(python type, choices) for a DreamParams field annotation."""
     origin = typing.get_origin(annotation)
     if origin is typing.Union:
@@ -57,7 +58,7 @@ def add_param_flags(parser: argparse.ArgumentParser) -> None:
             group.add_argument(flag, dest=name, type=typ, choices=choices, default=None, help=help_text, metavar=None if choices else name.upper().split("_")[-1])
 
 
-def params_from_args(args: argparse.Namespace, base: Optional[DreamParams] = None) -> DreamParams:
+def params_from_args(args: argparse.Namespace, base: DreamParams | None = None) -> DreamParams:
     """DreamParams from parsed flags (only flags given), over ``base``."""
     data = (base or DreamParams()).model_dump()
     for name in DreamParams.model_fields:
@@ -67,7 +68,7 @@ def params_from_args(args: argparse.Namespace, base: Optional[DreamParams] = Non
     return parse_params(data)
 
 
-def add_subcommands(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+def add_subcommands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``dream``, ``layers`` and ``models`` to an argparse subparsers object."""
     d = subparsers.add_parser(
         "dream",
@@ -229,7 +230,7 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m dream_core``; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)

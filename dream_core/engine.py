@@ -25,8 +25,9 @@ import math
 import os
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Callable, Optional, Sequence, Union
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -34,9 +35,18 @@ import torch.nn.functional as F
 from PIL import Image
 
 from dream_core.errors import DreamCancelled, DreamParamsError
-from dream_core.models import DreamModel, ResolvedTerm, get_model, resolve_device, resolve_targets
+from dream_core.models import (
+    DreamModel,
+    ResolvedTerm,
+    get_model,
+    resolve_device,
+    resolve_targets,
+)
 from dream_core.params import DreamParams
 from dream_core.results import CancelCheck, DreamResult, Progress, ProgressCallback
+
+if TYPE_CHECKING:
+    from dream_core.images import LoadedImage
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +96,7 @@ class Objective:
     def __init__(
         self,
         terms: Sequence[ResolvedTerm],
-        guide_features: Optional[dict[str, torch.Tensor]] = None,
+        guide_features: dict[str, torch.Tensor] | None = None,
         guide_weight: float = 1.0,
     ) -> None:
         self.terms = list(terms)
@@ -96,7 +106,7 @@ class Objective:
         self.plain_weight = max(0.0, 1.0 - self.guide_weight) if guide_features is not None else 1.0
 
     @staticmethod
-    def _select(act: torch.Tensor, channel: Optional[int]) -> torch.Tensor:
+    def _select(act: torch.Tensor, channel: int | None) -> torch.Tensor:
         return act[:, channel : channel + 1] if channel is not None else act
 
     def __call__(self, feats: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -170,11 +180,11 @@ class StepConfig:
 
     tile: int = 512
     truncate: bool = True
-    amp_dtype: Optional[torch.dtype] = None
+    amp_dtype: torch.dtype | None = None
     channels_last: bool = False
 
     @staticmethod
-    def for_device(device: torch.device, tile: int) -> "StepConfig":
+    def for_device(device: torch.device, tile: int) -> StepConfig:
         if device.type == "cuda":
             return StepConfig(tile=tile, amp_dtype=torch.float16, channels_last=True)
         if os.environ.get(CPU_BF16_ENV) == "1":
@@ -251,8 +261,8 @@ class _Runner:
         params: DreamParams,
         cfg: StepConfig,
         total_steps: int,
-        progress: Optional[ProgressCallback],
-        cancel: Optional[CancelCheck],
+        progress: ProgressCallback | None,
+        cancel: CancelCheck | None,
         frames: int,
     ) -> None:
         self.model = model
@@ -387,16 +397,19 @@ def guide_features(model: DreamModel, guide: Image.Image, layers: Sequence[str],
 
 
 def dream(
-    image: Optional[Union[Image.Image, "LoadedImageLike"]],
-    params: Optional[DreamParams] = None,
+    image: Image.Image | LoadedImage | None,
+    params: DreamParams | None = None,
     *,
-    guide: Optional[Image.Image] = None,
-    progress: Optional[ProgressCallback] = None,
-    cancel: Optional[CancelCheck] = None,
-    device: Union[str, torch.device, None] = None,
-    weights: Optional[str] = None,
+    guide: Image.Image | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelCheck | None = None,
+    device: str | torch.device | None = None,
+    weights: str | None = None,
 ) -> DreamResult:
     """Dream on ``image`` (``None``: dream from noise) with ``params``.
+
+    ``image`` may be a PIL image or a :class:`~dream_core.images.LoadedImage`
+    (its notes are carried into the result's notes).
 
     ``guide``: dream toward what the network sees in this picture.
     ``progress``: called after every step (see :class:`Progress`).
@@ -419,7 +432,7 @@ def dream(
         image = image.image
     torch.manual_seed(p.seed)
 
-    alpha: Optional[Image.Image] = None
+    alpha: Image.Image | None = None
     if image is None:
         x0 = noise_tensor(p.noise_size, p.seed, dev)
         notes.append(f"dreamed from noise ({p.noise_size}x{p.noise_size})")
@@ -476,8 +489,3 @@ def dream(
         notes=notes,
         input_size=input_size,
     )
-
-
-class LoadedImageLike:  # typing helper only: dream_core.images.LoadedImage fits
-    image: Image.Image
-    notes: list[str]

@@ -17,7 +17,7 @@ import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Optional, Union
+from typing import IO, TYPE_CHECKING, Union
 
 import numpy as np
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
@@ -45,7 +45,7 @@ class LoadedImage:
     image: Image.Image
     notes: list[str] = field(default_factory=list)
     original_size: tuple[int, int] = (0, 0)
-    format: Optional[str] = None
+    format: str | None = None
 
 
 def _read_bytes(src: ImageSource, max_bytes: int) -> bytes:
@@ -80,7 +80,7 @@ def load_image(
     *,
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_pixels: int = DEFAULT_MAX_PIXELS,
-    max_size: Optional[int] = None,
+    max_size: int | None = None,
 ) -> LoadedImage:
     """Decode and normalise an input image.
 
@@ -167,7 +167,7 @@ def _to_rgb_or_rgba(img: Image.Image) -> Image.Image:
 # ---------------------------------------------------------------- output
 
 
-def output_format(fmt_or_path: Union[str, os.PathLike, None], animated: bool) -> str:
+def output_format(fmt_or_path: str | os.PathLike | None, animated: bool) -> str:
     """Normalise a format name or path extension to one of png/jpeg/webp/gif/mp4."""
     if fmt_or_path is None:
         return "webp" if animated else "png"
@@ -179,7 +179,7 @@ def output_format(fmt_or_path: Union[str, os.PathLike, None], animated: bool) ->
     return ext
 
 
-def params_pnginfo(params: "DreamParams", extra: Optional[dict[str, str]] = None) -> PngImagePlugin.PngInfo:
+def params_pnginfo(params: DreamParams, extra: dict[str, str] | None = None) -> PngImagePlugin.PngInfo:
     info = PngImagePlugin.PngInfo()
     info.add_text(PARAMS_PNG_KEY, params.model_dump_json())
     info.add_text("Software", "DreamBot")
@@ -188,7 +188,7 @@ def params_pnginfo(params: "DreamParams", extra: Optional[dict[str, str]] = None
     return info
 
 
-def read_params(png: Union[bytes, str, os.PathLike]) -> Optional["DreamParams"]:
+def read_params(png: bytes | str | os.PathLike) -> DreamParams | None:
     """The DreamParams stored in a DreamBot PNG, or None."""
     from dream_core.params import parse_params
 
@@ -207,7 +207,7 @@ def _flatten(img: Image.Image, background=(255, 255, 255)) -> Image.Image:
     return img.convert("RGB") if img.mode != "RGB" else img
 
 
-def encode_still(img: Image.Image, fmt: str, params: Optional["DreamParams"] = None, **options: object) -> bytes:
+def encode_still(img: Image.Image, fmt: str, params: DreamParams | None = None, **options: object) -> bytes:
     buf = io.BytesIO()
     if fmt == "png":
         pnginfo = params_pnginfo(params) if params is not None else None
@@ -257,7 +257,7 @@ def _encode_mp4(frames: list[Image.Image], fps: int) -> bytes:
         return Path(path).read_bytes()
 
 
-def encode_result(result: "DreamResult", fmt: Optional[str] = None, **options: object) -> bytes:
+def encode_result(result: DreamResult, fmt: str | None = None, **options: object) -> bytes:
     """Encode a dream result. Default: PNG for a still, animated WebP for an animation.
 
     An animation asked for in PNG/JPEG gives its last frame as a still.
@@ -270,7 +270,7 @@ def encode_result(result: "DreamResult", fmt: Optional[str] = None, **options: o
     return encode_still(result.image, f, result.params, **options)
 
 
-def save_result(result: "DreamResult", path: Union[str, os.PathLike]) -> Path:
+def save_result(result: DreamResult, path: str | os.PathLike) -> Path:
     """Write a result to ``path``; the format follows the extension. Returns the path."""
     p = Path(path)
     data = encode_result(result, output_format(p, result.is_animation))

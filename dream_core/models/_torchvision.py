@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from typing import Optional
 
 import torch
 from torch import nn
@@ -36,7 +35,7 @@ def unavailable_message(spec: ModelSpec, reason: str) -> str:
 
 
 def load_weights(
-    spec: ModelSpec, net: nn.Module, weights: Optional[str | os.PathLike[str]]
+    spec: ModelSpec, net: nn.Module, weights: str | os.PathLike[str] | None
 ) -> str:
     """Load weights into ``net``; returns a description of where they came from."""
     path = spec.weights.local_path(weights)

@@ -14,9 +14,9 @@ and a :class:`WeightsSpec` describing where its weights come from.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping, Optional, Sequence
 
 import torch
 from torch import nn
@@ -28,7 +28,7 @@ class LayerInfo:
 
     name: str
     channels: int
-    alias_of: Optional[str] = None
+    alias_of: str | None = None
 
     def describe(self) -> str:
         if self.alias_of:
@@ -47,12 +47,12 @@ class WeightsSpec:
     """
 
     description: str
-    env_var: Optional[str] = None
-    torchvision: Optional[str] = None
+    env_var: str | None = None
+    torchvision: str | None = None
     bundled: bool = False
     license: str = ""
 
-    def local_path(self, explicit: Optional[str | os.PathLike[str]] = None) -> Optional[Path]:
+    def local_path(self, explicit: str | os.PathLike[str] | None = None) -> Path | None:
         """An explicit path, else the env var's path (if set)."""
         if explicit:
             return Path(explicit)
@@ -68,7 +68,7 @@ class WeightsSpec:
         enum_name, member = self.torchvision.split(".")
         return getattr(getattr(tvm, enum_name), member)
 
-    def cached_file(self) -> Optional[Path]:
+    def cached_file(self) -> Path | None:
         """Where torchvision's weights API stores the file in the torch cache."""
         w = self.torchvision_weights()
         if w is None:
@@ -85,7 +85,7 @@ class ModelSpec:
     layers: Sequence[tuple[str, int]]  # own names in forward order, with channel counts
     aliases: Mapping[str, str]  # alias -> own layer name
     weights: WeightsSpec
-    build: Callable[["ModelSpec", torch.device, Optional[str]], "DreamModel"]
+    build: Callable[[ModelSpec, torch.device, str | None], DreamModel]
     mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
     std: tuple[float, float, float] = (0.229, 0.224, 0.225)
 
@@ -103,7 +103,7 @@ class ModelSpec:
         out += [LayerInfo(a, own[t], t) for a, t in self.aliases.items()]
         return out
 
-    def canonical(self, layer: str) -> Optional[str]:
+    def canonical(self, layer: str) -> str | None:
         """The own name a layer name or alias refers to, or None if unknown."""
         if layer in self.aliases:
             return self.aliases[layer]

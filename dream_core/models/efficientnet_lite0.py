@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Optional
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dream_core.models.base import DreamModel, ModelSpec, WeightsSpec, load_state_dict_file
+from dream_core.models.base import (
+    DreamModel,
+    ModelSpec,
+    WeightsSpec,
+    load_state_dict_file,
+)
 
 NAME = "efficientnet-lite0"
 
@@ -110,7 +114,7 @@ def bundled_weights_path() -> str:
     return EfficientnetLite0ModelFile.get_model_file_path()
 
 
-def build(spec: ModelSpec, device: torch.device, weights: Optional[str]) -> DreamModel:
+def build(spec: ModelSpec, device: torch.device, weights: str | None) -> DreamModel:
     from efficientnet_lite_pytorch import EfficientNet
 
     # image_size=None: "same" padding computed per input, so any image size works.

@@ -7,8 +7,6 @@ low/mid/high ``mixed3``/``mixed4``/``mixed5``.
 
 from __future__ import annotations
 
-from typing import Optional
-
 import torch
 from torch import nn
 
@@ -58,7 +56,7 @@ class _TransformInput(nn.Module):
         return self.net._transform_input(x)
 
 
-def build(spec: ModelSpec, device: torch.device, weights: Optional[str]) -> DreamModel:
+def build(spec: ModelSpec, device: torch.device, weights: str | None) -> DreamModel:
     from torchvision.models import googlenet
 
     net = googlenet(weights=None, aux_logits=False, init_weights=False, transform_input=True)

@@ -11,7 +11,7 @@ import logging
 import os
 import threading
 from dataclasses import dataclass
-from typing import Optional, Union
+from typing import Union
 
 import torch
 
@@ -37,7 +37,7 @@ class ModelListing:
     title: str
     available_offline: bool
     weights: str
-    env_var: Optional[str]
+    env_var: str | None
     default: bool
 
 
@@ -46,7 +46,7 @@ class ResolvedTerm:
     """A target term resolved against a model: own layer name, filter, weight."""
 
     layer: str
-    channel: Optional[int]
+    channel: int | None
     weight: float
     spec_name: str  # as the user wrote it (alias or own name)
 
@@ -77,9 +77,9 @@ def layer_table(model_name: str) -> list[LayerInfo]:
     return get_spec(model_name).layer_table()
 
 
-def layer_names(model_name: str) -> list[str]:
-    """Every valid layer name of a model: aliases first, then own names."""
-    spec = get_spec(model_name)
+def layer_names(model: str | DreamModel) -> list[str]:
+    """Every valid layer name of a model (a name or a loaded model): aliases first, then own names."""
+    spec = model.spec if isinstance(model, DreamModel) else get_spec(model)
     return list(spec.aliases) + [n for n, _ in spec.layers]
 
 
@@ -123,12 +123,12 @@ def resolve_device(device: DeviceLike = None) -> torch.device:
         raise DreamParamsError(f"device: can't use {device!r} (try 'cpu' or 'cuda')") from None
 
 
-_cache: dict[tuple[str, str, Optional[str]], DreamModel] = {}
+_cache: dict[tuple[str, str, str | None], DreamModel] = {}
 _lock = threading.Lock()
 
 
 def get_model(
-    name: str = DEFAULT_MODEL, device: DeviceLike = None, weights: Optional[Union[str, os.PathLike[str]]] = None
+    name: str = DEFAULT_MODEL, device: DeviceLike = None, weights: str | os.PathLike[str] | None = None
 ) -> DreamModel:
     """Load (once, then from a cache keyed by name+device+weights) a frozen eval-mode model.
 

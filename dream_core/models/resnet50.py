@@ -6,8 +6,6 @@ after a ``stem``; ``layer1`` ... ``layer4`` name the last block of each stage.
 
 from __future__ import annotations
 
-from typing import Optional
-
 import torch
 from torch import nn
 
@@ -31,7 +29,7 @@ WEIGHTS = WeightsSpec(
 )
 
 
-def build(spec: ModelSpec, device: torch.device, weights: Optional[str]) -> DreamModel:
+def build(spec: ModelSpec, device: torch.device, weights: str | None) -> DreamModel:
     from torchvision.models import resnet50
 
     net = resnet50(weights=None)

@@ -6,8 +6,6 @@ Own names follow the VGG paper: ``conv1_1`` ... ``conv5_3`` (after ReLU) and
 
 from __future__ import annotations
 
-from typing import Optional
-
 import torch
 from torch import nn
 
@@ -30,7 +28,7 @@ WEIGHTS = WeightsSpec(
 )
 
 
-def build(spec: ModelSpec, device: torch.device, weights: Optional[str]) -> DreamModel:
+def build(spec: ModelSpec, device: torch.device, weights: str | None) -> DreamModel:
     from torchvision.models import vgg16
 
     net = vgg16(weights=None)

@@ -137,7 +137,7 @@ def test_activation_memory_scales_with_tile_not_image(model):
     for side in (192, 384):
         biggest = [0]
 
-        def hook(module, inputs, output):
+        def hook(module, inputs, output, biggest=biggest):
             biggest[0] = max(biggest[0], output.numel())
 
         handles = [s.register_forward_hook(hook) for s in model.stages]
@@ -173,7 +173,7 @@ def test_large_image_runs_tiled_within_a_memory_bound(tmp_path):
         "assert r.image.size == (1024, 1024)\n"
         "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) // 1024)\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=240)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=240, check=False)
     assert proc.returncode == 0, proc.stderr
     growth_mb = int(proc.stdout.strip().splitlines()[-1])
     # image-sized tensors: a few copies of 1024^2*3*4 bytes = 12 MB each; an untiled pass needs > 1 GB

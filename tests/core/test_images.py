@@ -9,7 +9,13 @@ import pytest
 from PIL import Image
 
 from dream_core.errors import DreamInputError, DreamParamsError
-from dream_core.images import encode_still, load_image, output_format, read_params, sample_path
+from dream_core.images import (
+    encode_still,
+    load_image,
+    output_format,
+    read_params,
+    sample_path,
+)
 
 
 def encoded(img: Image.Image, fmt: str, **kw) -> bytes:
