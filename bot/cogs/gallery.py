@@ -187,6 +187,17 @@ class GalleryCog(commands.GroupCog, name="Gallery", group_name="gallery", group_
         text = "⭐ Thanks for your vote!" if state.voted else "Your vote is taken back."
         await interaction.followup.send(text, ephemeral=True)
 
+    @app_commands.command(name="optout", description="Keep all your dreams out of every gallery (or let them in again)")
+    @app_commands.describe(out="True: hide my dreams from galleries; False: show them again")
+    async def optout(self, interaction: discord.Interaction, out: bool = True) -> None:
+        await self.bot.store.set_gallery_opt_out(interaction.user.id, out)
+        text = (
+            "🙈 Your dreams are out of every gallery now, and can't be published."
+            if out
+            else "👀 Your published dreams show in galleries again."
+        )
+        await interaction.response.send_message(text, ephemeral=True)
+
     # ------------------------------------------------------------------ admin
     @app_commands.command(name="visibility", description="Admins: show the web gallery to everyone, by link only, or not at all")
     @app_commands.describe(mode="public: listed on the web; unlisted: only with the link; off: no gallery")

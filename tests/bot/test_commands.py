@@ -162,6 +162,14 @@ async def test_gallery_publish_browse_vote_and_pages(bot_env, small_png):
     top_msg = await top.wait_for_original(lambda m: m.embeds, timeout=20)
     assert "pic 0" in top_msg.text
 
+    # an author can keep their dreams out of galleries
+    listed = (await env.store.list_gallery(w.guild.id, page_size=100)).total
+    out = await fake.slash("gallery optout", {"out": True}, user=w.alice)
+    assert out.callback.ephemeral
+    assert (await env.store.list_gallery(w.guild.id, page_size=100)).total == listed - 2
+    await fake.slash("gallery optout", {"out": False}, user=w.alice)
+    assert (await env.store.list_gallery(w.guild.id, page_size=100)).total == listed
+
     # admins can switch the gallery off; then publishing and browsing explain why not
     denied = await fake.slash("gallery visibility", {"mode": "off"}, user=w.alice)
     assert denied.callback.ephemeral and "Manage Server" in denied.text
