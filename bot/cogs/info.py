@@ -29,7 +29,8 @@ HELP_TEXT = """\
 **Presets** — `/preset save`, `/preset use`, `/preset list`, `/preset show`, `/preset delete`, \
 `/preset default` (used by the menu), `/preset share`
 **History** — `/history`
-**Gallery** — `/gallery publish`, `/gallery recent`, `/gallery top` (vote with ⭐)
+**Gallery** — `/gallery publish`, `/gallery recent`, `/gallery top` (vote with ⭐), `/gallery optout`; \
+admins: `/gallery visibility`, `/dreamadmin queue|cancel|limits`
 **Layers** — `/layers [model]`
 """
 
