@@ -592,13 +592,8 @@ class DreamService:
         if dream_id in self.active:
             raise UserError("That dream is still going — cancel it first.")
         await interaction.response.send_message("🗑️ Deleted.", ephemeral=True)
-        delete_dream = getattr(self.store, "delete_dream", None)
-        if delete_dream is not None:  # history row, gallery entries, votes, unused files
-            await delete_dream(dream_id, by_user_id=interaction.user.id)
-        elif interaction.guild_id is not None:  # older stores: at least leave this gallery
-            entry = await self.store.find_entry(interaction.guild_id, dream_id)
-            if entry is not None:
-                await self.store.unpublish(entry.id, by_user_id=interaction.user.id)
+        # the history row, its gallery entries and votes, and files no other dream uses
+        await self.store.delete_dream(dream_id, by_user_id=interaction.user.id)
         if interaction.message is not None:
             try:
                 await interaction.message.delete()

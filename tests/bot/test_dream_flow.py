@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from bot.store import NotFound
 from dream_core.params import STRENGTHS
 from tests.bot.helpers import dream, dream_id_of, finished_dream, result_done
 
@@ -91,11 +92,8 @@ async def test_result_buttons_again_deeper_save_publish_delete(bot_env, small_pn
     assert deleted.callback.ephemeral
     await fake.wait_for(lambda: msg.deleted, timeout=10)
     assert await env.store.find_entry(w.guild.id, dream_id) is None
-    if hasattr(env.store, "delete_dream"):  # the history row goes too
-        from bot.store import NotFound
-
-        with pytest.raises(NotFound):
-            await env.store.get_dream(dream_id)
+    with pytest.raises(NotFound):  # the history row goes too
+        await env.store.get_dream(dream_id)
     assert not fake.bot_errors and not fake.unhandled_routes
 
 
