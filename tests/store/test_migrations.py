@@ -257,3 +257,17 @@ def test_migrations_folder_is_found_or_explained(tmp_path, monkeypatch):
     monkeypatch.setattr(migrate_mod, "__file__", str(tmp_path / "a" / "b" / "c" / "migrate.py"))
     with pytest.raises(DatabaseError, match="migrations were not found.*DREAMBOT_MIGRATIONS_DIR"):
         migrations_dir()
+
+
+async def test_ping_reports_a_dead_database(tmp_path, data_dir):
+    from bot.store import DatabaseError, FileStore, Store
+
+    assert Database.from_settings().url.database == str((data_dir / "dreambot.db").resolve())
+    not_a_file = tmp_path / "db-is-a-folder"
+    not_a_file.mkdir()
+    store = Store(Database(sqlite_url(not_a_file)), FileStore(tmp_path / "files"))
+    try:
+        with pytest.raises(DatabaseError, match="does not answer"):
+            await store.ping()
+    finally:
+        await store.close()
