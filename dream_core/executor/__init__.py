@@ -31,7 +31,13 @@ API
 ---
 ``create_executor(config: ExecutorConfig) -> BaseExecutor``
     The backend named by ``config.backend`` ("local" | "ray"). ``await
-    executor.start()`` / ``await executor.close()``, or ``async with``.
+    executor.start()`` (workers up, models warm; raises WorkerStartError with
+    an admin-readable reason) / ``await executor.close()``, or ``async with``.
+    The bot builds the config with ``ExecutorConfig.from_settings(settings)``
+    (same field names as ``bot/settings.py``; ``executor_backend`` ->
+    ``backend``, ``executor_devices`` -> ``devices``).
+    Scripts that start a local executor need ``if __name__ == "__main__":``
+    (workers are started with ``spawn``).
 ``await executor.submit(image_bytes | None, params=None, *, user_id, guild_id=None, guide_bytes=None, timeout_s=None) -> Job``
     ``image_bytes`` None dreams from noise. ``params``: :class:`DreamParams`,
     dict or JSON; it is resolved at once (``job.params.seed`` is known).

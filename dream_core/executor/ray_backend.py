@@ -197,11 +197,7 @@ class RayExecutor(BaseExecutor):
         if ray.is_initialized():
             return
         cfg = self.config
-        kwargs: dict[str, Any] = {
-            "namespace": cfg.ray_namespace,
-            "include_dashboard": False,
-            "logging_level": logging.WARNING,
-        }
+        kwargs: dict[str, Any] = {"namespace": cfg.ray_namespace, "logging_level": logging.WARNING}
         if cfg.ray_ship_code:
             import dream_core
 
@@ -209,7 +205,7 @@ class RayExecutor(BaseExecutor):
         if cfg.ray_address:
             ray.init(address=cfg.ray_address, **kwargs)
         else:
-            ray.init(num_cpus=cfg.ray_num_cpus, **kwargs)
+            ray.init(num_cpus=cfg.ray_num_cpus, include_dashboard=False, **kwargs)
         self._owns_ray = True
 
     async def _create_slots(self) -> list[WorkerSlot]:
