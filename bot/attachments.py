@@ -17,7 +17,7 @@ import ipaddress
 import logging
 import socket
 from dataclasses import dataclass
-from typing import Optional, Union
+from typing import Optional
 from urllib.parse import urlparse
 
 import aiohttp
@@ -101,9 +101,7 @@ def image_in_message(message: discord.Message) -> Optional[ImageRef]:
     return None
 
 
-async def find_recent_image(
-    channel: Union[discord.abc.Messageable, None], *, limit: int = 20
-) -> Optional[ImageRef]:
+async def find_recent_image(channel: object, *, limit: int = 20) -> Optional[ImageRef]:
     """The most recent image among the last ``limit`` messages of ``channel``."""
     if channel is None or not hasattr(channel, "history"):
         return None

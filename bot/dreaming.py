@@ -681,11 +681,9 @@ class DreamMessage:
                     await partial.delete()
                 except discord.HTTPException:
                     pass
-            channel = self._channel or self.interaction.channel
-            msg = await channel.send(  # type: ignore[union-attr]
-                content=f"<@{mention}> your dream is ready!", embed=embed, file=file, view=view
-            )
-            return msg.channel.id, msg.id
+            channel: Any = self._channel or self.interaction.channel
+            sent = await channel.send(content=f"<@{mention}> your dream is ready!", embed=embed, file=file, view=view)
+            return sent.channel.id, sent.id
         except discord.HTTPException:
             log.exception("could not post a result")
             return None

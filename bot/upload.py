@@ -62,7 +62,7 @@ def fit_upload(data: bytes, extension: str, limit: int) -> Upload:
         if scale < 1.0:
             w, h = frames[0].size
             size = (max(MIN_EDGE, int(w * SCALE_STEP)), max(MIN_EDGE, int(h * SCALE_STEP)))
-            frames = [f.resize(size, Image.LANCZOS) for f in frames]
+            frames = [f.resize(size, Image.Resampling.LANCZOS) for f in frames]
         for quality in QUALITIES:
             if animated:
                 out, ext = _encode_animation(frames, duration, quality), "webp"
