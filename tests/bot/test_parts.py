@@ -196,3 +196,14 @@ def test_every_button_is_template_dispatched():
         assert all(isinstance(item, DYNAMIC_ITEMS) for item in view.children), view.children
         for item in view.children:
             assert len(item.custom_id) <= 100
+
+
+def test_fit_upload_keeps_animations_animated():
+    rng = np.random.default_rng(1)
+    frames = [Image.fromarray((rng.random((200, 200, 3)) * 255).astype("uint8")) for _ in range(4)]
+    buf = io.BytesIO()
+    frames[0].save(buf, format="WEBP", save_all=True, append_images=frames[1:], duration=80, lossless=True)
+    data = buf.getvalue()
+    up = fit_upload(data, "webp", len(data) // 5)
+    assert up.reencoded and up.size <= len(data) // 5 and up.extension == "webp"
+    assert Image.open(io.BytesIO(up.data)).n_frames == 4
