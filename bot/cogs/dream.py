@@ -33,8 +33,9 @@ async def pick_image(
     limit = bot.settings.channel_scan_messages
     ref = await find_recent_image(interaction.channel, limit=limit) if limit else None
     if ref is None:
+        blind = "" if bot.intents.message_content else " (I can't see other people's attachments here)"
         raise UserError(
-            f"I didn't find a picture in the last {limit} messages here. "
+            f"I didn't find a picture in the last {limit} messages here{blind}. "
             "Attach one with `image:`, give an `image_url:`, or use `noise:True` to dream from scratch."
         )
     return ref
