@@ -68,7 +68,7 @@ def to_tensor(img: Image.Image, device: torch.device | str = "cpu") -> torch.Ten
 
 def to_image(x: torch.Tensor) -> Image.Image:
     """Float tensor [1, 3, H, W] in [0, 1] -> RGB PIL image."""
-    arr = x.detach()[0].float().clamp(0, 1).mul(255).add_(0.5).to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+    arr = x.detach()[0].float().clamp(0, 1).mul_(255).add_(0.5).to(torch.uint8).permute(1, 2, 0).cpu().numpy()
     return Image.fromarray(np.ascontiguousarray(arr), "RGB")
 
 
@@ -156,7 +156,7 @@ def smooth_gradient(g: torch.Tensor, smoothing: float, progress: float) -> torch
     """Average of Gaussian blurs of ``g`` at three sigmas (0 = off).
 
     All three blurs run as one pair of convolutions (horizontal with three
-    output kernels, then vertical grouped), channels folded into the batch.
+    output kernels, then vertical grouped), one image channel at a time.
     """
     if smoothing <= 0:
         return g
@@ -168,10 +168,13 @@ def smooth_gradient(g: torch.Tensor, smoothing: float, progress: float) -> torch
     t = torch.arange(-radius, radius + 1, device=g.device, dtype=torch.float32)
     k = torch.stack([torch.exp(-0.5 * (t / max(s, 1e-3)) ** 2) for s in sigmas])
     k = (k / k.sum(dim=1, keepdim=True)).to(g.dtype)  # [3, 2r+1]
-    x = g.reshape(b * c, 1, h, w)
-    x = F.conv2d(F.pad(x, (radius, radius, 0, 0), mode="reflect"), k.view(3, 1, 1, -1))
-    x = F.conv2d(F.pad(x, (0, 0, radius, radius), mode="reflect"), k.view(3, 1, -1, 1), groups=3)
-    return x.mean(dim=1).reshape(b, c, h, w)
+    out = torch.empty_like(g)
+    for i in range(c):  # one channel at a time: 3 blurred copies of a channel, not of the image
+        x = g[:, i : i + 1]
+        x = F.conv2d(F.pad(x, (radius, radius, 0, 0), mode="reflect"), k.view(3, 1, 1, -1))
+        x = F.conv2d(F.pad(x, (0, 0, radius, radius), mode="reflect"), k.view(3, 1, -1, 1), groups=3)
+        out[:, i] = x.mean(dim=1)
+    return out
 
 
 @dataclass(frozen=True)
@@ -285,27 +288,30 @@ class _Runner:
         if max(x.shape[-2:]) > self.cfg.tile:  # shift the tile grid too, so seams never stay put
             dy += self.rng.randrange(self.cfg.tile)
             dx += self.rng.randrange(self.cfg.tile)
+        # Image-sized temporaries are kept to a few (in-place updates, per-channel
+        # smoothing) so that big images stay cheap next to the tiles' activations.
         rolled = torch.roll(x, shifts=(dy, dx), dims=(2, 3)) if (dy or dx) else x
         g = tile_gradient(self.model, rolled, self.objective, self.cfg)
+        del rolled
         if dy or dx:
             g = torch.roll(g, shifts=(-dy, -dx), dims=(2, 3))
         g = smooth_gradient(g, p.smoothing, it / max(1, iterations))
-        if p.normalize_gradients:
-            g = g / (g.abs().mean() + 1e-8)
-        else:
-            g = g * 1e3  # raw gradients are tiny; keep the step knob in a usable range
         assert p.step is not None
-        return (x + p.step * g).clamp_(0.0, 1.0)
+        if p.normalize_gradients:
+            scale = p.step / (float(torch.linalg.vector_norm(g, ord=1)) / g.numel() + 1e-8)
+        else:
+            scale = p.step * 1e3  # raw gradients are tiny; keep the step knob in a usable range
+        return x.add_(g, alpha=scale).clamp_(0.0, 1.0)
 
     def octaves(self, base: torch.Tensor, octaves: int, scale: float, iterations: int) -> torch.Tensor:
         """Dream ``base`` over an octave pyramid, carrying the detail up from scale to scale."""
         sizes = octave_sizes(tuple(base.shape[-2:]), octaves, scale)  # type: ignore[arg-type]
-        detail = torch.zeros_like(resize(base, sizes[0]))
+        detail: Optional[torch.Tensor] = None
         x = base
         for o, size in enumerate(sizes, start=1):
             b = resize(base, size)
-            detail = resize(detail, size)
-            x = (b + detail).clamp(0.0, 1.0)
+            x = b.clone() if detail is None else resize(detail, size).add_(b).clamp_(0.0, 1.0)
+            detail = None
             for it in range(1, iterations + 1):
                 if self.cancel is not None and self.cancel():
                     raise DreamCancelled("the dream was cancelled")
@@ -325,7 +331,8 @@ class _Runner:
                             preview=preview,
                         )
                     )
-            detail = x - b
+            if o < len(sizes):
+                detail = x - b
         return x
 
 
