@@ -207,3 +207,25 @@ def test_fit_upload_keeps_animations_animated():
     up = fit_upload(data, "webp", len(data) // 5)
     assert up.reencoded and up.size <= len(data) // 5 and up.extension == "webp"
     assert Image.open(io.BytesIO(up.data)).n_frames == 4
+
+
+@session_loop
+async def test_build_bot_upgrades_the_database_and_recovers_interrupted_dreams(tmp_path):
+    from bot.runner import build_bot
+    from bot.store import Store
+    from bot.store.migrate import current, head
+
+    settings = make_settings(tmp_path / "data")
+    store = await Store.open(settings)
+    stuck = await store.create_dream(1, {"layer": "mixed4"})
+    await store.mark_running(stuck.id)  # ...and then the process died
+    await store.close()
+
+    bot = await build_bot(settings)  # its own store and (not yet started) executor
+    try:
+        assert current(settings.resolved_database_url) == head()
+        info = await bot.store.get_dream(stuck.id)
+        assert info.status.value == "failed" and info.error
+        assert not bot.executor.status().running  # workers start only in setup_hook, after login
+    finally:
+        await bot.close()
