@@ -20,6 +20,7 @@ On CUDA it runs with fp16 autocast and channels-last tensors.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import math
 import os
@@ -198,11 +199,14 @@ class StepConfig:
 TILE_ALIGN = 32  # total stride of every registered network: tiles on this grid see what the whole image sees
 
 
+TILE_SLACK = 1.25  # a side up to 1.25 x tile_size is still one tile (tiling has a cost: margins, seams)
+
+
 def _spans(length: int, tile: int, align: int = TILE_ALIGN) -> list[tuple[int, int]]:
-    """Split ``length`` into near-equal spans of at most ~``tile``, cut on multiples of ``align``."""
-    n = max(1, math.ceil(length / tile))
+    """Split ``length`` into near-equal spans of at most ~``TILE_SLACK * tile``, cut on multiples of ``align``."""
+    n = max(1, math.ceil(length / (tile * TILE_SLACK)))
     edges = sorted({min(length, round(i * length / n / align) * align) for i in range(n)} | {length})
-    return [(a, b) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+    return [(a, b) for a, b in itertools.pairwise(edges) if b > a]
 
 
 def tile_margin(tile: int) -> int:
@@ -213,14 +217,14 @@ def tile_margin(tile: int) -> int:
 def tile_gradient(model: DreamModel, x: torch.Tensor, objective: Objective, cfg: StepConfig) -> torch.Tensor:
     """Gradient of ``objective`` w.r.t. ``x``, computed tile by tile.
 
-    Tiles have at most ~``cfg.tile`` pixels a side, start on the network's
+    Tiles have at most ~1.25 x ``cfg.tile`` pixels a side, start on the network's
     stride grid and are evaluated with a margin of context around them; only
     their inner part's gradient is kept, so the result closely matches the
     whole-image gradient while peak activation memory depends on the tile
     size, not the image size. An image no larger than a tile is one pass.
     """
     _, _, h, w = x.shape
-    single = h <= cfg.tile and w <= cfg.tile
+    single = len(_spans(h, cfg.tile)) == 1 and len(_spans(w, cfg.tile)) == 1
     grad = x.new_zeros(x.shape) if not single else None
     margin = tile_margin(cfg.tile)
     amp = (
@@ -285,7 +289,7 @@ class _Runner:
         j = p.jitter
         dy = self.rng.randint(-j, j) if j else 0
         dx = self.rng.randint(-j, j) if j else 0
-        if max(x.shape[-2:]) > self.cfg.tile:  # shift the tile grid too, so seams never stay put
+        if len(_spans(max(x.shape[-2:]), self.cfg.tile)) > 1:  # shift the tile grid too: seams never stay put
             dy += self.rng.randrange(self.cfg.tile)
             dx += self.rng.randrange(self.cfg.tile)
         # Image-sized temporaries are kept to a few (in-place updates, per-channel
@@ -455,8 +459,11 @@ def dream(
             notes.append(
                 f"downscaled from {before[0]}x{before[1]} to {image.size[0]}x{image.size[1]} (max {p.max_size} px)"
             )
-        if image.mode in ("RGBA", "LA", "PA") and p.zoom_frames == 0:
-            alpha = image.getchannel("A")
+        if image.mode in ("RGBA", "LA", "PA"):
+            if p.zoom_frames == 0:
+                alpha = image.getchannel("A")
+            else:
+                notes.append("animations have no transparency: the alpha channel was dropped")
         x0 = to_tensor(image.convert("RGB"), dev)
 
     cfg = StepConfig.for_device(dev, p.tile_size)

@@ -117,7 +117,8 @@ def test_spans_cover_on_the_stride_grid():
         assert spans[0][0] == 0 and spans[-1][1] == length
         assert all(a % 32 == 0 and b > a for a, b in spans)
         assert all(b1 == a2 for (_, b1), (a2, _) in zip(spans, spans[1:]))
-        assert max(b - a for a, b in spans) <= tile + 32
+        assert max(b - a for a, b in spans) <= 1.25 * tile + 32
+    assert _spans(600, 512) == [(0, 600)]  # a bit over a tile is still one pass
 
 
 def test_tiled_gradient_matches_whole_image_gradient(model, sample_image):
@@ -132,7 +133,7 @@ def test_tiled_gradient_matches_whole_image_gradient(model, sample_image):
 
 
 def test_activation_memory_scales_with_tile_not_image(model):
-    """Peak size of any activation while dreaming is the same for a 4x larger image."""
+    """Peak size of any activation while dreaming barely changes for a 4x larger image."""
     peaks = []
     for side in (192, 384):
         biggest = [0]
@@ -148,7 +149,7 @@ def test_activation_memory_scales_with_tile_not_image(model):
             for h in handles:
                 h.remove()
         peaks.append(biggest[0])
-    assert peaks[0] == peaks[1]
+    assert peaks[1] <= 1.6 * peaks[0]  # tiles may differ a little in size (stride-aligned cuts)
     # untiled, the 384 px image would need (384/(64+2*32))^2 = 9x more
     with torch.no_grad():
         stem = model.features(torch.rand(1, 3, 384, 384), ["stem"])["stem"].numel()
