@@ -616,7 +616,8 @@ class DreamMessage:
 
     Edited through the interaction token while it is valid (15 minutes; we stop
     at ``window_s``), through the channel afterwards; a result that arrives
-    after the window is posted to the channel as a new message.
+    after the window — or after someone deleted the progress message — is
+    posted to the channel as a new message.
     """
 
     def __init__(self, interaction: discord.Interaction, window_s: float) -> None:
@@ -625,6 +626,7 @@ class DreamMessage:
         self.message_id: Optional[int] = None
         self.channel_id: Optional[int] = interaction.channel_id
         self._channel: Any = None
+        self.gone = False  # the message was deleted under us
 
     @property
     def token_alive(self) -> bool:
@@ -637,15 +639,21 @@ class DreamMessage:
         return channel.get_partial_message(self.message_id)
 
     async def edit(self, **kwargs: Any) -> None:
-        if self.token_alive:
-            msg = await self.interaction.edit_original_response(**kwargs)
-            self.message_id = msg.id
-            self._channel = msg.channel
-            self.channel_id = msg.channel.id
+        if self.gone:
             return
-        partial = self._partial()
-        if partial is not None:
-            await partial.edit(**kwargs)
+        try:
+            if self.token_alive:
+                msg = await self.interaction.edit_original_response(**kwargs)
+                self.message_id = msg.id
+                self._channel = msg.channel
+                self.channel_id = msg.channel.id
+                return
+            partial = self._partial()
+            if partial is not None:
+                await partial.edit(**kwargs)
+        except discord.NotFound:
+            log.info("the message of a dream was deleted; its result will be posted anew")
+            self.gone = True
 
     async def finish(self, text: str) -> None:
         """Replace the message with a final line (no buttons, no picture)."""
@@ -670,12 +678,16 @@ class DreamMessage:
     ) -> Optional[tuple[int, int]]:
         """Show the result; returns ``(channel_id, message_id)`` of the message that holds it."""
         try:
-            if self.token_alive:
-                msg = await self.interaction.edit_original_response(
-                    content=f"<@{mention}>", embed=embed, attachments=[file], view=view
-                )
-                return msg.channel.id, msg.id
-            partial = self._partial()
+            if self.token_alive and not self.gone:
+                try:
+                    msg = await self.interaction.edit_original_response(
+                        content=f"<@{mention}>", embed=embed, attachments=[file], view=view
+                    )
+                    return msg.channel.id, msg.id
+                except discord.NotFound:
+                    self.gone = True
+                    file.reset()
+            partial = None if self.gone else self._partial()
             if partial is not None:
                 try:
                     await partial.delete()

@@ -261,3 +261,17 @@ async def test_sharded_bot(bot_env, small_png):
     finally:
         await env.restart()
     assert type(env.bot) is not ShardedDreamBot
+
+
+async def test_progress_message_deleted_mid_dream(bot_env, small_png):
+    """A moderator deletes the progress message: the result still reaches the channel."""
+    env = bot_env
+    fake, w = env.fake, env.world
+    before = len(fake.bot_messages(w.general))
+    h = await dream(env, small_png, iterations=60, octaves=2)
+    progress = await h.wait_for_original(lambda m: "Dreaming" in m.content, timeout=60)
+    await fake.delete_message(progress)
+    await fake.wait_for(
+        lambda: any(result_done(m) and not m.deleted for m in fake.bot_messages(w.general)[before:]), timeout=90
+    )
+    assert not fake.bot_errors and not fake.unhandled_routes
