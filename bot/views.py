@@ -38,7 +38,9 @@ def _bot(interaction: discord.Interaction) -> "DreamBot":
     return interaction.client  # type: ignore[return-value]
 
 
-class DreamButton(ui.DynamicItem[ui.Button], template=r"dream:(?P<action>[a-z]+):(?P<id>[0-9]+)"):
+class DreamButton(
+    ui.DynamicItem[ui.Button], template=rf"dream:(?P<action>{'|'.join(DREAM_ACTIONS)}):(?P<id>[0-9]+)"
+):
     """A button acting on one dream: again, deeper, save, publish, delete, cancel."""
 
     def __init__(self, action: str, dream_id: int, *, disabled: bool = False) -> None:
@@ -59,10 +61,7 @@ class DreamButton(ui.DynamicItem[ui.Button], template=r"dream:(?P<action>[a-z]+)
     async def from_custom_id(
         cls, interaction: discord.Interaction, item: ui.Item[Any], match: Any, /
     ) -> "DreamButton":
-        action = match["action"]
-        if action not in DREAM_ACTIONS:
-            raise ValueError(f"unknown dream action {action!r}")
-        return cls(action, int(match["id"]))
+        return cls(match["action"], int(match["id"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
         await _bot(interaction).dreams.on_button(interaction, self.action, self.dream_id)
