@@ -49,6 +49,23 @@ def token_from(settings: Settings) -> str:
     return token
 
 
+def check_dream_defaults(settings: Settings) -> None:
+    """Fail fast when DREAMBOT_DEFAULT_MODEL / DREAMBOT_DEFAULT_PARAMS would break every dream."""
+    from dream_core.errors import DreamParamsError
+    from dream_core.models import MODELS, resolve_targets
+    from dream_core.params import parse_params
+
+    if settings.default_model not in MODELS:
+        raise BotStartError(
+            f"DREAMBOT_DEFAULT_MODEL={settings.default_model!r} is not a model; choose one of {', '.join(MODELS)}"
+        )
+    try:
+        params = parse_params({"model": settings.default_model, **settings.default_params})
+        resolve_targets(params.model, params.layer)
+    except DreamParamsError as exc:
+        raise BotStartError(f"DREAMBOT_DEFAULT_PARAMS: {exc}") from None
+
+
 async def build_bot(
     settings: Settings,
     *,
@@ -68,6 +85,7 @@ async def build_bot(
     """
     from bot.metrics import get_metrics
 
+    check_dream_defaults(settings)
     metrics = metrics if metrics is not None else get_metrics()
     own_store = store is None
     if own_store:

@@ -229,3 +229,15 @@ async def test_build_bot_upgrades_the_database_and_recovers_interrupted_dreams(t
         assert not bot.executor.status().running  # workers start only in setup_hook, after login
     finally:
         await bot.close()
+
+
+def test_bad_dream_defaults_fail_fast(tmp_path):
+    from bot.runner import BotStartError, check_dream_defaults
+
+    check_dream_defaults(make_settings(tmp_path))
+    with pytest.raises(BotStartError, match="DREAMBOT_DEFAULT_PARAMS: octaves"):
+        check_dream_defaults(make_settings(tmp_path, default_params={"octaves": 99}))
+    with pytest.raises(BotStartError, match="DREAMBOT_DEFAULT_PARAMS: layer"):
+        check_dream_defaults(make_settings(tmp_path, default_params={"layer": "mixed9"}))
+    with pytest.raises(BotStartError, match="DREAMBOT_DEFAULT_MODEL"):
+        check_dream_defaults(make_settings(tmp_path, default_model="alexnet"))
