@@ -93,6 +93,8 @@ def load_image(
     notes: list[str] = []
     if isinstance(src, Image.Image):
         img = src
+        if img.width * img.height > max_pixels:
+            raise DreamInputError(f"image is too large ({img.width}x{img.height}; the limit is {max_pixels / 1e6:.1f} MP)")
         img.load()
         fmt = img.format
         header_size = img.size

@@ -34,18 +34,19 @@ def unavailable_message(spec: ModelSpec, reason: str) -> str:
     )
 
 
-def load_weights(
-    spec: ModelSpec, net: nn.Module, weights: str | os.PathLike[str] | None
-) -> str:
-    """Load weights into ``net``; returns a description of where they came from."""
+def fetch_state_dict(
+    spec: ModelSpec, weights: str | os.PathLike[str] | None
+) -> tuple[dict[str, torch.Tensor], str]:
+    """The model's state dict and a description of its source (checked before building the network)."""
     path = spec.weights.local_path(weights)
     if path is not None:
-        sd = load_state_dict_file(path)
-        _load(spec, net, sd, str(path))
-        return str(path)
+        return load_state_dict_file(path), str(path)
     tv = spec.weights.torchvision_weights()
-    if os.environ.get("DREAMBOT_OFFLINE") and not spec.weights.cached_file().is_file():  # type: ignore[union-attr]
-        raise ModelUnavailableError(unavailable_message(spec, "its weights are not in the torch cache and DREAMBOT_OFFLINE is set"))
+    cached = spec.weights.cached_file()
+    if os.environ.get("DREAMBOT_OFFLINE") and not (cached and cached.is_file()):
+        raise ModelUnavailableError(
+            unavailable_message(spec, "its weights are not in the torch cache and DREAMBOT_OFFLINE is set")
+        )
     old = socket.getdefaulttimeout()
     socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
     try:
@@ -56,8 +57,12 @@ def load_weights(
         ) from None
     finally:
         socket.setdefaulttimeout(old)
-    _load(spec, net, sd, str(tv))
-    return str(tv)
+    return sd, str(tv)
+
+
+def load_into(spec: ModelSpec, net: nn.Module, sd: dict[str, torch.Tensor], source: str) -> None:
+    """Load a fetched state dict into ``net`` (ModelUnavailableError if it doesn't fit)."""
+    _load(spec, net, sd, source)
 
 
 def _load(spec: ModelSpec, net: nn.Module, sd: dict[str, torch.Tensor], source: str) -> None:

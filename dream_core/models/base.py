@@ -49,6 +49,7 @@ class WeightsSpec:
     description: str
     env_var: str | None = None
     torchvision: str | None = None
+    file_name: str | None = None  # torchvision weights' file name in the torch cache (listing needs no import)
     bundled: bool = False
     license: str = ""
 
@@ -70,10 +71,14 @@ class WeightsSpec:
 
     def cached_file(self) -> Path | None:
         """Where torchvision's weights API stores the file in the torch cache."""
-        w = self.torchvision_weights()
-        if w is None:
-            return None
-        return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(w.url)
+        if self.file_name:
+            name = self.file_name
+        else:
+            w = self.torchvision_weights()
+            if w is None:
+                return None
+            name = os.path.basename(w.url)
+        return Path(torch.hub.get_dir()) / "checkpoints" / name
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ WEIGHTS = WeightsSpec(
     description="torchvision GoogLeNet_Weights.IMAGENET1K_V1 (torch cache) or a local state dict",
     env_var="DREAMBOT_GOOGLENET_WEIGHTS",
     torchvision="GoogLeNet_Weights.IMAGENET1K_V1",
+    file_name="googlenet-1378be20.pth",
     license="BSD-3-Clause (torchvision)",
 )
 
@@ -59,8 +60,9 @@ class _TransformInput(nn.Module):
 def build(spec: ModelSpec, device: torch.device, weights: str | None) -> DreamModel:
     from torchvision.models import googlenet
 
+    sd, source = _torchvision.fetch_state_dict(spec, weights)  # fails fast, before building
     net = googlenet(weights=None, aux_logits=False, init_weights=False, transform_input=True)
-    source = _torchvision.load_weights(spec, net, weights)
+    _torchvision.load_into(spec, net, sd, source)
     first = nn.Sequential(_TransformInput(net), net.conv1)
     stages: list[tuple[str, nn.Module]] = [("conv1", first)]
     stages += [(name, getattr(net, name)) for name, _ in LAYERS[1:]]

@@ -25,6 +25,7 @@ WEIGHTS = WeightsSpec(
     description="torchvision ResNet50_Weights.IMAGENET1K_V1 (torch cache) or a local state dict",
     env_var="DREAMBOT_RESNET50_WEIGHTS",
     torchvision="ResNet50_Weights.IMAGENET1K_V1",
+    file_name="resnet50-0676ba61.pth",
     license="BSD-3-Clause (torchvision)",
 )
 
@@ -32,8 +33,9 @@ WEIGHTS = WeightsSpec(
 def build(spec: ModelSpec, device: torch.device, weights: str | None) -> DreamModel:
     from torchvision.models import resnet50
 
+    sd, source = _torchvision.fetch_state_dict(spec, weights)  # fails fast, before building
     net = resnet50(weights=None)
-    source = _torchvision.load_weights(spec, net, weights)
+    _torchvision.load_into(spec, net, sd, source)
     stages: list[tuple[str, nn.Module]] = [("stem", nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool))]
     for _l, _n, _ in _STAGES:
         layer = getattr(net, f"layer{_l}")

@@ -24,6 +24,7 @@ WEIGHTS = WeightsSpec(
     description="torchvision VGG16_Weights.IMAGENET1K_V1 (torch cache) or a local state dict",
     env_var="DREAMBOT_VGG16_WEIGHTS",
     torchvision="VGG16_Weights.IMAGENET1K_V1",
+    file_name="vgg16-397923af.pth",
     license="BSD-3-Clause (torchvision)",
 )
 
@@ -31,8 +32,9 @@ WEIGHTS = WeightsSpec(
 def build(spec: ModelSpec, device: torch.device, weights: str | None) -> DreamModel:
     from torchvision.models import vgg16
 
+    sd, source = _torchvision.fetch_state_dict(spec, weights)  # fails fast, before building
     net = vgg16(weights=None)
-    source = _torchvision.load_weights(spec, net, weights)
+    _torchvision.load_into(spec, net, sd, source)
     # features = [conv, relu]*n + maxpool per block; a stage is conv+relu or the pool.
     stages: list[tuple[str, nn.Module]] = []
     mods = list(net.features)

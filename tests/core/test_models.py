@@ -117,6 +117,14 @@ def test_unknown_model():
         resolve_targets("alexnet", "mixed4")
 
 
+def test_static_weight_file_names_match_torchvision():
+    import os
+
+    for name in ("googlenet", "vgg16", "resnet50"):
+        w = get_spec(name).weights
+        assert w.file_name == os.path.basename(w.torchvision_weights().url)
+
+
 def test_default_model_listed_as_offline():
     rows = {r.name: r for r in list_models()}
     assert set(rows) == {"efficientnet-lite0", "googlenet", "vgg16", "resnet50"}
