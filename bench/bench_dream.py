@@ -203,7 +203,14 @@ def googlenet_part(tmp: Path, width: int) -> None:
 
     weights = tmp / "googlenet-random.pth"
     torch.manual_seed(0)
-    torch.save(googlenet(weights=None, aux_logits=False, init_weights=True).state_dict(), weights)
+    net = googlenet(weights=None, aux_logits=False, init_weights=True)
+    for m in net.modules():  # BatchNorm statistics from random images: activations stay O(1)
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.momentum = None
+    net.train()
+    with torch.no_grad():
+        net(torch.rand(2, 3, 96, 96))
+    torch.save(net.state_dict(), weights)
     img = photo(width)
     params = DreamParams(model="googlenet", layer="mixed4c", octaves=4, octave_scale=1.8, iterations=10, seed=1)
     get_model("googlenet", "cpu", weights=str(weights))

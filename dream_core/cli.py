@@ -156,13 +156,9 @@ def _default_output(inp: str, animated: bool) -> Path:
 
 
 def cmd_dream(args: argparse.Namespace) -> int:
-    import torch
-
     from dream_core.engine import dream
     from dream_core.images import load_image, output_format, sample_path
 
-    if torch.get_num_threads() > 4 and not __import__("os").environ.get("OMP_NUM_THREADS"):
-        torch.set_num_threads(4)
     base = _read_params_file(args.params_from) if args.params_from else None
     params = params_from_args(args, base)
     out = Path(args.output) if args.output else _default_output(args.input, params.zoom_frames > 0)

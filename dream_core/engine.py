@@ -302,7 +302,8 @@ class _Runner:
         g = smooth_gradient(g, p.smoothing, it / max(1, iterations))
         assert p.step is not None
         if p.normalize_gradients:
-            scale = p.step / (float(torch.linalg.vector_norm(g, ord=1)) / g.numel() + 1e-8)
+            mean_abs = float(torch.linalg.vector_norm(g, ord=1)) / g.numel()
+            scale = p.step / mean_abs if mean_abs > 0 else 0.0  # no epsilon floor: tiny gradients still count
         else:
             scale = p.step * 1e3  # raw gradients are tiny; keep the step knob in a usable range
         return x.add_(g, alpha=scale).clamp_(0.0, 1.0)

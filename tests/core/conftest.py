@@ -39,3 +39,26 @@ def png_bytes(img: Image.Image, **kw) -> bytes:
     buf = io.BytesIO()
     img.save(buf, format="PNG", **kw)
     return buf.getvalue()
+
+
+@pytest.fixture(scope="session")
+def googlenet_weights(tmp_path_factory):
+    """A random-init torchvision GoogLeNet state dict in a temp file (no download).
+
+    Conv weights are torchvision's random init; BatchNorm statistics are
+    measured on two random batches so activations stay O(1) and dreams move.
+    """
+    from torchvision.models import googlenet
+
+    torch.manual_seed(0)
+    net = googlenet(weights=None, aux_logits=False, init_weights=True)
+    for m in net.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.momentum = None  # cumulative average over the calibration batches
+    net.train()
+    with torch.no_grad():
+        for _ in range(2):
+            net(torch.rand(2, 3, 96, 96))
+    path = tmp_path_factory.mktemp("weights") / "googlenet-random.pth"
+    torch.save(net.state_dict(), path)
+    return path

@@ -95,12 +95,8 @@ def test_flags_are_generated_from_dream_params():
     assert args.keep_colors is True and args.zoom == 1.1 and args.octaves is None
 
 
-def test_googlenet_via_weights_flag(tmp_path, capsys):
-    import torch
-    from torchvision.models import googlenet
-
-    weights = tmp_path / "g.pth"
-    torch.save(googlenet(weights=None, aux_logits=False, init_weights=True).state_dict(), weights)
+def test_googlenet_via_weights_flag(tmp_path, capsys, googlenet_weights):
+    weights = googlenet_weights
     out = tmp_path / "g.png"
     rc = main(["dream", "sample", "--model", "googlenet", "--layer", "mixed4c", "--weights", str(weights),
                "--max-size", "64", "-o", str(out), *FAST])

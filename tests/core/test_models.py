@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
@@ -131,17 +132,6 @@ def test_default_model_listed_as_offline():
     assert rows["efficientnet-lite0"].available_offline and rows["efficientnet-lite0"].default
 
 
-@pytest.fixture(scope="module")
-def googlenet_weights(tmp_path_factory):
-    """A random-init torchvision GoogLeNet state dict saved to a temp file (no download)."""
-    from torchvision.models import googlenet
-
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("weights") / "googlenet-random.pth"
-    torch.save(googlenet(weights=None, aux_logits=False, init_weights=True).state_dict(), path)
-    return path
-
-
 def test_googlenet_from_a_local_weights_file(googlenet_weights, cat):
     from dream_core.engine import dream
     from dream_core.params import DreamParams
@@ -151,9 +141,11 @@ def test_googlenet_from_a_local_weights_file(googlenet_weights, cat):
     with torch.no_grad():
         feats = m.features(torch.rand(1, 3, 96, 96), ["inception4c"])
     assert feats["inception4c"].shape[1] == 512
-    r = dream(cat, DreamParams(model="googlenet", layer="mixed4c:97", octaves=1, iterations=2, seed=1),
-              weights=str(googlenet_weights))
+    params = DreamParams(model="googlenet", layer="mixed4c:97", octaves=1, iterations=2, seed=1)
+    r = dream(cat, params, weights=str(googlenet_weights))
     assert r.image.size == cat.size
+    diff = np.abs(np.asarray(r.image, np.float32) - np.asarray(cat, np.float32)).mean()
+    assert diff > 1.0, diff  # the dream really changed the picture
 
 
 def test_googlenet_weights_from_env_var(googlenet_weights, monkeypatch):
