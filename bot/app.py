@@ -34,6 +34,7 @@ COGS: tuple[str, ...] = (
     "bot.cogs.gallery",
     "bot.cogs.info",
     "bot.cogs.admin",
+    "bot.cogs.mydata",
 )
 
 Hook = Callable[[], Awaitable[Any]]

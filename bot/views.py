@@ -1,6 +1,6 @@
 """Buttons and modals of DreamBot's messages.
 
-Every button is a persistent :class:`discord.ui.DynamicItem`: its state lives
+Every button but the short-lived :class:`ConfirmView` is a persistent :class:`discord.ui.DynamicItem`: its state lives
 in its ``custom_id`` (``dream:again:42``, ``page:history:<user>:2``,
 ``vote:7``), so buttons keep working after a restart. The bot registers them
 with ``bot.add_dynamic_items(*DYNAMIC_ITEMS)``. The buttons only parse their
@@ -10,7 +10,7 @@ id and hand over to the service or cog that owns the behaviour.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional
 
 import discord
 from discord import ui
@@ -189,3 +189,92 @@ class SavePresetModal(ui.Modal, title="Save as preset"):
         log.exception("save-preset modal failed", exc_info=error)
         if not interaction.response.is_done():
             await interaction.response.send_message("Something went wrong saving that preset.", ephemeral=True)
+
+
+class ConfirmView(ui.View):
+    """Confirm / Cancel buttons under an ephemeral question, for one user, for ``timeout`` seconds.
+
+    Not persistent on purpose: a confirmation must not outlive the question (after a
+    restart or the timeout the buttons are gone or disabled). ``on_confirm`` runs once,
+    with the click's interaction (not yet acknowledged). Cancel and the timeout edit the
+    question to say nothing happened. Start it with :meth:`send`.
+    """
+
+    def __init__(
+        self,
+        user_id: int,
+        on_confirm: Callable[[discord.Interaction], Awaitable[None]],
+        *,
+        timeout: float = 60.0,
+        confirm_label: str = "Confirm",
+        cancelled_text: str = "Cancelled — nothing changed.",
+        timeout_text: str = "No answer in time — nothing changed.",
+        key: str = "confirm",
+    ) -> None:
+        super().__init__(timeout=timeout)
+        self.user_id = user_id
+        self._on_confirm = on_confirm
+        self._cancelled_text = cancelled_text
+        self._timeout_text = timeout_text
+        self._question: Optional[discord.Interaction] = None
+        self.answer: Optional[bool] = None  # True confirmed, False cancelled, None timed out / pending
+        self.confirm_button: ui.Button["ConfirmView"] = ui.Button(
+            label=confirm_label, style=discord.ButtonStyle.danger, custom_id=f"{key}:yes:{user_id}"
+        )
+        self.cancel_button: ui.Button["ConfirmView"] = ui.Button(
+            label="Cancel", style=discord.ButtonStyle.secondary, custom_id=f"{key}:no:{user_id}"
+        )
+        self.confirm_button.callback = self._confirm  # type: ignore[method-assign]
+        self.cancel_button.callback = self._cancel  # type: ignore[method-assign]
+        self.add_item(self.confirm_button)
+        self.add_item(self.cancel_button)
+
+    async def send(self, interaction: discord.Interaction, content: str) -> None:
+        """Ask ``content`` as the ephemeral answer to ``interaction``."""
+        self._question = interaction
+        await interaction.response.send_message(content, view=self, ephemeral=True)
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:  # type: ignore[override]
+        if interaction.user.id != self.user_id:
+            await interaction.response.send_message("That question isn't yours.", ephemeral=True)
+            return False
+        return True
+
+    def _close(self) -> None:
+        for child in self.children:
+            if isinstance(child, ui.Button):
+                child.disabled = True
+        self.stop()
+
+    async def _confirm(self, interaction: discord.Interaction) -> None:
+        if self.answer is not None:
+            return
+        self.answer = True
+        self._close()
+        await self._on_confirm(interaction)
+
+    async def _cancel(self, interaction: discord.Interaction) -> None:
+        if self.answer is not None:
+            return
+        self.answer = False
+        self._close()
+        await interaction.response.edit_message(content=self._cancelled_text, view=None)
+
+    async def on_timeout(self) -> None:
+        if self.answer is not None or self._question is None:
+            return
+        self._close()
+        try:
+            await self._question.edit_original_response(content=self._timeout_text, view=None)
+        except discord.HTTPException:  # dismissed, or the token expired: nothing to tell
+            log.debug("could not edit a timed-out confirmation", exc_info=True)
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception, item: ui.Item[Any]) -> None:  # type: ignore[override]
+        from bot.dreaming import UserError, send_error
+        from bot.store.errors import StoreError
+
+        if isinstance(error, (UserError, StoreError)):
+            await send_error(interaction, str(error))
+            return
+        log.exception("confirmation failed", exc_info=error)
+        await send_error(interaction, "Something went wrong on my side. Please try again.")

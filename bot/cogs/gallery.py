@@ -1,4 +1,6 @@
-"""``/gallery publish|recent|top|visibility``: this server's gallery, with votes."""
+"""``/gallery publish|unpublish|recent|top|optout|visibility|hide|unhide``: this server's
+gallery, with votes and moderation (hide/unhide by members with Manage Messages or
+Manage Server)."""
 
 from __future__ import annotations
 
@@ -22,6 +24,24 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 BROWSE_UPLOAD_LIMIT = 8 * 1024 * 1024
+
+
+def is_moderator(interaction: discord.Interaction) -> bool:
+    """Gallery moderators: members with Manage Messages, Manage Server or Administrator."""
+    perms = getattr(interaction, "permissions", None)
+    return bool(perms and (perms.manage_messages or perms.manage_guild or perms.administrator))
+
+
+MODERATORS_ONLY = "Only moderators (members with *Manage Messages* or *Manage Server*) can {what}."
+
+
+def entry_label(item: Any) -> str:
+    """``#7 · My title · by alice (hidden)`` for autocomplete lists (at most 100 characters)."""
+    title = item.title or f"Dream #{item.dream.id}"
+    label = f"#{item.id} · {title} · by {item.author_name or item.author_id}"
+    if item.hidden:
+        label += " (hidden)"
+    return label[:100]
 
 
 def _visibility(guild: Any) -> str:
@@ -94,6 +114,123 @@ class GalleryCog(commands.GroupCog, name="Gallery", group_name="gallery", group_
     @publish_cmd.autocomplete("dream")
     async def _dream_autocomplete(self, interaction: discord.Interaction, current: str):
         return await dream_choices(self.bot, interaction.user.id, current)
+
+    async def entry_of(
+        self, interaction: discord.Interaction, entry: Optional[int], dream: Optional[int]
+    ) -> Any:
+        """The gallery entry of this server named by its number (``entry``) or by its dream's
+        number (``dream``); hidden entries included. One line of error otherwise."""
+        if interaction.guild_id is None:
+            raise UserError("Galleries belong to servers — try this in a server channel.")
+        if entry is None and dream is None:
+            raise UserError("Tell me which gallery `entry` (or which `dream`) you mean.")
+        from bot.store.errors import NotFound
+
+        item = None
+        if entry is not None:
+            try:
+                item = await self.bot.store.get_entry(entry, include_hidden=True)
+            except NotFound:
+                item = None
+        else:
+            assert dream is not None
+            item = await self.bot.store.find_entry(interaction.guild_id, dream)
+        if item is None or item.guild_id != interaction.guild_id:
+            what = f"entry #{entry}" if entry is not None else f"dream #{dream}"
+            raise UserError(f"This server's gallery has no {what}.")
+        return item
+
+    async def entry_choices(
+        self, interaction: discord.Interaction, current: str, *, hidden: Optional[bool] = None, mine_only: bool = False
+    ) -> list[app_commands.Choice[int]]:
+        """This server's entries matching ``current`` (``hidden``: only hidden / only shown ones;
+        ``mine_only``: only the user's own). Never raises."""
+        if interaction.guild_id is None:
+            return []
+        try:
+            listing = await self.bot.store.list_gallery(
+                interaction.guild_id, sort="recent", page=0, page_size=100, include_hidden=True
+            )
+        except Exception:
+            log.warning("gallery entry autocomplete failed", exc_info=True)
+            return []
+        cur = current.strip().lower().lstrip("#")
+        out: list[app_commands.Choice[int]] = []
+        for item in listing.items:
+            if hidden is not None and item.hidden != hidden:
+                continue
+            if mine_only and item.author_id != interaction.user.id:
+                continue
+            label = entry_label(item)
+            if cur and cur not in label.lower() and cur != str(item.dream.id):
+                continue
+            out.append(app_commands.Choice(name=label, value=item.id))
+        return out[:25]
+
+    @app_commands.command(name="unpublish", description="Take a dream out of this server's gallery (yours, or any as a moderator)")
+    @app_commands.describe(entry="the gallery entry (suggested)", dream="or: the dream's number")
+    async def unpublish(
+        self, interaction: discord.Interaction, entry: Optional[int] = None, dream: Optional[int] = None
+    ) -> None:
+        item = await self.entry_of(interaction, entry, dream)
+        moderator = is_moderator(interaction)
+        if item.author_id != interaction.user.id and not moderator:
+            raise UserError(MODERATORS_ONLY.format(what="unpublish other people's dreams"))
+        await self.bot.store.unpublish(item.id, by_user_id=interaction.user.id, moderator=moderator)
+        log.info("gallery entry %s (dream %s) unpublished by %s", item.id, item.dream.id, interaction.user.id)
+        await interaction.response.send_message(
+            f"🗑️ Dream #{item.dream.id} is out of this server's gallery (entry {item.id} and its votes are gone).",
+            ephemeral=True,
+        )
+
+    @unpublish.autocomplete("entry")
+    async def _unpublish_autocomplete(self, interaction: discord.Interaction, current: str):
+        return await self.entry_choices(interaction, current, mine_only=not is_moderator(interaction))
+
+    @app_commands.command(name="hide", description="Moderators: hide an entry from this server's gallery")
+    @app_commands.describe(entry="the gallery entry (suggested)", dream="or: the dream's number")
+    async def hide(
+        self, interaction: discord.Interaction, entry: Optional[int] = None, dream: Optional[int] = None
+    ) -> None:
+        await self._set_hidden(interaction, entry, dream, hidden=True)
+
+    @app_commands.command(name="unhide", description="Moderators: show a hidden entry in this server's gallery again")
+    @app_commands.describe(entry="the hidden gallery entry (suggested)", dream="or: the dream's number")
+    async def unhide(
+        self, interaction: discord.Interaction, entry: Optional[int] = None, dream: Optional[int] = None
+    ) -> None:
+        await self._set_hidden(interaction, entry, dream, hidden=False)
+
+    async def _set_hidden(
+        self, interaction: discord.Interaction, entry: Optional[int], dream: Optional[int], *, hidden: bool
+    ) -> None:
+        if not is_moderator(interaction):
+            raise UserError(MODERATORS_ONLY.format(what="hide or unhide gallery entries"))
+        item = await self.entry_of(interaction, entry, dream)
+        if item.hidden == hidden:
+            state = "already hidden" if hidden else "not hidden"
+            await interaction.response.send_message(f"Entry #{item.id} is {state}.", ephemeral=True)
+            return
+        if hidden:
+            await self.bot.store.hide_entry(item.id, moderator=True)
+            text = f"🙈 Entry #{item.id} (dream #{item.dream.id}) is hidden from the gallery. `/gallery unhide` brings it back."
+        else:
+            await self.bot.store.unhide_entry(item.id, moderator=True)
+            text = f"👀 Entry #{item.id} (dream #{item.dream.id}) shows in the gallery again."
+        log.info("gallery entry %s %s by %s", item.id, "hidden" if hidden else "unhidden", interaction.user.id)
+        await interaction.response.send_message(text, ephemeral=True)
+
+    @hide.autocomplete("entry")
+    async def _hide_autocomplete(self, interaction: discord.Interaction, current: str):
+        if not is_moderator(interaction):
+            return []
+        return await self.entry_choices(interaction, current, hidden=False)
+
+    @unhide.autocomplete("entry")
+    async def _unhide_autocomplete(self, interaction: discord.Interaction, current: str):
+        if not is_moderator(interaction):
+            return []
+        return await self.entry_choices(interaction, current, hidden=True)
 
     # ------------------------------------------------------------------ browsing
     async def render(self, guild_id: int, sort: str, page: int) -> dict[str, Any]:

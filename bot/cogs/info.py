@@ -29,8 +29,10 @@ HELP_TEXT = """\
 **Presets** — `/preset save`, `/preset use`, `/preset list`, `/preset show`, `/preset delete`, \
 `/preset default` (used by the menu), `/preset share`
 **History** — `/history`
-**Gallery** — `/gallery publish`, `/gallery recent`, `/gallery top` (vote with ⭐), `/gallery optout`; \
+**Gallery** — `/gallery publish`, `/gallery unpublish`, `/gallery recent`, `/gallery top` (vote with ⭐), \
+`/gallery optout`; moderators (Manage Messages): `/gallery hide`, `/gallery unhide`, `/gallery unpublish` any entry; \
 admins: `/gallery visibility`, `/dreamadmin queue|cancel|limits`
+**Your data** — `/forgetme` deletes your dreams, presets, gallery entries and votes (asks first)
 **Layers** — `/layers [model]`
 """
 
