@@ -129,15 +129,21 @@ def configure_sqlite(engine: Engine, *, foreign_keys: bool = True, begin: str = 
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
-        cur = dbapi_connection.cursor()
         try:
-            cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            cur.execute("PRAGMA journal_mode = WAL")
-            cur.execute("PRAGMA synchronous = NORMAL")
-            cur.execute(f"PRAGMA foreign_keys = {'ON' if foreign_keys else 'OFF'}")
-        finally:
-            cur.close()
+            dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
+            cur = dbapi_connection.cursor()
+            try:
+                cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+                cur.execute("PRAGMA journal_mode = WAL")
+                cur.execute("PRAGMA synchronous = NORMAL")
+                cur.execute(f"PRAGMA foreign_keys = {'ON' if foreign_keys else 'OFF'}")
+            finally:
+                cur.close()
+        except BaseException:
+            # the pool drops a connection whose setup failed without closing it; an
+            # aiosqlite connection left open would outlive its event loop
+            dbapi_connection.close()
+            raise
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:

@@ -263,11 +263,11 @@ async def test_ping_reports_a_dead_database(tmp_path, data_dir):
     from bot.store import DatabaseError, FileStore, Store
 
     assert Database.from_settings().url.database == str((data_dir / "dreambot.db").resolve())
-    not_a_file = tmp_path / "db-is-a-folder"
-    not_a_file.mkdir()
-    store = Store(Database(sqlite_url(not_a_file)), FileStore(tmp_path / "files"))
+    broken = tmp_path / "broken.db"
+    broken.write_bytes(bytes(range(256)) * 16)  # not a database (any more)
+    store = Store(Database(sqlite_url(broken)), FileStore(tmp_path / "files"))
     try:
-        with pytest.raises(DatabaseError, match="does not answer"):
+        with pytest.raises(DatabaseError, match="does not answer: file is not a database"):
             await store.ping()
     finally:
         await store.close()
