@@ -108,7 +108,8 @@ class Preset(Base):
     """Saved dream parameters (``DreamParams.model_dump()``), unique by name per owner."""
 
     __tablename__ = "presets"
-    __table_args__ = (UniqueConstraint("owner_id", "name_key"),)
+    # Ids are never reused (SQLite AUTOINCREMENT): they appear in links and button ids.
+    __table_args__ = (UniqueConstraint("owner_id", "name_key"), {"sqlite_autoincrement": True})
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     owner_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True)
@@ -129,6 +130,7 @@ class Dream(Base):
     __table_args__ = (
         Index("ix_dreams_user_id_id", "user_id", "id"),
         Index("ix_dreams_status", "status"),
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -171,6 +173,7 @@ class GalleryEntry(Base):
     __table_args__ = (
         UniqueConstraint("guild_id", "dream_id"),
         Index("ix_gallery_entries_guild_id_created_at", "guild_id", "created_at"),
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -67,7 +67,8 @@ def upgrade() -> None:
     sa.Column('is_animation', sa.Boolean(), nullable=False),
     sa.ForeignKeyConstraint(['guild_id'], ['guilds.id'], name=op.f('fk_dreams_guild_id_guilds'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_dreams_user_id_users'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_dreams'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_dreams')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('dreams', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_dreams_guild_id'), ['guild_id'], unique=False)
@@ -88,7 +89,8 @@ def upgrade() -> None:
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['owner_id'], ['users.id'], name=op.f('fk_presets_owner_id_users'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_presets')),
-    sa.UniqueConstraint('owner_id', 'name_key', name=op.f('uq_presets_owner_id_name_key'))
+    sa.UniqueConstraint('owner_id', 'name_key', name=op.f('uq_presets_owner_id_name_key')),
+    sqlite_autoincrement=True,
     )
     with op.batch_alter_table('presets', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_presets_name_key'), ['name_key'], unique=False)
@@ -109,7 +111,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['published_by'], ['users.id'], name=op.f('fk_gallery_entries_published_by_users'),
                             ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_gallery_entries')),
-    sa.UniqueConstraint('guild_id', 'dream_id', name=op.f('uq_gallery_entries_guild_id_dream_id'))
+    sa.UniqueConstraint('guild_id', 'dream_id', name=op.f('uq_gallery_entries_guild_id_dream_id')),
+    sqlite_autoincrement=True,
     )
     with op.batch_alter_table('gallery_entries', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_gallery_entries_dream_id'), ['dream_id'], unique=False)

@@ -178,3 +178,15 @@ async def test_guild_visibility_and_tokens(store, finished_dream):
         await store.set_gallery_visibility(G1, "everyone")
     with pytest.raises(NotFound):
         await store.get_guild(999)
+
+
+async def test_ids_are_never_reused(store, finished_dream):
+    """Old links (/d/<entry>) and button ids (dream id) never point at newer content."""
+    d = await finished_dream(ALICE, G1)
+    e = await store.publish(d.id, G1, by_user_id=ALICE)
+    await store.unpublish(e.id, by_user_id=ALICE)
+    again = await store.publish(d.id, G1, by_user_id=ALICE)
+    assert again.id > e.id
+    await store.delete_dream(d.id, by_user_id=ALICE)
+    newer = await finished_dream(ALICE, G1)
+    assert newer.id > d.id
