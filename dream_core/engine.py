@@ -162,7 +162,7 @@ def smooth_gradient(g: torch.Tensor, smoothing: float, progress: float) -> torch
     if smoothing <= 0:
         return g
     sigmas = smoothing_sigmas(smoothing, progress)
-    b, c, h, w = g.shape
+    _, c, h, w = g.shape
     radius = min(max(1, int(math.ceil(3 * max(sigmas)))), h - 1, w - 1)
     if radius < 1:
         return g
@@ -311,7 +311,7 @@ class _Runner:
     def octaves(self, base: torch.Tensor, octaves: int, scale: float, iterations: int) -> torch.Tensor:
         """Dream ``base`` over an octave pyramid, carrying the detail up from scale to scale."""
         sizes = octave_sizes(tuple(base.shape[-2:]), octaves, scale)  # type: ignore[arg-type]
-        detail: Optional[torch.Tensor] = None
+        detail: torch.Tensor | None = None
         x = base
         for o, size in enumerate(sizes, start=1):
             b = resize(base, size)
