@@ -9,8 +9,9 @@ explicitly overrides the preset.
 from __future__ import annotations
 
 import random
+import shlex
 from dataclasses import dataclass
-from typing import Literal, Optional
+from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -107,21 +108,42 @@ class DreamParams(BaseModel):
         data.update({k: v for k, v in changes.items() if v is not None})
         return parse_params(data)
 
-    def cli_args(self) -> str:
-        """The non-default knobs as ``dreambot dream`` flags (for reproduction)."""
-        defaults = DreamParams()
-        parts: list[str] = []
-        for name in type(self).model_fields:
-            value = getattr(self, name)
-            if value == getattr(defaults, name):
-                continue
-            flag = "--" + name.replace("_", "-")
-            if isinstance(value, bool):
-                parts.append(flag if value else "--no-" + name.replace("_", "-"))
-            else:
-                parts.append(f"{flag} {value}")
-        return " ".join(parts)
+    def explicit_options(self) -> dict[str, Any]:
+        """The smallest set of explicit fields that gives back these parameters.
 
+        Plain fields are listed where they differ from their defaults; knobs
+        the strength preset fills in (``octaves``, ``step``, ...) where they
+        differ from what the preset gives; the seed whenever it is set.
+        ``DreamParams(**p.explicit_options()).resolved() == p`` for a resolved
+        ``p``; an unresolved one keeps its ``None`` knobs unset.
+        """
+        fields = type(self).model_fields
+        defaults = DreamParams()
+        explicit: dict[str, Any] = {}
+        # plain fields first: they decide what the preset-filled ones resolve to
+        for name, info in fields.items():
+            value = getattr(self, name)
+            if info.default is not None and value != getattr(defaults, name):
+                explicit[name] = value
+        # then the preset-filled knobs, in declaration order (iterations before frame_iterations)
+        for name, info in fields.items():
+            value = getattr(self, name)
+            if info.default is not None or value is None:
+                continue
+            if name == "seed" or value != getattr(DreamParams(**{**explicit, "seed": 0}).resolved(), name):
+                explicit[name] = value
+        return {name: explicit[name] for name in fields if name in explicit}
+
+    def cli_args(self) -> str:
+        """:meth:`explicit_options` as ``dreambot dream`` flags (to reproduce a dream)."""
+        parts: list[str] = []
+        for name, value in self.explicit_options().items():
+            flag = name.replace("_", "-")
+            if isinstance(value, bool):
+                parts.append(f"--{flag}" if value else f"--no-{flag}")
+            else:
+                parts += [f"--{flag}", shlex.quote(repr(value) if isinstance(value, float) else str(value))]
+        return " ".join(parts)
 
 def parse_params(data: dict | str) -> DreamParams:
     """Validate a dict or JSON string into :class:`DreamParams`.
@@ -140,4 +162,4 @@ def parse_params(data: dict | str) -> DreamParams:
         msg = first.get("msg", "invalid value")
         if msg.startswith("Value error, "):
             msg = msg[len("Value error, ") :]
-        raise DreamParamsError(f"{where}: {msg}") from None
+        raise DreamParamsError(msg if msg.startswith(f"{where}:") else f"{where}: {msg}") from None

@@ -10,42 +10,15 @@ cannot be repeated exactly. The option list comes from
 
 from __future__ import annotations
 
-import shlex
 from typing import Any
 
 from dream_core.params import DreamParams
 
 
 def reproducing_options(params: DreamParams) -> dict[str, Any]:
-    """The smallest set of explicit fields that resolves to ``params``.
-
-    ``DreamParams(**reproducing_options(p)).resolved() == p`` for any resolved
-    ``p`` (and for an unresolved one its ``None`` knobs stay unset).
-    """
-    fields = type(params).model_fields
-    defaults = DreamParams()
-    explicit: dict[str, Any] = {}
-    # plain fields first: they decide what the preset-filled ones resolve to
-    for name, info in fields.items():
-        value = getattr(params, name)
-        if info.default is None or value is None:
-            continue
-        if value != getattr(defaults, name):
-            explicit[name] = value
-    # then the preset-filled knobs, in declaration order (iterations before frame_iterations)
-    for name, info in fields.items():
-        if info.default is not None:
-            continue
-        value = getattr(params, name)
-        if value is None:
-            continue
-        if name == "seed":
-            explicit[name] = value
-            continue
-        implied = getattr(DreamParams(**{**explicit, "seed": 0}).resolved(), name)
-        if value != implied:
-            explicit[name] = value
-    return {name: explicit[name] for name in fields if name in explicit}
+    """The smallest set of explicit fields that resolves to ``params`` (see
+    :meth:`DreamParams.explicit_options`)."""
+    return params.explicit_options()
 
 
 def _format_value(value: Any) -> str:
@@ -66,14 +39,7 @@ def dream_command(params: DreamParams, *, command: str = "dream") -> str:
 def cli_command(params: DreamParams, *, has_source: bool = True) -> str:
     """The ``dreambot dream`` command line that repeats a dream exactly: the same options
     as :func:`dream_command`, as flags (``--keep-colors`` / ``--no-normalize-gradients``)."""
-    parts = ["dreambot", "dream", "original.png" if has_source else "noise"]
-    for name, value in reproducing_options(params).items():
-        flag = "--" + name.replace("_", "-")
-        if isinstance(value, bool):
-            parts.append(flag if value else "--no-" + name.replace("_", "-"))
-        else:
-            parts += [flag, shlex.quote(_format_value(value))]
-    return " ".join(parts)
+    return " ".join(part for part in ("dreambot dream", "original.png" if has_source else "noise", params.cli_args()) if part)
 
 
 def parameter_rows(params: DreamParams) -> list[tuple[str, str]]:
