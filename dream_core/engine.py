@@ -60,17 +60,50 @@ CPU_BF16_ENV = "DREAMBOT_CPU_BF16"  # "1": bf16 autocast on CPU (off by default;
 # ------------------------------------------------------------------ tensors <-> images
 
 
+CONVERT_ROWS = 256  # rows per strip when converting between PIL images and tensors (bounded temporaries)
+
+
+def _row_strips(height: int, rows: int = CONVERT_ROWS) -> list[tuple[int, int]]:
+    return [(y, min(height, y + rows)) for y in range(0, height, rows)]
+
+
+def to_uint8_tensor(img: Image.Image, device: torch.device | str = "cpu") -> torch.Tensor:
+    """RGB PIL image -> uint8 tensor [1, 3, H, W] (a quarter of the float copy's size).
+
+    Filled strip by strip, so no image-sized numpy or bytes copy exists on the way.
+    """
+    if img.mode != "RGB":
+        img = img.convert("RGB")
+    w, h = img.size
+    out = torch.empty((1, 3, h, w), dtype=torch.uint8, device=device)
+    for y0, y1 in _row_strips(h):
+        strip = np.frombuffer(img.crop((0, y0, w, y1)).tobytes(), dtype=np.uint8).reshape(y1 - y0, w, 3)
+        out[0, :, y0:y1] = torch.from_numpy(strip.copy()).permute(2, 0, 1).to(device)
+    return out
+
+
+def to_float(x: torch.Tensor) -> torch.Tensor:
+    """uint8 tensor -> float tensor in [0, 1] (exactly ``x / 255``)."""
+    return x.to(torch.float32).div_(255.0)
+
+
 def to_tensor(img: Image.Image, device: torch.device | str = "cpu") -> torch.Tensor:
     """RGB PIL image -> float tensor [1, 3, H, W] in [0, 1]."""
-    arr = np.asarray(img.convert("RGB"), dtype=np.uint8)
-    t = torch.from_numpy(arr.copy()).permute(2, 0, 1).unsqueeze(0)
-    return t.to(device=device, dtype=torch.float32).div_(255.0)
+    return to_float(to_uint8_tensor(img, device))
 
 
 def to_image(x: torch.Tensor) -> Image.Image:
-    """Float tensor [1, 3, H, W] in [0, 1] -> RGB PIL image."""
-    arr = x.detach()[0].float().clamp(0, 1).mul_(255).add_(0.5).to(torch.uint8).permute(1, 2, 0).cpu().numpy()
-    return Image.fromarray(np.ascontiguousarray(arr), "RGB")
+    """Float tensor [1, 3, H, W] in [0, 1] -> RGB PIL image.
+
+    Quantised strip by strip into one uint8 buffer: no image-sized float temporary.
+    """
+    _, _, h, w = x.shape
+    arr = torch.empty((h, w, 3), dtype=torch.uint8)
+    src = x.detach()[0]
+    for y0, y1 in _row_strips(h):
+        s = src[:, y0:y1].float().clamp(0, 1).mul_(255).add_(0.5).to(torch.uint8)
+        arr[y0:y1] = s.permute(1, 2, 0).cpu()
+    return Image.fromarray(arr.numpy(), "RGB")
 
 
 def resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -153,11 +186,18 @@ def smoothing_sigmas(smoothing: float, progress: float) -> tuple[float, float, f
     return (0.5 * base, base, 2.0 * base)
 
 
+SMOOTH_ROWS = 256  # output rows per strip when smoothing a gradient in place
+
+
 def smooth_gradient(g: torch.Tensor, smoothing: float, progress: float) -> torch.Tensor:
-    """Average of Gaussian blurs of ``g`` at three sigmas (0 = off).
+    """Average of Gaussian blurs of ``g`` at three sigmas (0 = off), written back into ``g``.
 
     All three blurs run as one pair of convolutions (horizontal with three
-    output kernels, then vertical grouped), one image channel at a time.
+    output kernels, then vertical grouped), one image channel and one strip
+    of rows at a time: each strip reads its rows plus a halo of ``radius``
+    rows of the *unsmoothed* gradient (the halo above was overwritten by the
+    previous strip, so it is kept aside first) and overwrites its own rows.
+    The temporaries are a few strips, never a copy of the image. Returns ``g``.
     """
     if smoothing <= 0:
         return g
@@ -169,13 +209,23 @@ def smooth_gradient(g: torch.Tensor, smoothing: float, progress: float) -> torch
     t = torch.arange(-radius, radius + 1, device=g.device, dtype=torch.float32)
     k = torch.stack([torch.exp(-0.5 * (t / max(s, 1e-3)) ** 2) for s in sigmas])
     k = (k / k.sum(dim=1, keepdim=True)).to(g.dtype)  # [3, 2r+1]
-    out = torch.empty_like(g)
-    for i in range(c):  # one channel at a time: 3 blurred copies of a channel, not of the image
-        x = g[:, i : i + 1]
-        x = F.conv2d(F.pad(x, (radius, radius, 0, 0), mode="reflect"), k.view(3, 1, 1, -1))
-        x = F.conv2d(F.pad(x, (0, 0, radius, radius), mode="reflect"), k.view(3, 1, -1, 1), groups=3)
-        out[:, i] = x.mean(dim=1)
-    return out
+    kx, ky = k.view(3, 1, 1, -1), k.view(3, 1, -1, 1)
+    rows = max(SMOOTH_ROWS, 2 * radius)
+    for i in range(c):
+        above: torch.Tensor | None = None  # unsmoothed rows [y0 - radius, y0) of this channel
+        for y0 in range(0, h, rows):
+            y1 = min(h, y0 + rows)
+            lo, hi = max(0, y0 - radius), min(h, y1 + radius)
+            below = g[:, i : i + 1, y0:hi]
+            x = below if above is None else torch.cat([above, below], dim=2)  # rows [lo, hi), unsmoothed
+            if y1 < h:
+                above = g[:, i : i + 1, max(0, y1 - radius) : y1].clone()
+            x = F.conv2d(F.pad(x, (radius, radius, 0, 0), mode="reflect"), kx)
+            # Reflect only at the image's own top/bottom; elsewhere the halo rows are real rows.
+            x = F.pad(x, (0, 0, radius - (y0 - lo), radius - (hi - y1)), mode="reflect")
+            x = F.conv2d(x, ky, groups=3)
+            g[:, i, y0:y1] = x.mean(dim=1)[0]
+    return g
 
 
 @dataclass(frozen=True)
@@ -214,44 +264,68 @@ def tile_margin(tile: int) -> int:
     return TILE_ALIGN * max(1, round(tile / 16 / TILE_ALIGN))
 
 
-def tile_gradient(model: DreamModel, x: torch.Tensor, objective: Objective, cfg: StepConfig) -> torch.Tensor:
-    """Gradient of ``objective`` w.r.t. ``x``, computed tile by tile.
+def tile_gradient(
+    model: DreamModel,
+    x: torch.Tensor,
+    objective: Objective,
+    cfg: StepConfig,
+    shift: tuple[int, int] = (0, 0),
+) -> torch.Tensor:
+    """Gradient of ``objective`` w.r.t. ``x`` rolled by ``shift``, computed tile by tile.
+
+    The gradient is that of ``torch.roll(x, shift)`` rolled back, i.e. it lines
+    up with ``x``; no rolled copy of the image is made: each tile is gathered
+    from ``x`` with wrap-around indices and its gradient scattered back to the
+    un-rolled position (image-sized memory: ``x`` and the gradient only).
 
     Tiles have at most ~1.25 x ``cfg.tile`` pixels a side, start on the network's
-    stride grid and are evaluated with a margin of context around them; only
-    their inner part's gradient is kept, so the result closely matches the
-    whole-image gradient while peak activation memory depends on the tile
-    size, not the image size. An image no larger than a tile is one pass.
+    stride grid (of the rolled image) and are evaluated with a margin of context
+    around them; only their inner part's gradient is kept, so the result closely
+    matches the whole-image gradient while peak activation memory depends on the
+    tile size, not the image size. An image no larger than a tile is one pass.
     """
     _, _, h, w = x.shape
-    single = len(_spans(h, cfg.tile)) == 1 and len(_spans(w, cfg.tile)) == 1
-    grad = x.new_zeros(x.shape) if not single else None
-    margin = tile_margin(cfg.tile)
+    dy, dx = shift[0] % h, shift[1] % w
     amp = (
         torch.autocast(device_type=x.device.type, dtype=cfg.amp_dtype)
         if cfg.amp_dtype is not None
         else contextlib.nullcontext()
     )
     loss_scale = 1024.0 if cfg.amp_dtype == torch.float16 else 1.0
-    for y0, y1 in _spans(h, cfg.tile) if not single else [(0, h)]:
-        for x0, x1 in _spans(w, cfg.tile) if not single else [(0, w)]:
+    layout = torch.channels_last if cfg.channels_last else torch.contiguous_format
+
+    def grad_of(t: torch.Tensor, area: float) -> torch.Tensor:
+        t = t.detach().contiguous(memory_format=layout)  # a detached alias of ``x`` is fine: never written
+        t.requires_grad_(True)
+        with amp:
+            feats = model.features(t, objective.layers, truncate=cfg.truncate)
+        # The objective averages over the tile; weigh tiles by area so all agree on one scale.
+        loss = objective(feats) * (loss_scale * area)
+        (g,) = torch.autograd.grad(loss, t)
+        return g
+
+    ys, xs = _spans(h, cfg.tile), _spans(w, cfg.tile)
+    if len(ys) == 1 and len(xs) == 1:  # one pass over the whole (small) image
+        t = torch.roll(x, shifts=(dy, dx), dims=(2, 3)) if (dy or dx) else x
+        g = grad_of(t, 1.0).float()
+        del t
+        g = torch.roll(g, shifts=(-dy, -dx), dims=(2, 3)) if (dy or dx) else g
+        return g.contiguous()
+    grad = x.new_zeros(x.shape)
+    margin = tile_margin(cfg.tile)
+    rows_all = (torch.arange(h, device=x.device) - dy) % h  # rolled row -> row of x
+    cols_all = (torch.arange(w, device=x.device) - dx) % w
+    for y0, y1 in ys:
+        for x0, x1 in xs:
             ty0, ty1 = max(0, y0 - margin), min(h, y1 + margin)
             tx0, tx1 = max(0, x0 - margin), min(w, x1 + margin)
-            t = x[:, :, ty0:ty1, tx0:tx1].detach()
-            t = t.contiguous(memory_format=torch.channels_last) if cfg.channels_last else t.clone()
-            t.requires_grad_(True)
-            with amp:
-                feats = model.features(t, objective.layers, truncate=cfg.truncate)
-            # The objective averages over the tile; weigh tiles by area so all agree on one scale.
-            area = (ty1 - ty0) * (tx1 - tx0) / (h * w)
-            loss = objective(feats) * (loss_scale * area)
-            (g,) = torch.autograd.grad(loss, t)
-            if single:
-                return g.float().contiguous()
-            assert grad is not None
-            grad[:, :, y0:y1, x0:x1] = g[:, :, y0 - ty0 : y1 - ty0, x0 - tx0 : x1 - tx0]
-            del feats, loss, g, t
-    assert grad is not None
+            rows, cols = rows_all[ty0:ty1], cols_all[tx0:tx1]
+            t = x.index_select(2, rows).index_select(3, cols)
+            g = grad_of(t, (ty1 - ty0) * (tx1 - tx0) / (h * w))
+            del t
+            inner = g[:, :, y0 - ty0 : y1 - ty0, x0 - tx0 : x1 - tx0].float()
+            grad[:, :, rows_all[y0:y1, None], cols_all[None, x0:x1]] = inner
+            del g, inner
     return grad
 
 
@@ -292,13 +366,9 @@ class _Runner:
         if len(_spans(max(x.shape[-2:]), self.cfg.tile)) > 1:  # shift the tile grid too: seams never stay put
             dy += self.rng.randrange(self.cfg.tile)
             dx += self.rng.randrange(self.cfg.tile)
-        # Image-sized temporaries are kept to a few (in-place updates, per-channel
-        # smoothing) so that big images stay cheap next to the tiles' activations.
-        rolled = torch.roll(x, shifts=(dy, dx), dims=(2, 3)) if (dy or dx) else x
-        g = tile_gradient(self.model, rolled, self.objective, self.cfg)
-        del rolled
-        if dy or dx:
-            g = torch.roll(g, shifts=(-dy, -dx), dims=(2, 3))
+        # Image-sized tensors at the peak: ``x`` and its gradient, nothing else (the
+        # roll is done by index arithmetic per tile, smoothing is in place by strips).
+        g = tile_gradient(self.model, x, self.objective, self.cfg, shift=(dy, dx))
         g = smooth_gradient(g, p.smoothing, it / max(1, iterations))
         assert p.step is not None
         if p.normalize_gradients:
@@ -314,8 +384,12 @@ class _Runner:
         detail: torch.Tensor | None = None
         x = base
         for o, size in enumerate(sizes, start=1):
-            b = resize(base, size)
-            x = b.clone() if detail is None else resize(detail, size).add_(b).clamp_(0.0, 1.0)
+            # ``b`` is only kept below the full size (to take the detail out); at the
+            # full size ``x`` is the one image-sized float tensor built from ``base``.
+            b = _base_at(base, size) if o < len(sizes) else None
+            x = b.clone() if b is not None else _base_at(base, size, fresh=True)
+            if detail is not None:
+                x.add_(resize(detail, size)).clamp_(0.0, 1.0)
             detail = None
             for it in range(1, iterations + 1):
                 if self.cancel is not None and self.cancel():
@@ -336,9 +410,20 @@ class _Runner:
                             preview=preview,
                         )
                     )
-            if o < len(sizes):
+            if b is not None:
                 detail = x - b
         return x
+
+
+def _base_at(base: torch.Tensor, size: tuple[int, int], fresh: bool = False) -> torch.Tensor:
+    """The octave base at ``size`` as floats in [0, 1] (``base``: uint8 or float [1, 3, H, W]).
+
+    ``fresh``: the result never aliases ``base`` (the caller writes into it).
+    """
+    if base.dtype == torch.uint8:
+        return resize(to_float(base), size)
+    out = resize(base, size)
+    return out.clone() if fresh and out is base else out
 
 
 def octave_sizes(size: tuple[int, int], octaves: int, scale: float) -> list[tuple[int, int]]:
@@ -388,13 +473,24 @@ _RGB2YCC = torch.tensor([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.
 
 
 def keep_colors(dreamed: torch.Tensor, original: torch.Tensor) -> torch.Tensor:
-    """The dream's luminance on the original's chroma (YCbCr)."""
+    """The dream's luminance on the original's chroma (YCbCr).
+
+    ``original``: float in [0, 1] or uint8, resized to the dream's size when it
+    differs. Computed a strip of rows at a time into one output tensor.
+    """
     m = _RGB2YCC.to(dreamed.device, dreamed.dtype)
-    original = resize(original, tuple(dreamed.shape[-2:]))  # type: ignore[arg-type]
-    yd = torch.einsum("ij,bjhw->bihw", m, dreamed)
-    yo = torch.einsum("ij,bjhw->bihw", m, original)
-    ycc = torch.cat([yd[:, :1], yo[:, 1:]], dim=1)
-    return torch.einsum("ij,bjhw->bihw", torch.linalg.inv(m), ycc).clamp(0, 1)
+    inv = torch.linalg.inv(m)
+    if tuple(original.shape[-2:]) != tuple(dreamed.shape[-2:]):
+        original = resize(original if original.is_floating_point() else to_float(original), tuple(dreamed.shape[-2:]))  # type: ignore[arg-type]
+    out = torch.empty_like(dreamed)
+    for y0, y1 in _row_strips(dreamed.shape[-2]):
+        o = original[:, :, y0:y1]
+        o = o if o.is_floating_point() else to_float(o)
+        yd = torch.einsum("ij,bjhw->bihw", m, dreamed[:, :, y0:y1])
+        yo = torch.einsum("ij,bjhw->bihw", m, o)
+        ycc = torch.cat([yd[:, :1], yo[:, 1:]], dim=1)
+        out[:, :, y0:y1] = torch.einsum("ij,bjhw->bihw", inv, ycc).clamp_(0, 1)
+    return out
 
 
 # ------------------------------------------------------------------ public entry point
@@ -465,7 +561,8 @@ def dream(
                 alpha = image.getchannel("A")
             else:
                 notes.append("animations have no transparency: the alpha channel was dropped")
-        x0 = to_tensor(image.convert("RGB"), dev)
+        x0 = to_uint8_tensor(image, dev)  # the base stays uint8: a quarter of a float copy
+        image = None  # our own downscaled copy (if any) is not needed any more
 
     cfg = StepConfig.for_device(dev, p.tile_size)
     gfeats = guide_features(model, guide, sorted({t.layer for t in terms}), cfg) if guide is not None else None
@@ -481,12 +578,14 @@ def dream(
     x = runner.octaves(x0, p.octaves, p.octave_scale, p.iterations)
     if p.keep_colors:
         x = keep_colors(x, x0)
+    del x0
     frames: list[Image.Image] = []
     if p.zoom_frames:
         frames.append(to_image(x))
         for f in range(1, p.zoom_frames + 1):
             runner.frame = f + 1
             start = zoom_rotate(x, p.zoom, p.rotate)
+            del x  # the previous frame lives on as a PIL image
             x = runner.octaves(start, 1, p.octave_scale, p.frame_iterations)
             if p.keep_colors:
                 x = keep_colors(x, start)
