@@ -22,6 +22,7 @@ import asyncio
 import io
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -56,6 +57,7 @@ class DreamRequest:
     image: Optional[InputImage]  # None: dream from noise
     guide: Optional[InputImage] = None
     source: str = "dream"  # dream | menu | preset | again | deeper (for the logs)
+    notes: list[str] = field(default_factory=list)  # shown with the result (e.g. a lost guide)
 
 
 @dataclass
@@ -283,6 +285,8 @@ class DreamService:
         from dream_core.executor import SubmitRefused
 
         source = await self.files.aput(request.image.data) if request.image else None
+        # the guide is kept too, so "Dream again" / "Deeper" can dream with it
+        guide = await self.files.aput(request.guide.data) if request.guide else None
         dream = await self.store.create_dream(
             request.user_id,
             request.params,
@@ -290,6 +294,7 @@ class DreamService:
             channel_id=request.channel_id,
             source=source,
             source_url=(request.image.source_url or None) if request.image else None,
+            guide=guide,
             user_name=interaction.user.display_name,
             guild_name=interaction.guild.name if interaction.guild else None,
         )
@@ -439,7 +444,7 @@ class DreamService:
         limit = interaction.guild.filesize_limit if interaction.guild else discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
         upload = await asyncio.to_thread(fit_upload, result.data, ext, limit - UPLOAD_HEADROOM)
         filename = f"dream-{dream_id}.{upload.extension}"
-        embed = result_embed(dream_id, result, filename, reencoded=upload.reencoded)
+        embed = result_embed(dream_id, result, filename, reencoded=upload.reencoded, extra_notes=request.notes)
         posted = await message.show_result(
             mention=request.user_id,
             embed=embed,
@@ -513,7 +518,8 @@ class DreamService:
         await self._redream(interaction, dream_id, deeper=True)
 
     async def _redream(self, interaction: discord.Interaction, dream_id: int, *, deeper: bool) -> None:
-        """Dream again with a new seed (from the same picture) or deeper (from the result)."""
+        """Dream again with a new seed (from the same picture) or deeper (from the result),
+        with the original dream's guide image when it had one."""
         dream = await self.get_dream(dream_id)
         if deeper and dream.result is None:
             raise UserError("That dream has no finished picture to go deeper into.")
@@ -526,13 +532,16 @@ class DreamService:
         except (UserError, DreamParamsError) as exc:
             await self._fail_early(interaction, str(exc))
             return
+        guide, notes = await self._stored_guide(dream.guide, f"guide-{dream_id}")
         request = DreamRequest(
             user_id=interaction.user.id,
             guild_id=interaction.guild_id,
             channel_id=interaction.channel_id,
             params=params,
             image=image,
+            guide=guide,
             source="deeper" if deeper else "again",
+            notes=notes,
         )
         await self.run(interaction, request)
 
@@ -546,6 +555,20 @@ class DreamService:
         except (StoreError, OSError):
             raise UserError("The picture behind that dream is gone, so I can't dream it again.") from None
         return InputImage(data=data, filename=f"{name}.{ref.ext}", width=0, height=0, source_url="")
+
+    async def _stored_guide(self, ref: Any, name: str) -> tuple[Optional[InputImage], list[str]]:
+        """The stored guide image of a dream, and notes for the result: a guide file that is
+        gone (deleted, lost) is not worth refusing the dream, so it goes on without it."""
+        if ref is None:
+            return None, []
+        from bot.store.errors import StoreError
+
+        try:
+            data = await self.files.aread(ref.sha256)
+        except (StoreError, OSError):
+            log.warning("guide image %s of %s is gone; dreaming without it", ref.sha256[:12], name)
+            return None, ["the guide picture is gone, so this one dreamed without it"]
+        return InputImage(data=data, filename=f"{name}.{ref.ext}", width=0, height=0, source_url=""), []
 
     async def _button_save(self, interaction: discord.Interaction, dream_id: int) -> None:
         await self.get_dream(dream_id)
@@ -716,15 +739,18 @@ def _refusal_text(exc: Exception) -> str:
     return str(exc) or "The dream queue is full. Please try again in a few minutes."
 
 
-def result_embed(dream_id: int, result: Any, filename: str, *, reencoded: bool = False) -> discord.Embed:
-    """The compact embed of a finished dream: layer, strength, seed, seconds, model."""
+def result_embed(
+    dream_id: int, result: Any, filename: str, *, reencoded: bool = False, extra_notes: Sequence[str] = ()
+) -> discord.Embed:
+    """The compact embed of a finished dream: layer, strength, seed, seconds, model; the
+    footer adds the dream's notes and ``extra_notes`` (the bot's own, e.g. a lost guide)."""
     params: DreamParams = result.params
     embed = discord.Embed(colour=discord.Colour.blurple())
     embed.description = (
         f"`{params.layer}` · {params.strength} · seed `{result.seed}` · {result.seconds:.1f} s · {result.model}"
     )
     embed.set_image(url=f"attachment://{filename}")
-    notes = list(result.notes or ())
+    notes = list(result.notes or ()) + list(extra_notes)
     if reencoded:
         notes.append("re-encoded smaller to fit the upload limit")
     footer = f"#{dream_id} · {result.width}×{result.height}"

@@ -51,8 +51,8 @@ unique per owner ignoring case; params validated by ``parse_params``.
 
 Dreams (``dreams.py``): queued -> running -> done | failed | cancelled
     create_dream(user_id, params, *, guild_id=None, channel_id=None, message_id=None,
-                 source: FileRef | None = None, source_url=None, user_name=None,
-                 guild_name=None) -> DreamInfo
+                 source: FileRef | None = None, source_url=None,
+                 guide: FileRef | None = None, user_name=None, guild_name=None) -> DreamInfo
     mark_running(dream_id) -> DreamInfo                              InvalidTransition
     mark_done(dream_id, result: FileRef, *, width, height, seconds, is_animation=False,
               params=None, model=None, seed=None) -> DreamInfo
@@ -65,7 +65,7 @@ Dreams (``dreams.py``): queued -> running -> done | failed | cancelled
     delete_dream(dream_id, *, by_user_id=None) -> DeletionReport   NotAllowed, InvalidTransition
     recover_interrupted(reason=...) -> int
     ``DreamInfo``: id, user_id, guild_id, channel_id, message_id, result_message_id,
-    source_url, source (FileRef|None), params (DreamParams) / params_data, model, seed,
+    source_url, source (FileRef|None), guide (FileRef|None: the guide image), params (DreamParams) / params_data, model, seed,
     status (DreamStatus), error, created_at, started_at, finished_at, result
     (FileRef|None), width, height, size_bytes, seconds, is_animation.
 

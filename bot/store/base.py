@@ -20,6 +20,10 @@ from bot.store.models import DISPLAY_NAME_MAX, Dream, GalleryEntry, Guild, User,
 log = logging.getLogger(__name__)
 
 
+# the columns through which a dream refers to stored files
+_FILE_COLUMNS = (Dream.source_sha256, Dream.guide_sha256, Dream.result_sha256)
+
+
 def new_gallery_token() -> str:
     """An unguessable token for an unlisted gallery URL (192 random bits)."""
     return secrets.token_urlsafe(24)
@@ -86,8 +90,8 @@ class StoreBase:
         """Delete the dreams matching ``where`` with their gallery entries and those entries'
         votes. Returns (dreams, entries, votes, file shas those dreams referenced)."""
         shas: set[str] = set()
-        for src, res in await s.execute(select(Dream.source_sha256, Dream.result_sha256).where(where)):
-            shas.update(x for x in (src, res) if x)
+        for row in await s.execute(select(*_FILE_COLUMNS).where(where)):
+            shas.update(x for x in row if x)
         dream_ids = select(Dream.id).where(where)
         entry_ids = select(GalleryEntry.id).where(GalleryEntry.dream_id.in_(dream_ids))
         votes = await run_count(s, delete(Vote).where(Vote.entry_id.in_(entry_ids)))
@@ -101,18 +105,14 @@ class StoreBase:
         return shas - await self._referenced(s, shas)
 
     async def _referenced(self, s: AsyncSession, shas: set[str]) -> set[str]:
-        """Those of ``shas`` that some dream refers to (as input or result)."""
+        """Those of ``shas`` that some dream refers to (as input, guide or result)."""
         used: set[str] = set()
         todo = sorted(shas)
-        for i in range(0, len(todo), 400):
-            chunk = todo[i : i + 400]
-            rows = await s.execute(
-                select(Dream.source_sha256, Dream.result_sha256).where(
-                    or_(Dream.source_sha256.in_(chunk), Dream.result_sha256.in_(chunk))
-                )
-            )
-            for src, res in rows:
-                used.update(x for x in (src, res) if x)
+        for i in range(0, len(todo), 300):
+            chunk = todo[i : i + 300]
+            rows = await s.execute(select(*_FILE_COLUMNS).where(or_(*(c.in_(chunk) for c in _FILE_COLUMNS))))
+            for row in rows:
+                used.update(x for x in row if x)
         return used & shas
 
     def _remove_files(self, shas: set[str]) -> int:

@@ -42,13 +42,15 @@ class DreamOps(StoreBase):
         message_id: Optional[int] = None,
         source: Optional[FileRef] = None,
         source_url: Optional[str] = None,
+        guide: Optional[FileRef] = None,
         user_name: Optional[str] = None,
         guild_name: Optional[str] = None,
     ) -> DreamInfo:
         """Record a new dream as ``queued`` (user and guild rows are created as needed).
 
         ``source`` is the input image already put in the file store (``None`` for a
-        dream from noise); ``source_url`` where it came from (e.g. the attachment URL).
+        dream from noise); ``source_url`` where it came from (e.g. the attachment URL);
+        ``guide`` the guide image, also already in the file store (``None``: unguided).
         """
         data, model = _params_data(params)
         async with self.db.write() as s:
@@ -64,6 +66,9 @@ class DreamOps(StoreBase):
                 source_sha256=source.sha256 if source else None,
                 source_ext=source.ext if source else None,
                 source_size=source.size if source else None,
+                guide_sha256=guide.sha256 if guide else None,
+                guide_ext=guide.ext if guide else None,
+                guide_size=guide.size if guide else None,
                 params=data,
                 model=model.model,
                 seed=model.seed,
@@ -197,7 +202,7 @@ class DreamOps(StoreBase):
 
     async def delete_dream(self, dream_id: int, *, by_user_id: Optional[int] = None) -> DeletionReport:
         """Delete one dream from history, with its gallery entries, their votes, and its
-        image files when no other dream uses them. With ``by_user_id``, only its author may
+        image files (input, guide, result) when no other dream uses them. With ``by_user_id``, only its author may
         (:class:`NotAllowed`); :class:`NotFound` if it does not exist. A dream still queued
         or running is refused (:class:`InvalidTransition`): cancel it first."""
         async with self.db.write() as s:

@@ -146,6 +146,10 @@ class Dream(Base):
     source_sha256: Mapped[Optional[str]] = mapped_column(String(64), nullable=True, index=True)
     source_ext: Mapped[Optional[str]] = mapped_column(String(8), nullable=True)
     source_size: Mapped[Optional[int]] = mapped_column(BigInteger, nullable=True)
+    # the optional guide image (``/dream guide:``): kept so "Dream again" dreams with it too
+    guide_sha256: Mapped[Optional[str]] = mapped_column(String(64), nullable=True, index=True)
+    guide_ext: Mapped[Optional[str]] = mapped_column(String(8), nullable=True)
+    guide_size: Mapped[Optional[int]] = mapped_column(BigInteger, nullable=True)
 
     params: Mapped[dict[str, Any]] = mapped_column(JSON)
     model: Mapped[str] = mapped_column(String(64))

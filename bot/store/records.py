@@ -81,6 +81,7 @@ class DreamInfo:
     result_message_id: Optional[int]
     source_url: Optional[str]
     source: Optional[FileRef]
+    guide: Optional[FileRef]  # the guide image of ``/dream guide:`` (None: unguided)
     params_data: dict[str, Any]
     model: str
     seed: Optional[int]
@@ -217,6 +218,7 @@ def dream_info(row: Any) -> DreamInfo:
         result_message_id=row.result_message_id,
         source_url=row.source_url,
         source=_file_ref(row.source_sha256, row.source_ext, row.source_size),
+        guide=_file_ref(row.guide_sha256, row.guide_ext, row.guide_size),
         params_data=dict(row.params or {}),
         model=row.model,
         seed=row.seed,

@@ -246,6 +246,57 @@ async def test_animation_with_guide_and_kept_colours(bot_env, small_png):
     assert too_long.callback.ephemeral and f"at most {env.settings.max_zoom_frames}" in too_long.text
 
 
+async def test_again_and_deeper_keep_the_guide(bot_env, small_png, monkeypatch):
+    """A guided dream's buttons dream with the same guide: the executor gets its bytes and
+    the new dreams record it; a guide file that is gone is left out, and the result says so."""
+    from tests.bot.conftest import png_bytes
+
+    env = bot_env
+    fake, w = env.fake, env.world
+    guide_png = png_bytes(colour=(30, 200, 90))
+    submitted: list = []
+    executor = env.bot.executor
+    real_submit = executor.submit
+
+    async def recording_submit(image_bytes, params, **kwargs):  # a pass-through spy, not a mock
+        submitted.append(kwargs.get("guide_bytes"))
+        return await real_submit(image_bytes, params, **kwargs)
+
+    monkeypatch.setattr(executor, "submit", recording_submit)
+    h = await fake.slash(
+        "dream",
+        {"seed": 3},
+        user=w.alice,
+        attachments={
+            "image": (small_png, "cat.png", "image/png"),
+            "guide": (guide_png, "guide.png", "image/png"),
+        },
+    )
+    msg = await h.wait_for_original(result_done, timeout=90)
+    first = await env.store.get_dream(dream_id_of(msg))
+    assert first.guide is not None and env.store.files.read(first.guide.sha256) == guide_png
+    assert submitted == [guide_png]
+
+    again = await fake.click(msg, f"dream:again:{first.id}", user=w.bob)
+    again_info = await env.store.get_dream(dream_id_of(await again.wait_for_original(result_done, timeout=90)))
+    assert again_info.guide == first.guide and again_info.source == first.source
+    deeper = await fake.click(msg, f"dream:deeper:{first.id}", user=w.alice)
+    deeper_info = await env.store.get_dream(dream_id_of(await deeper.wait_for_original(result_done, timeout=90)))
+    assert deeper_info.guide == first.guide and deeper_info.source.sha256 == first.result.sha256
+    assert submitted == [guide_png] * 3
+
+    # the guide file is lost: "Dream again" still dreams, without it, and says so
+    assert env.store.files.delete(first.guide.sha256)
+    lost = await fake.click(msg, f"dream:again:{first.id}", user=w.alice)
+    lost_msg = await lost.wait_for_original(result_done, timeout=90)
+    lost_info = await env.store.get_dream(dream_id_of(lost_msg))
+    assert lost_info.status.value == "done" and lost_info.guide is None
+    assert "guide picture is gone" in lost_msg.text
+    assert submitted == [guide_png] * 3 + [None]
+    assert "guide" not in again.original.text  # no such note while the guide is there
+    assert not fake.bot_errors and not fake.unhandled_routes
+
+
 async def test_sharded_bot(bot_env, small_png):
     from bot.app import ShardedDreamBot
 

@@ -133,3 +133,52 @@ async def test_delete_dream(store, finished_dream):
 
 async def test_ping(store):
     await store.ping()
+
+
+async def test_guide_image_is_recorded_and_its_file_kept_while_used(store, png_bytes, sample_image):
+    import io
+
+    buf = io.BytesIO()
+    sample_image.rotate(180).save(buf, format="PNG")
+    guide = store.files.put(buf.getvalue())
+    src = store.files.put(png_bytes)
+    d = await store.create_dream(ALICE, {}, source=src, guide=guide)
+    assert d.guide == guide and d.source == src
+    assert (await store.get_dream(d.id)).guide == guide
+    assert (await store.create_dream(ALICE, {})).guide is None
+    done = await store.mark_done(d.id, store.files.put(b"r1"), width=1, height=1, seconds=0.1)
+    assert done.guide == guide  # finishing keeps it
+    # "Dream again": a second dream with the same guide
+    again = await store.create_dream(BOB, {}, source=src, guide=done.guide)
+    await store.mark_done(again.id, store.files.put(b"r2"), width=1, height=1, seconds=0.1)
+
+    # a guide is a referenced file: garbage collection keeps it
+    import os
+    import time
+
+    old = time.time() - 7200
+    os.utime(store.files.path_for(guide.sha256), (old, old))
+    await store.collect_garbage(min_age_s=3600)
+    assert store.files.exists(guide.sha256)
+
+    # deleting one dream keeps the guide the other still uses; the last one takes it along
+    await store.delete_dream(d.id)
+    assert store.files.exists(guide.sha256)
+    report = await store.delete_dream(again.id)
+    assert not store.files.exists(guide.sha256)
+    assert report.files == 3  # r2, the guide and (now unused) the input
+    assert not store.files.exists(src.sha256)
+
+
+async def test_delete_user_data_takes_their_guides(store, png_bytes):
+    guide = store.files.put(b"\x89PNG\r\n\x1a\n" + b"guide of alice")
+    shared_guide = store.files.put(b"\x89PNG\r\n\x1a\n" + b"guide both use")
+    await store.create_dream(ALICE, {}, guide=guide)
+    a = await store.create_dream(ALICE, {}, guide=shared_guide)
+    b = await store.create_dream(BOB, {}, guide=shared_guide)
+    for d in (a, b):
+        await store.mark_failed(d.id, "x")
+    report = await store.delete_user_data(ALICE)
+    assert report.dreams == 2 and report.files == 1
+    assert not store.files.exists(guide.sha256)
+    assert store.files.exists(shared_guide.sha256) and (await store.get_dream(b.id)).guide == shared_guide

@@ -66,6 +66,34 @@ def test_upgrade_downgrade_upgrade_on_a_file(tmp_path):
         assert con.execute("SELECT count(*) FROM users").fetchone()[0] == 0
 
 
+def test_guide_columns_migration_keeps_existing_dreams(tmp_path):
+    """0001 -> 0002 adds the guide columns (NULL for old dreams) and back again, keeping rows
+    and SQLite AUTOINCREMENT (dream ids are never reused)."""
+    path = tmp_path / "g.db"
+    url = sqlite_url(path)
+    upgrade(url, "0001")
+    with sqlite3.connect(path) as con:
+        con.execute("INSERT INTO users (id, display_name, first_seen, last_seen, gallery_opt_out) "
+                    "VALUES (1, 'x', '2020-01-01', '2020-01-01', 0)")
+        con.execute("INSERT INTO dreams (user_id, params, model, status, created_at, is_animation) "
+                    "VALUES (1, '{}', 'efficientnet-lite0', 'done', '2020-01-01', 0)")
+    upgrade(url)
+    with sqlite3.connect(path) as con:
+        assert con.execute("SELECT id, guide_sha256, guide_ext, guide_size FROM dreams").fetchall() == [
+            (1, None, None, None)
+        ]
+        con.execute("UPDATE dreams SET guide_sha256 = :s, guide_ext = 'png', guide_size = 3", {"s": "a" * 64})
+    downgrade(url, "0001")
+    with sqlite3.connect(path) as con:
+        columns = {r[1] for r in con.execute("PRAGMA table_info(dreams)")}
+        assert "guide_sha256" not in columns and "source_sha256" in columns
+        assert con.execute("SELECT id, user_id FROM dreams").fetchall() == [(1, 1)]
+        schema = con.execute("SELECT sql FROM sqlite_master WHERE name = 'dreams'").fetchone()[0]
+        assert "AUTOINCREMENT" in schema
+    upgrade(url)
+    assert _diff(path) == []
+
+
 def test_sync_url_works_too(tmp_path):
     url = f"sqlite:///{tmp_path / 's.db'}"
     upgrade(url)
