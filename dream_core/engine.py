@@ -186,7 +186,7 @@ def smoothing_sigmas(smoothing: float, progress: float) -> tuple[float, float, f
     return (0.5 * base, base, 2.0 * base)
 
 
-SMOOTH_ROWS = 256  # output rows per strip when smoothing a gradient in place
+SMOOTH_PIXELS = 1 << 20  # pixels per strip when smoothing a gradient in place (up to 1024x1024: one strip)
 
 
 def smooth_gradient(g: torch.Tensor, smoothing: float, progress: float) -> torch.Tensor:
@@ -210,7 +210,7 @@ def smooth_gradient(g: torch.Tensor, smoothing: float, progress: float) -> torch
     k = torch.stack([torch.exp(-0.5 * (t / max(s, 1e-3)) ** 2) for s in sigmas])
     k = (k / k.sum(dim=1, keepdim=True)).to(g.dtype)  # [3, 2r+1]
     kx, ky = k.view(3, 1, 1, -1), k.view(3, 1, -1, 1)
-    rows = max(SMOOTH_ROWS, 2 * radius)
+    rows = max(SMOOTH_PIXELS // w, 2 * radius)
     for i in range(c):
         above: torch.Tensor | None = None  # unsmoothed rows [y0 - radius, y0) of this channel
         for y0 in range(0, h, rows):

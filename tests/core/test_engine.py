@@ -156,29 +156,62 @@ def test_activation_memory_scales_with_tile_not_image(model):
     assert peaks[1] * 4 < stem
 
 
-def test_large_image_runs_tiled_within_a_memory_bound(tmp_path):
-    """A 768 px dream with 128 px tiles in a fresh process stays far below an untiled pass."""
+def test_shifted_tile_gradient_equals_the_gradient_of_the_rolled_image(model, sample_image):
+    """Tiles read at wrap-around indices give exactly the rolled image's gradient, rolled back."""
+    x = to_tensor(sample_image.resize((192, 128)))
+    obj = Objective(resolve_targets(model.name, "mixed3"))
+    shift = (45, -70)
+    for tile in (64, 512):  # tiled and single pass
+        cfg = StepConfig(tile=tile)
+        ours = tile_gradient(model, x, obj, cfg, shift=shift)
+        rolled = tile_gradient(model, torch.roll(x, shift, dims=(2, 3)), obj, cfg)
+        assert torch.equal(ours, torch.roll(rolled, (-shift[0], -shift[1]), dims=(2, 3))), tile
+    assert torch.equal(x, to_tensor(sample_image.resize((192, 128))))  # the image is not touched
+
+
+def test_smoothing_by_strips_in_place_matches_one_pass(monkeypatch):
+    import dream_core.engine as engine
+
+    g = torch.randn(1, 3, 150, 90, generator=torch.Generator().manual_seed(0))
+    whole = engine.smooth_gradient(g.clone(), 2.0, 0.7)  # 150x90 px: one strip
+    monkeypatch.setattr(engine, "SMOOTH_PIXELS", 90 * 20)  # strips of 20 rows, halo of 12
+    buf = g.clone()
+    strips = engine.smooth_gradient(buf, 2.0, 0.7)
+    assert strips is buf  # written in place
+    assert torch.allclose(strips, whole, atol=1e-6), (strips - whole).abs().max()
+    assert not torch.allclose(whole, g, atol=0.1)  # it really smoothed
+
+
+def test_peak_memory_per_extra_pixel_is_a_few_image_copies():
+    """In a fresh process, the peak (VmHWM) of one tiled step grows by ~3 float copies of the image per pixel.
+
+    A 1024 px then a 1536 px dream with 128 px tiles: the peak's growth between
+    the two, per extra pixel, counts the image-sized buffers alive at the peak
+    (the image, its gradient, the uint8 base, the input PIL image); the tiles'
+    activations and the smoothing strips are the same size for both. Rolled
+    copies, full-size smoothing and float conversions made it ~13.
+    """
     import subprocess
     import sys
 
     code = (
-        "import resource, torch; torch.set_num_threads(1)\n"
+        "import torch; torch.set_num_threads(1)\n"
         "from PIL import Image\n"
         "from dream_core.engine import dream\n"
-        "from dream_core.models import get_model\n"
         "from dream_core.params import DreamParams\n"
-        "get_model('efficientnet-lite0', 'cpu')\n"
-        "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-        "img = Image.effect_noise((768, 768), 40).convert('RGB')\n"
-        "r = dream(img, DreamParams(octaves=1, iterations=1, tile_size=128, max_size=2048, seed=1))\n"
-        "assert r.image.size == (768, 768)\n"
-        "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) // 1024)\n"
+        "def hwm(): return next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM:'))\n"
+        "p = DreamParams(octaves=1, iterations=1, tile_size=128, max_size=2048, seed=1)\n"
+        "dream(Image.effect_noise((1024, 1024), 40).convert('RGB'), p)\n"
+        "base = hwm()\n"
+        "r = dream(Image.effect_noise((1536, 1536), 40).convert('RGB'), p)\n"
+        "assert r.image.size == (1536, 1536)\n"
+        "print(hwm() - base)\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=240, check=False)
     assert proc.returncode == 0, proc.stderr
-    growth_mb = int(proc.stdout.strip().splitlines()[-1])
-    # image-sized tensors: a few copies of 768^2*3*4 bytes = 7 MB each; an untiled pass grows ~570 MB
-    assert growth_mb < 250, growth_mb
+    growth = int(proc.stdout.strip().splitlines()[-1]) * 1024  # bytes
+    copies = growth / ((1536**2 - 1024**2) * 3 * 4)
+    assert copies < 5, copies
 
 
 def test_zoom_animation(cat):
