@@ -197,7 +197,9 @@ print(hwm // 1024, round(time.perf_counter() - t, 1))
 
 
 def memory_part(sides: list[int], tiles: list[int], threads: int) -> None:
+    """Peak RSS per size; between two sizes, the peak's growth in float copies of the image (RGB float32)."""
     for tile in tiles:
+        prev: tuple[int, int] | None = None
         for side in sides:
             proc = subprocess.run(
                 [sys.executable, "-c", MEMORY_CHILD, str(side), str(tile), str(threads)],
@@ -207,7 +209,12 @@ def memory_part(sides: list[int], tiles: list[int], threads: int) -> None:
                 print(f"  {side} px tile {tile}: FAILED {proc.stderr.strip().splitlines()[-1:]}")
                 continue
             rss, secs = proc.stdout.split()
-            print(f"  {side:>5}x{side:<5} tile {tile:>4}: peak RSS {int(rss):6d} MB  ({secs} s for 1 step)")
+            marginal = ""
+            if prev is not None:  # image-sized buffers alive at the peak (tile-sized memory cancels out)
+                copies = (int(rss) - prev[1]) * 2**20 / ((side**2 - prev[0] ** 2) * 3 * 4)
+                marginal = f"  growth from {prev[0]} px = {copies:.1f} float image copies"
+            prev = (side, int(rss))
+            print(f"  {side:>5}x{side:<5} tile {tile:>4}: peak RSS {int(rss):6d} MB  ({secs} s for 1 step){marginal}")
 
 
 def googlenet_part(tmp: Path, width: int) -> None:
@@ -276,7 +283,7 @@ def main() -> None:
     if "memory" in parts:
         print("peak memory, 1 octave x 1 step (fresh process each):")
         memory_part([1024, 2048, 4096], [512], args.threads)
-        memory_part([4096], [256], args.threads)
+        memory_part([2048, 4096], [256], args.threads)
     if "googlenet" in parts:
         googlenet_part(out, 600)
     if "bf16" in parts:
