@@ -481,7 +481,8 @@ def keep_colors(dreamed: torch.Tensor, original: torch.Tensor) -> torch.Tensor:
     m = _RGB2YCC.to(dreamed.device, dreamed.dtype)
     inv = torch.linalg.inv(m)
     if tuple(original.shape[-2:]) != tuple(dreamed.shape[-2:]):
-        original = resize(original if original.is_floating_point() else to_float(original), tuple(dreamed.shape[-2:]))  # type: ignore[arg-type]
+        full = original if original.is_floating_point() else to_float(original)
+        original = resize(full, tuple(dreamed.shape[-2:]))  # type: ignore[arg-type]
     out = torch.empty_like(dreamed)
     for y0, y1 in _row_strips(dreamed.shape[-2]):
         o = original[:, :, y0:y1]

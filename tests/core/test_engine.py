@@ -170,7 +170,7 @@ def test_shifted_tile_gradient_equals_the_gradient_of_the_rolled_image(model, sa
 
 
 def test_smoothing_by_strips_in_place_matches_one_pass(monkeypatch):
-    import dream_core.engine as engine
+    from dream_core import engine
 
     g = torch.randn(1, 3, 150, 90, generator=torch.Generator().manual_seed(0))
     whole = engine.smooth_gradient(g.clone(), 2.0, 0.7)  # 150x90 px: one strip
