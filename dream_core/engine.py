@@ -10,7 +10,10 @@ Pipeline of :func:`dream`:
    gradient of the objective in *tiles* (bounded memory for any image size,
    tile grid shifted randomly each step, each tile seen with a margin of
    context), smooths it with Gaussians at a few sigmas, normalises it and
-   takes a step, keeping pixels in [0, 1];
+   takes a step, keeping pixels in [0, 1]. Image-sized memory at the peak is
+   the image and its gradient (the roll is index arithmetic per tile, the
+   smoothing runs in place by strips, the base is kept as uint8, PIL <-> tensor
+   conversions go strip by strip); everything else scales with the tile;
 4. optionally an iterate-and-zoom animation, and keeping the original colours.
 
 The forward pass stops at the deepest requested layer; weights are frozen.
