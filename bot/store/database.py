@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, AsyncIterator, Optional, Union
@@ -117,6 +118,29 @@ def create_engine_checked(url: Union[str, URL], **kwargs: Any) -> AsyncEngine:
         ) from None
 
 
+def _enable_wal(cur: Any) -> None:
+    """Switch the file to WAL (persistent, so usually already done).
+
+    Changing the journal mode can fail with "database is locked" at once, without
+    waiting on the busy timeout, while another process is setting up the same
+    fresh file; retry for up to the busy timeout.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    delay = 0.01
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode")
+            if str(cur.fetchone()[0]).lower() == "wal":
+                return
+            cur.execute("PRAGMA journal_mode = WAL")
+            return
+        except Exception as exc:  # the driver's OperationalError ("database is locked")
+            if "locked" not in str(exc).lower() or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+
+
 def configure_sqlite(engine: Engine, *, foreign_keys: bool = True, begin: str = "") -> None:
     """Install the SQLite connection setup on a (sync) engine.
 
@@ -134,7 +158,7 @@ def configure_sqlite(engine: Engine, *, foreign_keys: bool = True, begin: str = 
             cur = dbapi_connection.cursor()
             try:
                 cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-                cur.execute("PRAGMA journal_mode = WAL")
+                _enable_wal(cur)
                 cur.execute("PRAGMA synchronous = NORMAL")
                 cur.execute(f"PRAGMA foreign_keys = {'ON' if foreign_keys else 'OFF'}")
             finally:
