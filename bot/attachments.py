@@ -6,28 +6,28 @@ source, :func:`fetch_image` returns checked bytes or raises
 :class:`ImageRejected` whose message can be shown to the user as is.
 
 Checks, in order: content type (``image/*``), byte size (not empty, not over
-the limit), decodable by Pillow, pixel count under the limit.
+the limit), decodable by Pillow, pixel count under the limit. Links are
+fetched by :mod:`bot.safe_fetch`: public addresses only, each redirect
+checked, generic refusals.
 """
 
 from __future__ import annotations
 
 import asyncio
 import io
-import ipaddress
 import logging
-import socket
 from dataclasses import dataclass
 from typing import Optional
 from urllib.parse import urlparse
 
-import aiohttp
 import discord
 from PIL import Image, UnidentifiedImageError
+
+from bot.safe_fetch import FetchPolicy, FetchRefused, TooLarge, fetch_public
 
 log = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff")
-DOWNLOAD_TIMEOUT_S = 20.0
 
 
 class ImageRejected(Exception):
@@ -71,9 +71,18 @@ def _human_bytes(n: int) -> str:
     return f"{n} bytes"
 
 
+#: the one place that says which media types are accepted (attachments and links alike)
+ACCEPTED_TYPE_PREFIXES: tuple[str, ...] = ("image/",)
+
+
+def is_accepted_type(content_type: str) -> bool:
+    """Whether a ``Content-Type`` value names a medium we can dream."""
+    return content_type.split(";")[0].strip().lower().startswith(ACCEPTED_TYPE_PREFIXES)
+
+
 def _looks_like_image(filename: str, content_type: Optional[str]) -> bool:
     if content_type:
-        return content_type.split(";")[0].strip().lower().startswith("image/")
+        return is_accepted_type(content_type)
     return filename.lower().endswith(IMAGE_EXTENSIONS)
 
 
@@ -164,51 +173,36 @@ def check_image_bytes(data: bytes, filename: str, limits: ImageLimits) -> tuple[
     return width, height
 
 
-def _host_is_private(host: str) -> bool:
+def _image_policy(limits: ImageLimits) -> FetchPolicy:
+    return FetchPolicy(max_bytes=limits.max_bytes, allow_private=limits.allow_private_urls)
+
+
+async def _download_url(
+    url: str, limits: ImageLimits, policy: Optional[FetchPolicy] = None
+) -> tuple[bytes, Optional[str]]:
+    """Fetch ``url`` through :func:`bot.safe_fetch.fetch_public` (public addresses only, checked
+    redirects); every refusal is a generic :class:`ImageRejected`."""
     try:
-        infos = socket.getaddrinfo(host, None)
-    except socket.gaierror:
-        raise ImageRejected(f"I can't find the server `{host}`. Check the link.") from None
-    for info in infos:
-        addr = ipaddress.ip_address(info[4][0])
-        if addr.is_private or addr.is_loopback or addr.is_link_local or addr.is_reserved or addr.is_multicast:
-            return True
-    return False
+        fetched = await fetch_public(
+            url, policy or _image_policy(limits), accept=lambda ctype: ctype is None or is_accepted_type(ctype)
+        )
+    except TooLarge as exc:
+        if exc.size is not None:
+            raise ImageRejected(
+                f"That picture is {_human_bytes(exc.size)}; the limit is {_human_bytes(limits.max_bytes)}."
+            ) from None
+        raise ImageRejected(f"That picture is over the {_human_bytes(limits.max_bytes)} limit.") from None
+    except FetchRefused as exc:
+        raise ImageRejected(str(exc)) from None
+    return fetched.data, fetched.content_type
 
 
-async def _download_url(url: str, limits: ImageLimits) -> tuple[bytes, Optional[str]]:
-    parsed = urlparse(url)
-    if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        raise ImageRejected("That link doesn't look right — give me an `https://` link to a picture.")
-    if not limits.allow_private_urls:
-        private = await asyncio.to_thread(_host_is_private, parsed.hostname)
-        if private:
-            raise ImageRejected("I can only fetch pictures from public websites.")
-    timeout = aiohttp.ClientTimeout(total=DOWNLOAD_TIMEOUT_S)
-    try:
-        async with aiohttp.ClientSession(timeout=timeout) as session:
-            async with session.get(url, allow_redirects=True) as resp:
-                if resp.status != 200:
-                    raise ImageRejected(f"That link answered with HTTP {resp.status}. Check the link.")
-                content_type = resp.headers.get("Content-Type")
-                announced = resp.content_length
-                if announced is not None and announced > limits.max_bytes:
-                    raise ImageRejected(
-                        f"That picture is {_human_bytes(announced)}; the limit is "
-                        f"{_human_bytes(limits.max_bytes)}."
-                    )
-                buf = bytearray()
-                async for chunk in resp.content.iter_chunked(64 * 1024):
-                    buf.extend(chunk)
-                    if len(buf) > limits.max_bytes:
-                        raise ImageRejected(f"That picture is over the {_human_bytes(limits.max_bytes)} limit.")
-                return bytes(buf), content_type
-    except (aiohttp.ClientError, asyncio.TimeoutError):
-        raise ImageRejected("I couldn't download that picture. Check the link and try again.") from None
+async def fetch_image(ref: ImageRef, limits: ImageLimits, *, policy: Optional[FetchPolicy] = None) -> InputImage:
+    """Download and check the image behind ``ref``.
 
-
-async def fetch_image(ref: ImageRef, limits: ImageLimits) -> InputImage:
-    """Download and check the image behind ``ref``."""
+    ``policy`` overrides how links are fetched (default: from ``limits``; tests
+    pass their own resolver through it).
+    """
     check_ref(ref, limits)
     if ref.attachment is not None:
         try:
@@ -216,8 +210,7 @@ async def fetch_image(ref: ImageRef, limits: ImageLimits) -> InputImage:
         except (discord.HTTPException, discord.NotFound):
             raise ImageRejected("I couldn't download that attachment. Try uploading it again.") from None
     else:
-        data, content_type = await _download_url(ref.url, limits)
-        check_ref(ImageRef(ref.url, ref.filename, content_type, None), limits)
+        data, _content_type = await _download_url(ref.url, limits, policy)
     width, height = await asyncio.to_thread(check_image_bytes, data, ref.filename, limits)
     return InputImage(data=data, filename=ref.filename, width=width, height=height, source_url=ref.url)
 
