@@ -80,6 +80,8 @@ class Settings(BaseSettings):
     web_port: int = Field(8080, ge=0, le=65535)
     web_url: Optional[str] = Field(None, description="public base URL of the gallery, for links in chat")
     web_page_size: int = Field(24, ge=1, le=200, description="dreams per gallery page")
+    metrics_host: str = Field("127.0.0.1", description="/metrics listens here, never on the gallery's port")
+    metrics_port: int = Field(9108, ge=0, le=65535, description="port of /metrics and /healthz; 0: no listener")
 
     log_level: str = "INFO"
 

@@ -11,12 +11,17 @@ Routes::
     GET /u/<token>            short unlisted link: redirects to /g/<guild>?key=<token>
     GET /d/<entry>            a dream's page (?key=<token> if its gallery is unlisted)
     GET /img/<entry>/<kind>   its result, source or thumb picture, by id only (?v=<sha256 prefix>
-                              pins the bytes: served immutable; a stale ?v= is 404)
+                              pins the bytes; a stale ?v= is 404). Cached 5 minutes at most,
+                              then revalidated: a hidden entry is gone everywhere by then
     GET /static/<name>        the stylesheet, the slider script and the icon (a fixed whitelist)
     GET /healthz              JSON health: store reachable, executor workers alive (200 or 503)
-    GET /metrics              Prometheus text format
 
 ``<entry>`` is a gallery entry id (a dream as published in one guild).
+
+``/metrics`` (Prometheus text) is not on the gallery's port: :func:`create_metrics_app`
+serves it, with ``/healthz``, on its own listener (``DREAMBOT_METRICS_HOST`` /
+``DREAMBOT_METRICS_PORT``, 127.0.0.1:9108 by default), which :func:`start_web` opens
+next to the gallery.
 """
 
 from __future__ import annotations
@@ -44,7 +49,8 @@ from bot.web.keys import (
     STORE_KEY,
     TEMPLATES_KEY,
 )
-from bot.web.security import error_pages, security_headers
+from bot.web.security import error_pages, hide_server_version, hide_server_version_everywhere, security_headers
+from bot.web.text import strip_bidi
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +65,7 @@ def create_templates(assets: Assets) -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.globals["static_url"] = assets.url
+    env.filters["nobidi"] = strip_bidi
     return env
 
 
@@ -87,6 +94,8 @@ def create_web_app(
     app[METRICS_KEY] = metrics if metrics is not None else get_metrics()
     app[ASSETS_KEY] = assets
     app[TEMPLATES_KEY] = create_templates(assets)
+    app.on_response_prepare.append(hide_server_version)
+    hide_server_version_everywhere()
     app[GALLERY_KEY] = GalleryReader(store, files, page_size=settings.web_page_size)
     app.router.add_get("/", pages.index, name="index")
     app.router.add_get(r"/g/{guild_id:[0-9]{1,20}}", pages.gallery, name="gallery")
@@ -95,8 +104,71 @@ def create_web_app(
     app.router.add_get(r"/img/{dream_id:[0-9]{1,18}}/{kind:result|source|thumb}", pages.image, name="image")
     app.router.add_get(r"/static/{name:[A-Za-z0-9_-]{1,64}\.[a-z]{2,4}}", pages.static, name="static")
     app.router.add_get("/healthz", health.healthz, name="healthz")
-    app.router.add_get("/metrics", health.metrics, name="metrics")
     return app
+
+
+def create_metrics_app(store: Any, *, executor: Any = None, metrics: Optional[Metrics] = None) -> web.Application:
+    """The operations app: ``/metrics`` (Prometheus text) and ``/healthz``, nothing else.
+
+    Serve it on a private address only (:func:`start_web` uses
+    ``DREAMBOT_METRICS_HOST`` / ``DREAMBOT_METRICS_PORT``).
+    """
+    app = web.Application(middlewares=[security_headers])
+    app[STORE_KEY] = store
+    app[EXECUTOR_KEY] = executor
+    app[METRICS_KEY] = metrics if metrics is not None else get_metrics()
+    app.on_response_prepare.append(hide_server_version)
+    hide_server_version_everywhere()
+    app.router.add_get("/metrics", health.metrics, name="metrics")
+    app.router.add_get("/healthz", health.healthz, name="healthz")
+    return app
+
+
+class WebServers:
+    """The running gallery and, when enabled, the metrics listener; ``await cleanup()`` stops both."""
+
+    def __init__(self, gallery: web.AppRunner, metrics: Optional[web.AppRunner]) -> None:
+        self.gallery = gallery
+        self.metrics = metrics
+
+    @property
+    def addresses(self) -> list[Any]:
+        """The gallery's bound addresses (``(host, port)`` tuples)."""
+        return list(self.gallery.addresses)
+
+    @property
+    def sites(self) -> list[Any]:
+        """Every listening site (empty once cleaned up)."""
+        return list(self.gallery.sites) + (list(self.metrics.sites) if self.metrics is not None else [])
+
+    @property
+    def metrics_addresses(self) -> list[Any]:
+        return list(self.metrics.addresses) if self.metrics is not None else []
+
+    async def cleanup(self) -> None:
+        try:
+            await self.gallery.cleanup()
+        finally:
+            if self.metrics is not None:
+                await self.metrics.cleanup()
+
+
+async def _serve(app: web.Application, host: str, port: int, what: str, env: str) -> web.AppRunner:
+    runner = web.AppRunner(app, access_log=logging.getLogger("dreambot.web.access"))
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        from dream_core.errors import DreamError
+
+        raise DreamError(
+            f"cannot serve the {what} on {host}:{port}: {exc.strerror or exc}. "
+            f"Set {env}_HOST / {env}_PORT to a free address."
+        ) from None
+    log.info("%s on http://%s:%s/", what, host, port)
+    return runner
 
 
 async def start_web(
@@ -108,30 +180,34 @@ async def start_web(
     metrics: Optional[Metrics] = None,
     host: Optional[str] = None,
     port: Optional[int] = None,
-) -> web.AppRunner:
-    """Serve the gallery on ``host:port`` (default: the settings) inside a running loop.
+    metrics_host: Optional[str] = None,
+    metrics_port: Optional[int] = None,
+) -> WebServers:
+    """Serve the gallery on ``host:port`` and ``/metrics`` on ``metrics_host:metrics_port``
+    (default: the settings; metrics port 0 in the settings means no metrics listener).
 
-    Returns the runner; ``await runner.cleanup()`` stops it. Used by
+    Returns the servers; ``await servers.cleanup()`` stops them. Used by
     ``dreambot run`` when ``DREAMBOT_WEB_ENABLED`` is set.
     """
+    metrics = metrics if metrics is not None else get_metrics()
     app = create_web_app(store, files, settings=settings, executor=executor, metrics=metrics)
-    runner = web.AppRunner(app, access_log=logging.getLogger("dreambot.web.access"))
-    await runner.setup()
     host = host if host is not None else settings.web_host
     port = port if port is not None else settings.web_port
-    site = web.TCPSite(runner, host, port)
+    gallery = await _serve(app, host, port, "web gallery", "DREAMBOT_WEB")
+    if metrics_port is None and settings.metrics_port == 0:
+        return WebServers(gallery, None)
     try:
-        await site.start()
-    except OSError as exc:
-        await runner.cleanup()
-        from dream_core.errors import DreamError
-
-        raise DreamError(
-            f"cannot serve the web gallery on {host}:{port}: {exc.strerror or exc}. "
-            "Set DREAMBOT_WEB_HOST / DREAMBOT_WEB_PORT to a free address."
-        ) from None
-    log.info("web gallery on http://%s:%s/", host, port)
-    return runner
+        ops = await _serve(
+            create_metrics_app(store, executor=executor, metrics=metrics),
+            metrics_host if metrics_host is not None else settings.metrics_host,
+            metrics_port if metrics_port is not None else settings.metrics_port,
+            "metrics",
+            "DREAMBOT_METRICS",
+        )
+    except BaseException:
+        await gallery.cleanup()
+        raise
+    return WebServers(gallery, ops)
 
 
 async def serve_web(settings: Settings, *, stop: Optional[asyncio.Event] = None) -> None:

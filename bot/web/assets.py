@@ -9,9 +9,9 @@ hash the response is cacheable forever (``immutable``).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
-from typing import Mapping
 
 from aiohttp import web
 

@@ -23,10 +23,13 @@ from bot.web.urls import SORTS, dream_url, gallery_url, image_url
 
 #: longest ``?key=`` accepted (the tokens are much shorter); longer ones are simply wrong
 MAX_KEY_LENGTH = 128
-#: pictures behind a versioned URL (``?v=`` = their sha256) never change
-IMAGE_CACHE_PINNED = "max-age=31536000, immutable"
-#: a bare ``/img/<id>/<kind>`` may be unpublished: cache briefly, then revalidate (ETag)
-IMAGE_CACHE_BARE = "max-age=300"
+#: Pictures of an entry may be hidden or unpublished at any time, so no cache (browser or
+#: shared) may keep them longer than this without asking again. Revalidation is cheap
+#: (ETag = sha256, a 304 with no body) and a hidden entry answers 404 to it. Versioned
+#: URLs (``?v=``) only guarantee that the bytes never change under a URL, not that
+#: they stay public, so they get the same short lifetime.
+IMAGE_MAX_AGE_S = 300
+IMAGE_CACHE = f"max-age={IMAGE_MAX_AGE_S}, must-revalidate"
 #: pages change with votes, new dreams and unpublishing: always revalidate
 PAGE_CACHE = "no-cache"
 #: for everything reached through an unlisted gallery's key
@@ -85,11 +88,15 @@ def _unlisted_headers(response: web.Response, unlisted: bool) -> web.Response:
     return response
 
 
-def _absolute(request: web.Request, path: str) -> str:
+def _absolute(request: web.Request, path: str) -> Optional[str]:
+    """``path`` under the configured ``DREAMBOT_WEB_URL``; ``None`` without one.
+
+    Never built from the request (its ``Host`` header is the client's to choose).
+    """
     base = request.app[SETTINGS_KEY].web_url
     if base:
         return base.rstrip("/") + path
-    return str(request.url.origin()) + path
+    return None
 
 
 async def index(request: web.Request) -> web.Response:
@@ -211,8 +218,7 @@ async def image(request: web.Request) -> web.StreamResponse:
     etag = f'"{found.sha256}"'
     headers = {
         "ETag": etag,
-        "Cache-Control": ("private, " if found.private else "public, ")
-        + (IMAGE_CACHE_PINNED if found.pinned else IMAGE_CACHE_BARE),
+        "Cache-Control": ("private, " if found.private else "public, ") + IMAGE_CACHE,
         "Content-Disposition": "inline",
     }
     if found.private:

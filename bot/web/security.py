@@ -1,9 +1,10 @@
-"""Middlewares of the web gallery: security headers and friendly error pages."""
+"""Middlewares of the web gallery: security headers, friendly error pages, and a
+``Server`` header that names no software version."""
 
 from __future__ import annotations
 
 import logging
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -43,6 +44,27 @@ ERROR_TEXTS: dict[int, tuple[str, str]] = {
     500: ("Something went wrong", "The gallery hit an error. Please try again in a moment."),
     503: ("Unavailable", "The gallery can't reach its storage right now. Please try again in a moment."),
 }
+
+
+#: the ``Server`` header of every response (aiohttp's default names its version)
+SERVER_NAME = "DreamBot"
+
+
+async def hide_server_version(request: web.Request, response: web.StreamResponse) -> None:
+    """``on_response_prepare`` signal: replace aiohttp's ``Server: Python/x aiohttp/y``."""
+    response.headers["Server"] = SERVER_NAME
+
+
+def hide_server_version_everywhere() -> None:
+    """Also for the answers aiohttp makes before any app sees the request (``400 Bad
+    Request`` to a malformed request line or header): those take their ``Server``
+    header from a module constant, and no signal or middleware runs for them.
+    Replacing that constant is the only way; it affects aiohttp servers only (the
+    client's ``User-Agent`` is a separate copy). Idempotent.
+    """
+    import aiohttp.web_response
+
+    aiohttp.web_response.SERVER_SOFTWARE = SERVER_NAME
 
 
 def _apply_headers(response: web.StreamResponse) -> None:

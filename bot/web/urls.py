@@ -58,8 +58,9 @@ def image_url(
     """``/img/<entry_id>/<kind>``: an entry's ``result``, ``source`` or ``thumb`` picture.
 
     ``version`` (the first :data:`VERSION_LEN` hex digits of the original file's
-    sha256, see :func:`file_version`) pins the URL to those bytes: such URLs
-    are served ``immutable``; bare ones are cached briefly.
+    sha256, see :func:`file_version`) pins the URL to those bytes (a stale
+    version is a 404). Every picture URL is cached only briefly, since an entry
+    can be hidden at any time (see ``bot.web.pages.IMAGE_CACHE``).
     """
     if kind not in IMAGE_KINDS:
         raise ValueError(f"image kind must be one of {', '.join(IMAGE_KINDS)}")

@@ -71,6 +71,7 @@ def make_settings(data_dir, **overrides: Any):
         executor_devices="cpu",
         test_guild_id=None,
         web_enabled=False,
+        metrics_port=0,  # no metrics listener on a fixed port in tests
         message_content_intent=True,
     )
     values.update(overrides)

@@ -27,6 +27,7 @@ ARTIFACTS = REPO_ROOT / "test-artifacts"
 PUBLIC_GUILD = 111_000_000_000_000_001
 UNLISTED_GUILD = 111_000_000_000_000_002
 OFF_GUILD = 111_000_000_000_000_003
+LONG_GUILD = 111_000_000_000_000_004  # hostile text: names and titles 100 characters unbroken, bidi controls
 
 ALICE = 222_000_000_000_000_001
 BOB = 222_000_000_000_000_002
@@ -35,6 +36,12 @@ OPTED_OUT = 222_000_000_000_000_004
 VOTERS = [333_000_000_000_000_000 + i for i in range(1, 8)]
 
 EVIL_NAME = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+LONG_TITLE = "Supercalifragilistic" * 5  # 100 characters, no break opportunity
+LONG_NAME = "W" * 100
+LONG_GUILD_NAME = "Gallery" + "M" * 93
+RLO, PDF = "\u202e", "\u202c"
+BIDI_NAME = f"{RLO}evil{PDF} name {RLO}gnp.exe"
+BIDI_TITLE = f"{RLO}desrever{PDF} title and {RLO}more"
 
 
 @dataclass
@@ -53,6 +60,8 @@ class Seeded:
     unlisted_entries: list[int] = field(default_factory=list)
     unlisted_token: str = ""
     off_entry: int = 0
+    long_entry: int = 0  # LONG_TITLE by LONG_NAME in LONG_GUILD
+    bidi_entry: int = 0  # BIDI_TITLE by BIDI_NAME in LONG_GUILD
     never_published_dream: int = 0  # a dream id with no entry
     params_entry: int = 0
     params: Optional[DreamParams] = None
@@ -185,6 +194,18 @@ async def web_env(tmp_path_factory, sample_image):
     s.unlisted_token = (await store.get_guild(UNLISTED_GUILD)).unlisted_token
     d, _, _ = await _finished_dream(store, ALICE, "Alice", OFF_GUILD, "Closed Shop", src, encode(src))
     s.off_entry = await publish(d, OFF_GUILD, ALICE)
+    # hostile text: unbroken 100-character names and titles, bidi controls
+    await store.set_gallery_visibility(LONG_GUILD, "public", guild_name=LONG_GUILD_NAME + RLO)
+    d, _, _ = await _finished_dream(store, ALICE + 10, LONG_NAME, LONG_GUILD, LONG_GUILD_NAME + RLO, src,
+                                    encode(dreamlike(src, 1)))
+    s.long_entry = await publish(d, LONG_GUILD, ALICE + 10, title=LONG_TITLE)
+    d, _, _ = await _finished_dream(store, ALICE + 11, BIDI_NAME, LONG_GUILD, LONG_GUILD_NAME + RLO, src,
+                                    encode(dreamlike(src, 2)))
+    s.bidi_entry = await publish(d, LONG_GUILD, ALICE + 11, title=BIDI_TITLE)
+    d, _, _ = await _finished_dream(store, ALICE + 11, BIDI_NAME, LONG_GUILD, LONG_GUILD_NAME + RLO, src,
+                                    encode(dreamlike(src, 0)))
+    await publish(d, LONG_GUILD, ALICE + 11)  # no title: "Dream by <name>"
+
     # last: SQLite may hand the id of the newest deleted row to the next insert
     await store.unpublish(s.unpublished_entry, by_user_id=BOB)
 

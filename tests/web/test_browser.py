@@ -11,7 +11,7 @@ import re
 import pytest
 import pytest_asyncio
 
-from tests.web.conftest import PAGE_SIZE, PUBLIC_GUILD
+from tests.web.conftest import LONG_GUILD, LONG_NAME, LONG_TITLE, PAGE_SIZE, PUBLIC_GUILD
 
 CHROMIUM = os.environ.get("DREAMBOT_TEST_CHROMIUM", "/usr/bin/chromium")
 LAUNCH_ARGS = [
@@ -261,6 +261,47 @@ async def test_layouts_fit_and_screenshots(browser, served, artifacts_dir, name,
             box = await page.locator(".compare").bounding_box()
             await page.touchscreen.tap(box["x"] + box["width"] * 0.75, box["y"] + box["height"] / 2)
             assert await page.locator(".compare .handle").get_attribute("aria-valuenow") == "75"
+        tab.check_clean()
+    finally:
+        await context.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("width", [320, 390, 1366])
+async def test_no_page_scrolls_sideways_whatever_the_text(browser, served, artifacts_dir, width):
+    """Unbroken 100-character titles, author and gallery names, bidi controls: every page
+    still fits the window, down to 320 px."""
+    s = served.seeded
+    context = await browser.new_context(viewport={"width": width, "height": 800}, base_url=served.base,
+                                        device_scale_factor=1, is_mobile=width < 600, has_touch=width < 600)
+    page = await context.new_page()
+    tab = Tab(page)
+    try:
+        paths = {
+            "index": "/",
+            "long-gallery": f"/g/{LONG_GUILD}",
+            "long-dream": f"/d/{s.long_entry}",
+            "bidi-dream": f"/d/{s.bidi_entry}",
+            "gallery": f"/g/{PUBLIC_GUILD}",
+            "dream": f"/d/{s.params_entry}",
+            "evil-dream": f"/d/{s.evil_entry}",
+            "noise-dream": f"/d/{s.noise_entry}",
+            "error": "/no/such/page",
+        }
+        for label, path in paths.items():
+            await page.goto(path)
+            await wait_images(page)
+            fits = await page.evaluate("document.scrollingElement.scrollWidth <= innerWidth")
+            overflow = await page.evaluate("document.scrollingElement.scrollWidth - innerWidth")
+            assert fits, (label, width, overflow)
+            if label.startswith("long"):
+                await page.screenshot(path=str(artifacts_dir / f"hostile-{label}-{width}.png"), full_page=True)
+        # the long text is really on the pages (wrapped, not cut)
+        await page.goto(f"/d/{s.long_entry}")
+        assert (await page.inner_text("h1")).strip() == LONG_TITLE
+        assert (await page.inner_text(".author")).strip() == LONG_NAME
+        # the 404 page was asked for (its status shows up as a response and a console line)
+        tab.problems = [p for p in tab.problems if "/no/such/page" not in p and "status of 404" not in p]
         tab.check_clean()
     finally:
         await context.close()

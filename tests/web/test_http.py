@@ -138,7 +138,7 @@ async def test_unlisted_gallery_needs_its_key(http, served):
     assert f"/d/{entry}?key={key}".encode() in body
     assert re.search(rf"/img/{entry}/thumb\?v=[0-9a-f]{{16}}&amp;key={key}".encode(), body)
     status, headers, _ = await get(http, f"/img/{entry}/result", params={"key": key})
-    assert status == 200 and headers["Cache-Control"] == "private, max-age=300"
+    assert status == 200 and headers["Cache-Control"] == "private, max-age=300, must-revalidate"
     assert headers["X-Robots-Tag"].startswith("noindex")
     # the short link redirects to the gallery with its key
     status, headers, _ = await get(http, f"/u/{key}")
@@ -159,7 +159,7 @@ async def test_dream_page_shows_command_params_votes_and_author(http, served):
     assert command == f"/dream layer:mixed4c:97 strength:high iterations:17 seed:{p.seed}"
     cli = re.search(r'<code class="command" id="cli-command">([^<]*)</code>', text).group(1)
     assert cli == f"dreambot dream original.png --layer mixed4c:97 --strength high --iterations 17 --seed {p.seed}"
-    assert '<strong class="author">Alice</strong>' in text
+    assert '<strong class="author"><bdi>Alice</bdi></strong>' in text
     assert f'<span class="score">{s.votes[s.params_entry]}</span>' in text
     assert f"/img/{s.params_entry}/result" in text and f"/img/{s.params_entry}/source" in text
     assert 'class="compare"' in text and 'role="slider"' in text
@@ -202,12 +202,13 @@ async def test_pictures_have_content_type_etag_and_immutable_cache(http, served,
     sha = hashlib.sha256(body).hexdigest()
     assert headers["ETag"] == f'"{sha}"'
     assert sha == s.result_sha[entry]
-    assert headers["Cache-Control"] == "public, max-age=300"
+    assert headers["Cache-Control"] == "public, max-age=300, must-revalidate"
     assert_security_headers(headers)
-    # the versioned URL the pages use is pinned to these bytes: immutable; a stale version is 404
+    # the versioned URL the pages use is pinned to these bytes (a stale version is 404), but it is
+    # cached no longer than a bare one: the entry may be hidden at any time
     status, headers, body = await get(http, f"/img/{entry}/result", params={"v": sha[:16]})
     assert status == 200 and hashlib.sha256(body).hexdigest() == sha
-    assert headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert headers["Cache-Control"] == "public, max-age=300, must-revalidate"
     assert (await get(http, f"/img/{entry}/result", params={"v": "0" * 16}))[0] == 404
     # revalidation: 304 with no body, for exact, weak and listed validators
     for validator in (f'"{sha}"', f'W/"{sha}"', f'"nope", "{sha}"', "*"):
@@ -307,12 +308,19 @@ async def test_healthz_ok_and_metrics_text(http, served):
     assert data["status"] == "ok" and data["checks"]["store"]["ok"] is True
     assert "executor" not in data["checks"]
 
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from bot.web import create_metrics_app
     from bot.web.keys import METRICS_KEY
 
+    # /metrics is not on the gallery's port
+    assert (await get(http, "/metrics"))[0] == 404
     metrics = served.app[METRICS_KEY]
     metrics.job_done(seconds=3.0)
     metrics.observe_interaction(0.2, "dream")
-    status, headers, body = await get(http, "/metrics")
+    async with TestClient(TestServer(create_metrics_app(served.store, metrics=metrics))) as ops:
+        r = await ops.get("/metrics")
+        status, headers, body = r.status, r.headers, await r.read()
     assert status == 200
     assert headers["Content-Type"].startswith("text/plain; version=")
     names = {f.name for f in text_string_to_metric_families(body.decode())}
@@ -342,7 +350,7 @@ async def test_healthz_and_metrics_with_executor_and_broken_store(tmp_path, serv
 
     from bot.metrics import Metrics
     from bot.store import Database, FileStore, Store
-    from bot.web import create_web_app
+    from bot.web import create_metrics_app, create_web_app
     from dream_core.executor.status import ExecutorStatus, WorkerInfo
 
     class ExecutorStandIn:
@@ -360,8 +368,7 @@ async def test_healthz_and_metrics_with_executor_and_broken_store(tmp_path, serv
 
     executor = ExecutorStandIn()
     metrics = Metrics()
-    app = create_web_app(served.store, served.store.files, settings=served.settings, executor=executor,
-                         metrics=metrics)
+    app = create_metrics_app(served.store, executor=executor, metrics=metrics)
     async with TestClient(TestServer(app)) as client:
         r = await client.get("/healthz")
         data = await r.json()
@@ -390,6 +397,7 @@ async def test_healthz_and_metrics_with_executor_and_broken_store(tmp_path, serv
             data = await r.json()
             assert r.status == 503
             assert data["checks"]["store"]["ok"] is False and data["checks"]["store"]["error"]
+            assert str(tmp_path) not in await r.text()  # no paths from the database error
     finally:
         await broken.close()
 

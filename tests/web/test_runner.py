@@ -22,12 +22,13 @@ def free_port() -> int:
 
 
 def test_dreambot_web_serves_health_and_stops_on_sigterm(tmp_path):
-    port = free_port()
+    port, metrics_port = free_port(), free_port()
     env = {
         **os.environ,
         "DREAMBOT_DATA_DIR": str(tmp_path / "data"),
         "DREAMBOT_WEB_HOST": "127.0.0.1",
         "DREAMBOT_WEB_PORT": str(port),
+        "DREAMBOT_METRICS_PORT": str(metrics_port),
         "DREAMBOT_LOG_LEVEL": "WARNING",
     }
     env.pop("DREAMBOT_DATABASE_URL", None)
@@ -53,6 +54,12 @@ def test_dreambot_web_serves_health_and_stops_on_sigterm(tmp_path):
         assert (tmp_path / "data" / "dreambot.db").is_file()
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as r:
             assert b"No public galleries yet" in r.read()
+        # /metrics answers on its own listener only
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as r:
+            assert b"dreambot_jobs_total" in r.read()
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5)
+        assert missing.value.code == 404
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
     finally:
