@@ -29,6 +29,7 @@ from bot.net_guard import AddressPolicy, guarded_connector, is_public_address, p
 log = logging.getLogger(__name__)
 
 MAX_REDIRECTS = 3
+#: for the whole fetch, redirects included
 TIMEOUT_S = 20.0
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
@@ -105,48 +106,16 @@ async def fetch_public(
     """Download ``raw_url`` (following redirects one checked hop at a time).
 
     ``accept(content_type)`` is asked before the body is read; ``False`` means
-    :data:`NOT_A_PICTURE`.
+    :data:`NOT_A_PICTURE`. The whole fetch, redirects included, has
+    ``policy.timeout_s``.
     """
     url = parse_public_url(raw_url)
     resolver = policy.resolver_factory() if policy.resolver_factory is not None else None
-    connector = guarded_connector(
-        allow_private=policy.allow_private, policy=policy.address_policy, resolver=resolver
-    )
+    connector = guarded_connector(allow_private=policy.allow_private, policy=policy.address_policy, resolver=resolver)
     timeout = aiohttp.ClientTimeout(total=policy.timeout_s)
     try:
         async with aiohttp.ClientSession(connector=connector, timeout=timeout, trust_env=False) as session:
-            for _hop in range(policy.max_redirects + 1):
-                _check_literal(url, policy)
-                async with session.get(url, allow_redirects=False) as resp:
-                    if resp.status in REDIRECT_STATUSES:
-                        location = resp.headers.get("Location")
-                        if not location:
-                            log.info("fetch: redirect without Location from %s", url)
-                            raise FetchRefused(NOT_A_PICTURE)
-                        try:
-                            target = url.join(URL(location))
-                        except ValueError:
-                            raise FetchRefused(NOT_A_PICTURE) from None
-                        url = parse_public_url(str(target))
-                        continue
-                    if resp.status != 200:
-                        log.info("fetch: %s answered %s", url, resp.status)
-                        raise FetchRefused(NOT_A_PICTURE)
-                    content_type = resp.headers.get("Content-Type")
-                    if not accept(content_type):
-                        log.info("fetch: %s is %s, not accepted", url, content_type)
-                        raise FetchRefused(NOT_A_PICTURE)
-                    announced = resp.content_length
-                    if announced is not None and announced > policy.max_bytes:
-                        raise TooLarge("too large", announced)
-                    buf = bytearray()
-                    async for chunk in resp.content.iter_chunked(64 * 1024):
-                        buf.extend(chunk)
-                        if len(buf) > policy.max_bytes:
-                            raise TooLarge("too large")
-                    return Fetched(bytes(buf), content_type, str(url))
-            log.info("fetch: more than %d redirects from %s", policy.max_redirects, raw_url)
-            raise FetchRefused(NOT_A_PICTURE)
+            return await asyncio.wait_for(_follow(session, url, policy, accept), policy.timeout_s)
     except FetchRefused:
         raise
     except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
@@ -155,3 +124,42 @@ async def fetch_public(
             raise FetchRefused(NOT_PUBLIC) from None
         log.info("fetch: %s failed: %s", url.host, type(exc).__name__)
         raise FetchRefused(UNREACHABLE) from None
+
+
+async def _follow(
+    session: aiohttp.ClientSession, url: URL, policy: FetchPolicy, accept: Callable[[Optional[str]], bool]
+) -> Fetched:
+    """GET ``url``, following at most ``policy.max_redirects`` redirects, each one checked."""
+    start = url
+    for _hop in range(policy.max_redirects + 1):
+        _check_literal(url, policy)
+        async with session.get(url, allow_redirects=False) as resp:
+            if resp.status in REDIRECT_STATUSES:
+                location = resp.headers.get("Location")
+                if not location:
+                    log.info("fetch: redirect without Location from %s", url)
+                    raise FetchRefused(NOT_A_PICTURE)
+                try:
+                    target = url.join(URL(location))
+                except ValueError:
+                    raise FetchRefused(NOT_A_PICTURE) from None
+                url = parse_public_url(str(target))
+                continue
+            if resp.status != 200:
+                log.info("fetch: %s answered %s", url, resp.status)
+                raise FetchRefused(NOT_A_PICTURE)
+            content_type = resp.headers.get("Content-Type")
+            if not accept(content_type):
+                log.info("fetch: %s is %s, not accepted", url, content_type)
+                raise FetchRefused(NOT_A_PICTURE)
+            announced = resp.content_length
+            if announced is not None and announced > policy.max_bytes:
+                raise TooLarge("too large", announced)
+            buf = bytearray()
+            async for chunk in resp.content.iter_chunked(64 * 1024):
+                buf.extend(chunk)
+                if len(buf) > policy.max_bytes:
+                    raise TooLarge("too large")
+            return Fetched(bytes(buf), content_type, str(url))
+    log.info("fetch: more than %d redirects from %s", policy.max_redirects, start)
+    raise FetchRefused(NOT_A_PICTURE)

@@ -131,6 +131,10 @@ def public_app(hits: list[str], port_of) -> web.Application:
         if path.startswith("/chain/"):  # /chain/N: N more redirects before the picture
             n = int(path.rsplit("/", 1)[1])
             raise web.HTTPFound(f"/chain/{n - 1}" if n > 0 else "/pic.png")
+        if path.startswith("/drip/"):  # a slow redirect chain: each hop alone is quick enough
+            await asyncio.sleep(0.3)
+            n = int(path.rsplit("/", 1)[1])
+            raise web.HTTPFound(f"/drip/{n - 1}" if n > 0 else "/pic.png")
         if path == "/json":
             return web.json_response({"internal": True})
         if path == "/teapot":
@@ -440,5 +444,9 @@ async def test_size_bombs_gzip_bombs_and_slow_bodies(clean):
         await fetch_image(ref_from_url(clean.url("public.test", "/slow")), limits,
                           policy=clean.policy(timeout_s=0.5))
     assert str(err.value) == UNREACHABLE
+    # the time limit is for the whole fetch, not for each hop
+    with pytest.raises(FetchRefused) as err2:
+        await fetch_public(clean.url("public.test", "/drip/2"), clean.policy(timeout_s=0.7))
+    assert str(err2.value) == UNREACHABLE
     image = await fetch_image(ref_from_url(clean.url("public.test", "/pic.png")), limits, policy=policy)
     assert (image.width, image.height, image.data) == (32, 24, PUBLIC_PNG)
