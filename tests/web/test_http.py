@@ -193,7 +193,7 @@ async def test_user_text_is_escaped_everywhere(http, served):
     [("params_entry", "image/png"), ("evil_entry", "image/jpeg"), ("animated_entry", "image/webp"),
      ("video_entry", "video/mp4")],
 )
-async def test_pictures_have_content_type_etag_and_immutable_cache(http, served, which, content_type):
+async def test_pictures_have_content_type_etag_and_short_cache(http, served, which, content_type):
     s = served.seeded
     entry = getattr(s, which)
     status, headers, body = await get(http, f"/img/{entry}/result")
