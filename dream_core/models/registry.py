@@ -83,11 +83,6 @@ def layer_names(model: str | DreamModel) -> list[str]:
     return list(spec.aliases) + [n for n, _ in spec.layers]
 
 
-def layer_choices(model_name: str) -> list[str]:
-    """Layer names for autocomplete, preferred ones (aliases) first."""
-    return layer_names(model_name)
-
-
 def resolve_targets(model_name: str, spec: str) -> list[ResolvedTerm]:
     """Parse a target spec and check it against a model.
 

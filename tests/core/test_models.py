@@ -13,7 +13,7 @@ from dream_core.errors import DreamParamsError, ModelUnavailableError
 from dream_core.models import (
     get_model,
     get_spec,
-    layer_choices,
+    layer_names,
     layer_table,
     list_models,
     resolve_targets,
@@ -86,7 +86,7 @@ def test_forward_stops_at_the_deepest_requested_layer(model):
 
 def test_aliases_on_every_model():
     for listing in list_models():
-        choices = layer_choices(listing.name)
+        choices = layer_names(listing.name)
         for alias in ("mixed3", "mixed4", "mixed5"):
             assert alias in choices
     g = get_spec("googlenet")
