@@ -95,13 +95,10 @@ from dream_core.executor.events import (
 from dream_core.executor.job import Job, JobState
 from dream_core.executor.status import ExecutorStatus, WorkerInfo
 
-Executor = BaseExecutor
-
 __all__ = [
     "BaseExecutor",
     "Cancelled",
     "Done",
-    "Executor",
     "ExecutorConfig",
     "ExecutorError",
     "ExecutorStatus",

@@ -173,6 +173,8 @@ class BaseExecutor(abc.ABC):
         )
         self._slots: list[WorkerSlot] = []
         self._running: dict[Job, WorkerSlot] = {}
+        self._stopping: dict[Job, str] = {}  # running jobs asked to stop -> the reason
+        self._timed_out: set[Job] = set()  # running jobs stopped by their time limit
         self._tasks: set[asyncio.Task[Any]] = set()
         self._started = False
         self._closed = False
@@ -220,11 +222,10 @@ class BaseExecutor(abc.ABC):
         self._closed = True
         for job in self._sched.order():
             self._sched.remove(job)
-            job._emit(Cancelled(SHUTDOWN_REASON))
+            job.emit(Cancelled(SHUTDOWN_REASON))
             self._counts["cancelled"] += 1
         for job, slot in list(self._running.items()):
-            job._cancel_requested = True
-            job._cancel_reason = SHUTDOWN_REASON
+            self._stopping[job] = SHUTDOWN_REASON
             slot.request_cancel(job)
         runs = [t for t in self._tasks if t.get_name().startswith("dream-run")]
         if runs:  # running jobs stop at their next dream step
@@ -238,8 +239,10 @@ class BaseExecutor(abc.ABC):
         if self._tasks:  # let restarts in progress reap what they started
             await asyncio.wait(list(self._tasks), timeout=5.0)
         for job in list(self._running):
-            job._emit(Cancelled(SHUTDOWN_REASON))
+            job.emit(Cancelled(SHUTDOWN_REASON))
         self._running.clear()
+        self._stopping.clear()
+        self._timed_out.clear()
         await self._close_backend()
         _live_executors.discard(self)
         log.info("%s executor closed", self.backend)
@@ -283,13 +286,13 @@ class BaseExecutor(abc.ABC):
         except DreamParamsError as exc:
             p, failure = DreamParams().resolved(), Failed(str(exc), "params")
         job = Job(
-            self,
             p,
             user_id=user_id,
             guild_id=guild_id,
             image_bytes=image_bytes,
             guide_bytes=guide_bytes,
             timeout_s=timeout_s or self.config.job_timeout_s,
+            on_cancel=self._request_cancel,
         )
         limit = self.config.max_attachment_bytes
         for what, data in (("image", image_bytes), ("guide image", guide_bytes)):
@@ -298,11 +301,11 @@ class BaseExecutor(abc.ABC):
                     f"The {what} is too large ({len(data) / 1e6:.1f} MB; the limit is {limit / 1e6:.1f} MB).", "input"
                 )
         if failure is not None:
-            job._emit(failure)
+            job.emit(failure)
             self._counts["failed"] += 1
             return job
         position = self._sched.push(job, user_id, guild_id)  # raises SubmitRefused
-        job._emit(Queued(position))
+        job.emit(Queued(position))
         self._pump()
         return job
 
@@ -316,15 +319,15 @@ class BaseExecutor(abc.ABC):
         if job.done:
             return
         if self._sched.remove(job):
-            job._emit(Cancelled())
+            job.emit(Cancelled())
             self._counts["cancelled"] += 1
             self._publish_positions()
             return
         slot = self._running.get(job)
         if slot is None:
             return
-        if not job._cancel_requested:
-            job._cancel_requested = True
+        if job not in self._stopping:
+            self._stopping[job] = "cancelled"
             slot.request_cancel(job)
             self._spawn(self._kill_if_stuck(slot, job, "did not stop after cancel"))
 
@@ -372,16 +375,16 @@ class BaseExecutor(abc.ABC):
                 break
             slot.job = job
             self._running[job] = slot
-            job._emit(Started(slot.name, slot.device))
+            job.emit(Started(slot.name, slot.device))
             self._spawn(self._run(slot, job), name=f"dream-run-{job.id}")
         self._publish_positions()
 
     def _publish_positions(self) -> None:
         for job, position in self._sched.positions().items():
-            job._emit(Queued(position))
+            job.emit(Queued(position))
 
     async def _run(self, slot: WorkerSlot, job: Job) -> None:
-        spec = JobSpec(job.seq, job.params.model_dump_json(), job._image_bytes, job._guide_bytes)
+        spec = JobSpec(job.seq, job.params.model_dump_json(), job.image_bytes, job.guide_bytes)
         watchdog = self._spawn(self._watchdog(slot, job))
         try:
             outcome = await slot.run(job, spec)
@@ -395,15 +398,17 @@ class BaseExecutor(abc.ABC):
         finally:
             watchdog.cancel()
         if not isinstance(outcome, Done):
-            if job._timed_out:
+            if job in self._timed_out:
                 outcome = Failed(
                     f"The dream took longer than its {job.timeout_s:g} s time limit and was stopped. "
                     "Try a smaller image or fewer iterations.",
                     "timeout",
                 )
-            elif job._cancel_requested:
-                outcome = Cancelled(job._cancel_reason or "cancelled")
-        job._emit(outcome)
+            elif job in self._stopping:
+                outcome = Cancelled(self._stopping[job])
+        self._stopping.pop(job, None)
+        self._timed_out.discard(job)
+        job.emit(outcome)
         key = "done" if isinstance(outcome, Done) else "failed" if isinstance(outcome, Failed) else "cancelled"
         self._counts[key] += 1
         if isinstance(outcome, Done):
@@ -419,7 +424,7 @@ class BaseExecutor(abc.ABC):
         if job.done or slot.job is not job:
             return
         log.warning("%s: job %s exceeded its %.0f s limit; stopping it", slot.name, job.id, job.timeout_s)
-        job._timed_out = True
+        self._timed_out.add(job)
         slot.request_cancel(job)
         await self._kill_if_stuck(slot, job, "did not stop after its time limit")
 
@@ -438,7 +443,7 @@ class BaseExecutor(abc.ABC):
     def _fail_waiting(self) -> None:
         for job in self._sched.order():
             self._sched.remove(job)
-            job._emit(Failed(UNAVAILABLE_REASON, "worker_died"))
+            job.emit(Failed(UNAVAILABLE_REASON, "worker_died"))
             self._counts["failed"] += 1
 
     def _slot_died(self, slot: WorkerSlot) -> None:

@@ -186,7 +186,7 @@ class LocalWorker(WorkerSlot):
             if len(msg) < 2 or msg[1] != spec.seq:
                 continue
             if kind == "progress":
-                job._emit(progress_event(msg[2]))
+                job.emit(progress_event(msg[2]))
             elif kind in ("done", "failed", "cancelled"):
                 return terminal_event(msg, job)
 

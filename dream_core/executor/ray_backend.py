@@ -140,7 +140,7 @@ class RayWorker(WorkerSlot):
             async for ref in gen:
                 msg = await ref
                 if msg[0] == "progress":
-                    job._emit(progress_event(msg[2]))
+                    job.emit(progress_event(msg[2]))
                 elif msg[0] in ("done", "failed", "cancelled"):
                     return terminal_event(msg, job)
             return Failed("The dream worker ended without a result.", "internal")
