@@ -17,7 +17,7 @@ import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Union
+from typing import IO, TYPE_CHECKING, Protocol, Union
 
 import numpy as np
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
@@ -26,7 +26,6 @@ from dream_core.errors import DreamInputError, DreamParamsError
 
 if TYPE_CHECKING:
     from dream_core.params import DreamParams
-    from dream_core.results import DreamResult
 
 DEFAULT_MAX_BYTES = 25 * 1024 * 1024
 DEFAULT_MAX_PIXELS = 64_000_000  # 8000x8000
@@ -36,6 +35,19 @@ ImageSource = Union[bytes, bytearray, memoryview, str, os.PathLike, IO[bytes], I
 
 STILL_FORMATS = {"png": "PNG", "jpg": "JPEG", "jpeg": "JPEG", "webp": "WEBP"}
 ANIMATION_FORMATS = {"gif": "GIF", "webp": "WEBP", "mp4": "MP4"}
+
+
+class EncodableResult(Protocol):
+    """What :func:`encode_result` needs of a result (:class:`dream_core.results.DreamResult`)."""
+
+    @property
+    def image(self) -> Image.Image: ...
+    @property
+    def frames(self) -> list[Image.Image]: ...
+    @property
+    def params(self) -> DreamParams: ...
+    @property
+    def is_animation(self) -> bool: ...
 
 
 @dataclass
@@ -259,7 +271,7 @@ def _encode_mp4(frames: list[Image.Image], fps: int) -> bytes:
         return Path(path).read_bytes()
 
 
-def encode_result(result: DreamResult, fmt: str | None = None, **options: object) -> bytes:
+def encode_result(result: EncodableResult, fmt: str | None = None, **options: object) -> bytes:
     """Encode a dream result. Default: PNG for a still, animated WebP for an animation.
 
     An animation asked for in PNG/JPEG gives its last frame as a still.
@@ -272,7 +284,7 @@ def encode_result(result: DreamResult, fmt: str | None = None, **options: object
     return encode_still(result.image, f, result.params, **options)
 
 
-def save_result(result: DreamResult, path: str | os.PathLike) -> Path:
+def save_result(result: EncodableResult, path: str | os.PathLike) -> Path:
     """Write a result to ``path``; the format follows the extension. Returns the path."""
     p = Path(path)
     data = encode_result(result, output_format(p, result.is_animation))
