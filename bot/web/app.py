@@ -161,15 +161,3 @@ def run_web(settings: Settings) -> int:
     """``dreambot web``: serve the gallery on its own until interrupted."""
     asyncio.run(serve_web(settings))
     return 0
-
-
-def add_web_subcommand(subparsers: Any) -> None:
-    """Add ``web`` to an argparse subparsers object (the ``dreambot`` CLI)."""
-
-    def _run(args: Any) -> int:
-        from bot.settings import get_settings
-
-        return run_web(get_settings())
-
-    parser = subparsers.add_parser("web", help="serve the web gallery on its own")
-    parser.set_defaults(func=_run)

@@ -33,9 +33,8 @@ API
     The backend named by ``config.backend`` ("local" | "ray"). ``await
     executor.start()`` (workers up, models warm; raises WorkerStartError with
     an admin-readable reason) / ``await executor.close()``, or ``async with``.
-    The bot builds the config with ``ExecutorConfig.from_settings(settings)``
-    (same field names as ``bot/settings.py``; ``executor_backend`` ->
-    ``backend``, ``executor_devices`` -> ``devices``).
+    The bot builds the config from its settings with
+    ``bot.executor_config.executor_config(settings)``.
     Scripts that start a local executor need ``if __name__ == "__main__":``
     (workers are started with ``spawn``).
 ``await executor.submit(image_bytes | None, params=None, *, user_id, guild_id=None, guide_bytes=None, timeout_s=None) -> Job``

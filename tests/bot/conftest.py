@@ -90,12 +90,13 @@ def small_png(sample_image) -> bytes:
 @pytest_asyncio.fixture(scope="package", loop_scope="session")
 async def bot_env(tmp_path_factory) -> AsyncIterator[BotEnv]:
     from bot.store import Store
-    from dream_core.executor import ExecutorConfig, create_executor
+    from bot.executor_config import executor_config
+    from dream_core.executor import create_executor
 
     settings = make_settings(tmp_path_factory.mktemp("botdata"))
     store = await Store.open(settings)  # upgrades the fresh SQLite file through the migrations
     await store.recover_interrupted()
-    executor = create_executor(ExecutorConfig.from_settings(settings, torch_threads=1))
+    executor = create_executor(executor_config(settings, torch_threads=1))
     await executor.start()
     try:
         async with FakeDiscord() as fake, contextlib.AsyncExitStack() as stack:
