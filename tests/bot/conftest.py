@@ -23,14 +23,6 @@ from tests.fakediscord import FakeDiscord, World
 CHEAP = {"octaves": 1, "iterations": 2, "max_size": 96, "noise_size": 64, "tile_size": 128}
 
 
-def png_bytes(size: tuple[int, int] = (96, 72), colour: tuple[int, int, int] = (200, 120, 40)) -> bytes:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.new("RGB", size, colour).save(buf, format="PNG")
-    return buf.getvalue()
-
-
 @dataclass
 class BotEnv:
     fake: FakeDiscord
@@ -75,16 +67,6 @@ def make_settings(data_dir, **overrides: Any):
     )
     values.update(overrides)
     return Settings(_env_file=None, **values)
-
-
-@pytest.fixture(scope="session")
-def small_png(sample_image) -> bytes:
-    """The shared sample photo at 96 px."""
-    img = sample_image.copy()
-    img.thumbnail((96, 96))
-    buf = io.BytesIO()
-    img.save(buf, format="PNG")
-    return buf.getvalue()
 
 
 @pytest_asyncio.fixture(scope="package", loop_scope="session")

@@ -7,7 +7,7 @@ import zlib
 
 import pytest
 
-from tests.bot.conftest import png_bytes
+from tests.images import png_bytes
 from tests.bot.helpers import dream_id_of, finished_dream, result_done
 from tests.fakediscord import InteractionFailed
 

@@ -14,7 +14,8 @@ from bot.attachments import ImageLimits, ImageRejected, check_image_bytes
 from bot.autocomplete import layer_suggestions
 from bot.progress import ProgressReporter, ProgressState, progress_bar, render_progress
 from bot.upload import fit_upload
-from tests.bot.conftest import make_settings, png_bytes
+from tests.bot.conftest import make_settings
+from tests.images import png_bytes
 
 session_loop = pytest.mark.asyncio(loop_scope="session")
 

@@ -35,12 +35,6 @@ def fast():
     return DreamParams(octaves=1, iterations=3, seed=7)
 
 
-def png_bytes(img: Image.Image, **kw) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, format="PNG", **kw)
-    return buf.getvalue()
-
-
 @pytest.fixture(scope="session")
 def googlenet_weights(tmp_path_factory):
     """A random-init torchvision GoogLeNet state dict in a temp file (no download).

@@ -27,13 +27,3 @@ async def executor(request) -> BaseExecutor:
     await ex.start()
     yield ex
     await ex.close()
-
-
-@pytest.fixture(scope="session")
-def small_png(sample_image) -> bytes:
-    """The shared sample photo at 96 px (fast jobs)."""
-    img = sample_image.copy()
-    img.thumbnail((96, 96))
-    buf = io.BytesIO()
-    img.save(buf, format="PNG")
-    return buf.getvalue()
