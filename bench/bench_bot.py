@@ -51,11 +51,11 @@ def pct(values: list[float], q: float) -> float:
 async def main(args: argparse.Namespace) -> None:
     import torch
 
+    from bot.executor_config import executor_config
     from bot.metrics import Metrics
     from bot.runner import build_bot
     from bot.settings import Settings
     from bot.store import Store
-    from bot.executor_config import executor_config
     from dream_core.executor import create_executor
     from dream_core.params import DreamParams
     from tests.fakediscord import FakeDiscord

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional, Union
+from typing import Optional, Union
 
 from PIL import Image
 
@@ -56,7 +57,7 @@ class DreamResult:
     def is_animation(self) -> bool:
         return len(self.frames) > 1
 
-    def encode(self, fmt: Optional[str] = None, **options: object) -> bytes:
+    def encode(self, fmt: Optional[str] = None, **options: int) -> bytes:
         """Encode to bytes. Defaults: PNG for a still, WebP for an animation."""
         return encode_result(self, fmt, **options)
 

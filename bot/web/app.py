@@ -22,6 +22,7 @@ Routes::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from typing import Any, Optional
@@ -146,10 +147,9 @@ async def serve_web(settings: Settings, *, stop: Optional[asyncio.Event] = None)
                 stop = asyncio.Event()
                 loop = asyncio.get_running_loop()
                 for sig in (signal.SIGINT, signal.SIGTERM):
-                    try:
+                    # not on every platform
+                    with contextlib.suppress(NotImplementedError, RuntimeError):
                         loop.add_signal_handler(sig, stop.set)
-                    except (NotImplementedError, RuntimeError):  # pragma: no cover - not on this platform
-                        pass
             await stop.wait()
         finally:
             await runner.cleanup()

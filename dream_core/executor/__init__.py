@@ -37,7 +37,8 @@ API
     ``bot.executor_config.executor_config(settings)``.
     Scripts that start a local executor need ``if __name__ == "__main__":``
     (workers are started with ``spawn``).
-``await executor.submit(image_bytes | None, params=None, *, user_id, guild_id=None, guide_bytes=None, timeout_s=None) -> Job``
+``await executor.submit(image_bytes | None, params=None, *, user_id, guild_id=None, guide_bytes=None,
+timeout_s=None) -> Job``
     ``image_bytes`` None dreams from noise. ``params``: :class:`DreamParams`,
     dict or JSON; it is resolved at once (``job.params.seed`` is known).
     Raises :class:`SubmitRefused` at once when the global queue, the user's or

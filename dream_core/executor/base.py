@@ -14,9 +14,11 @@ from __future__ import annotations
 import abc
 import asyncio
 import atexit
+import contextlib
 import logging
 import weakref
-from typing import Any, Callable, Mapping, Optional, Union
+from collections.abc import Callable, Mapping
+from typing import Any, Optional, Union
 
 from dream_core.errors import DreamParamsError
 from dream_core.executor.config import ExecutorConfig
@@ -60,7 +62,7 @@ class WorkerSlot(abc.ABC):
         self.failed_starts = 0
         self.jobs_done = 0
         #: set by the executor: called (in the loop) when the worker dies while idle
-        self.on_dead: Optional[Callable[["WorkerSlot"], None]] = None
+        self.on_dead: Optional[Callable[[WorkerSlot], None]] = None
 
     @abc.abstractmethod
     async def start(self) -> None:
@@ -83,7 +85,7 @@ class WorkerSlot(abc.ABC):
     async def stop(self) -> None:
         """Stop the worker cleanly (at close)."""
 
-    def kill_now(self) -> None:
+    def kill_now(self) -> None:  # noqa: B027 - optional: a backend without a process to kill keeps this no-op
         """Synchronous last-resort kill (interpreter exit)."""
 
     def info(self) -> WorkerInfo:
@@ -133,7 +135,7 @@ def terminal_event(msg: Message, job: Job) -> JobEvent:
                 notes=tuple(p.get("notes", ())),
                 is_animation=bool(p.get("is_animation", False)),
                 frames=int(p.get("frames", 1)),
-                input_size=tuple(p.get("input_size", (0, 0))),  # type: ignore[arg-type]
+                input_size=tuple(p.get("input_size", (0, 0))),
                 device=str(p.get("device", "")),
                 queued_s=max(0.0, queued_s),
                 worker_s=float(p.get("worker_s", 0.0)),
@@ -148,17 +150,15 @@ def terminal_event(msg: Message, job: Job) -> JobEvent:
 
 # --- the executor ----------------------------------------------------------------
 
-_live_executors: "weakref.WeakSet[BaseExecutor]" = weakref.WeakSet()
+_live_executors: weakref.WeakSet[BaseExecutor] = weakref.WeakSet()
 
 
 @atexit.register
 def _kill_live_executors() -> None:  # no orphans even if close() was never awaited
     for executor in list(_live_executors):
         for slot in executor._slots:
-            try:
+            with contextlib.suppress(Exception):  # best effort at exit
                 slot.kill_now()
-            except Exception:  # pragma: no cover - best effort at exit
-                pass
 
 
 class BaseExecutor(abc.ABC):
@@ -183,7 +183,7 @@ class BaseExecutor(abc.ABC):
 
     # --- lifecycle --------------------------------------------------------------
 
-    async def __aenter__(self) -> "BaseExecutor":
+    async def __aenter__(self) -> BaseExecutor:
         await self.start()
         return self
 
@@ -211,7 +211,9 @@ class BaseExecutor(abc.ABC):
             raise err if isinstance(err, WorkerStartError) else WorkerStartError(f"worker failed to start: {err}")
         self._started = True
         log.info(
-            "%s executor started: %s", self.backend, ", ".join(f"{s.name} ({s.device}, pid {s.pid})" for s in self._slots)
+            "%s executor started: %s",
+            self.backend,
+            ", ".join(f"{s.name} ({s.device}, pid {s.pid})" for s in self._slots),
         )
         self._pump()
 
@@ -251,7 +253,7 @@ class BaseExecutor(abc.ABC):
     async def _create_slots(self) -> list[WorkerSlot]:
         """Backend: make (not start) the worker slots."""
 
-    async def _close_backend(self) -> None:
+    async def _close_backend(self) -> None:  # noqa: B027 - optional hook, a no-op unless a backend needs it
         """Backend: release anything beyond the slots."""
 
     # --- jobs ---------------------------------------------------------------------
@@ -431,7 +433,8 @@ class BaseExecutor(abc.ABC):
     async def _kill_if_stuck(self, slot: WorkerSlot, job: Job, why: str) -> None:
         await asyncio.sleep(self.config.cancel_grace_s)
         if not job.done and slot.job is job and slot.alive:
-            log.warning("%s: job %s %s within %.0f s; killing the worker", slot.name, job.id, why, self.config.cancel_grace_s)
+            grace = self.config.cancel_grace_s
+            log.warning("%s: job %s %s within %.0f s; killing the worker", slot.name, job.id, why, grace)
             await slot.kill()
 
     # --- faults ---------------------------------------------------------------------

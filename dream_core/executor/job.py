@@ -57,7 +57,7 @@ class Job:
         image_bytes: Optional[bytes],
         guide_bytes: Optional[bytes],
         timeout_s: float,
-        on_cancel: Callable[["Job"], None],
+        on_cancel: Callable[[Job], None],
     ) -> None:
         self.seq: int = next(_ids)
         self.id: str = f"job-{self.seq}"

@@ -11,11 +11,10 @@ Package scope: the worker process and the bot are gone before other areas' tests
 from __future__ import annotations
 
 import contextlib
-import io
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, AsyncIterator
+from typing import Any
 
-import pytest
 import pytest_asyncio
 
 from tests.fakediscord import FakeDiscord, World
@@ -71,8 +70,8 @@ def make_settings(data_dir, **overrides: Any):
 
 @pytest_asyncio.fixture(scope="package", loop_scope="session")
 async def bot_env(tmp_path_factory) -> AsyncIterator[BotEnv]:
-    from bot.store import Store
     from bot.executor_config import executor_config
+    from bot.store import Store
     from dream_core.executor import create_executor
 
     settings = make_settings(tmp_path_factory.mktemp("botdata"))

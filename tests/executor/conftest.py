@@ -9,9 +9,6 @@ bundled model on the CPU.
 
 from __future__ import annotations
 
-import io
-
-import pytest
 import pytest_asyncio
 
 from dream_core.executor import create_executor

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import io
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 import discord
 import pytest
@@ -279,7 +279,8 @@ async def test_ephemeral_followups_subcommands_and_permissions(env):
 async def test_history_context_menu_and_channel_messages(env):
     fake, bot = env
     w = fake.world
-    posted = await fake.post_message(w.gallery, "look", user=w.bob, attachments=[(png_bytes((32, 32), (0, 0, 255)), "blue.png")])
+    blue = png_bytes((32, 32), (0, 0, 255))
+    posted = await fake.post_message(w.gallery, "look", user=w.bob, attachments=[(blue, "blue.png")])
     await fake.wait_for(lambda: any(m.id == posted.id for m in bot.seen_messages))
     seen = next(m for m in bot.seen_messages if m.id == posted.id)
     assert seen.content == "look" and seen.attachments[0].filename == "blue.png"
@@ -494,8 +495,8 @@ async def test_nested_fakes_repoint_discord_py():
     original = Route.BASE
     a = await FakeDiscord().start()
     b = await FakeDiscord().start()
-    assert Route.BASE == b.api_base and str(DiscordWebSocket.DEFAULT_GATEWAY) == b.gateway_url
+    assert b.api_base == Route.BASE and str(DiscordWebSocket.DEFAULT_GATEWAY) == b.gateway_url
     await a.close()  # out of order
-    assert Route.BASE == b.api_base
+    assert b.api_base == Route.BASE
     await b.close()
-    assert Route.BASE == original  # back to whatever was active before (discord.com if none)
+    assert original == Route.BASE  # back to whatever was active before (discord.com if none)

@@ -61,7 +61,9 @@ def test_executor_status_refresh():
 
     m = Metrics()
     workers = (WorkerInfo("w0", "cpu", alive=True), WorkerInfo("w1", "cpu", alive=False))
-    status = ExecutorStatus("local", True, queue_depth=7, running_jobs=1, workers=workers, workers_alive=1, worker_restarts=2)
+    status = ExecutorStatus(
+        "local", True, queue_depth=7, running_jobs=1, workers=workers, workers_alive=1, worker_restarts=2
+    )
     m.update_from_executor_status(status)
     s = samples(m)
     assert s[("dreambot_queue_depth", ())] == 7
