@@ -1,7 +1,12 @@
 """The Discord client: :class:`DreamBot` (and its sharded twin).
 
-``setup_hook`` runs the start hooks (store upgrade, executor start, web
-gallery...), creates the :class:`~bot.dreaming.DreamService`, loads the cogs,
+The client holds the bot's services, built from the store, file store, executor
+and metrics it is given: ``params_policy`` (:class:`~bot.params_policy.ParamsPolicy`),
+``limits`` (:class:`~bot.limits.DreamLimits`), ``dreams``
+(:class:`~bot.dream_runner.DreamRunner`), ``gallery``
+(:class:`~bot.gallery_service.GalleryService`) and ``buttons``
+(:class:`~bot.buttons.ButtonController`). ``setup_hook`` runs the start hooks
+(store upgrade, executor start, web gallery...), loads the cogs,
 registers the persistent buttons and syncs the slash commands (to
 ``settings.test_guild_id`` when set, else globally). ``close`` runs the stop
 hooks in reverse order. Build one with :func:`create_bot`.
@@ -9,16 +14,28 @@ hooks in reverse order. Build one with :func:`create_bot`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from typing import Any, Awaitable, Callable, Optional
+from collections.abc import Awaitable, Callable
+from typing import Any, Optional
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.dreaming import DreamService, UserError, send_error
+from bot.buttons import ButtonController
+from bot.dream_runner import DreamRunner
+from bot.gallery_service import GalleryService
+from bot.limits import DreamLimits
+from bot.metrics import Metrics
+from bot.params_policy import ParamsPolicy
+from bot.replies import SORRY, UserError, send_error
 from bot.settings import Settings
-from bot.views import DYNAMIC_ITEMS
+from bot.store.errors import StoreError
+from bot.store.files import FileStore
+from bot.store.service import Store
+from bot.views import DYNAMIC_ITEMS, Pager
+from dream_core.executor.base import BaseExecutor
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +55,6 @@ COGS: tuple[str, ...] = (
 )
 
 Hook = Callable[[], Awaitable[Any]]
-# kind -> renderer(interaction, scope, page) used by the persistent page buttons
-Pager = Callable[[discord.Interaction, int, int], Awaitable[None]]
 
 
 def default_intents(settings: Settings) -> discord.Intents:
@@ -55,8 +70,6 @@ class DreamTree(app_commands.CommandTree):
     """Command tree whose errors end as one friendly ephemeral line."""
 
     async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
-        from bot.store.errors import StoreError
-
         original = getattr(error, "original", error)
         if isinstance(original, (UserError, StoreError)):
             await send_error(interaction, str(original))
@@ -76,11 +89,10 @@ class DreamTree(app_commands.CommandTree):
         name = interaction.command.qualified_name if interaction.command else "?"
         log.error("command %s failed", name, exc_info=original)
         if interaction.response.type == discord.InteractionResponseType.deferred_channel_message:
-            try:  # don't leave a public "thinking…" behind: the error goes to the user alone
+            # don't leave a public "thinking…" behind: the error goes to the user alone
+            with contextlib.suppress(discord.HTTPException):
                 await interaction.delete_original_response()
-            except discord.HTTPException:
-                pass
-        await send_error(interaction, "Something went wrong on my side. Please try again.")
+        await send_error(interaction, SORRY)
 
 
 class _DreamBotMixin:
@@ -92,17 +104,25 @@ class _DreamBotMixin:
         self,
         settings: Settings,
         *,
-        store: Any,
-        files: Any,
-        executor: Any,
-        metrics: Any = None,
+        store: Store,
+        files: FileStore,
+        executor: BaseExecutor,
+        metrics: Optional[Metrics] = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.files = files
         self.executor = executor
         self.metrics = metrics
-        self.dreams: DreamService = DreamService(self)  # type: ignore[arg-type]
+        self.params_policy = ParamsPolicy(settings, store)
+        self.limits = DreamLimits(settings)
+        self.dreams = DreamRunner(
+            settings, store=store, files=files, executor=executor, limits=self.limits, metrics=metrics
+        )
+        self.gallery = GalleryService(settings, store)
+        self.buttons = ButtonController(
+            runner=self.dreams, policy=self.params_policy, gallery=self.gallery, store=store, files=files
+        )
         self.pagers: dict[str, Pager] = {}
         self._start_hooks: list[Hook] = []
         self._stop_hooks: list[Hook] = []
@@ -164,7 +184,16 @@ class _DreamBotMixin:
 class DreamBot(_DreamBotMixin, commands.Bot):
     """The single-connection DreamBot client."""
 
-    def __init__(self, settings: Settings, *, store: Any, files: Any, executor: Any, metrics: Any = None, **kwargs: Any):
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        store: Store,
+        files: FileStore,
+        executor: BaseExecutor,
+        metrics: Optional[Metrics] = None,
+        **kwargs: Any,
+    ) -> None:
         kwargs.setdefault("intents", default_intents(settings))
         super().__init__(command_prefix=commands.when_mentioned, tree_cls=DreamTree, help_command=None, **kwargs)
         self._init_dreambot(settings, store=store, files=files, executor=executor, metrics=metrics)
@@ -173,7 +202,16 @@ class DreamBot(_DreamBotMixin, commands.Bot):
 class ShardedDreamBot(_DreamBotMixin, commands.AutoShardedBot):
     """The auto-sharded DreamBot client (``settings.sharded`` / ``settings.shard_count``)."""
 
-    def __init__(self, settings: Settings, *, store: Any, files: Any, executor: Any, metrics: Any = None, **kwargs: Any):
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        store: Store,
+        files: FileStore,
+        executor: BaseExecutor,
+        metrics: Optional[Metrics] = None,
+        **kwargs: Any,
+    ) -> None:
         kwargs.setdefault("intents", default_intents(settings))
         if settings.shard_count:
             kwargs.setdefault("shard_count", settings.shard_count)
@@ -184,7 +222,15 @@ class ShardedDreamBot(_DreamBotMixin, commands.AutoShardedBot):
 AnyDreamBot = DreamBot | ShardedDreamBot
 
 
-def create_bot(settings: Settings, *, store: Any, files: Any, executor: Any, metrics: Any = None, **kwargs: Any) -> AnyDreamBot:
+def create_bot(
+    settings: Settings,
+    *,
+    store: Store,
+    files: FileStore,
+    executor: BaseExecutor,
+    metrics: Optional[Metrics] = None,
+    **kwargs: Any,
+) -> AnyDreamBot:
     """A :class:`ShardedDreamBot` when sharding is configured, else a :class:`DreamBot`."""
     cls = ShardedDreamBot if (settings.sharded or settings.shard_count) else DreamBot
     return cls(settings, store=store, files=files, executor=executor, metrics=metrics, **kwargs)

@@ -115,7 +115,7 @@ async def find_recent_image(channel: object, *, limit: int = 20) -> Optional[Ima
     if channel is None or not hasattr(channel, "history"):
         return None
     try:
-        async for message in channel.history(limit=limit):  # type: ignore[union-attr]
+        async for message in channel.history(limit=limit):
             ref = image_in_message(message)
             if ref is not None:
                 return ref

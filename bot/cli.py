@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from typing import Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
 log = logging.getLogger("dreambot")
 
@@ -49,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     add_dream_subcommands(sub)
 
-    from bot.store.migrate import add_db_subcommands
+    from bot.store.db_cli import add_db_subcommands
 
     add_db_subcommands(sub)
 

@@ -147,7 +147,7 @@ def guarded_socket_factory(policy: AddressPolicy = is_public_address) -> Callabl
     the resolver or straight from the URL.
     """
 
-    def factory(addr_info: tuple) -> socket.socket:  # type: ignore[type-arg]
+    def factory(addr_info: tuple) -> socket.socket:
         family, kind, proto, _, sockaddr = addr_info
         addr = parse_address(str(sockaddr[0]))
         if addr is None or not policy(addr):

@@ -4,19 +4,23 @@ Every button but the short-lived :class:`ConfirmView` is a persistent :class:`di
 in its ``custom_id`` (``dream:again:42``, ``page:history:<user>:2``,
 ``vote:7``), so buttons keep working after a restart. The bot registers them
 with ``bot.add_dynamic_items(*DYNAMIC_ITEMS)``. The buttons only parse their
-id and hand over to the service or cog that owns the behaviour.
+id and hand over to the service that owns the behaviour, found on the client
+(:class:`ViewHost`: ``client.buttons``, ``client.gallery``, ``client.pagers``).
+This module imports none of them: it is the leaf the runner and the cogs build
+their messages from.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Optional, Protocol, cast
 
 import discord
 from discord import ui
 
-if TYPE_CHECKING:  # pragma: no cover
-    from bot.app import DreamBot
+from bot.replies import SORRY, UserError, send_error
+from bot.store.errors import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +38,39 @@ RESULT_ACTIONS = ("again", "deeper", "save", "publish", "delete")
 PAGE_KINDS = ("history", "recent", "top")
 
 
-def _bot(interaction: discord.Interaction) -> "DreamBot":
-    return interaction.client  # type: ignore[return-value]
+# kind -> renderer(interaction, scope, page) used by the persistent page buttons
+Pager = Callable[[discord.Interaction, int, int], Awaitable[None]]
+
+
+class DreamButtons(Protocol):
+    """What a dream's buttons hand over to (:class:`bot.buttons.ButtonController`)."""
+
+    async def allowed(self, interaction: discord.Interaction, action: str, dream_id: int) -> bool: ...
+
+    async def on_button(self, interaction: discord.Interaction, action: str, dream_id: int) -> None: ...
+
+    async def save_preset_from_dream(self, interaction: discord.Interaction, dream_id: int, name: str) -> None: ...
+
+
+class Voting(Protocol):
+    """What the ⭐ button hands over to (:class:`bot.gallery_service.GalleryService`)."""
+
+    async def vote(self, interaction: discord.Interaction, entry_id: int) -> None: ...
+
+
+class ViewHost(Protocol):
+    """The client, as the buttons see it (:class:`bot.app.DreamBot`)."""
+
+    @property
+    def buttons(self) -> DreamButtons: ...
+    @property
+    def gallery(self) -> Voting: ...
+    @property
+    def pagers(self) -> Mapping[str, Pager]: ...
+
+
+def _host(interaction: discord.Interaction) -> ViewHost:
+    return cast(ViewHost, interaction.client)
 
 
 class DreamButton(
@@ -60,11 +95,15 @@ class DreamButton(
     @classmethod
     async def from_custom_id(
         cls, interaction: discord.Interaction, item: ui.Item[Any], match: Any, /
-    ) -> "DreamButton":
+    ) -> DreamButton:
         return cls(match["action"], int(match["id"]))
 
-    async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
-        await _bot(interaction).dreams.on_button(interaction, self.action, self.dream_id)
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        """Ownership (delete: the dreamer; cancel: the dreamer or an admin), answered when refused."""
+        return await _host(interaction).buttons.allowed(interaction, self.action, self.dream_id)
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        await _host(interaction).buttons.on_button(interaction, self.action, self.dream_id)
 
 
 class PageButton(
@@ -85,11 +124,11 @@ class PageButton(
     @classmethod
     async def from_custom_id(
         cls, interaction: discord.Interaction, item: ui.Item[Any], match: Any, /
-    ) -> "PageButton":
+    ) -> PageButton:
         return cls(match["kind"], int(match["scope"]), int(match["page"]), label="·", tag=match["tag"] or "")
 
-    async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
-        pager = _bot(interaction).pagers.get(self.kind)
+    async def callback(self, interaction: discord.Interaction) -> None:
+        pager = _host(interaction).pagers.get(self.kind)
         if pager is None:
             await interaction.response.send_message("That list isn't available right now.", ephemeral=True)
             return
@@ -106,10 +145,10 @@ class PageLabel(ui.DynamicItem[ui.Button], template=r"pageno:(?P<rest>[a-z0-9:]+
     @classmethod
     async def from_custom_id(
         cls, interaction: discord.Interaction, item: ui.Item[Any], match: Any, /
-    ) -> "PageLabel":
+    ) -> PageLabel:
         return cls(f"pageno:{match['rest']}", "·")
 
-    async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+    async def callback(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer()  # disabled: Discord never sends this
 
 
@@ -130,15 +169,11 @@ class VoteButton(ui.DynamicItem[ui.Button], template=r"vote:(?P<entry>[0-9]+)"):
     @classmethod
     async def from_custom_id(
         cls, interaction: discord.Interaction, item: ui.Item[Any], match: Any, /
-    ) -> "VoteButton":
+    ) -> VoteButton:
         return cls(int(match["entry"]))
 
-    async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
-        cog = _bot(interaction).get_cog("Gallery")
-        if cog is None:
-            await interaction.response.send_message("The gallery is switched off right now.", ephemeral=True)
-            return
-        await cog.vote(interaction, self.entry_id)  # type: ignore[attr-defined]
+    async def callback(self, interaction: discord.Interaction) -> None:
+        await _host(interaction).gallery.vote(interaction, self.entry_id)
 
 
 DYNAMIC_ITEMS = (DreamButton, PageButton, PageLabel, VoteButton)
@@ -174,7 +209,7 @@ def pager_row(
 class SavePresetModal(ui.Modal, title="Save as preset"):
     """Asks the name under which a dream's settings are saved."""
 
-    name: ui.TextInput["SavePresetModal"] = ui.TextInput(
+    name: ui.TextInput[SavePresetModal] = ui.TextInput(
         label="Preset name", placeholder="e.g. trippy-dogs", min_length=1, max_length=32, custom_id="name"
     )
 
@@ -182,8 +217,8 @@ class SavePresetModal(ui.Modal, title="Save as preset"):
         super().__init__(custom_id=f"savepreset:{dream_id}", timeout=600)
         self.dream_id = dream_id
 
-    async def on_submit(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
-        await _bot(interaction).dreams.save_preset_from_dream(interaction, self.dream_id, str(self.name.value))
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        await _host(interaction).buttons.save_preset_from_dream(interaction, self.dream_id, str(self.name.value))
 
     async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:  # type: ignore[override]
         log.exception("save-preset modal failed", exc_info=error)
@@ -218,10 +253,10 @@ class ConfirmView(ui.View):
         self._timeout_text = timeout_text
         self._question: Optional[discord.Interaction] = None
         self.answer: Optional[bool] = None  # True confirmed, False cancelled, None timed out / pending
-        self.confirm_button: ui.Button["ConfirmView"] = ui.Button(
+        self.confirm_button: ui.Button[ConfirmView] = ui.Button(
             label=confirm_label, style=discord.ButtonStyle.danger, custom_id=f"{key}:yes:{user_id}"
         )
-        self.cancel_button: ui.Button["ConfirmView"] = ui.Button(
+        self.cancel_button: ui.Button[ConfirmView] = ui.Button(
             label="Cancel", style=discord.ButtonStyle.secondary, custom_id=f"{key}:no:{user_id}"
         )
         self.confirm_button.callback = self._confirm  # type: ignore[method-assign]
@@ -234,7 +269,7 @@ class ConfirmView(ui.View):
         self._question = interaction
         await interaction.response.send_message(content, view=self, ephemeral=True)
 
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:  # type: ignore[override]
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
         if interaction.user.id != self.user_id:
             await interaction.response.send_message("That question isn't yours.", ephemeral=True)
             return False
@@ -269,12 +304,9 @@ class ConfirmView(ui.View):
         except discord.HTTPException:  # dismissed, or the token expired: nothing to tell
             log.debug("could not edit a timed-out confirmation", exc_info=True)
 
-    async def on_error(self, interaction: discord.Interaction, error: Exception, item: ui.Item[Any]) -> None:  # type: ignore[override]
-        from bot.dreaming import UserError, send_error
-        from bot.store.errors import StoreError
-
+    async def on_error(self, interaction: discord.Interaction, error: Exception, item: ui.Item[Any]) -> None:
         if isinstance(error, (UserError, StoreError)):
             await send_error(interaction, str(error))
             return
         log.exception("confirmation failed", exc_info=error)
-        await send_error(interaction, "Something went wrong on my side. Please try again.")
+        await send_error(interaction, SORRY)

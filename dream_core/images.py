@@ -17,7 +17,7 @@ import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Union
+from typing import IO, TYPE_CHECKING, Protocol, Union, cast
 
 import numpy as np
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
@@ -26,7 +26,6 @@ from dream_core.errors import DreamInputError, DreamParamsError
 
 if TYPE_CHECKING:
     from dream_core.params import DreamParams
-    from dream_core.results import DreamResult
 
 DEFAULT_MAX_BYTES = 25 * 1024 * 1024
 DEFAULT_MAX_PIXELS = 64_000_000  # 8000x8000
@@ -36,6 +35,19 @@ ImageSource = Union[bytes, bytearray, memoryview, str, os.PathLike, IO[bytes], I
 
 STILL_FORMATS = {"png": "PNG", "jpg": "JPEG", "jpeg": "JPEG", "webp": "WEBP"}
 ANIMATION_FORMATS = {"gif": "GIF", "webp": "WEBP", "mp4": "MP4"}
+
+
+class EncodableResult(Protocol):
+    """What :func:`encode_result` needs of a result (:class:`dream_core.results.DreamResult`)."""
+
+    @property
+    def image(self) -> Image.Image: ...
+    @property
+    def frames(self) -> list[Image.Image]: ...
+    @property
+    def params(self) -> DreamParams: ...
+    @property
+    def is_animation(self) -> bool: ...
 
 
 @dataclass
@@ -48,7 +60,7 @@ class LoadedImage:
     format: str | None = None
 
 
-def _read_bytes(src: ImageSource, max_bytes: int) -> bytes:
+def _read_bytes(src: Union[bytes, bytearray, memoryview, str, os.PathLike, IO[bytes]], max_bytes: int) -> bytes:
     if isinstance(src, (bytes, bytearray, memoryview)):
         data = bytes(src)
     elif isinstance(src, (str, os.PathLike)):
@@ -94,7 +106,9 @@ def load_image(
     if isinstance(src, Image.Image):
         img = src
         if img.width * img.height > max_pixels:
-            raise DreamInputError(f"image is too large ({img.width}x{img.height}; the limit is {max_pixels / 1e6:.1f} MP)")
+            raise DreamInputError(
+                f"image is too large ({img.width}x{img.height}; the limit is {max_pixels / 1e6:.1f} MP)"
+            )
         img.load()
         fmt = img.format
         header_size = img.size
@@ -112,8 +126,9 @@ def load_image(
                     raise DreamInputError(
                         f"image is too large ({w}x{h} = {w * h / 1e6:.1f} MP; the limit is {max_pixels / 1e6:.1f} MP)"
                     )
-                if getattr(img, "is_animated", False) and getattr(img, "n_frames", 1) > 1:
-                    notes.append(f"animated input ({img.n_frames} frames): used the first frame")
+                frames = int(getattr(img, "n_frames", 1))
+                if getattr(img, "is_animated", False) and frames > 1:
+                    notes.append(f"animated input ({frames} frames): used the first frame")
                     img.seek(0)
                 header_size = img.size
                 if max_size and fmt == "JPEG":
@@ -158,7 +173,9 @@ def _to_rgb_or_rgba(img: Image.Image) -> Image.Image:
     if mode == "RGB":
         return img
     if mode == "RGBA":
-        return img if img.getextrema()[3][0] < 255 else img.convert("RGB")
+        extrema = cast("tuple[tuple[int, int], ...]", img.getextrema())  # per band (min, max)
+        alpha_low = extrema[3][0]
+        return img if alpha_low < 255 else img.convert("RGB")
     if mode in ("LA", "PA") or (mode == "P" and "transparency" in img.info) or (mode == "RGBa"):
         return _to_rgb_or_rgba(img.convert("RGBA"))
     if mode == "CMYK":
@@ -209,7 +226,7 @@ def _flatten(img: Image.Image, background=(255, 255, 255)) -> Image.Image:
     return img.convert("RGB") if img.mode != "RGB" else img
 
 
-def encode_still(img: Image.Image, fmt: str, params: DreamParams | None = None, **options: object) -> bytes:
+def encode_still(img: Image.Image, fmt: str, params: DreamParams | None = None, **options: int) -> bytes:
     buf = io.BytesIO()
     if fmt == "png":
         pnginfo = params_pnginfo(params) if params is not None else None
@@ -223,12 +240,13 @@ def encode_still(img: Image.Image, fmt: str, params: DreamParams | None = None, 
     return buf.getvalue()
 
 
-def encode_animation(frames: list[Image.Image], fmt: str, fps: int, **options: object) -> bytes:
+def encode_animation(frames: list[Image.Image], fmt: str, fps: int, **options: int) -> bytes:
     frames = [_flatten(f) for f in frames]
     duration = int(round(1000 / max(1, fps)))
     buf = io.BytesIO()
     if fmt == "gif":
-        pal = [f.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.FLOYDSTEINBERG) for f in frames]
+        method, dither = Image.Quantize.MEDIANCUT, Image.Dither.FLOYDSTEINBERG
+        pal = [f.quantize(colors=256, method=method, dither=dither) for f in frames]
         pal[0].save(buf, format="GIF", save_all=True, append_images=pal[1:], duration=duration, loop=0, optimize=False)
     elif fmt == "webp":
         frames[0].save(
@@ -259,7 +277,7 @@ def _encode_mp4(frames: list[Image.Image], fps: int) -> bytes:
         return Path(path).read_bytes()
 
 
-def encode_result(result: DreamResult, fmt: str | None = None, **options: object) -> bytes:
+def encode_result(result: EncodableResult, fmt: str | None = None, **options: int) -> bytes:
     """Encode a dream result. Default: PNG for a still, animated WebP for an animation.
 
     An animation asked for in PNG/JPEG gives its last frame as a still.
@@ -272,7 +290,7 @@ def encode_result(result: DreamResult, fmt: str | None = None, **options: object
     return encode_still(result.image, f, result.params, **options)
 
 
-def save_result(result: DreamResult, path: str | os.PathLike) -> Path:
+def save_result(result: EncodableResult, path: str | os.PathLike) -> Path:
     """Write a result to ``path``; the format follows the extension. Returns the path."""
     p = Path(path)
     data = encode_result(result, output_format(p, result.is_animation))

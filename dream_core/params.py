@@ -86,7 +86,7 @@ class DreamParams(BaseModel):
     def preset(self) -> StrengthPreset:
         return STRENGTH_PRESETS[self.strength]
 
-    def resolved(self) -> "DreamParams":
+    def resolved(self) -> DreamParams:
         """A copy with every ``None`` knob filled from the strength preset and a seed chosen."""
         p = self.preset
         return self.model_copy(
@@ -102,7 +102,7 @@ class DreamParams(BaseModel):
             }
         )
 
-    def with_updates(self, **changes: object) -> "DreamParams":
+    def with_updates(self, **changes: object) -> DreamParams:
         """A validated copy with ``changes`` applied (``None`` values are ignored)."""
         data = self.model_dump()
         data.update({k: v for k, v in changes.items() if v is not None})

@@ -14,7 +14,8 @@ from discord import app_commands, ui
 from discord.ext import commands
 
 from bot.autocomplete import dream_choices
-from bot.dreaming import UserError, send_error
+from bot.replies import UserError
+from bot.store.gallery import GallerySort
 from bot.upload import fit_upload
 from bot.views import VoteButton, pager_row
 
@@ -44,13 +45,11 @@ def entry_label(item: Any) -> str:
     return label[:100]
 
 
-def _visibility(guild: Any) -> str:
-    return str(getattr(guild.gallery_visibility, "value", guild.gallery_visibility))
-
-
 @app_commands.guild_only()
-class GalleryCog(commands.GroupCog, name="Gallery", group_name="gallery", group_description="This server's dream gallery"):
-    def __init__(self, bot: "DreamBot") -> None:
+class GalleryCog(
+    commands.GroupCog, name="Gallery", group_name="gallery", group_description="This server's dream gallery"
+):
+    def __init__(self, bot: DreamBot) -> None:
         self.bot = bot
         super().__init__()
 
@@ -64,52 +63,16 @@ class GalleryCog(commands.GroupCog, name="Gallery", group_name="gallery", group_
 
     # ------------------------------------------------------------------ helpers
     async def web_link(self, guild_id: int) -> Optional[str]:
-        """The web gallery's address for this server, when the web gallery runs and it isn't off."""
-        s = self.bot.settings
-        if not (s.web_enabled and s.web_url):
-            return None
-        guild = await self.bot.store.touch_guild(guild_id)
-        visibility = _visibility(guild)
-        if visibility == "off":
-            return None
-        from bot.web.urls import gallery_url
-
-        key = guild.unlisted_token if visibility == "unlisted" else None
-        return gallery_url(guild_id, key=key, base=s.web_url)
-
-    async def _gallery_on(self, guild_id: int, guild_name: Optional[str] = None) -> None:
-        guild = await self.bot.store.touch_guild(guild_id, guild_name)
-        if _visibility(guild) == "off":
-            raise UserError("This server's gallery is switched off. An admin can turn it on with `/gallery visibility`.")
+        """The web gallery's address for this server (see :meth:`GalleryService.web_link`)."""
+        return await self.bot.gallery.web_link(guild_id)
 
     # ------------------------------------------------------------------ publishing
-    async def publish(self, interaction: discord.Interaction, dream_id: int, title: Optional[str] = None) -> None:
-        """Publish one of the user's finished dreams (also the 🖼️ button)."""
-        if interaction.guild_id is None:
-            raise UserError("Galleries belong to servers — publish from a server channel.")
-        dream = await self.bot.dreams.get_dream(dream_id)
-        if dream.user_id != interaction.user.id:
-            raise UserError("Only the person who dreamed this can publish it.")
-        await self._gallery_on(interaction.guild_id, interaction.guild.name if interaction.guild else None)
-        item = await self.bot.store.publish(
-            dream_id,
-            interaction.guild_id,
-            by_user_id=interaction.user.id,
-            title=title,
-            guild_name=interaction.guild.name if interaction.guild else None,
-        )
-        text = f"🖼️ Published dream #{dream_id} to this server's gallery (entry {item.id})."
-        link = await self.web_link(interaction.guild_id)
-        if link:
-            text += f"\nSee it on the web: {link}"
-        await interaction.response.send_message(text, ephemeral=True)
-
     @app_commands.command(name="publish", description="Publish one of your dreams to this server's gallery")
     @app_commands.describe(dream="which dream (your recent ones are suggested)", title="a title for it")
     async def publish_cmd(
         self, interaction: discord.Interaction, dream: int, title: Optional[app_commands.Range[str, 1, 100]] = None
     ) -> None:
-        await self.publish(interaction, dream, title)
+        await self.bot.gallery.publish(interaction, dream, title)
 
     @publish_cmd.autocomplete("dream")
     async def _dream_autocomplete(self, interaction: discord.Interaction, current: str):
@@ -167,7 +130,9 @@ class GalleryCog(commands.GroupCog, name="Gallery", group_name="gallery", group_
             out.append(app_commands.Choice(name=label, value=item.id))
         return out[:25]
 
-    @app_commands.command(name="unpublish", description="Take a dream out of this server's gallery (yours, or any as a moderator)")
+    @app_commands.command(
+        name="unpublish", description="Take a dream out of this server's gallery (yours, or any as a moderator)"
+    )
     @app_commands.describe(entry="the gallery entry (suggested)", dream="or: the dream's number")
     async def unpublish(
         self, interaction: discord.Interaction, entry: Optional[int] = None, dream: Optional[int] = None
@@ -213,7 +178,10 @@ class GalleryCog(commands.GroupCog, name="Gallery", group_name="gallery", group_
             return
         if hidden:
             await self.bot.store.hide_entry(item.id, moderator=True)
-            text = f"🙈 Entry #{item.id} (dream #{item.dream.id}) is hidden from the gallery. `/gallery unhide` brings it back."
+            text = (
+                f"🙈 Entry #{item.id} (dream #{item.dream.id}) is hidden from the gallery. "
+                "`/gallery unhide` brings it back."
+            )
         else:
             await self.bot.store.unhide_entry(item.id, moderator=True)
             text = f"👀 Entry #{item.id} (dream #{item.dream.id}) shows in the gallery again."
@@ -233,7 +201,7 @@ class GalleryCog(commands.GroupCog, name="Gallery", group_name="gallery", group_
         return await self.entry_choices(interaction, current, hidden=True)
 
     # ------------------------------------------------------------------ browsing
-    async def render(self, guild_id: int, sort: str, page: int) -> dict[str, Any]:
+    async def render(self, guild_id: int, sort: GallerySort, page: int) -> dict[str, Any]:
         """The message for one gallery page (one entry per page, with its picture)."""
         listing = await self.bot.store.list_gallery(guild_id, sort=sort, page=page, page_size=1)
         title = "🆕 Newest dreams" if sort == "recent" else "🏆 Top dreams"
@@ -267,10 +235,10 @@ class GalleryCog(commands.GroupCog, name="Gallery", group_name="gallery", group_
         view = pager_row(ui.View(timeout=None), sort, guild_id, listing.page, listing.pages, extra=extra)
         return {"embed": embed, "view": view, "files": files}
 
-    async def _browse(self, interaction: discord.Interaction, sort: str) -> None:
+    async def _browse(self, interaction: discord.Interaction, sort: GallerySort) -> None:
         if interaction.guild_id is None:
             raise UserError("Galleries belong to servers — try this in a server channel.")
-        await self._gallery_on(interaction.guild_id)
+        await self.bot.gallery.require_on(interaction.guild_id)
         await interaction.response.defer()
         content = await self.render(interaction.guild_id, sort, 0)
         await interaction.followup.send(**content)
@@ -283,7 +251,7 @@ class GalleryCog(commands.GroupCog, name="Gallery", group_name="gallery", group_
     async def top(self, interaction: discord.Interaction) -> None:
         await self._browse(interaction, "top")
 
-    async def _page(self, interaction: discord.Interaction, sort: str, guild_id: int, page: int) -> None:
+    async def _page(self, interaction: discord.Interaction, sort: GallerySort, guild_id: int, page: int) -> None:
         await interaction.response.defer()
         content = await self.render(guild_id, sort, page)
         await interaction.edit_original_response(
@@ -295,34 +263,6 @@ class GalleryCog(commands.GroupCog, name="Gallery", group_name="gallery", group_
 
     async def _page_top(self, interaction: discord.Interaction, guild_id: int, page: int) -> None:
         await self._page(interaction, "top", guild_id, page)
-
-    # ------------------------------------------------------------------ votes
-    async def vote(self, interaction: discord.Interaction, entry_id: int) -> None:
-        """⭐ button: vote for an entry, or take the vote back."""
-        from bot.store.errors import StoreError
-
-        store = self.bot.store
-        try:
-            if await store.has_voted(entry_id, interaction.user.id):
-                state = await store.unvote(entry_id, interaction.user.id)
-            else:
-                state = await store.vote(entry_id, interaction.user.id, user_name=interaction.user.display_name)
-        except StoreError as exc:
-            await send_error(interaction, str(exc))
-            return
-        view = ui.View.from_message(interaction.message, timeout=None) if interaction.message else None
-        if view is not None:
-            for child in view.children:
-                if isinstance(child, ui.Button) and child.custom_id == f"vote:{entry_id}":
-                    child.label = str(state.votes)
-            # only the label changes; the buttons stay dispatched by their DynamicItem templates,
-            # so this plain copy must not be registered as the message's view
-            view.stop()
-            await interaction.response.edit_message(view=view)
-        else:
-            await interaction.response.defer()
-        text = "⭐ Thanks for your vote!" if state.voted else "Your vote is taken back."
-        await interaction.followup.send(text, ephemeral=True)
 
     @app_commands.command(name="optout", description="Keep all your dreams out of every gallery (or let them in again)")
     @app_commands.describe(out="True: hide my dreams from galleries; False: show them again")
@@ -336,7 +276,9 @@ class GalleryCog(commands.GroupCog, name="Gallery", group_name="gallery", group_
         await interaction.response.send_message(text, ephemeral=True)
 
     # ------------------------------------------------------------------ admin
-    @app_commands.command(name="visibility", description="Admins: show the web gallery to everyone, by link only, or not at all")
+    @app_commands.command(
+        name="visibility", description="Admins: show the web gallery to everyone, by link only, or not at all"
+    )
     @app_commands.describe(mode="public: listed on the web; unlisted: only with the link; off: no gallery")
     @app_commands.checks.has_permissions(manage_guild=True)
     async def visibility(
@@ -357,5 +299,5 @@ class GalleryCog(commands.GroupCog, name="Gallery", group_name="gallery", group_
         await interaction.response.send_message(text, ephemeral=True)
 
 
-async def setup(bot: "DreamBot") -> None:
+async def setup(bot: DreamBot) -> None:
     await bot.add_cog(GalleryCog(bot))

@@ -9,7 +9,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.autocomplete import model_choices
-from bot.dreaming import UserError
+from bot.replies import UserError
 from dream_core.params import STRENGTHS
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -38,14 +38,14 @@ admins: `/gallery visibility`, `/dreamadmin queue|cancel|limits`
 
 
 class InfoCog(commands.Cog, name="Info"):
-    def __init__(self, bot: "DreamBot") -> None:
+    def __init__(self, bot: DreamBot) -> None:
         self.bot = bot
 
     @app_commands.command(name="layers", description="The layers a model can dream with")
     @app_commands.describe(model="the network (default: the bot's default model)")
     async def layers(self, interaction: discord.Interaction, model: Optional[str] = None) -> None:
-        from dream_core.models import get_spec, layer_table
         from dream_core.errors import DreamParamsError
+        from dream_core.models import get_spec, layer_table
 
         name = model or self.bot.settings.default_model
         try:
@@ -83,5 +83,5 @@ class InfoCog(commands.Cog, name="Info"):
         await interaction.response.send_message(text, ephemeral=True)
 
 
-async def setup(bot: "DreamBot") -> None:
+async def setup(bot: DreamBot) -> None:
     await bot.add_cog(InfoCog(bot))

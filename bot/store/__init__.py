@@ -65,7 +65,8 @@ Dreams (``dreams.py``): queued -> running -> done | failed | cancelled
     delete_dream(dream_id, *, by_user_id=None) -> DeletionReport   NotAllowed, InvalidTransition
     recover_interrupted(reason=...) -> int
     ``DreamInfo``: id, user_id, guild_id, channel_id, message_id, result_message_id,
-    source_url, source (FileRef|None), guide (FileRef|None: the guide image), params (DreamParams) / params_data, model, seed,
+    source_url, source (FileRef|None), guide (FileRef|None: the guide image),
+    params (DreamParams) / params_data, model, seed,
     status (DreamStatus), error, created_at, started_at, finished_at, result
     (FileRef|None), width, height, size_bytes, seconds, is_animation.
 
@@ -99,7 +100,7 @@ Schema and migrations (``models.py``, ``migrate.py``, top-level ``migrations/``)
     ``DreamStatus``, ``GalleryVisibility``.
     ``upgrade(url=None, revision="head")``, ``downgrade(url, revision)``,
     ``current(url=None) -> str | None`` (blocking; from async code use
-    ``await upgrade_async(url=None)``); ``add_db_subcommands(subparsers)`` adds
+    ``await upgrade_async(url=None)``); ``db_cli.add_db_subcommands(subparsers)`` adds
     ``dreambot db upgrade|downgrade|current|delete-user|gc``. Migrating is safe when
     several processes start at once.
 """

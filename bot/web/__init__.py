@@ -9,7 +9,6 @@ is ``dreambot web``. Links for chat: :mod:`bot.web.urls`.
 
 from bot.web.app import (
     WebServers,
-    add_web_subcommand,
     create_metrics_app,
     create_web_app,
     run_web,
@@ -20,7 +19,6 @@ from bot.web.urls import dream_url, gallery_url, image_url
 
 __all__ = [
     "WebServers",
-    "add_web_subcommand",
     "create_metrics_app",
     "create_web_app",
     "dream_url",

@@ -39,7 +39,8 @@ def dream_command(params: DreamParams, *, command: str = "dream") -> str:
 def cli_command(params: DreamParams, *, has_source: bool = True) -> str:
     """The ``dreambot dream`` command line that repeats a dream exactly: the same options
     as :func:`dream_command`, as flags (``--keep-colors`` / ``--no-normalize-gradients``)."""
-    return " ".join(part for part in ("dreambot dream", "original.png" if has_source else "noise", params.cli_args()) if part)
+    parts = ("dreambot dream", "original.png" if has_source else "noise", params.cli_args())
+    return " ".join(part for part in parts if part)
 
 
 def parameter_rows(params: DreamParams) -> list[tuple[str, str]]:

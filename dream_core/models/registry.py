@@ -67,7 +67,9 @@ def list_models() -> list[ModelListing]:
         except Exception:  # noqa: BLE001 - a listing must not fail
             offline = False
         out.append(
-            ModelListing(name, spec.title, offline, spec.weights.description, spec.weights.env_var, name == DEFAULT_MODEL)
+            ModelListing(
+                name, spec.title, offline, spec.weights.description, spec.weights.env_var, name == DEFAULT_MODEL
+            )
         )
     return out
 
@@ -81,11 +83,6 @@ def layer_names(model: str | DreamModel) -> list[str]:
     """Every valid layer name of a model (a name or a loaded model): aliases first, then own names."""
     spec = model.spec if isinstance(model, DreamModel) else get_spec(model)
     return list(spec.aliases) + [n for n, _ in spec.layers]
-
-
-def layer_choices(model_name: str) -> list[str]:
-    """Layer names for autocomplete, preferred ones (aliases) first."""
-    return layer_names(model_name)
 
 
 def resolve_targets(model_name: str, spec: str) -> list[ResolvedTerm]:

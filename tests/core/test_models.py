@@ -13,7 +13,7 @@ from dream_core.errors import DreamParamsError, ModelUnavailableError
 from dream_core.models import (
     get_model,
     get_spec,
-    layer_choices,
+    layer_names,
     layer_table,
     list_models,
     resolve_targets,
@@ -72,7 +72,7 @@ def test_forward_stops_at_the_deepest_requested_layer(model):
     ran: list[str] = []
     hooks = [
         stage.register_forward_hook(lambda m, i, o, n=name: ran.append(n))
-        for name, stage in zip(model.stage_names, model.stages)
+        for name, stage in zip(model.stage_names, model.stages, strict=True)
     ]
     try:
         with torch.no_grad():
@@ -86,7 +86,7 @@ def test_forward_stops_at_the_deepest_requested_layer(model):
 
 def test_aliases_on_every_model():
     for listing in list_models():
-        choices = layer_choices(listing.name)
+        choices = layer_names(listing.name)
         for alias in ("mixed3", "mixed4", "mixed5"):
             assert alias in choices
     g = get_spec("googlenet")
@@ -182,6 +182,7 @@ def test_no_weights_offline_says_both_ways(tmp_path, monkeypatch):
     assert not [r for r in list_models() if r.name == "googlenet"][0].available_offline
 
 
+@pytest.mark.slow  # a fresh Python process
 def test_cli_no_weights_offline_has_no_traceback(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "TORCH_HOME": str(tmp_path), "DREAMBOT_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(

@@ -13,7 +13,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import IntegrityError
 
 from bot.store import Database
-from bot.store.migrate import add_db_subcommands, current, downgrade, head, upgrade
+from bot.store.db_cli import add_db_subcommands
+from bot.store.migrate import current, downgrade, head, upgrade
 from bot.store.models import Base
 
 from .conftest import OTHER_DATABASE, sqlite_url
@@ -52,7 +53,7 @@ def test_upgrade_downgrade_upgrade_on_a_file(tmp_path):
     assert current(url) is None
     upgrade(url)
     assert current(url) == head()
-    assert TABLES <= _tables(path)
+    assert _tables(path) >= TABLES
     with sqlite3.connect(path) as con:
         con.execute("INSERT INTO users (id, display_name, first_seen, last_seen, gallery_opt_out) "
                     "VALUES (1, 'x', '2020-01-01', '2020-01-01', 0)")
