@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from dream_core.errors import DreamParamsError, ModelUnavailableError
+from dream_core.catalog import layer_names, layer_table, resolve_targets
 from dream_core.models import (
     get_model,
     get_spec,
-    layer_choices,
-    layer_table,
     list_models,
-    resolve_targets,
 )
 
 
@@ -86,7 +85,7 @@ def test_forward_stops_at_the_deepest_requested_layer(model):
 
 def test_aliases_on_every_model():
     for listing in list_models():
-        choices = layer_choices(listing.name)
+        choices = layer_names(listing.name)
         for alias in ("mixed3", "mixed4", "mixed5"):
             assert alias in choices
     g = get_spec("googlenet")
@@ -122,8 +121,11 @@ def test_static_weight_file_names_match_torchvision():
     import os
 
     for name in ("googlenet", "vgg16", "resnet50"):
+        from torchvision.models import get_weight
+
         w = get_spec(name).weights
-        assert w.file_name == os.path.basename(w.torchvision_weights().url)
+        assert w.file_name == os.path.basename(get_weight(w.torchvision).url)
+        assert get_spec(name).weights.cached_file() == Path(torch.hub.get_dir()) / "checkpoints" / w.file_name
 
 
 def test_default_model_listed_as_offline():
