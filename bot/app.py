@@ -1,7 +1,12 @@
 """The Discord client: :class:`DreamBot` (and its sharded twin).
 
-``setup_hook`` runs the start hooks (store upgrade, executor start, web
-gallery...), creates the :class:`~bot.dreaming.DreamService`, loads the cogs,
+The client holds the bot's services, built from the store, file store, executor
+and metrics it is given: ``params_policy`` (:class:`~bot.params_policy.ParamsPolicy`),
+``limits`` (:class:`~bot.limits.DreamLimits`), ``dreams``
+(:class:`~bot.dream_runner.DreamRunner`), ``gallery``
+(:class:`~bot.gallery_service.GalleryService`) and ``buttons``
+(:class:`~bot.buttons.ButtonController`). ``setup_hook`` runs the start hooks
+(store upgrade, executor start, web gallery...), loads the cogs,
 registers the persistent buttons and syncs the slash commands (to
 ``settings.test_guild_id`` when set, else globally). ``close`` runs the stop
 hooks in reverse order. Build one with :func:`create_bot`.
@@ -16,9 +21,15 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.dreaming import DreamService, UserError, send_error
+from bot.buttons import ButtonController
+from bot.dream_runner import DreamRunner
+from bot.gallery_service import GalleryService
+from bot.limits import DreamLimits
+from bot.params_policy import ParamsPolicy
+from bot.replies import SORRY, UserError, send_error
 from bot.settings import Settings
-from bot.views import DYNAMIC_ITEMS
+from bot.store.errors import StoreError
+from bot.views import DYNAMIC_ITEMS, Pager
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +49,6 @@ COGS: tuple[str, ...] = (
 )
 
 Hook = Callable[[], Awaitable[Any]]
-# kind -> renderer(interaction, scope, page) used by the persistent page buttons
-Pager = Callable[[discord.Interaction, int, int], Awaitable[None]]
 
 
 def default_intents(settings: Settings) -> discord.Intents:
@@ -55,8 +64,6 @@ class DreamTree(app_commands.CommandTree):
     """Command tree whose errors end as one friendly ephemeral line."""
 
     async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
-        from bot.store.errors import StoreError
-
         original = getattr(error, "original", error)
         if isinstance(original, (UserError, StoreError)):
             await send_error(interaction, str(original))
@@ -80,7 +87,7 @@ class DreamTree(app_commands.CommandTree):
                 await interaction.delete_original_response()
             except discord.HTTPException:
                 pass
-        await send_error(interaction, "Something went wrong on my side. Please try again.")
+        await send_error(interaction, SORRY)
 
 
 class _DreamBotMixin:
@@ -102,7 +109,15 @@ class _DreamBotMixin:
         self.files = files
         self.executor = executor
         self.metrics = metrics
-        self.dreams: DreamService = DreamService(self)  # type: ignore[arg-type]
+        self.params_policy = ParamsPolicy(settings, store)
+        self.limits = DreamLimits(settings)
+        self.dreams = DreamRunner(
+            settings, store=store, files=files, executor=executor, limits=self.limits, metrics=metrics
+        )
+        self.gallery = GalleryService(settings, store)
+        self.buttons = ButtonController(
+            runner=self.dreams, policy=self.params_policy, gallery=self.gallery, store=store, files=files
+        )
         self.pagers: dict[str, Pager] = {}
         self._start_hooks: list[Hook] = []
         self._stop_hooks: list[Hook] = []

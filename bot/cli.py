@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     add_dream_subcommands(sub)
 
-    from bot.store.migrate import add_db_subcommands
+    from bot.store.db_cli import add_db_subcommands
 
     add_db_subcommands(sub)
 

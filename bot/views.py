@@ -4,19 +4,23 @@ Every button but the short-lived :class:`ConfirmView` is a persistent :class:`di
 in its ``custom_id`` (``dream:again:42``, ``page:history:<user>:2``,
 ``vote:7``), so buttons keep working after a restart. The bot registers them
 with ``bot.add_dynamic_items(*DYNAMIC_ITEMS)``. The buttons only parse their
-id and hand over to the service or cog that owns the behaviour.
+id and hand over to the service that owns the behaviour, found on the client
+(:class:`ViewHost`: ``client.buttons``, ``client.gallery``, ``client.pagers``).
+This module imports none of them: it is the leaf the runner and the cogs build
+their messages from.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Optional, Protocol, cast
 
 import discord
 from discord import ui
 
-if TYPE_CHECKING:  # pragma: no cover
-    from bot.app import DreamBot
+from bot.replies import SORRY, UserError, send_error
+from bot.store.errors import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +38,39 @@ RESULT_ACTIONS = ("again", "deeper", "save", "publish", "delete")
 PAGE_KINDS = ("history", "recent", "top")
 
 
-def _bot(interaction: discord.Interaction) -> "DreamBot":
-    return interaction.client  # type: ignore[return-value]
+# kind -> renderer(interaction, scope, page) used by the persistent page buttons
+Pager = Callable[[discord.Interaction, int, int], Awaitable[None]]
+
+
+class DreamButtons(Protocol):
+    """What a dream's buttons hand over to (:class:`bot.buttons.ButtonController`)."""
+
+    async def allowed(self, interaction: discord.Interaction, action: str, dream_id: int) -> bool: ...
+
+    async def on_button(self, interaction: discord.Interaction, action: str, dream_id: int) -> None: ...
+
+    async def save_preset_from_dream(self, interaction: discord.Interaction, dream_id: int, name: str) -> None: ...
+
+
+class Voting(Protocol):
+    """What the ⭐ button hands over to (:class:`bot.gallery_service.GalleryService`)."""
+
+    async def vote(self, interaction: discord.Interaction, entry_id: int) -> None: ...
+
+
+class ViewHost(Protocol):
+    """The client, as the buttons see it (:class:`bot.app.DreamBot`)."""
+
+    @property
+    def buttons(self) -> DreamButtons: ...
+    @property
+    def gallery(self) -> Voting: ...
+    @property
+    def pagers(self) -> Mapping[str, Pager]: ...
+
+
+def _host(interaction: discord.Interaction) -> ViewHost:
+    return cast(ViewHost, interaction.client)
 
 
 class DreamButton(
@@ -63,8 +98,12 @@ class DreamButton(
     ) -> "DreamButton":
         return cls(match["action"], int(match["id"]))
 
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:  # type: ignore[override]
+        """Ownership (delete: the dreamer; cancel: the dreamer or an admin), answered when refused."""
+        return await _host(interaction).buttons.allowed(interaction, self.action, self.dream_id)
+
     async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
-        await _bot(interaction).dreams.on_button(interaction, self.action, self.dream_id)
+        await _host(interaction).buttons.on_button(interaction, self.action, self.dream_id)
 
 
 class PageButton(
@@ -89,7 +128,7 @@ class PageButton(
         return cls(match["kind"], int(match["scope"]), int(match["page"]), label="·", tag=match["tag"] or "")
 
     async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
-        pager = _bot(interaction).pagers.get(self.kind)
+        pager = _host(interaction).pagers.get(self.kind)
         if pager is None:
             await interaction.response.send_message("That list isn't available right now.", ephemeral=True)
             return
@@ -134,11 +173,7 @@ class VoteButton(ui.DynamicItem[ui.Button], template=r"vote:(?P<entry>[0-9]+)"):
         return cls(int(match["entry"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
-        cog = _bot(interaction).get_cog("Gallery")
-        if cog is None:
-            await interaction.response.send_message("The gallery is switched off right now.", ephemeral=True)
-            return
-        await cog.vote(interaction, self.entry_id)  # type: ignore[attr-defined]
+        await _host(interaction).gallery.vote(interaction, self.entry_id)
 
 
 DYNAMIC_ITEMS = (DreamButton, PageButton, PageLabel, VoteButton)
@@ -183,7 +218,7 @@ class SavePresetModal(ui.Modal, title="Save as preset"):
         self.dream_id = dream_id
 
     async def on_submit(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
-        await _bot(interaction).dreams.save_preset_from_dream(interaction, self.dream_id, str(self.name.value))
+        await _host(interaction).buttons.save_preset_from_dream(interaction, self.dream_id, str(self.name.value))
 
     async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:  # type: ignore[override]
         log.exception("save-preset modal failed", exc_info=error)
@@ -270,11 +305,8 @@ class ConfirmView(ui.View):
             log.debug("could not edit a timed-out confirmation", exc_info=True)
 
     async def on_error(self, interaction: discord.Interaction, error: Exception, item: ui.Item[Any]) -> None:  # type: ignore[override]
-        from bot.dreaming import UserError, send_error
-        from bot.store.errors import StoreError
-
         if isinstance(error, (UserError, StoreError)):
             await send_error(interaction, str(error))
             return
         log.exception("confirmation failed", exc_info=error)
-        await send_error(interaction, "Something went wrong on my side. Please try again.")
+        await send_error(interaction, SORRY)

@@ -9,7 +9,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.dreaming import UserError
+from bot.replies import UserError
 
 if TYPE_CHECKING:  # pragma: no cover
     from bot.app import DreamBot

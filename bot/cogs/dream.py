@@ -1,4 +1,4 @@
-"""``/dream`` and the "Dream this image" message menu. Thin: the work is in DreamService."""
+"""``/dream`` and the "Dream this image" message menu. Thin: the work is in the params policy and the dream runner."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from discord.ext import commands
 
 from bot.attachments import ImageRef, find_recent_image, image_in_message, ref_from_attachment, ref_from_url
 from bot.autocomplete import current_model, layer_choices_for, model_choices, preset_choices
-from bot.dreaming import UserError, send_error
+from bot.replies import UserError, send_error
 from dream_core.params import STRENGTHS
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -98,7 +98,7 @@ class DreamCog(commands.Cog, name="Dream"):
             "zoom_frames": zoom_frames,
             "keep_colors": keep_colors,
         }
-        params = await self.bot.dreams.build_params(interaction.user.id, preset=preset, options=options)
+        params = await self.bot.params_policy.build_params(interaction.user.id, preset=preset, options=options)
         ref = None if noise else await pick_image(self.bot, interaction, image, image_url)
         guide_ref = ref_from_attachment(guide) if guide is not None else None
         await self.bot.dreams.dream_from_interaction(
@@ -123,7 +123,7 @@ class DreamCog(commands.Cog, name="Dream"):
         if ref is None:
             await send_error(interaction, "That message has no picture I can dream.")
             return
-        params = await self.bot.dreams.build_params(interaction.user.id)
+        params = await self.bot.params_policy.build_params(interaction.user.id)
         await self.bot.dreams.dream_from_interaction(interaction, params=params, ref=ref, source="menu")
 
 

@@ -14,7 +14,7 @@ from discord import app_commands, ui
 from discord.ext import commands
 
 from bot.autocomplete import dream_choices
-from bot.dreaming import UserError, send_error
+from bot.replies import UserError
 from bot.upload import fit_upload
 from bot.views import VoteButton, pager_row
 
@@ -44,10 +44,6 @@ def entry_label(item: Any) -> str:
     return label[:100]
 
 
-def _visibility(guild: Any) -> str:
-    return str(getattr(guild.gallery_visibility, "value", guild.gallery_visibility))
-
-
 @app_commands.guild_only()
 class GalleryCog(commands.GroupCog, name="Gallery", group_name="gallery", group_description="This server's dream gallery"):
     def __init__(self, bot: "DreamBot") -> None:
@@ -64,52 +60,16 @@ class GalleryCog(commands.GroupCog, name="Gallery", group_name="gallery", group_
 
     # ------------------------------------------------------------------ helpers
     async def web_link(self, guild_id: int) -> Optional[str]:
-        """The web gallery's address for this server, when the web gallery runs and it isn't off."""
-        s = self.bot.settings
-        if not (s.web_enabled and s.web_url):
-            return None
-        guild = await self.bot.store.touch_guild(guild_id)
-        visibility = _visibility(guild)
-        if visibility == "off":
-            return None
-        from bot.web.urls import gallery_url
-
-        key = guild.unlisted_token if visibility == "unlisted" else None
-        return gallery_url(guild_id, key=key, base=s.web_url)
-
-    async def _gallery_on(self, guild_id: int, guild_name: Optional[str] = None) -> None:
-        guild = await self.bot.store.touch_guild(guild_id, guild_name)
-        if _visibility(guild) == "off":
-            raise UserError("This server's gallery is switched off. An admin can turn it on with `/gallery visibility`.")
+        """The web gallery's address for this server (see :meth:`GalleryService.web_link`)."""
+        return await self.bot.gallery.web_link(guild_id)
 
     # ------------------------------------------------------------------ publishing
-    async def publish(self, interaction: discord.Interaction, dream_id: int, title: Optional[str] = None) -> None:
-        """Publish one of the user's finished dreams (also the 🖼️ button)."""
-        if interaction.guild_id is None:
-            raise UserError("Galleries belong to servers — publish from a server channel.")
-        dream = await self.bot.dreams.get_dream(dream_id)
-        if dream.user_id != interaction.user.id:
-            raise UserError("Only the person who dreamed this can publish it.")
-        await self._gallery_on(interaction.guild_id, interaction.guild.name if interaction.guild else None)
-        item = await self.bot.store.publish(
-            dream_id,
-            interaction.guild_id,
-            by_user_id=interaction.user.id,
-            title=title,
-            guild_name=interaction.guild.name if interaction.guild else None,
-        )
-        text = f"🖼️ Published dream #{dream_id} to this server's gallery (entry {item.id})."
-        link = await self.web_link(interaction.guild_id)
-        if link:
-            text += f"\nSee it on the web: {link}"
-        await interaction.response.send_message(text, ephemeral=True)
-
     @app_commands.command(name="publish", description="Publish one of your dreams to this server's gallery")
     @app_commands.describe(dream="which dream (your recent ones are suggested)", title="a title for it")
     async def publish_cmd(
         self, interaction: discord.Interaction, dream: int, title: Optional[app_commands.Range[str, 1, 100]] = None
     ) -> None:
-        await self.publish(interaction, dream, title)
+        await self.bot.gallery.publish(interaction, dream, title)
 
     @publish_cmd.autocomplete("dream")
     async def _dream_autocomplete(self, interaction: discord.Interaction, current: str):
@@ -270,7 +230,7 @@ class GalleryCog(commands.GroupCog, name="Gallery", group_name="gallery", group_
     async def _browse(self, interaction: discord.Interaction, sort: str) -> None:
         if interaction.guild_id is None:
             raise UserError("Galleries belong to servers — try this in a server channel.")
-        await self._gallery_on(interaction.guild_id)
+        await self.bot.gallery.require_on(interaction.guild_id)
         await interaction.response.defer()
         content = await self.render(interaction.guild_id, sort, 0)
         await interaction.followup.send(**content)
@@ -295,34 +255,6 @@ class GalleryCog(commands.GroupCog, name="Gallery", group_name="gallery", group_
 
     async def _page_top(self, interaction: discord.Interaction, guild_id: int, page: int) -> None:
         await self._page(interaction, "top", guild_id, page)
-
-    # ------------------------------------------------------------------ votes
-    async def vote(self, interaction: discord.Interaction, entry_id: int) -> None:
-        """⭐ button: vote for an entry, or take the vote back."""
-        from bot.store.errors import StoreError
-
-        store = self.bot.store
-        try:
-            if await store.has_voted(entry_id, interaction.user.id):
-                state = await store.unvote(entry_id, interaction.user.id)
-            else:
-                state = await store.vote(entry_id, interaction.user.id, user_name=interaction.user.display_name)
-        except StoreError as exc:
-            await send_error(interaction, str(exc))
-            return
-        view = ui.View.from_message(interaction.message, timeout=None) if interaction.message else None
-        if view is not None:
-            for child in view.children:
-                if isinstance(child, ui.Button) and child.custom_id == f"vote:{entry_id}":
-                    child.label = str(state.votes)
-            # only the label changes; the buttons stay dispatched by their DynamicItem templates,
-            # so this plain copy must not be registered as the message's view
-            view.stop()
-            await interaction.response.edit_message(view=view)
-        else:
-            await interaction.response.defer()
-        text = "⭐ Thanks for your vote!" if state.voted else "Your vote is taken back."
-        await interaction.followup.send(text, ephemeral=True)
 
     @app_commands.command(name="optout", description="Keep all your dreams out of every gallery (or let them in again)")
     @app_commands.describe(out="True: hide my dreams from galleries; False: show them again")

@@ -9,7 +9,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.autocomplete import model_choices
-from bot.dreaming import UserError
+from bot.replies import UserError
 from dream_core.params import STRENGTHS
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -11,7 +11,7 @@ from discord.ext import commands
 
 from bot.autocomplete import current_model, layer_choices_for, model_choices, own_preset_choices, preset_choices
 from bot.cogs.dream import STRENGTH_CHOICES, pick_image
-from bot.dreaming import UserError
+from bot.replies import UserError
 from bot.store.errors import NotFound
 from dream_core.params import DreamParams
 
@@ -80,8 +80,8 @@ class PresetsCog(commands.GroupCog, name="Presets", group_name="preset", group_d
     ) -> None:
         options = parse_more(more)
         options.update({"layer": layer, "model": model, "strength": strength.value if strength else None})
-        params = self.bot.dreams.preset_from_options(options)
-        info, updated = await self.bot.dreams.save_preset(
+        params = self.bot.params_policy.preset_from_options(options)
+        info, updated = await self.bot.params_policy.save_preset(
             interaction.user.id, name, params, interaction.user.display_name
         )
         verb = "Updated" if updated else "Saved"
@@ -111,7 +111,7 @@ class PresetsCog(commands.GroupCog, name="Presets", group_name="preset", group_d
         image: Optional[discord.Attachment] = None,
         image_url: Optional[str] = None,
     ) -> None:
-        params = await self.bot.dreams.build_params(interaction.user.id, preset=name)
+        params = await self.bot.params_policy.build_params(interaction.user.id, preset=name)
         ref = await pick_image(self.bot, interaction, image, image_url)
         await self.bot.dreams.dream_from_interaction(interaction, params=params, ref=ref, source="preset")
 

@@ -99,7 +99,7 @@ Schema and migrations (``models.py``, ``migrate.py``, top-level ``migrations/``)
     ``DreamStatus``, ``GalleryVisibility``.
     ``upgrade(url=None, revision="head")``, ``downgrade(url, revision)``,
     ``current(url=None) -> str | None`` (blocking; from async code use
-    ``await upgrade_async(url=None)``); ``add_db_subcommands(subparsers)`` adds
+    ``await upgrade_async(url=None)``); ``db_cli.add_db_subcommands(subparsers)`` adds
     ``dreambot db upgrade|downgrade|current|delete-user|gc``. Migrating is safe when
     several processes start at once.
 """

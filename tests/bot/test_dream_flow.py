@@ -88,6 +88,7 @@ async def test_result_buttons_again_deeper_save_publish_delete(bot_env, small_pn
     # Delete: only the owner; the message goes away and so does the gallery entry.
     refused = await fake.click(msg, f"dream:delete:{dream_id}", user=w.bob)
     assert refused.callback.ephemeral and not msg.deleted
+    assert "Only the person who dreamed this can delete it" in refused.text  # the interaction_check
     deleted = await fake.click(msg, f"dream:delete:{dream_id}", user=w.alice)
     assert deleted.callback.ephemeral
     await fake.wait_for(lambda: msg.deleted, timeout=10)
@@ -109,7 +110,7 @@ async def test_cancel_button_while_running(bot_env, small_png):
     cancel_id = next(c for c in msg.custom_ids() if c.startswith("dream:cancel:"))
     dream_id = int(cancel_id.rsplit(":", 1)[1])
     other = await fake.click(msg, cancel_id, user=w.bob)
-    assert other.callback.ephemeral  # not bob's dream
+    assert other.callback.ephemeral and "Only the person who started this dream" in other.text  # not bob's
     click = await fake.click(msg, cancel_id, user=w.alice)
     assert click.callback.type == 6  # deferred update, no new message
     final = await h.wait_for_original(lambda m: "cancelled" in m.content, timeout=30)

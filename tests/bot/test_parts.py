@@ -116,7 +116,7 @@ def test_layer_suggestions():
 
 def test_preset_more_settings_parse():
     from bot.cogs.presets import params_summary, parse_more
-    from bot.dreaming import UserError
+    from bot.replies import UserError
     from dream_core.params import DreamParams
 
     assert parse_more("octaves=3 keep-colors=true") == {"octaves": "3", "keep_colors": "true"}

@@ -13,7 +13,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import IntegrityError
 
 from bot.store import Database
-from bot.store.migrate import add_db_subcommands, current, downgrade, head, upgrade
+from bot.store.db_cli import add_db_subcommands
+from bot.store.migrate import current, downgrade, head, upgrade
 from bot.store.models import Base
 
 from .conftest import OTHER_DATABASE, sqlite_url

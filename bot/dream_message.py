@@ -1,0 +1,128 @@
+"""The message that shows one dream, from "thinking…" to the result, and the result's embed."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any, Optional
+
+import discord
+
+from bot.replies import send_error
+from dream_core.executor.events import JobResult
+
+log = logging.getLogger(__name__)
+
+UPLOAD_HEADROOM = 64 * 1024  # room for the embed and multipart overhead
+
+
+class DreamMessage:
+    """The one public message that shows a dream, from "thinking…" to the result.
+
+    Edited through the interaction token while it is valid (15 minutes; we stop
+    at ``window_s``), through the channel afterwards; a result that arrives
+    after the window — or after someone deleted the progress message — is
+    posted to the channel as a new message.
+    """
+
+    def __init__(self, interaction: discord.Interaction, window_s: float) -> None:
+        self.interaction = interaction
+        self.deadline = interaction.created_at.timestamp() + window_s
+        self.message_id: Optional[int] = None
+        self.channel_id: Optional[int] = interaction.channel_id
+        self._channel: Any = None
+        self.gone = False  # the message was deleted under us
+
+    @property
+    def token_alive(self) -> bool:
+        return time.time() < self.deadline
+
+    def _partial(self) -> Any:
+        channel = self._channel or self.interaction.channel
+        if channel is None or self.message_id is None or not hasattr(channel, "get_partial_message"):
+            return None
+        return channel.get_partial_message(self.message_id)
+
+    async def edit(self, **kwargs: Any) -> None:
+        if self.gone:
+            return
+        try:
+            if self.token_alive:
+                msg = await self.interaction.edit_original_response(**kwargs)
+                self.message_id = msg.id
+                self._channel = msg.channel
+                self.channel_id = msg.channel.id
+                return
+            partial = self._partial()
+            if partial is not None:
+                await partial.edit(**kwargs)
+        except discord.NotFound:
+            log.info("the message of a dream was deleted; its result will be posted anew")
+            self.gone = True
+
+    async def finish(self, text: str) -> None:
+        """Replace the message with a final line (no buttons, no picture)."""
+        try:
+            await self.edit(content=text, view=None, attachments=[], embed=None)
+        except discord.HTTPException:
+            log.warning("could not edit final message", exc_info=True)
+
+    async def fail(self, text: str) -> None:
+        """Errors are ephemeral: drop the public message and tell only the user."""
+        if self.token_alive:
+            try:
+                await self.interaction.delete_original_response()
+            except discord.HTTPException:
+                pass
+            await send_error(self.interaction, text)
+        else:
+            await self.finish(f"😵 {text}")
+
+    async def show_result(
+        self, *, mention: int, embed: discord.Embed, file: discord.File, view: discord.ui.View
+    ) -> Optional[tuple[int, int]]:
+        """Show the result; returns ``(channel_id, message_id)`` of the message that holds it."""
+        try:
+            if self.token_alive and not self.gone:
+                try:
+                    msg = await self.interaction.edit_original_response(
+                        content=f"<@{mention}>", embed=embed, attachments=[file], view=view
+                    )
+                    return msg.channel.id, msg.id
+                except discord.NotFound:
+                    self.gone = True
+                    file.reset()
+            partial = None if self.gone else self._partial()
+            if partial is not None:
+                try:
+                    await partial.delete()
+                except discord.HTTPException:
+                    pass
+            channel: Any = self._channel or self.interaction.channel
+            sent = await channel.send(content=f"<@{mention}> your dream is ready!", embed=embed, file=file, view=view)
+            return sent.channel.id, sent.id
+        except discord.HTTPException:
+            log.exception("could not post a result")
+            return None
+
+
+def result_embed(
+    dream_id: int, result: JobResult, filename: str, *, reencoded: bool = False, extra_notes: Sequence[str] = ()
+) -> discord.Embed:
+    """The compact embed of a finished dream: layer, strength, seed, seconds, model; the
+    footer adds the dream's notes and ``extra_notes`` (the bot's own, e.g. a lost guide)."""
+    params = result.params
+    embed = discord.Embed(colour=discord.Colour.blurple())
+    embed.description = (
+        f"`{params.layer}` · {params.strength} · seed `{result.seed}` · {result.seconds:.1f} s · {result.model}"
+    )
+    embed.set_image(url=f"attachment://{filename}")
+    notes = list(result.notes or ()) + list(extra_notes)
+    if reencoded:
+        notes.append("re-encoded smaller to fit the upload limit")
+    footer = f"#{dream_id} · {result.width}×{result.height}"
+    if notes:
+        footer += " · " + "; ".join(notes)
+    embed.set_footer(text=footer[:2048])
+    return embed
