@@ -180,6 +180,20 @@ class DreamParams(BaseModel):
         return " ".join(parts)
 
     @classmethod
+    def over_defaults(cls, defaults: dict[str, Any], given: dict[str, Any]) -> "DreamParams":
+        """``given`` over ``defaults``, validated together; only ``given``'s fields count
+        as set (``defaults``, e.g. a bot's configured defaults, are filled in like a
+        strength preset's knobs). Raises :class:`DreamParamsError`."""
+        full = parse_params({**defaults, **given})
+        fields = cls.model_fields
+        return cls.model_construct(_fields_set={k for k in given if k in fields}, **dict(full))
+
+    def without_seed(self) -> "DreamParams":
+        """The same settings with the seed unset (a new dream of them, or a preset)."""
+        values = {**dict(self), "seed": None}
+        return type(self).model_construct(_fields_set=self.model_fields_set - {"seed"}, **values)
+
+    @classmethod
     def trusted(cls, data: dict[str, Any]) -> "DreamParams":
         """Params from a dict this program validated and stored itself (a store row):
         not validated again; its keys are the fields set."""
