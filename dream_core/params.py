@@ -68,7 +68,7 @@ class DreamParams(BaseModel):
         DEFAULT_LAYER,
         min_length=1,
         max_length=200,
-        description="target spec: 'mixed4', 'mixed4c:97', 'mixed4c*0.7+mixed5a:12*0.3'",
+        description="target spec: 'mixed4', 'mixed4:97', 'mixed3*0.7+mixed5:12*0.3' (see the layers command)",
     )
     strength: Strength = "medium"
     octaves: Optional[int] = Field(None, ge=1, le=10)

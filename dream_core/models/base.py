@@ -138,8 +138,10 @@ def load_state_dict_file(path: Path) -> dict[str, torch.Tensor]:
         raise ModelUnavailableError(f"weights file not found: {path}")
     try:
         sd = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file is the same problem to a user
-        raise ModelUnavailableError(f"can't read weights file {path}: {type(exc).__name__}: {exc}") from None
+    except Exception:  # noqa: BLE001 - any unreadable file is the same problem to a user
+        raise ModelUnavailableError(
+            f"weights file {path} is not a PyTorch state dict (a file saved with torch.save)"
+        ) from None
     if isinstance(sd, dict) and "state_dict" in sd and isinstance(sd["state_dict"], dict):
         sd = sd["state_dict"]
     if not isinstance(sd, dict):
