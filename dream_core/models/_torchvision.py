@@ -60,7 +60,7 @@ def fetch_state_dict(
     socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
     chatter = io.StringIO()  # torch.hub writes "Downloading: ..." even when nothing can download
     try:
-        with contextlib.redirect_stderr(chatter):
+        with contextlib.redirect_stdout(chatter), contextlib.redirect_stderr(chatter):
             sd = tv.get_state_dict(progress=False, check_hash=True)
     except Exception as exc:  # noqa: BLE001 - network, hash, disk: all mean "not available"
         raise ModelUnavailableError(

@@ -194,3 +194,23 @@ def test_cli_no_weights_offline_has_no_traceback(tmp_path):
     assert "Traceback" not in proc.stderr
     assert "--weights PATH" in proc.stderr and "DREAMBOT_GOOGLENET_WEIGHTS" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_offline_download_failure_prints_no_torchvision_line(tmp_path, monkeypatch, capsys):
+    """Without network torch.hub announces "Downloading: https://..." before failing; the user
+    sees only the one ModelUnavailableError line (the network edge is faked)."""
+    import urllib.error
+
+    import torch.hub
+
+    def offline(*a, **k):
+        raise urllib.error.URLError("Name or service not known")
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.delenv("DREAMBOT_GOOGLENET_WEIGHTS", raising=False)
+    monkeypatch.delenv("DREAMBOT_OFFLINE", raising=False)
+    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
+    with pytest.raises(ModelUnavailableError, match="--weights PATH"):
+        get_model("googlenet", "cpu")
+    captured = capsys.readouterr()
+    assert "Downloading" not in captured.err + captured.out
