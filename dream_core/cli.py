@@ -221,7 +221,13 @@ def _guide_check(args: argparse.Namespace, guide_bytes: bytes | None) -> None:
 
 def cmd_dream(args: argparse.Namespace) -> int:
     from dream_core.errors import DreamInputError
-    from dream_core.images import guide_text, load_image, output_format, sample_path, save_result
+    from dream_core.images import (
+        guide_text,
+        load_image,
+        output_format,
+        sample_path,
+        save_result,
+    )
 
     base = _read_params_file(args.params_from) if args.params_from else None
     params = params_from_args(args, base)

@@ -14,7 +14,14 @@ from typing import Union
 
 import torch
 
-from dream_core.catalog import DEFAULT_MODEL, ResolvedTerm, get_info, layer_names, layer_table, resolve_targets
+from dream_core.catalog import (
+    DEFAULT_MODEL,
+    ResolvedTerm,
+    get_info,
+    layer_names,
+    layer_table,
+    resolve_targets,
+)
 from dream_core.errors import DreamParamsError, ModelUnavailableError
 from dream_core.models import efficientnet_lite0, googlenet, resnet50, vgg16
 from dream_core.models.base import DreamModel, ModelSpec

@@ -31,9 +31,8 @@ from __future__ import annotations
 
 from typing import Any, Sequence, Union
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = '0003'

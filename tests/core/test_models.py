@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from dream_core.errors import DreamParamsError, ModelUnavailableError
 from dream_core.catalog import layer_names, layer_table, resolve_targets
+from dream_core.errors import DreamParamsError, ModelUnavailableError
 from dream_core.models import (
     get_model,
     get_spec,
