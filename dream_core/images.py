@@ -259,7 +259,12 @@ def encode_still(
 
 
 def encode_animation(
-    frames: list[Image.Image], fmt: str, fps: int, pnginfo: PngImagePlugin.PngInfo | None = None, **options: object
+    frames: list[Image.Image],
+    fmt: str,
+    fps: int,
+    *,
+    pnginfo: PngImagePlugin.PngInfo | None = None,
+    **options: object,
 ) -> bytes:
     """Frames as an animation; an animated PNG carries ``pnginfo``'s text chunks."""
     frames = [_flatten(f) for f in frames]
@@ -313,7 +318,7 @@ def encode_result(
     f = output_format(fmt, result.is_animation)
     if result.is_animation and f in ANIMATION_FORMATS:
         pnginfo = params_pnginfo(result.params, text) if f == "png" else None
-        return encode_animation(result.frames, f, result.params.fps, pnginfo, **options)
+        return encode_animation(result.frames, f, result.params.fps, pnginfo=pnginfo, **options)
     if f in ("gif", "mp4"):  # a still written as an "animation" of one frame
         return encode_animation([result.image], f, result.params.fps, **options)
     return encode_still(result.image, f, result.params, text, **options)

@@ -81,9 +81,11 @@ def as_set(params: Any, *, dream: bool) -> dict[str, Any]:
     """The fields of an old, fully written params dict that count as set (see the module doc)."""
     if not isinstance(params, dict):
         return {}
-    strength = params.get("strength") if params.get("strength") in STRENGTHS else "medium"
+    given_strength = params.get("strength")
+    strength = given_strength if isinstance(given_strength, str) and given_strength in STRENGTHS else "medium"
     octaves, octave_scale, iterations, step = STRENGTHS[strength]
-    its = params.get("iterations") if isinstance(params.get("iterations"), int) else iterations
+    given_iterations = params.get("iterations")
+    its = given_iterations if isinstance(given_iterations, int) else iterations
     filled = {
         "octaves": octaves,
         "octave_scale": octave_scale,
