@@ -17,7 +17,7 @@ import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Union
+from typing import IO, TYPE_CHECKING, Any, Union
 
 import numpy as np
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
@@ -318,7 +318,8 @@ def encode_result(
     f = output_format(fmt, result.is_animation)
     if result.is_animation and f in ANIMATION_FORMATS:
         pnginfo = params_pnginfo(result.params, text) if f == "png" else None
-        return encode_animation(result.frames, f, result.params.fps, pnginfo=pnginfo, **options)
+        encoder_options: dict[str, Any] = dict(options)
+        return encode_animation(result.frames, f, result.params.fps, pnginfo=pnginfo, **encoder_options)
     if f in ("gif", "mp4"):  # a still written as an "animation" of one frame
         return encode_animation([result.image], f, result.params.fps, **options)
     return encode_still(result.image, f, result.params, text, **options)
