@@ -316,12 +316,12 @@ def encode_result(
     PNGs carry the params (and ``text``, e.g. :func:`guide_text`) in text chunks.
     """
     f = output_format(fmt, result.is_animation)
+    encoder_options: dict[str, Any] = dict(options)
     if result.is_animation and f in ANIMATION_FORMATS:
         pnginfo = params_pnginfo(result.params, text) if f == "png" else None
-        encoder_options: dict[str, Any] = dict(options)
         return encode_animation(result.frames, f, result.params.fps, pnginfo=pnginfo, **encoder_options)
     if f in ("gif", "mp4"):  # a still written as an "animation" of one frame
-        return encode_animation([result.image], f, result.params.fps, **options)
+        return encode_animation([result.image], f, result.params.fps, **encoder_options)
     return encode_still(result.image, f, result.params, text, **options)
 
 
