@@ -51,11 +51,12 @@ def pct(values: list[float], q: float) -> float:
 async def main(args: argparse.Namespace) -> None:
     import torch
 
+    from bot.executor_config import executor_config
     from bot.metrics import Metrics
     from bot.runner import build_bot
     from bot.settings import Settings
     from bot.store import Store
-    from dream_core.executor import ExecutorConfig, create_executor
+    from dream_core.executor import create_executor
     from dream_core.params import DreamParams
     from tests.fakediscord import FakeDiscord
 
@@ -70,7 +71,7 @@ async def main(args: argparse.Namespace) -> None:
             executor_devices="cpu",
         )
         store = await Store.open(settings)
-        executor = create_executor(ExecutorConfig.from_settings(settings, torch_threads=args.threads))
+        executor = create_executor(executor_config(settings, torch_threads=args.threads))
         await executor.start()
         params = DreamParams(strength=args.strength, max_size=args.size, seed=1)
         acks: list[float] = []

@@ -75,7 +75,8 @@ async def main(args: argparse.Namespace) -> None:
         ray_num_cpus=args.threads,
         ray_cpus_per_actor=args.threads,
     )
-    print(f"backend={args.backend} device={device} threads={args.threads} job: {args.size} px, strength={args.strength}")
+    print(f"backend={args.backend} device={device} threads={args.threads} "
+          f"job: {args.size} px, strength={args.strength}")
 
     t0 = time.perf_counter()
     get_model(params.model, device)
@@ -92,7 +93,7 @@ async def main(args: argparse.Namespace) -> None:
             exec_t.append(wall)
             ipc_t.append(wall - worker)
         lm, em, im = statistics.median(local_t), statistics.median(exec_t), statistics.median(ipc_t)
-        print("\n== overhead per job (median of %d, after warm-up) ==" % args.runs)
+        print(f"\n== overhead per job (median of {args.runs}, after warm-up) ==")
         print(f"in-process : {lm:7.3f} s   runs: {', '.join(f'{t:.3f}' for t in local_t)}")
         print(f"executor   : {em:7.3f} s   runs: {', '.join(f'{t:.3f}' for t in exec_t)}")
         print(f"overhead   : {em - lm:+7.3f} s = {100 * (em - lm) / lm:+.1f} % of in-process wall   (target < +5 %)")
@@ -118,7 +119,8 @@ async def main(args: argparse.Namespace) -> None:
         print(f"wall       : {wall:.2f} s  = {60 * args.jobs / wall:.1f} jobs/min")
         print(f"in-process : {ref:.3f} s/job -> {args.jobs * ref:.2f} s back to back")
         print(f"ratio      : {wall / (args.jobs * ref):.3f} x in-process back-to-back time")
-        print(f"workers    : busy {busy:.2f} s in all; idle between jobs {1000 * (wall - busy / n_workers) / args.jobs:.1f} ms/job")
+        idle_ms = 1000 * (wall - busy / n_workers) / args.jobs
+        print(f"workers    : busy {busy:.2f} s in all; idle between jobs {idle_ms:.1f} ms/job")
         print(f"start order by user: {order}")
         print(f"status     : {executor.status()}")
 

@@ -14,8 +14,10 @@ hooks in reverse order. Build one with :func:`create_bot`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from typing import Any, Awaitable, Callable, Optional
+from collections.abc import Awaitable, Callable
+from typing import Any, Optional
 
 import discord
 from discord import app_commands
@@ -25,11 +27,15 @@ from bot.buttons import ButtonController
 from bot.dream_runner import DreamRunner
 from bot.gallery_service import GalleryService
 from bot.limits import DreamLimits
+from bot.metrics import Metrics
 from bot.params_policy import ParamsPolicy
 from bot.replies import SORRY, UserError, send_error
 from bot.settings import Settings
 from bot.store.errors import StoreError
+from bot.store.files import FileStore
+from bot.store.service import Store
 from bot.views import DYNAMIC_ITEMS, Pager
+from dream_core.executor.base import BaseExecutor
 
 log = logging.getLogger(__name__)
 
@@ -83,10 +89,9 @@ class DreamTree(app_commands.CommandTree):
         name = interaction.command.qualified_name if interaction.command else "?"
         log.error("command %s failed", name, exc_info=original)
         if interaction.response.type == discord.InteractionResponseType.deferred_channel_message:
-            try:  # don't leave a public "thinking…" behind: the error goes to the user alone
+            # don't leave a public "thinking…" behind: the error goes to the user alone
+            with contextlib.suppress(discord.HTTPException):
                 await interaction.delete_original_response()
-            except discord.HTTPException:
-                pass
         await send_error(interaction, SORRY)
 
 
@@ -99,10 +104,10 @@ class _DreamBotMixin:
         self,
         settings: Settings,
         *,
-        store: Any,
-        files: Any,
-        executor: Any,
-        metrics: Any = None,
+        store: Store,
+        files: FileStore,
+        executor: BaseExecutor,
+        metrics: Optional[Metrics] = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -179,7 +184,16 @@ class _DreamBotMixin:
 class DreamBot(_DreamBotMixin, commands.Bot):
     """The single-connection DreamBot client."""
 
-    def __init__(self, settings: Settings, *, store: Any, files: Any, executor: Any, metrics: Any = None, **kwargs: Any):
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        store: Store,
+        files: FileStore,
+        executor: BaseExecutor,
+        metrics: Optional[Metrics] = None,
+        **kwargs: Any,
+    ) -> None:
         kwargs.setdefault("intents", default_intents(settings))
         super().__init__(command_prefix=commands.when_mentioned, tree_cls=DreamTree, help_command=None, **kwargs)
         self._init_dreambot(settings, store=store, files=files, executor=executor, metrics=metrics)
@@ -188,7 +202,16 @@ class DreamBot(_DreamBotMixin, commands.Bot):
 class ShardedDreamBot(_DreamBotMixin, commands.AutoShardedBot):
     """The auto-sharded DreamBot client (``settings.sharded`` / ``settings.shard_count``)."""
 
-    def __init__(self, settings: Settings, *, store: Any, files: Any, executor: Any, metrics: Any = None, **kwargs: Any):
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        store: Store,
+        files: FileStore,
+        executor: BaseExecutor,
+        metrics: Optional[Metrics] = None,
+        **kwargs: Any,
+    ) -> None:
         kwargs.setdefault("intents", default_intents(settings))
         if settings.shard_count:
             kwargs.setdefault("shard_count", settings.shard_count)
@@ -199,7 +222,15 @@ class ShardedDreamBot(_DreamBotMixin, commands.AutoShardedBot):
 AnyDreamBot = DreamBot | ShardedDreamBot
 
 
-def create_bot(settings: Settings, *, store: Any, files: Any, executor: Any, metrics: Any = None, **kwargs: Any) -> AnyDreamBot:
+def create_bot(
+    settings: Settings,
+    *,
+    store: Store,
+    files: FileStore,
+    executor: BaseExecutor,
+    metrics: Optional[Metrics] = None,
+    **kwargs: Any,
+) -> AnyDreamBot:
     """A :class:`ShardedDreamBot` when sharding is configured, else a :class:`DreamBot`."""
     cls = ShardedDreamBot if (settings.sharded or settings.shard_count) else DreamBot
     return cls(settings, store=store, files=files, executor=executor, metrics=metrics, **kwargs)

@@ -106,7 +106,7 @@ async def find_recent_image(channel: object, *, limit: int = 20) -> Optional[Ima
     if channel is None or not hasattr(channel, "history"):
         return None
     try:
-        async for message in channel.history(limit=limit):  # type: ignore[union-attr]
+        async for message in channel.history(limit=limit):
             ref = image_in_message(message)
             if ref is not None:
                 return ref
@@ -186,23 +186,25 @@ async def _download_url(url: str, limits: ImageLimits) -> tuple[bytes, Optional[
             raise ImageRejected("I can only fetch pictures from public websites.")
     timeout = aiohttp.ClientTimeout(total=DOWNLOAD_TIMEOUT_S)
     try:
-        async with aiohttp.ClientSession(timeout=timeout) as session:
-            async with session.get(url, allow_redirects=True) as resp:
-                if resp.status != 200:
-                    raise ImageRejected(f"That link answered with HTTP {resp.status}. Check the link.")
-                content_type = resp.headers.get("Content-Type")
-                announced = resp.content_length
-                if announced is not None and announced > limits.max_bytes:
-                    raise ImageRejected(
-                        f"That picture is {_human_bytes(announced)}; the limit is "
-                        f"{_human_bytes(limits.max_bytes)}."
-                    )
-                buf = bytearray()
-                async for chunk in resp.content.iter_chunked(64 * 1024):
-                    buf.extend(chunk)
-                    if len(buf) > limits.max_bytes:
-                        raise ImageRejected(f"That picture is over the {_human_bytes(limits.max_bytes)} limit.")
-                return bytes(buf), content_type
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.get(url, allow_redirects=True) as resp,
+        ):
+            if resp.status != 200:
+                raise ImageRejected(f"That link answered with HTTP {resp.status}. Check the link.")
+            content_type = resp.headers.get("Content-Type")
+            announced = resp.content_length
+            if announced is not None and announced > limits.max_bytes:
+                raise ImageRejected(
+                    f"That picture is {_human_bytes(announced)}; the limit is "
+                    f"{_human_bytes(limits.max_bytes)}."
+                )
+            buf = bytearray()
+            async for chunk in resp.content.iter_chunked(64 * 1024):
+                buf.extend(chunk)
+                if len(buf) > limits.max_bytes:
+                    raise ImageRejected(f"That picture is over the {_human_bytes(limits.max_bytes)} limit.")
+            return bytes(buf), content_type
     except (aiohttp.ClientError, asyncio.TimeoutError):
         raise ImageRejected("I couldn't download that picture. Check the link and try again.") from None
 

@@ -67,7 +67,7 @@ def model_choices(current: str) -> list[Choice[str]]:
     return [Choice(name=m, value=m) for m in model_names() if cur in m.lower()][:MAX_CHOICES]
 
 
-async def preset_choices(bot: "DreamBot", user_id: int, current: str) -> list[Choice[str]]:
+async def preset_choices(bot: DreamBot, user_id: int, current: str) -> list[Choice[str]]:
     """The user's presets, then shared ones, matching ``current``."""
     try:
         presets = await bot.store.list_presets(user_id, limit=100, include_shared=True)
@@ -88,12 +88,12 @@ async def preset_choices(bot: "DreamBot", user_id: int, current: str) -> list[Ch
     return out[:MAX_CHOICES]
 
 
-async def own_preset_choices(bot: "DreamBot", user_id: int, current: str) -> list[Choice[str]]:
+async def own_preset_choices(bot: DreamBot, user_id: int, current: str) -> list[Choice[str]]:
     """Only the user's own presets (for delete/share)."""
     return [c for c in await preset_choices(bot, user_id, current) if not c.name.endswith("(shared)")]
 
 
-async def dream_choices(bot: "DreamBot", user_id: int, current: str, *, finished_only: bool = True) -> list[Choice[int]]:
+async def dream_choices(bot: DreamBot, user_id: int, current: str, *, finished_only: bool = True) -> list[Choice[int]]:
     """The user's recent dreams (``#12 · mixed4 · medium``)."""
     try:
         statuses = ["done"] if finished_only else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -71,10 +72,8 @@ class DreamMessage:
     async def fail(self, text: str) -> None:
         """Errors are ephemeral: drop the public message and tell only the user."""
         if self.token_alive:
-            try:
+            with contextlib.suppress(discord.HTTPException):
                 await self.interaction.delete_original_response()
-            except discord.HTTPException:
-                pass
             await send_error(self.interaction, text)
         else:
             await self.finish(f"😵 {text}")
@@ -95,10 +94,8 @@ class DreamMessage:
                     file.reset()
             partial = None if self.gone else self._partial()
             if partial is not None:
-                try:
+                with contextlib.suppress(discord.HTTPException):
                     await partial.delete()
-                except discord.HTTPException:
-                    pass
             channel: Any = self._channel or self.interaction.channel
             sent = await channel.send(content=f"<@{mention}> your dream is ready!", embed=embed, file=file, view=view)
             return sent.channel.id, sent.id

@@ -59,7 +59,9 @@ class GalleryService:
         """Raise :class:`UserError` when this server's gallery is switched off."""
         guild = await self.store.touch_guild(guild_id, guild_name)
         if visibility_of(guild) == "off":
-            raise UserError("This server's gallery is switched off. An admin can turn it on with `/gallery visibility`.")
+            raise UserError(
+                "This server's gallery is switched off. An admin can turn it on with `/gallery visibility`."
+            )
 
     async def publish(self, interaction: discord.Interaction, dream_id: int, title: Optional[str] = None) -> None:
         """Publish one of the user's finished dreams (``/gallery publish`` and the 🖼️ button)."""

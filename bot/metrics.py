@@ -34,11 +34,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import Any, Iterator, Mapping, Optional
+from typing import Optional
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from dream_core.executor.status import ExecutorStatus
 
 log = logging.getLogger(__name__)
 
@@ -149,23 +152,11 @@ class Metrics:
     def worker_restarted(self, count: int = 1) -> None:
         self.worker_restarts.inc(count)
 
-    def update_from_executor_status(self, status: Any) -> None:
-        """Refresh the gauges from an ``executor.status()`` value.
-
-        Accepts an :class:`~dream_core.executor.ExecutorStatus`, a mapping or
-        any object; reads ``queue_depth`` (or ``queued``), ``workers_alive`` (or
-        a ``workers`` sequence whose items have an ``alive`` flag) and the
-        cumulative ``worker_restarts``. Missing fields are left alone.
-        """
-        depth = _field(status, "queue_depth", "queued", "queue_length")
-        if isinstance(depth, (int, float)) and not isinstance(depth, bool):
-            self.set_queue_depth(int(depth))
-        alive = workers_alive(status)
-        if alive is not None:
-            self.set_workers_alive(alive)
-        restarts = _field(status, "worker_restarts")
-        if isinstance(restarts, int) and not isinstance(restarts, bool):
-            self.sync_worker_restarts(restarts)
+    def update_from_executor_status(self, status: ExecutorStatus) -> None:
+        """Refresh the queue depth, live workers and worker restarts from ``executor.status()``."""
+        self.set_queue_depth(status.queue_depth)
+        self.set_workers_alive(status.workers_alive)
+        self.sync_worker_restarts(status.worker_restarts)
 
     def sync_worker_restarts(self, total: int) -> None:
         """Advance ``worker_restarts`` to an executor's cumulative count (never backwards).
@@ -212,34 +203,9 @@ class Metrics:
         return generate_latest(self.registry)
 
 
-def _field(obj: Any, *names: str) -> Any:
-    for name in names:
-        if isinstance(obj, Mapping):
-            if name in obj:
-                return obj[name]
-        elif hasattr(obj, name):
-            return getattr(obj, name)
-    return None
-
-
-def workers_alive(status: Any) -> Optional[int]:
-    """How many workers an ``executor.status()`` value reports alive (None: unknown)."""
-    alive = _field(status, "workers_alive", "alive_workers")
-    if isinstance(alive, (int, float)) and not isinstance(alive, bool):
-        return int(alive)
-    workers = _field(status, "workers")
-    if isinstance(workers, (list, tuple)):
-        count = 0
-        for w in workers:
-            flag = _field(w, "alive", "is_alive")
-            if callable(flag):
-                flag = flag()
-            if flag:
-                count += 1
-        return count
-    if isinstance(workers, int) and not isinstance(workers, bool):
-        return workers
-    return None
+def workers_alive(status: ExecutorStatus) -> int:
+    """How many workers an ``executor.status()`` value reports alive."""
+    return status.workers_alive
 
 
 _default: Optional[Metrics] = None

@@ -10,10 +10,12 @@ text (or the octave preview) changed; the last state is always flushed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from typing import Awaitable, Callable, Optional
+from typing import Optional
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +161,5 @@ class ProgressReporter:
             pass
         if self._pending is not None and not self._pending.done():
             self._pending.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._pending
-            except asyncio.CancelledError:
-                pass

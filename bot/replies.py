@@ -6,6 +6,7 @@ ephemerally, whatever state the interaction is in.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Protocol
 
@@ -36,10 +37,8 @@ async def send_error(interaction: discord.Interaction, message: str) -> None:
 
 async def fail_early(interaction: discord.Interaction, message: str) -> None:
     """After a public defer: drop the 'thinking' message and answer ephemerally."""
-    try:
+    with contextlib.suppress(discord.HTTPException):
         await interaction.delete_original_response()
-    except discord.HTTPException:
-        pass
     await send_error(interaction, message)
 
 

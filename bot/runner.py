@@ -96,9 +96,10 @@ async def build_bot(
             log.warning("%d dream(s) interrupted by the last shutdown were marked failed", recovered)
     own_executor = executor is None
     if own_executor:
-        from dream_core.executor import ExecutorConfig, create_executor
+        from bot.executor_config import executor_config
+        from dream_core.executor import create_executor
 
-        executor = create_executor(ExecutorConfig.from_settings(settings))
+        executor = create_executor(executor_config(settings))
     bot = create_bot(settings, store=store, files=store.files, executor=executor, metrics=metrics, **bot_kwargs)
     if own_store:
         bot.add_lifecycle(stop=store.close)

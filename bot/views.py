@@ -95,14 +95,14 @@ class DreamButton(
     @classmethod
     async def from_custom_id(
         cls, interaction: discord.Interaction, item: ui.Item[Any], match: Any, /
-    ) -> "DreamButton":
+    ) -> DreamButton:
         return cls(match["action"], int(match["id"]))
 
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:  # type: ignore[override]
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
         """Ownership (delete: the dreamer; cancel: the dreamer or an admin), answered when refused."""
         return await _host(interaction).buttons.allowed(interaction, self.action, self.dream_id)
 
-    async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+    async def callback(self, interaction: discord.Interaction) -> None:
         await _host(interaction).buttons.on_button(interaction, self.action, self.dream_id)
 
 
@@ -124,10 +124,10 @@ class PageButton(
     @classmethod
     async def from_custom_id(
         cls, interaction: discord.Interaction, item: ui.Item[Any], match: Any, /
-    ) -> "PageButton":
+    ) -> PageButton:
         return cls(match["kind"], int(match["scope"]), int(match["page"]), label="·", tag=match["tag"] or "")
 
-    async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+    async def callback(self, interaction: discord.Interaction) -> None:
         pager = _host(interaction).pagers.get(self.kind)
         if pager is None:
             await interaction.response.send_message("That list isn't available right now.", ephemeral=True)
@@ -145,10 +145,10 @@ class PageLabel(ui.DynamicItem[ui.Button], template=r"pageno:(?P<rest>[a-z0-9:]+
     @classmethod
     async def from_custom_id(
         cls, interaction: discord.Interaction, item: ui.Item[Any], match: Any, /
-    ) -> "PageLabel":
+    ) -> PageLabel:
         return cls(f"pageno:{match['rest']}", "·")
 
-    async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+    async def callback(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer()  # disabled: Discord never sends this
 
 
@@ -169,10 +169,10 @@ class VoteButton(ui.DynamicItem[ui.Button], template=r"vote:(?P<entry>[0-9]+)"):
     @classmethod
     async def from_custom_id(
         cls, interaction: discord.Interaction, item: ui.Item[Any], match: Any, /
-    ) -> "VoteButton":
+    ) -> VoteButton:
         return cls(int(match["entry"]))
 
-    async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+    async def callback(self, interaction: discord.Interaction) -> None:
         await _host(interaction).gallery.vote(interaction, self.entry_id)
 
 
@@ -209,7 +209,7 @@ def pager_row(
 class SavePresetModal(ui.Modal, title="Save as preset"):
     """Asks the name under which a dream's settings are saved."""
 
-    name: ui.TextInput["SavePresetModal"] = ui.TextInput(
+    name: ui.TextInput[SavePresetModal] = ui.TextInput(
         label="Preset name", placeholder="e.g. trippy-dogs", min_length=1, max_length=32, custom_id="name"
     )
 
@@ -217,7 +217,7 @@ class SavePresetModal(ui.Modal, title="Save as preset"):
         super().__init__(custom_id=f"savepreset:{dream_id}", timeout=600)
         self.dream_id = dream_id
 
-    async def on_submit(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+    async def on_submit(self, interaction: discord.Interaction) -> None:
         await _host(interaction).buttons.save_preset_from_dream(interaction, self.dream_id, str(self.name.value))
 
     async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:  # type: ignore[override]
@@ -253,10 +253,10 @@ class ConfirmView(ui.View):
         self._timeout_text = timeout_text
         self._question: Optional[discord.Interaction] = None
         self.answer: Optional[bool] = None  # True confirmed, False cancelled, None timed out / pending
-        self.confirm_button: ui.Button["ConfirmView"] = ui.Button(
+        self.confirm_button: ui.Button[ConfirmView] = ui.Button(
             label=confirm_label, style=discord.ButtonStyle.danger, custom_id=f"{key}:yes:{user_id}"
         )
-        self.cancel_button: ui.Button["ConfirmView"] = ui.Button(
+        self.cancel_button: ui.Button[ConfirmView] = ui.Button(
             label="Cancel", style=discord.ButtonStyle.secondary, custom_id=f"{key}:no:{user_id}"
         )
         self.confirm_button.callback = self._confirm  # type: ignore[method-assign]
@@ -269,7 +269,7 @@ class ConfirmView(ui.View):
         self._question = interaction
         await interaction.response.send_message(content, view=self, ephemeral=True)
 
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:  # type: ignore[override]
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
         if interaction.user.id != self.user_id:
             await interaction.response.send_message("That question isn't yours.", ephemeral=True)
             return False
@@ -304,7 +304,7 @@ class ConfirmView(ui.View):
         except discord.HTTPException:  # dismissed, or the token expired: nothing to tell
             log.debug("could not edit a timed-out confirmation", exc_info=True)
 
-    async def on_error(self, interaction: discord.Interaction, error: Exception, item: ui.Item[Any]) -> None:  # type: ignore[override]
+    async def on_error(self, interaction: discord.Interaction, error: Exception, item: ui.Item[Any]) -> None:
         if isinstance(error, (UserError, StoreError)):
             await send_error(interaction, str(error))
             return

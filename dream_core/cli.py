@@ -65,7 +65,10 @@ def add_param_flags(parser: argparse.ArgumentParser) -> None:
         if typ is bool:
             group.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction, default=None, help=help_text)
         else:
-            group.add_argument(flag, dest=name, type=typ, choices=choices, default=None, help=help_text, metavar=None if choices else name.upper().split("_")[-1])
+            metavar = None if choices else name.upper().split("_")[-1]
+            group.add_argument(
+                flag, dest=name, type=typ, choices=choices, default=None, help=help_text, metavar=metavar
+            )
 
 
 def flag_of(field: str) -> str:
@@ -183,10 +186,7 @@ def _read_params_file(path: str) -> DreamParams:
 def _default_output(inp: str, animated: bool) -> Path:
     ext = ".webp" if animated else ".png"
     stem = "dream" if inp in ("-", "noise", "sample") else Path(inp).stem
-    if inp in ("noise", "sample"):
-        stem = f"{inp}-dream"
-    else:
-        stem = f"{stem}-dream"
+    stem = f"{inp}-dream" if inp in ("noise", "sample") else f"{stem}-dream"
     return Path(stem + ext)
 
 
@@ -277,17 +277,17 @@ def cmd_layers(args: argparse.Namespace) -> int:
     spec = get_info(args.model or DEFAULT_MODEL)
     table = spec.layer_table()
     if args.json:
-        print(json.dumps([{"name": l.name, "channels": l.channels, "alias_of": l.alias_of} for l in table], indent=1))
+        print(json.dumps([{"name": t.name, "channels": t.channels, "alias_of": t.alias_of} for t in table], indent=1))
         return 0
     print(f"{spec.name}: {spec.title}")
     print("aliases:")
-    for l in table:
-        if l.alias_of:
-            print(f"  {l.name:<14} -> {l.alias_of:<14} {l.channels:>5} channels")
+    for info in table:
+        if info.alias_of:
+            print(f"  {info.name:<14} -> {info.alias_of:<14} {info.channels:>5} channels")
     print("layers (input to output):")
-    for l in table:
-        if not l.alias_of:
-            print(f"  {l.name:<14} {l.channels:>5} channels")
+    for info in table:
+        if not info.alias_of:
+            print(f"  {info.name:<14} {info.channels:>5} channels")
     print("target spec: LAYER[:FILTER][*WEIGHT] joined by '+', e.g. mixed4, mixed4:7, mixed3*0.5+mixed5")
     return 0
 

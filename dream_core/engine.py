@@ -499,7 +499,9 @@ def keep_colors(dreamed: torch.Tensor, original: torch.Tensor) -> torch.Tensor:
 # ------------------------------------------------------------------ public entry point
 
 
-def guide_features(model: DreamModel, guide: Image.Image, layers: Sequence[str], cfg: StepConfig) -> dict[str, torch.Tensor]:
+def guide_features(
+    model: DreamModel, guide: Image.Image, layers: Sequence[str], cfg: StepConfig
+) -> dict[str, torch.Tensor]:
     """What the network sees in the guide image, at the target layers."""
     g = guide.convert("RGB")
     g.thumbnail((GUIDE_SIDE, GUIDE_SIDE), Image.Resampling.LANCZOS)

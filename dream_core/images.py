@@ -17,7 +17,7 @@ import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Union
+from typing import IO, TYPE_CHECKING, Protocol, Union, cast
 
 import numpy as np
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
@@ -26,7 +26,6 @@ from dream_core.errors import DreamInputError, DreamParamsError
 
 if TYPE_CHECKING:
     from dream_core.params import DreamParams
-    from dream_core.results import DreamResult
 
 DEFAULT_MAX_BYTES = 25 * 1024 * 1024
 DEFAULT_MAX_PIXELS = 64_000_000  # 8000x8000
@@ -40,6 +39,19 @@ ANIMATION_FORMATS = {"gif": "GIF", "webp": "WEBP", "mp4": "MP4", "png": "PNG"}  
 OUTPUT_EXTENSIONS = ".png .jpg .webp .gif .mp4"
 
 
+class EncodableResult(Protocol):
+    """What :func:`encode_result` needs of a result (:class:`dream_core.results.DreamResult`)."""
+
+    @property
+    def image(self) -> Image.Image: ...
+    @property
+    def frames(self) -> list[Image.Image]: ...
+    @property
+    def params(self) -> DreamParams: ...
+    @property
+    def is_animation(self) -> bool: ...
+
+
 @dataclass
 class LoadedImage:
     """A decoded, normalised input image plus user-facing notes about what was done to it."""
@@ -50,7 +62,7 @@ class LoadedImage:
     format: str | None = None
 
 
-def _read_bytes(src: ImageSource, max_bytes: int) -> bytes:
+def _read_bytes(src: Union[bytes, bytearray, memoryview, str, os.PathLike, IO[bytes]], max_bytes: int) -> bytes:
     if isinstance(src, (bytes, bytearray, memoryview)):
         data = bytes(src)
     elif isinstance(src, (str, os.PathLike)):
@@ -96,7 +108,9 @@ def load_image(
     if isinstance(src, Image.Image):
         img = src
         if img.width * img.height > max_pixels:
-            raise DreamInputError(f"image is too large ({img.width}x{img.height}; the limit is {max_pixels / 1e6:.1f} MP)")
+            raise DreamInputError(
+                f"image is too large ({img.width}x{img.height}; the limit is {max_pixels / 1e6:.1f} MP)"
+            )
         img.load()
         fmt = img.format
         header_size = img.size
@@ -114,8 +128,9 @@ def load_image(
                     raise DreamInputError(
                         f"image is too large ({w}x{h} = {w * h / 1e6:.1f} MP; the limit is {max_pixels / 1e6:.1f} MP)"
                     )
-                if getattr(img, "is_animated", False) and getattr(img, "n_frames", 1) > 1:
-                    notes.append(f"animated input ({img.n_frames} frames): used the first frame")
+                frames = int(getattr(img, "n_frames", 1))
+                if getattr(img, "is_animated", False) and frames > 1:
+                    notes.append(f"animated input ({frames} frames): used the first frame")
                     img.seek(0)
                 header_size = img.size
                 if max_size and fmt == "JPEG":
@@ -160,7 +175,9 @@ def _to_rgb_or_rgba(img: Image.Image) -> Image.Image:
     if mode == "RGB":
         return img
     if mode == "RGBA":
-        return img if img.getextrema()[3][0] < 255 else img.convert("RGB")
+        extrema = cast("tuple[tuple[int, int], ...]", img.getextrema())  # per band (min, max)
+        alpha_low = extrema[3][0]
+        return img if alpha_low < 255 else img.convert("RGB")
     if mode in ("LA", "PA") or (mode == "P" and "transparency" in img.info) or (mode == "RGBa"):
         return _to_rgb_or_rgba(img.convert("RGBA"))
     if mode == "CMYK":
@@ -242,7 +259,7 @@ def _flatten(img: Image.Image, background=(255, 255, 255)) -> Image.Image:
 
 
 def encode_still(
-    img: Image.Image, fmt: str, params: DreamParams | None = None, text: dict[str, str] | None = None, **options: object
+    img: Image.Image, fmt: str, params: DreamParams | None = None, text: dict[str, str] | None = None, **options: int
 ) -> bytes:
     """One picture as bytes; a PNG carries ``params`` and ``text`` in text chunks."""
     buf = io.BytesIO()
@@ -258,25 +275,29 @@ def encode_still(
     return buf.getvalue()
 
 
-def encode_animation(
-    frames: list[Image.Image],
-    fmt: str,
-    fps: int,
-    *,
-    pnginfo: PngImagePlugin.PngInfo | None = None,
-    **options: object,
+def encode_apng(
+    frames: list[Image.Image], fps: int, pnginfo: PngImagePlugin.PngInfo | None = None, compress_level: int = 6
 ) -> bytes:
-    """Frames as an animation; an animated PNG carries ``pnginfo``'s text chunks."""
+    """Frames as an animated PNG (APNG); ``pnginfo``'s text chunks (the params) go with it."""
+    frames = [_flatten(f) for f in frames]
+    buf = io.BytesIO()
+    frames[0].save(
+        buf, format="PNG", save_all=True, append_images=frames[1:], duration=int(round(1000 / max(1, fps))),
+        loop=0, pnginfo=pnginfo, compress_level=compress_level,
+    )
+    return buf.getvalue()
+
+
+def encode_animation(frames: list[Image.Image], fmt: str, fps: int, **options: int) -> bytes:
+    """Frames as an animation (png: APNG, gif, webp, mp4)."""
+    if fmt == "png":
+        return encode_apng(frames, fps, None, int(options.get("compress_level", 6)))
     frames = [_flatten(f) for f in frames]
     duration = int(round(1000 / max(1, fps)))
     buf = io.BytesIO()
-    if fmt == "png":
-        frames[0].save(
-            buf, format="PNG", save_all=True, append_images=frames[1:], duration=duration, loop=0, pnginfo=pnginfo,
-            compress_level=int(options.get("compress_level", 6)),
-        )
-    elif fmt == "gif":
-        pal = [f.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.FLOYDSTEINBERG) for f in frames]
+    if fmt == "gif":
+        method, dither = Image.Quantize.MEDIANCUT, Image.Dither.FLOYDSTEINBERG
+        pal = [f.quantize(colors=256, method=method, dither=dither) for f in frames]
         pal[0].save(buf, format="GIF", save_all=True, append_images=pal[1:], duration=duration, loop=0, optimize=False)
     elif fmt == "webp":
         frames[0].save(
@@ -308,7 +329,7 @@ def _encode_mp4(frames: list[Image.Image], fps: int) -> bytes:
 
 
 def encode_result(
-    result: DreamResult, fmt: str | None = None, text: dict[str, str] | None = None, **options: object
+    result: EncodableResult, fmt: str | None = None, text: dict[str, str] | None = None, **options: int
 ) -> bytes:
     """Encode a dream result. Default: PNG for a still, animated WebP for an animation.
 
@@ -316,16 +337,17 @@ def encode_result(
     PNGs carry the params (and ``text``, e.g. :func:`guide_text`) in text chunks.
     """
     f = output_format(fmt, result.is_animation)
-    encoder_options: dict[str, Any] = dict(options)
     if result.is_animation and f in ANIMATION_FORMATS:
-        pnginfo = params_pnginfo(result.params, text) if f == "png" else None
-        return encode_animation(result.frames, f, result.params.fps, pnginfo=pnginfo, **encoder_options)
+        if f == "png":
+            pnginfo = params_pnginfo(result.params, text)
+            return encode_apng(result.frames, result.params.fps, pnginfo, int(options.get("compress_level", 6)))
+        return encode_animation(result.frames, f, result.params.fps, **options)
     if f in ("gif", "mp4"):  # a still written as an "animation" of one frame
-        return encode_animation([result.image], f, result.params.fps, **encoder_options)
+        return encode_animation([result.image], f, result.params.fps, **options)
     return encode_still(result.image, f, result.params, text, **options)
 
 
-def save_result(result: DreamResult, path: str | os.PathLike, text: dict[str, str] | None = None) -> Path:
+def save_result(result: EncodableResult, path: str | os.PathLike, text: dict[str, str] | None = None) -> Path:
     """Write a result to ``path``; the format follows the extension. Returns the path."""
     p = Path(path)
     data = encode_result(result, output_format(p, result.is_animation), text)

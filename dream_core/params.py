@@ -119,7 +119,7 @@ class DreamParams(BaseModel):
         already checked it, so this cannot fail for a validated ``DreamParams``."""
         return catalog.resolve_targets(self.model, self.layer)
 
-    def adjusted(self, **changes: Any) -> "DreamParams":
+    def adjusted(self, **changes: Any) -> DreamParams:
         """A copy with ``changes`` applied as *filled-in* values: they are trusted (not
         validated again) and not marked as set, so :meth:`explicit` leaves them out.
 
@@ -129,7 +129,7 @@ class DreamParams(BaseModel):
         values = {**dict(self), **changes}
         return type(self).model_construct(_fields_set=set(self.model_fields_set), **values)
 
-    def resolved(self) -> "DreamParams":
+    def resolved(self) -> DreamParams:
         """A copy with every ``None`` knob filled from the strength preset and a seed chosen.
 
         The fill-ins are not marked as set; the seed is (a dream's seed is part of
@@ -151,7 +151,7 @@ class DreamParams(BaseModel):
         filled.model_fields_set.add("seed")
         return filled
 
-    def with_updates(self, **changes: object) -> "DreamParams":
+    def with_updates(self, **changes: object) -> DreamParams:
         """A validated copy with ``changes`` applied and marked as set (``None`` values are
         ignored); the fields set before stay set, filled-in values stay out."""
         data = self.model_dump(include=self.model_fields_set)
@@ -180,7 +180,7 @@ class DreamParams(BaseModel):
         return " ".join(parts)
 
     @classmethod
-    def over_defaults(cls, defaults: dict[str, Any], given: dict[str, Any]) -> "DreamParams":
+    def over_defaults(cls, defaults: dict[str, Any], given: dict[str, Any]) -> DreamParams:
         """``given`` over ``defaults``, validated together; only ``given``'s fields count
         as set (``defaults``, e.g. a bot's configured defaults, are filled in like a
         strength preset's knobs). Raises :class:`DreamParamsError`."""
@@ -188,13 +188,13 @@ class DreamParams(BaseModel):
         fields = cls.model_fields
         return cls.model_construct(_fields_set={k for k in given if k in fields}, **dict(full))
 
-    def without_seed(self) -> "DreamParams":
+    def without_seed(self) -> DreamParams:
         """The same settings with the seed unset (a new dream of them, or a preset)."""
         values = {**dict(self), "seed": None}
         return type(self).model_construct(_fields_set=self.model_fields_set - {"seed"}, **values)
 
     @classmethod
-    def trusted(cls, data: dict[str, Any]) -> "DreamParams":
+    def trusted(cls, data: dict[str, Any]) -> DreamParams:
         """Params from a dict this program validated and stored itself (a store row):
         not validated again; its keys are the fields set."""
         fields = cls.model_fields
@@ -206,7 +206,7 @@ class DreamParams(BaseModel):
         return json.dumps({"values": self.model_dump(mode="json"), "set": sorted(self.model_fields_set)})
 
     @classmethod
-    def from_wire(cls, text: str) -> "DreamParams":
+    def from_wire(cls, text: str) -> DreamParams:
         """The inverse of :meth:`to_wire` (trusted: it was validated before it was sent)."""
         data = json.loads(text)
         return cls.model_construct(_fields_set=set(data["set"]), **data["values"])

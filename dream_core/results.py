@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional, Union
+from typing import Optional, Union
 
 from PIL import Image
 
+from dream_core.images import encode_result, save_result
 from dream_core.params import DreamParams
 
 
@@ -56,17 +57,10 @@ class DreamResult:
     def is_animation(self) -> bool:
         return len(self.frames) > 1
 
-    def encode(self, fmt: Optional[str] = None, **options: object) -> bytes:
+    def encode(self, fmt: Optional[str] = None, **options: int) -> bytes:
         """Encode to bytes. Defaults: PNG for a still, WebP for an animation."""
-        from dream_core.images import encode_result
-
         return encode_result(self, fmt, **options)
 
     def save(self, path: Union[str, Path]) -> Path:
         """Write to ``path``; the format follows the extension."""
-        from dream_core.images import save_result
-
         return save_result(self, Path(path))
-
-    def to_bytesio(self, fmt: Optional[str] = None) -> io.BytesIO:
-        return io.BytesIO(self.encode(fmt))

@@ -5,10 +5,11 @@ Area-specific fixtures live in ``tests/<area>/conftest.py``.
 
 from __future__ import annotations
 
-import io
 import os
 
 import pytest
+
+from tests.images import png_bytes
 
 # Two cores on CI: keep torch from oversubscribing them (workers inherit this).
 os.environ.setdefault("OMP_NUM_THREADS", "2")
@@ -29,9 +30,15 @@ def sample_image():
 @pytest.fixture(scope="session")
 def sample_png(sample_image) -> bytes:
     """``sample_image`` encoded as PNG bytes."""
-    buf = io.BytesIO()
-    sample_image.save(buf, format="PNG")
-    return buf.getvalue()
+    return png_bytes(sample_image)
+
+
+@pytest.fixture(scope="session")
+def small_png(sample_image) -> bytes:
+    """The shared sample photo at 96 px (fast dreams)."""
+    img = sample_image.copy()
+    img.thumbnail((96, 96))
+    return png_bytes(img)
 
 
 @pytest.fixture

@@ -21,12 +21,14 @@ def _mb(n: int) -> str:
 
 @app_commands.default_permissions(manage_guild=True)
 @app_commands.guild_only()
-class AdminCog(commands.GroupCog, name="Admin", group_name="dreamadmin", group_description="DreamBot tools for server admins"):
-    def __init__(self, bot: "DreamBot") -> None:
+class AdminCog(
+    commands.GroupCog, name="Admin", group_name="dreamadmin", group_description="DreamBot tools for server admins"
+):
+    def __init__(self, bot: DreamBot) -> None:
         self.bot = bot
         super().__init__()
 
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:  # type: ignore[override]
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
         perms = interaction.permissions
         if not (perms.manage_guild or perms.administrator):
             raise app_commands.MissingPermissions(["manage_guild"])
@@ -94,5 +96,5 @@ class AdminCog(commands.GroupCog, name="Admin", group_name="dreamadmin", group_d
         await interaction.response.send_message("\n".join(lines), ephemeral=True)
 
 
-async def setup(bot: "DreamBot") -> None:
+async def setup(bot: DreamBot) -> None:
     await bot.add_cog(AdminCog(bot))

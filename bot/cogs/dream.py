@@ -20,7 +20,7 @@ STRENGTH_CHOICES = [app_commands.Choice(name=s, value=s) for s in STRENGTHS]
 
 
 async def pick_image(
-    bot: "DreamBot",
+    bot: DreamBot,
     interaction: discord.Interaction,
     image: Optional[discord.Attachment],
     image_url: Optional[str],
@@ -44,7 +44,7 @@ async def pick_image(
 class DreamCog(commands.Cog, name="Dream"):
     """Making dreams."""
 
-    def __init__(self, bot: "DreamBot") -> None:
+    def __init__(self, bot: DreamBot) -> None:
         self.bot = bot
         self.menu = app_commands.ContextMenu(name="Dream this image", callback=self.dream_message)
 
@@ -127,5 +127,5 @@ class DreamCog(commands.Cog, name="Dream"):
         await self.bot.dreams.dream_from_interaction(interaction, params=params, ref=ref, source="menu")
 
 
-async def setup(bot: "DreamBot") -> None:
+async def setup(bot: DreamBot) -> None:
     await bot.add_cog(DreamCog(bot))

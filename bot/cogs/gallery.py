@@ -15,6 +15,7 @@ from discord.ext import commands
 
 from bot.autocomplete import dream_choices
 from bot.replies import UserError
+from bot.store.gallery import GallerySort
 from bot.upload import fit_upload
 from bot.views import VoteButton, pager_row
 
@@ -45,8 +46,10 @@ def entry_label(item: Any) -> str:
 
 
 @app_commands.guild_only()
-class GalleryCog(commands.GroupCog, name="Gallery", group_name="gallery", group_description="This server's dream gallery"):
-    def __init__(self, bot: "DreamBot") -> None:
+class GalleryCog(
+    commands.GroupCog, name="Gallery", group_name="gallery", group_description="This server's dream gallery"
+):
+    def __init__(self, bot: DreamBot) -> None:
         self.bot = bot
         super().__init__()
 
@@ -127,7 +130,9 @@ class GalleryCog(commands.GroupCog, name="Gallery", group_name="gallery", group_
             out.append(app_commands.Choice(name=label, value=item.id))
         return out[:25]
 
-    @app_commands.command(name="unpublish", description="Take a dream out of this server's gallery (yours, or any as a moderator)")
+    @app_commands.command(
+        name="unpublish", description="Take a dream out of this server's gallery (yours, or any as a moderator)"
+    )
     @app_commands.describe(entry="the gallery entry (suggested)", dream="or: the dream's number")
     async def unpublish(
         self, interaction: discord.Interaction, entry: Optional[int] = None, dream: Optional[int] = None
@@ -173,7 +178,10 @@ class GalleryCog(commands.GroupCog, name="Gallery", group_name="gallery", group_
             return
         if hidden:
             await self.bot.store.hide_entry(item.id, moderator=True)
-            text = f"🙈 Entry #{item.id} (dream #{item.dream.id}) is hidden from the gallery. `/gallery unhide` brings it back."
+            text = (
+                f"🙈 Entry #{item.id} (dream #{item.dream.id}) is hidden from the gallery. "
+                "`/gallery unhide` brings it back."
+            )
         else:
             await self.bot.store.unhide_entry(item.id, moderator=True)
             text = f"👀 Entry #{item.id} (dream #{item.dream.id}) shows in the gallery again."
@@ -193,7 +201,7 @@ class GalleryCog(commands.GroupCog, name="Gallery", group_name="gallery", group_
         return await self.entry_choices(interaction, current, hidden=True)
 
     # ------------------------------------------------------------------ browsing
-    async def render(self, guild_id: int, sort: str, page: int) -> dict[str, Any]:
+    async def render(self, guild_id: int, sort: GallerySort, page: int) -> dict[str, Any]:
         """The message for one gallery page (one entry per page, with its picture)."""
         listing = await self.bot.store.list_gallery(guild_id, sort=sort, page=page, page_size=1)
         title = "🆕 Newest dreams" if sort == "recent" else "🏆 Top dreams"
@@ -227,7 +235,7 @@ class GalleryCog(commands.GroupCog, name="Gallery", group_name="gallery", group_
         view = pager_row(ui.View(timeout=None), sort, guild_id, listing.page, listing.pages, extra=extra)
         return {"embed": embed, "view": view, "files": files}
 
-    async def _browse(self, interaction: discord.Interaction, sort: str) -> None:
+    async def _browse(self, interaction: discord.Interaction, sort: GallerySort) -> None:
         if interaction.guild_id is None:
             raise UserError("Galleries belong to servers — try this in a server channel.")
         await self.bot.gallery.require_on(interaction.guild_id)
@@ -243,7 +251,7 @@ class GalleryCog(commands.GroupCog, name="Gallery", group_name="gallery", group_
     async def top(self, interaction: discord.Interaction) -> None:
         await self._browse(interaction, "top")
 
-    async def _page(self, interaction: discord.Interaction, sort: str, guild_id: int, page: int) -> None:
+    async def _page(self, interaction: discord.Interaction, sort: GallerySort, guild_id: int, page: int) -> None:
         await interaction.response.defer()
         content = await self.render(guild_id, sort, page)
         await interaction.edit_original_response(
@@ -268,7 +276,9 @@ class GalleryCog(commands.GroupCog, name="Gallery", group_name="gallery", group_
         await interaction.response.send_message(text, ephemeral=True)
 
     # ------------------------------------------------------------------ admin
-    @app_commands.command(name="visibility", description="Admins: show the web gallery to everyone, by link only, or not at all")
+    @app_commands.command(
+        name="visibility", description="Admins: show the web gallery to everyone, by link only, or not at all"
+    )
     @app_commands.describe(mode="public: listed on the web; unlisted: only with the link; off: no gallery")
     @app_commands.checks.has_permissions(manage_guild=True)
     async def visibility(
@@ -289,5 +299,5 @@ class GalleryCog(commands.GroupCog, name="Gallery", group_name="gallery", group_
         await interaction.response.send_message(text, ephemeral=True)
 
 
-async def setup(bot: "DreamBot") -> None:
+async def setup(bot: DreamBot) -> None:
     await bot.add_cog(GalleryCog(bot))

@@ -43,7 +43,7 @@ def history_line(dream: Any) -> str:
 
 
 class HistoryCog(commands.Cog, name="History"):
-    def __init__(self, bot: "DreamBot") -> None:
+    def __init__(self, bot: DreamBot) -> None:
         self.bot = bot
 
     async def cog_load(self) -> None:
@@ -78,5 +78,5 @@ class HistoryCog(commands.Cog, name="History"):
         await interaction.response.edit_message(embed=embed, view=view)
 
 
-async def setup(bot: "DreamBot") -> None:
+async def setup(bot: DreamBot) -> None:
     await bot.add_cog(HistoryCog(bot))

@@ -38,7 +38,7 @@ admins: `/gallery visibility`, `/dreamadmin queue|cancel|limits`
 
 
 class InfoCog(commands.Cog, name="Info"):
-    def __init__(self, bot: "DreamBot") -> None:
+    def __init__(self, bot: DreamBot) -> None:
         self.bot = bot
 
     @app_commands.command(name="layers", description="The layers a model can dream with")
@@ -83,5 +83,5 @@ class InfoCog(commands.Cog, name="Info"):
         await interaction.response.send_message(text, ephemeral=True)
 
 
-async def setup(bot: "DreamBot") -> None:
+async def setup(bot: DreamBot) -> None:
     await bot.add_cog(InfoCog(bot))

@@ -43,7 +43,7 @@ def deletion_summary(report: Any) -> str:
 
 
 class MyDataCog(commands.Cog, name="MyData"):
-    def __init__(self, bot: "DreamBot") -> None:
+    def __init__(self, bot: DreamBot) -> None:
         self.bot = bot
 
     def _busy(self, user_id: int) -> list[int]:
@@ -91,5 +91,5 @@ class MyDataCog(commands.Cog, name="MyData"):
         )
 
 
-async def setup(bot: "DreamBot") -> None:
+async def setup(bot: DreamBot) -> None:
     await bot.add_cog(MyDataCog(bot))

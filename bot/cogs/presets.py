@@ -57,7 +57,7 @@ def preset_dream_command(name: str) -> str:
 
 
 class PresetsCog(commands.GroupCog, name="Presets", group_name="preset", group_description="Your saved dream settings"):
-    def __init__(self, bot: "DreamBot") -> None:
+    def __init__(self, bot: DreamBot) -> None:
         self.bot = bot
         super().__init__()
 
@@ -203,5 +203,5 @@ class PresetsCog(commands.GroupCog, name="Presets", group_name="preset", group_d
         return await own_preset_choices(self.bot, interaction.user.id, current)
 
 
-async def setup(bot: "DreamBot") -> None:
+async def setup(bot: DreamBot) -> None:
     await bot.add_cog(PresetsCog(bot))

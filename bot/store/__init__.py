@@ -65,7 +65,8 @@ Dreams (``dreams.py``): queued -> running -> done | failed | cancelled
     delete_dream(dream_id, *, by_user_id=None) -> DeletionReport   NotAllowed, InvalidTransition
     recover_interrupted(reason=...) -> int
     ``DreamInfo``: id, user_id, guild_id, channel_id, message_id, result_message_id,
-    source_url, source (FileRef|None), guide (FileRef|None: the guide image), params (DreamParams) / params_data, model, seed,
+    source_url, source (FileRef|None), guide (FileRef|None: the guide image),
+    params (DreamParams) / params_data, model, seed,
     status (DreamStatus), error, created_at, started_at, finished_at, result
     (FileRef|None), width, height, size_bytes, seconds, is_animation.
 

@@ -20,9 +20,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, AsyncIterator, Optional, Union
+from typing import Any, Optional, Union
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Engine, make_url
@@ -196,7 +197,7 @@ class Database:
         self._lock_loop: Optional[asyncio.AbstractEventLoop] = None
 
     @classmethod
-    def from_settings(cls, settings: Any = None) -> "Database":
+    def from_settings(cls, settings: Any = None) -> Database:
         """The database named by ``DREAMBOT_DATABASE_URL`` (default: SQLite in the data folder)."""
         if settings is None:
             from bot.settings import get_settings
@@ -217,9 +218,8 @@ class Database:
             async with self._writer() as session, session.begin():
                 yield session
             return
-        async with self._lock():
-            async with self._writer() as session, session.begin():
-                yield session
+        async with self._lock(), self._writer() as session, session.begin():
+            yield session
 
     def _lock(self) -> asyncio.Lock:
         loop = asyncio.get_running_loop()

@@ -98,7 +98,7 @@ def _cmd_gc(args: argparse.Namespace) -> int:
     return _store_command(args, action)
 
 
-def add_db_subcommands(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+def add_db_subcommands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``db upgrade|downgrade|current|delete-user|gc`` to a CLI's subcommands (each
     sets ``func``, returning an exit status)."""
     db = subparsers.add_parser("db", help="manage the database schema (migrations)")

@@ -14,15 +14,17 @@ content-addressed file, and ``<root>/thumbs/<sha>-<px>`` remembers which one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import io
 import logging
 import os
 import re
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Iterator, Optional, Union
+from typing import BinaryIO, Optional, Union
 
 from bot.store.errors import FileMissing, StoreError
 
@@ -154,10 +156,8 @@ class FileStore:
                 os.fsync(fh.fileno())
             os.replace(tmp, target)
         except BaseException:
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
-            except FileNotFoundError:
-                pass
             raise
         _fsync_dir(target.parent)
 
@@ -204,10 +204,8 @@ class FileStore:
         """The shas of the cached thumbnails of file ``sha256``."""
         out = []
         for link in (self.root / "thumbs").glob(f"{check_sha(sha256)}-*"):
-            try:
+            with contextlib.suppress(OSError):
                 out.append(link.read_text().strip().split(".")[0])
-            except OSError:
-                pass
         return out
 
     def cleanup_temp(self) -> int:

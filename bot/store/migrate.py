@@ -15,10 +15,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator, Optional, TypeVar, Union
+from typing import Optional, TypeVar, Union
 
 from alembic import command
 from alembic.config import Config
@@ -105,9 +106,9 @@ def head() -> str:
 def current(url: Optional[str] = None) -> Optional[str]:
     """The revision the database at ``url`` is at (``None``: not initialised)."""
     u = async_url(resolve_url(url))
-    if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:":
-        if not Path(u.database).expanduser().exists():
-            return None  # do not create an empty file just to look
+    is_file = u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:"
+    if is_file and not Path(str(u.database)).expanduser().exists():
+        return None  # do not create an empty file just to look
     with _admin_errors(u):
         return _blocking(lambda: asyncio.run(_current_async(u)))
 
@@ -140,7 +141,7 @@ def _admin_errors(url: Union[str, URL]) -> Iterator[None]:
         raise DatabaseError(f"Migration failed: {exc}") from None
     except (DBAPIError, OSError) as exc:
         reason = getattr(exc, "orig", None) or exc
-        raise DatabaseError(f"Cannot use the database at {saferesolve_url(url)}: {reason}") from exc
+        raise DatabaseError(f"Cannot use the database at {safe_url(url)}: {reason}") from exc
 
 
 def _blocking(fn: Callable[[], T]) -> T:

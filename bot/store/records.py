@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Generic, Optional, TypeVar
 
-from dream_core.params import DreamParams
 from bot.store.files import FileRef
 from bot.store.models import DreamStatus, GalleryVisibility
+from dream_core.params import DreamParams
 
 T = TypeVar("T")
 

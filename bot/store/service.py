@@ -43,7 +43,7 @@ class Store(UserOps, GuildOps, PresetOps, DreamOps, GalleryOps):
         super().__init__(database, files, max_presets_per_user=max_presets_per_user)
 
     @classmethod
-    async def open(cls, settings: Any = None, *, migrate: bool = True) -> "Store":
+    async def open(cls, settings: Any = None, *, migrate: bool = True) -> Store:
         """A store for ``settings`` (default: :func:`bot.settings.get_settings`): the database
         at ``resolved_database_url`` (upgraded to the latest schema when ``migrate``) and the
         file store in ``files_dir`` (leftover temporary files removed)."""
@@ -96,7 +96,7 @@ class Store(UserOps, GuildOps, PresetOps, DreamOps, GalleryOps):
         """Release the database connections."""
         await self.db.dispose()
 
-    async def __aenter__(self) -> "Store":
+    async def __aenter__(self) -> Store:
         return self
 
     async def __aexit__(self, *exc: Optional[BaseException]) -> None:

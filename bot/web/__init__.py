@@ -6,11 +6,10 @@ the app; ``start_web(...)`` serves it inside ``dreambot run``; ``run_web(setting
 is ``dreambot web``. Links for chat: :mod:`bot.web.urls`.
 """
 
-from bot.web.app import add_web_subcommand, create_web_app, run_web, serve_web, start_web
+from bot.web.app import create_web_app, run_web, serve_web, start_web
 from bot.web.urls import dream_url, gallery_url, image_url
 
 __all__ = [
-    "add_web_subcommand",
     "create_web_app",
     "dream_url",
     "gallery_url",

@@ -22,6 +22,7 @@ Routes::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from typing import Any, Optional
@@ -146,10 +147,9 @@ async def serve_web(settings: Settings, *, stop: Optional[asyncio.Event] = None)
                 stop = asyncio.Event()
                 loop = asyncio.get_running_loop()
                 for sig in (signal.SIGINT, signal.SIGTERM):
-                    try:
+                    # not on every platform
+                    with contextlib.suppress(NotImplementedError, RuntimeError):
                         loop.add_signal_handler(sig, stop.set)
-                    except (NotImplementedError, RuntimeError):  # pragma: no cover - not on this platform
-                        pass
             await stop.wait()
         finally:
             await runner.cleanup()
@@ -161,15 +161,3 @@ def run_web(settings: Settings) -> int:
     """``dreambot web``: serve the gallery on its own until interrupted."""
     asyncio.run(serve_web(settings))
     return 0
-
-
-def add_web_subcommand(subparsers: Any) -> None:
-    """Add ``web`` to an argparse subparsers object (the ``dreambot`` CLI)."""
-
-    def _run(args: Any) -> int:
-        from bot.settings import get_settings
-
-        return run_web(get_settings())
-
-    parser = subparsers.add_parser("web", help="serve the web gallery on its own")
-    parser.set_defaults(func=_run)

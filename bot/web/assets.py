@@ -9,9 +9,9 @@ hash the response is cacheable forever (``immutable``).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
-from typing import Mapping
 
 from aiohttp import web
 
@@ -53,7 +53,7 @@ class Assets:
             self._assets[name] = Asset(name, data, ctype, hashlib.sha256(data).hexdigest())
 
     @classmethod
-    def load(cls) -> "Assets":
+    def load(cls) -> Assets:
         """Read every file of the package's ``static/`` folder."""
         root = resources.files("bot.web").joinpath("static")
         files = {entry.name: entry.read_bytes() for entry in root.iterdir() if entry.is_file()}

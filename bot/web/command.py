@@ -50,7 +50,8 @@ def dream_command(params: DreamParams, *, has_source: bool = True, command: str 
 def cli_command(params: DreamParams, *, has_source: bool = True) -> str:
     """The ``dreambot dream`` command line that repeats a dream exactly: the fields
     that were set, as flags (``--keep-colors`` / ``--no-normalize-gradients``)."""
-    return " ".join(part for part in ("dreambot dream", "original.png" if has_source else "noise", params.cli_args()) if part)
+    parts = ("dreambot dream", "original.png" if has_source else "noise", params.cli_args())
+    return " ".join(part for part in parts if part)
 
 
 def reproduce_command(params: DreamParams, *, has_source: bool = True) -> str:

@@ -99,7 +99,7 @@ async def dream_counts(store: Any) -> dict[str, int]:
 
 async def metrics(request: web.Request) -> web.Response:
     collectors: Metrics = request.app[METRICS_KEY]
-    executor = request.app[EXECUTOR_KEY]
+    executor: Any = request.app[EXECUTOR_KEY]
     if executor is not None:
         try:
             collectors.update_from_executor_status(await _maybe_await(executor.status()))

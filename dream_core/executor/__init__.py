@@ -33,12 +33,12 @@ API
     The backend named by ``config.backend`` ("local" | "ray"). ``await
     executor.start()`` (workers up, models warm; raises WorkerStartError with
     an admin-readable reason) / ``await executor.close()``, or ``async with``.
-    The bot builds the config with ``ExecutorConfig.from_settings(settings)``
-    (same field names as ``bot/settings.py``; ``executor_backend`` ->
-    ``backend``, ``executor_devices`` -> ``devices``).
+    The bot builds the config from its settings with
+    ``bot.executor_config.executor_config(settings)``.
     Scripts that start a local executor need ``if __name__ == "__main__":``
     (workers are started with ``spawn``).
-``await executor.submit(image_bytes | None, params=None, *, user_id, guild_id=None, guide_bytes=None, timeout_s=None) -> Job``
+``await executor.submit(image_bytes | None, params=None, *, user_id, guild_id=None, guide_bytes=None,
+timeout_s=None) -> Job``
     ``image_bytes`` None dreams from noise. ``params``: :class:`DreamParams`,
     dict or JSON; it is resolved at once (``job.params.seed`` is known).
     Raises :class:`SubmitRefused` at once when the global queue, the user's or
@@ -95,13 +95,10 @@ from dream_core.executor.events import (
 from dream_core.executor.job import Job, JobState
 from dream_core.executor.status import ExecutorStatus, WorkerInfo
 
-Executor = BaseExecutor
-
 __all__ = [
     "BaseExecutor",
     "Cancelled",
     "Done",
-    "Executor",
     "ExecutorConfig",
     "ExecutorError",
     "ExecutorStatus",

@@ -14,9 +14,11 @@ from __future__ import annotations
 import abc
 import asyncio
 import atexit
+import contextlib
 import logging
 import weakref
-from typing import Any, Callable, Mapping, Optional, Union
+from collections.abc import Callable, Mapping
+from typing import Any, Optional, Union
 
 from dream_core.errors import DreamParamsError
 from dream_core.executor.config import ExecutorConfig
@@ -60,7 +62,7 @@ class WorkerSlot(abc.ABC):
         self.failed_starts = 0
         self.jobs_done = 0
         #: set by the executor: called (in the loop) when the worker dies while idle
-        self.on_dead: Optional[Callable[["WorkerSlot"], None]] = None
+        self.on_dead: Optional[Callable[[WorkerSlot], None]] = None
 
     @abc.abstractmethod
     async def start(self) -> None:
@@ -83,7 +85,7 @@ class WorkerSlot(abc.ABC):
     async def stop(self) -> None:
         """Stop the worker cleanly (at close)."""
 
-    def kill_now(self) -> None:
+    def kill_now(self) -> None:  # noqa: B027 - optional: a backend without a process to kill keeps this no-op
         """Synchronous last-resort kill (interpreter exit)."""
 
     def info(self) -> WorkerInfo:
@@ -133,7 +135,7 @@ def terminal_event(msg: Message, job: Job) -> JobEvent:
                 notes=tuple(p.get("notes", ())),
                 is_animation=bool(p.get("is_animation", False)),
                 frames=int(p.get("frames", 1)),
-                input_size=tuple(p.get("input_size", (0, 0))),  # type: ignore[arg-type]
+                input_size=tuple(p.get("input_size", (0, 0))),
                 device=str(p.get("device", "")),
                 queued_s=max(0.0, queued_s),
                 worker_s=float(p.get("worker_s", 0.0)),
@@ -148,17 +150,15 @@ def terminal_event(msg: Message, job: Job) -> JobEvent:
 
 # --- the executor ----------------------------------------------------------------
 
-_live_executors: "weakref.WeakSet[BaseExecutor]" = weakref.WeakSet()
+_live_executors: weakref.WeakSet[BaseExecutor] = weakref.WeakSet()
 
 
 @atexit.register
 def _kill_live_executors() -> None:  # no orphans even if close() was never awaited
     for executor in list(_live_executors):
         for slot in executor._slots:
-            try:
+            with contextlib.suppress(Exception):  # best effort at exit
                 slot.kill_now()
-            except Exception:  # pragma: no cover - best effort at exit
-                pass
 
 
 class BaseExecutor(abc.ABC):
@@ -173,6 +173,8 @@ class BaseExecutor(abc.ABC):
         )
         self._slots: list[WorkerSlot] = []
         self._running: dict[Job, WorkerSlot] = {}
+        self._stopping: dict[Job, str] = {}  # running jobs asked to stop -> the reason
+        self._timed_out: set[Job] = set()  # running jobs stopped by their time limit
         self._tasks: set[asyncio.Task[Any]] = set()
         self._started = False
         self._closed = False
@@ -181,7 +183,7 @@ class BaseExecutor(abc.ABC):
 
     # --- lifecycle --------------------------------------------------------------
 
-    async def __aenter__(self) -> "BaseExecutor":
+    async def __aenter__(self) -> BaseExecutor:
         await self.start()
         return self
 
@@ -209,7 +211,9 @@ class BaseExecutor(abc.ABC):
             raise err if isinstance(err, WorkerStartError) else WorkerStartError(f"worker failed to start: {err}")
         self._started = True
         log.info(
-            "%s executor started: %s", self.backend, ", ".join(f"{s.name} ({s.device}, pid {s.pid})" for s in self._slots)
+            "%s executor started: %s",
+            self.backend,
+            ", ".join(f"{s.name} ({s.device}, pid {s.pid})" for s in self._slots),
         )
         self._pump()
 
@@ -220,11 +224,10 @@ class BaseExecutor(abc.ABC):
         self._closed = True
         for job in self._sched.order():
             self._sched.remove(job)
-            job._emit(Cancelled(SHUTDOWN_REASON))
+            job.emit(Cancelled(SHUTDOWN_REASON))
             self._counts["cancelled"] += 1
         for job, slot in list(self._running.items()):
-            job._cancel_requested = True
-            job._cancel_reason = SHUTDOWN_REASON
+            self._stopping[job] = SHUTDOWN_REASON
             slot.request_cancel(job)
         runs = [t for t in self._tasks if t.get_name().startswith("dream-run")]
         if runs:  # running jobs stop at their next dream step
@@ -238,8 +241,10 @@ class BaseExecutor(abc.ABC):
         if self._tasks:  # let restarts in progress reap what they started
             await asyncio.wait(list(self._tasks), timeout=5.0)
         for job in list(self._running):
-            job._emit(Cancelled(SHUTDOWN_REASON))
+            job.emit(Cancelled(SHUTDOWN_REASON))
         self._running.clear()
+        self._stopping.clear()
+        self._timed_out.clear()
         await self._close_backend()
         _live_executors.discard(self)
         log.info("%s executor closed", self.backend)
@@ -248,7 +253,7 @@ class BaseExecutor(abc.ABC):
     async def _create_slots(self) -> list[WorkerSlot]:
         """Backend: make (not start) the worker slots."""
 
-    async def _close_backend(self) -> None:
+    async def _close_backend(self) -> None:  # noqa: B027 - optional hook, a no-op unless a backend needs it
         """Backend: release anything beyond the slots."""
 
     # --- jobs ---------------------------------------------------------------------
@@ -283,13 +288,13 @@ class BaseExecutor(abc.ABC):
         except DreamParamsError as exc:
             p, failure = DreamParams().resolved(), Failed(str(exc), "params")
         job = Job(
-            self,
             p,
             user_id=user_id,
             guild_id=guild_id,
             image_bytes=image_bytes,
             guide_bytes=guide_bytes,
             timeout_s=timeout_s or self.config.job_timeout_s,
+            on_cancel=self._request_cancel,
         )
         limit = self.config.max_attachment_bytes
         for what, data in (("image", image_bytes), ("guide image", guide_bytes)):
@@ -298,11 +303,11 @@ class BaseExecutor(abc.ABC):
                     f"The {what} is too large ({len(data) / 1e6:.1f} MB; the limit is {limit / 1e6:.1f} MB).", "input"
                 )
         if failure is not None:
-            job._emit(failure)
+            job.emit(failure)
             self._counts["failed"] += 1
             return job
         position = self._sched.push(job, user_id, guild_id)  # raises SubmitRefused
-        job._emit(Queued(position))
+        job.emit(Queued(position))
         self._pump()
         return job
 
@@ -316,15 +321,15 @@ class BaseExecutor(abc.ABC):
         if job.done:
             return
         if self._sched.remove(job):
-            job._emit(Cancelled())
+            job.emit(Cancelled())
             self._counts["cancelled"] += 1
             self._publish_positions()
             return
         slot = self._running.get(job)
         if slot is None:
             return
-        if not job._cancel_requested:
-            job._cancel_requested = True
+        if job not in self._stopping:
+            self._stopping[job] = "cancelled"
             slot.request_cancel(job)
             self._spawn(self._kill_if_stuck(slot, job, "did not stop after cancel"))
 
@@ -372,16 +377,16 @@ class BaseExecutor(abc.ABC):
                 break
             slot.job = job
             self._running[job] = slot
-            job._emit(Started(slot.name, slot.device))
+            job.emit(Started(slot.name, slot.device))
             self._spawn(self._run(slot, job), name=f"dream-run-{job.id}")
         self._publish_positions()
 
     def _publish_positions(self) -> None:
         for job, position in self._sched.positions().items():
-            job._emit(Queued(position))
+            job.emit(Queued(position))
 
     async def _run(self, slot: WorkerSlot, job: Job) -> None:
-        spec = JobSpec(job.seq, job.params.to_wire(), job._image_bytes, job._guide_bytes)
+        spec = JobSpec(job.seq, job.params.to_wire(), job.image_bytes, job.guide_bytes)
         watchdog = self._spawn(self._watchdog(slot, job))
         try:
             outcome = await slot.run(job, spec)
@@ -395,15 +400,17 @@ class BaseExecutor(abc.ABC):
         finally:
             watchdog.cancel()
         if not isinstance(outcome, Done):
-            if job._timed_out:
+            if job in self._timed_out:
                 outcome = Failed(
                     f"The dream took longer than its {job.timeout_s:g} s time limit and was stopped. "
                     "Try a smaller image or fewer iterations.",
                     "timeout",
                 )
-            elif job._cancel_requested:
-                outcome = Cancelled(job._cancel_reason or "cancelled")
-        job._emit(outcome)
+            elif job in self._stopping:
+                outcome = Cancelled(self._stopping[job])
+        self._stopping.pop(job, None)
+        self._timed_out.discard(job)
+        job.emit(outcome)
         key = "done" if isinstance(outcome, Done) else "failed" if isinstance(outcome, Failed) else "cancelled"
         self._counts[key] += 1
         if isinstance(outcome, Done):
@@ -419,14 +426,15 @@ class BaseExecutor(abc.ABC):
         if job.done or slot.job is not job:
             return
         log.warning("%s: job %s exceeded its %.0f s limit; stopping it", slot.name, job.id, job.timeout_s)
-        job._timed_out = True
+        self._timed_out.add(job)
         slot.request_cancel(job)
         await self._kill_if_stuck(slot, job, "did not stop after its time limit")
 
     async def _kill_if_stuck(self, slot: WorkerSlot, job: Job, why: str) -> None:
         await asyncio.sleep(self.config.cancel_grace_s)
         if not job.done and slot.job is job and slot.alive:
-            log.warning("%s: job %s %s within %.0f s; killing the worker", slot.name, job.id, why, self.config.cancel_grace_s)
+            grace = self.config.cancel_grace_s
+            log.warning("%s: job %s %s within %.0f s; killing the worker", slot.name, job.id, why, grace)
             await slot.kill()
 
     # --- faults ---------------------------------------------------------------------
@@ -438,7 +446,7 @@ class BaseExecutor(abc.ABC):
     def _fail_waiting(self) -> None:
         for job in self._sched.order():
             self._sched.remove(job)
-            job._emit(Failed(UNAVAILABLE_REASON, "worker_died"))
+            job.emit(Failed(UNAVAILABLE_REASON, "worker_died"))
             self._counts["failed"] += 1
 
     def _slot_died(self, slot: WorkerSlot) -> None:

@@ -1,7 +1,6 @@
 """`ExecutorConfig`: how the executor runs dream jobs (backend, devices, limits).
 
-Field names follow the bot's settings (``bot/settings.py``) so the bot can map
-one onto the other with :meth:`ExecutorConfig.from_settings`; ``dream_core``
+The bot builds one from its settings (``bot/executor_config.py``); ``dream_core``
 never imports ``bot``.
 """
 
@@ -14,10 +13,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from dream_core.catalog import DEFAULT_MODEL
 
 Backend = Literal["local", "ray"]
-
-# Settings fields whose names differ from ours: settings name -> config name.
-_SETTINGS_ALIASES = {"executor_backend": "backend", "executor_devices": "devices"}
-
 
 class ExecutorConfig(BaseModel):
     """Configuration of an executor. Immutable; every field has a default."""
@@ -83,27 +78,3 @@ class ExecutorConfig(BaseModel):
             if kind not in ("cpu", "cuda", "mps"):
                 raise ValueError(f"unknown device {dev!r} (use 'cpu', 'cuda:0', 'cuda:1', ...)")
         return value
-
-    @classmethod
-    def from_settings(cls, settings: object, **overrides: Any) -> "ExecutorConfig":
-        """Build from any object with the bot's settings attribute names.
-
-        Reads ``executor_backend``, ``executor_devices``, ``max_queue``,
-        ``max_queued_per_user``, ``max_queued_per_guild``, ``job_timeout_s``,
-        ``ray_address``, ``ray_actors``, ``ray_gpus_per_actor``,
-        ``max_attachment_bytes``, ``max_pixels``, ``max_size`` and every other
-        attribute named like a field here; missing ones keep their defaults.
-        """
-        data: dict[str, Any] = {}
-        for name in cls.model_fields:
-            if hasattr(settings, name):
-                data[name] = getattr(settings, name)
-        for src, dst in _SETTINGS_ALIASES.items():
-            if hasattr(settings, src):
-                data[dst] = getattr(settings, src)
-        default_model = getattr(settings, "default_model", None)
-        if default_model and "preload_models" not in data:
-            data["preload_models"] = (default_model,)
-        data = {k: v for k, v in data.items() if v is not None or k in ("devices", "ray_address", "ray_actors")}
-        data.update(overrides)
-        return cls.model_validate(data)

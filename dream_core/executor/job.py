@@ -1,6 +1,6 @@
 """`Job`: the caller's handle on one submitted dream.
 
-Created by ``Executor.submit``; lives in the caller's event loop. Every event
+Created by ``BaseExecutor.submit``; lives in the caller's event loop. Every event
 is kept, so any number of consumers may iterate :meth:`Job.events` (each sees
 the whole stream from the start) and :meth:`Job.result` may be awaited at any
 time, before or after the job ended.
@@ -12,7 +12,8 @@ import asyncio
 import enum
 import itertools
 import time
-from typing import TYPE_CHECKING, AsyncIterator, Optional
+from collections.abc import AsyncIterator, Callable
+from typing import Optional
 
 from dream_core.executor.errors import JobCancelled, JobFailed
 from dream_core.executor.events import (
@@ -28,9 +29,6 @@ from dream_core.executor.events import (
 )
 from dream_core.params import DreamParams
 
-if TYPE_CHECKING:  # pragma: no cover
-    from dream_core.executor.base import BaseExecutor
-
 _ids = itertools.count(1)
 
 
@@ -43,11 +41,15 @@ class JobState(str, enum.Enum):
 
 
 class Job:
-    """One dream job. Use ``events()``, ``result()`` and ``cancel()``."""
+    """One dream job. Use ``events()``, ``result()`` and ``cancel()``.
+
+    The executor that made it passes ``on_cancel`` (called by :meth:`cancel` while the
+    job has not ended) and feeds it events with :meth:`emit`; the job knows nothing
+    else of the executor.
+    """
 
     def __init__(
         self,
-        executor: "BaseExecutor",
         params: DreamParams,
         *,
         user_id: int,
@@ -55,6 +57,7 @@ class Job:
         image_bytes: Optional[bytes],
         guide_bytes: Optional[bytes],
         timeout_s: float,
+        on_cancel: Callable[[Job], None],
     ) -> None:
         self.seq: int = next(_ids)
         self.id: str = f"job-{self.seq}"
@@ -68,16 +71,13 @@ class Job:
         self.state = JobState.QUEUED
         self.position: Optional[int] = None
         self.worker: Optional[str] = None
-        self._executor = executor
-        self._image_bytes = image_bytes
-        self._guide_bytes = guide_bytes
+        self._on_cancel = on_cancel
+        # the inputs, for the executor to ship to a worker (dropped once the job ended)
+        self.image_bytes = image_bytes
+        self.guide_bytes = guide_bytes
         self._events: list[JobEvent] = []
         self._changed = asyncio.Event()
         self._started_mono: Optional[float] = None
-        # set by the executor while the job runs
-        self._cancel_requested = False
-        self._cancel_reason: Optional[str] = None
-        self._timed_out = False
 
     def __repr__(self) -> str:
         return f"<Job {self.id} user={self.user_id} {self.state.value}>"
@@ -88,10 +88,6 @@ class Job:
     def done(self) -> bool:
         """True once a terminal event (Done/Failed/Cancelled) was emitted."""
         return self.state in (JobState.DONE, JobState.FAILED, JobState.CANCELLED)
-
-    @property
-    def last_event(self) -> Optional[JobEvent]:
-        return self._events[-1] if self._events else None
 
     @property
     def history(self) -> tuple[JobEvent, ...]:
@@ -134,13 +130,14 @@ class Job:
         """
         if self.done:
             return False
-        self._executor._request_cancel(self)
+        self._on_cancel(self)
         await self.wait()
         return isinstance(self._events[-1], Cancelled)
 
     # --- executor side ------------------------------------------------------
 
-    def _emit(self, event: JobEvent) -> None:
+    def emit(self, event: JobEvent) -> None:
+        """Record the next event (the executor's side); ignored once the job ended."""
         if self.done:
             return
         if isinstance(event, Queued):
@@ -166,7 +163,7 @@ class Job:
             self.state = JobState.CANCELLED
         if self.done:
             self.finished_at = time.time()
-            self._image_bytes = self._guide_bytes = None
+            self.image_bytes = self.guide_bytes = None
         self._events.append(event)
         old, self._changed = self._changed, asyncio.Event()
         old.set()

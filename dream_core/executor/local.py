@@ -12,6 +12,7 @@ a clear reason and the worker is restarted.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import multiprocessing
 import signal
@@ -125,10 +126,8 @@ class LocalWorker(WorkerSlot):
         if proc is None:
             return
         if proc.is_alive() and conn is not None:
-            try:
+            with contextlib.suppress(OSError, ValueError):
                 conn.send(("stop",))
-            except (OSError, ValueError):
-                pass
         await asyncio.to_thread(proc.join, 5.0)
         if proc.is_alive():
             proc.terminate()
@@ -138,10 +137,8 @@ class LocalWorker(WorkerSlot):
             await asyncio.to_thread(proc.join, 2.0)
         self._proc = None
         if conn is not None:
-            try:
+            with contextlib.suppress(OSError):
                 conn.close()
-            except OSError:
-                pass
 
     async def kill(self) -> None:
         self._kill_proc()
@@ -169,10 +166,8 @@ class LocalWorker(WorkerSlot):
             if stale[0] == _DEAD:
                 self._inbox.put_nowait(stale)
                 break
-        try:
+        with contextlib.suppress(OSError, ValueError):  # the worker died; its death message follows
             await asyncio.to_thread(self._conn.send, ("job", spec))
-        except (OSError, ValueError):
-            pass  # the worker died; its death message follows
         while True:
             msg = await self._inbox.get()
             kind = msg[0]
@@ -186,7 +181,7 @@ class LocalWorker(WorkerSlot):
             if len(msg) < 2 or msg[1] != spec.seq:
                 continue
             if kind == "progress":
-                job._emit(progress_event(msg[2]))
+                job.emit(progress_event(msg[2]))
             elif kind in ("done", "failed", "cancelled"):
                 return terminal_event(msg, job)
 
@@ -218,10 +213,8 @@ class LocalWorker(WorkerSlot):
         self._post(loop, gen, (_DEAD, proc.exitcode))
 
     def _post(self, loop: asyncio.AbstractEventLoop, gen: int, msg: tuple[Any, ...]) -> None:
-        try:
+        with contextlib.suppress(RuntimeError):  # loop closed: nobody is listening any more
             loop.call_soon_threadsafe(self._deliver, gen, msg)
-        except RuntimeError:  # loop closed: nobody is listening any more
-            pass
 
     def _deliver(self, gen: int, msg: tuple[Any, ...]) -> None:
         if gen != self._generation:
@@ -253,7 +246,9 @@ class LocalExecutor(BaseExecutor):
     backend = "local"
 
     async def _create_slots(self) -> list[WorkerSlot]:
-        devices = self.config.devices or await asyncio.to_thread(default_devices)
+        devices = self.config.devices
+        if not devices:
+            devices = await asyncio.to_thread(default_devices)
         options = worker_options(self.config)
         return [
             LocalWorker(f"worker-{i}-{dev.replace(':', '')}", dev, options, self.config.worker_start_timeout_s)

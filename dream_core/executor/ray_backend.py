@@ -15,6 +15,7 @@ lost, process killed) fails its job with a clear reason and is replaced.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import queue
@@ -60,7 +61,7 @@ class DreamActor:
         self._cancel_seq = seq
 
     def run(self, spec: JobSpec):  # a generator: called with num_returns="streaming"
-        messages: "queue.Queue[tuple[str, Any]]" = queue.Queue()
+        messages: queue.Queue[tuple[str, Any]] = queue.Queue()
 
         def work() -> None:
             try:
@@ -87,7 +88,9 @@ class DreamActor:
 class RayWorker(WorkerSlot):
     """One dream actor."""
 
-    def __init__(self, name: str, actor_cls: Any, options: WorkerOptions, actor_opts: dict[str, Any], start_timeout_s: float) -> None:
+    def __init__(
+        self, name: str, actor_cls: Any, options: WorkerOptions, actor_opts: dict[str, Any], start_timeout_s: float
+    ) -> None:
         super().__init__(name, "ray")
         self._actor_cls = actor_cls
         self._options = options
@@ -123,6 +126,7 @@ class RayWorker(WorkerSlot):
             if self.job is not None or not self.alive or actor is not self._actor:
                 continue
             try:
+                assert actor is not None
                 await asyncio.wait_for(actor.info.remote(), 30.0)
             except (RayError, asyncio.TimeoutError) as exc:
                 if actor is self._actor and self.job is None and self.alive:
@@ -140,7 +144,7 @@ class RayWorker(WorkerSlot):
             async for ref in gen:
                 msg = await ref
                 if msg[0] == "progress":
-                    job._emit(progress_event(msg[2]))
+                    job.emit(progress_event(msg[2]))
                 elif msg[0] in ("done", "failed", "cancelled"):
                     return terminal_event(msg, job)
             return Failed("The dream worker ended without a result.", "internal")
@@ -173,10 +177,8 @@ class RayWorker(WorkerSlot):
 
     def _kill_actor(self) -> None:
         if self._actor is not None:
-            try:
+            with contextlib.suppress(Exception):  # already gone, or Ray shut down
                 ray.kill(self._actor, no_restart=True)
-            except Exception:  # already gone, or Ray shut down
-                pass
 
 
 def _first_line(exc: BaseException) -> str:
@@ -231,7 +233,8 @@ class RayExecutor(BaseExecutor):
         actor_cls = ray.remote(DreamActor)
         options = worker_options(cfg)
         log.info("Ray cluster: %s; starting %d dream actor(s) with %s", resources, count, actor_opts)
-        return [RayWorker(f"actor-{i}", actor_cls, options, actor_opts, cfg.worker_start_timeout_s) for i in range(count)]
+        timeout = cfg.worker_start_timeout_s
+        return [RayWorker(f"actor-{i}", actor_cls, options, actor_opts, timeout) for i in range(count)]
 
     async def _close_backend(self) -> None:
         if self._owns_ray and ray.is_initialized():

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter, deque
+from collections.abc import Hashable, Iterator
 from dataclasses import dataclass, field
-from typing import Generic, Hashable, Iterator, Optional, TypeVar
+from typing import Generic, Optional, TypeVar
 
 from dream_core.executor.errors import SubmitRefused
 

@@ -21,13 +21,15 @@ trusts them.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import os
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 log = logging.getLogger(__name__)
 
@@ -265,7 +267,8 @@ def execute_job(
         if _is_oom(exc):
             return ("failed", seq, "Ran out of memory. Try a smaller image or a lower max size.", "oom")
         log.exception("job %s failed", seq)
-        return ("failed", seq, f"Internal error while dreaming ({type(exc).__name__}); the team has been told.", "internal")
+        reason = f"Internal error while dreaming ({type(exc).__name__}); the team has been told."
+        return ("failed", seq, reason, "internal")
     finally:
         if device.startswith("cuda"):
             _free_memory(device)
@@ -283,10 +286,8 @@ def worker_main(conn: Any, cancel_seq: Any, device: str, options: WorkerOptions)
         cache = setup_worker(device, options)
         conn.send(("ready", os.getpid(), device))
     except Exception as exc:  # report, then exit: the executor decides about restarts
-        try:
+        with contextlib.suppress(OSError):
             conn.send(("start_failed", _one_line(f"{type(exc).__name__}: {exc}")))
-        except OSError:
-            pass
         return
 
     def send(msg: Message) -> None:

@@ -83,6 +83,9 @@ class DreamModel(nn.Module):
     stage receives the normalised image.
     """
 
+    mean: torch.Tensor  # buffers (registered below)
+    std: torch.Tensor
+
     def __init__(self, spec: ModelSpec, stages: Sequence[tuple[str, nn.Module]], weights_source: str) -> None:
         super().__init__()
         self.spec = spec
@@ -115,7 +118,7 @@ class DreamModel(nn.Module):
         wanted = set(layers)
         out: dict[str, torch.Tensor] = {}
         h = self.normalize(x)
-        for name, stage in zip(self.stage_names, self.stages):
+        for name, stage in zip(self.stage_names, self.stages, strict=True):
             h = stage(h)
             if name in wanted:
                 out[name] = h

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -30,11 +31,13 @@ LAYERS = list(INFO.layers)
 
 def fold_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d, padding: int) -> nn.Conv2d:
     """A plain conv equal to ``bn(conv(x))`` in eval mode (BatchNorm folded into weights and bias)."""
+    assert bn.running_var is not None and bn.running_mean is not None  # eval-mode statistics
     scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-    fused = nn.Conv2d(
-        conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, padding, groups=conv.groups, bias=True
-    )
+    kernel = cast(tuple[int, int], conv.kernel_size)
+    stride = cast(tuple[int, int], conv.stride)
+    fused = nn.Conv2d(conv.in_channels, conv.out_channels, kernel, stride, padding, groups=conv.groups, bias=True)
     bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
+    assert fused.bias is not None
     with torch.no_grad():
         fused.weight.copy_(conv.weight * scale.view(-1, 1, 1, 1))
         fused.bias.copy_((bias - bn.running_mean) * scale + bn.bias)
@@ -73,7 +76,7 @@ class MBConv(nn.Module):
     passes: no separate BatchNorm and no padding copy on stride-1 convs.
     """
 
-    def __init__(self, block: nn.Module) -> None:
+    def __init__(self, block: Any) -> None:  # the package's MBConvBlock
         super().__init__()
         a = block._block_args
         self.expand = fused_conv(block._expand_conv, block._bn0) if a.expand_ratio != 1 else None

@@ -7,6 +7,8 @@ low/mid/high ``mixed3``/``mixed4``/``mixed5`` (tables in :mod:`dream_core.catalo
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -22,7 +24,7 @@ LAYERS = list(INFO.layers)
 class _TransformInput(nn.Module):
     """torchvision's ImageNet weights expect its ``transform_input`` re-normalisation."""
 
-    def __init__(self, net: nn.Module) -> None:
+    def __init__(self, net: Any) -> None:  # torchvision's GoogLeNet
         super().__init__()
         self.net = net
 

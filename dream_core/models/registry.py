@@ -76,7 +76,9 @@ def list_models() -> list[ModelListing]:
         except Exception:  # noqa: BLE001 - a listing must not fail
             offline = False
         out.append(
-            ModelListing(name, spec.title, offline, spec.weights.description, spec.weights.env_var, name == DEFAULT_MODEL)
+            ModelListing(
+                name, spec.title, offline, spec.weights.description, spec.weights.env_var, name == DEFAULT_MODEL
+            )
         )
     return out
 

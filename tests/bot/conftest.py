@@ -11,24 +11,15 @@ Package scope: the worker process and the bot are gone before other areas' tests
 from __future__ import annotations
 
 import contextlib
-import io
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, AsyncIterator
+from typing import Any
 
-import pytest
 import pytest_asyncio
 
 from tests.fakediscord import FakeDiscord, World
 
 CHEAP = {"octaves": 1, "iterations": 2, "max_size": 96, "noise_size": 64, "tile_size": 128}
-
-
-def png_bytes(size: tuple[int, int] = (96, 72), colour: tuple[int, int, int] = (200, 120, 40)) -> bytes:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.new("RGB", size, colour).save(buf, format="PNG")
-    return buf.getvalue()
 
 
 @dataclass
@@ -77,25 +68,16 @@ def make_settings(data_dir, **overrides: Any):
     return Settings(_env_file=None, **values)
 
 
-@pytest.fixture(scope="session")
-def small_png(sample_image) -> bytes:
-    """The shared sample photo at 96 px."""
-    img = sample_image.copy()
-    img.thumbnail((96, 96))
-    buf = io.BytesIO()
-    img.save(buf, format="PNG")
-    return buf.getvalue()
-
-
 @pytest_asyncio.fixture(scope="package", loop_scope="session")
 async def bot_env(tmp_path_factory) -> AsyncIterator[BotEnv]:
+    from bot.executor_config import executor_config
     from bot.store import Store
-    from dream_core.executor import ExecutorConfig, create_executor
+    from dream_core.executor import create_executor
 
     settings = make_settings(tmp_path_factory.mktemp("botdata"))
     store = await Store.open(settings)  # upgrades the fresh SQLite file through the migrations
     await store.recover_interrupted()
-    executor = create_executor(ExecutorConfig.from_settings(settings, torch_threads=1))
+    executor = create_executor(executor_config(settings, torch_threads=1))
     await executor.start()
     try:
         async with FakeDiscord() as fake, contextlib.AsyncExitStack() as stack:

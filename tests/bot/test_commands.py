@@ -7,9 +7,9 @@ import zlib
 
 import pytest
 
-from tests.bot.conftest import png_bytes
 from tests.bot.helpers import dream_id_of, finished_dream, result_done
 from tests.fakediscord import InteractionFailed
+from tests.images import png_bytes
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -36,7 +36,8 @@ async def test_presets_save_list_show_use_delete(bot_env, small_png):
     )
     assert h.callback.ephemeral and "dogs" in h.text
     p = await env.store.get_preset(w.alice.id, "dogs")
-    assert (p.params.layer, p.params.strength, p.params.keep_colors, p.params.jitter) == ("mixed4:7", "extreme", True, 8)
+    got = (p.params.layer, p.params.strength, p.params.keep_colors, p.params.jitter)
+    assert got == ("mixed4:7", "extreme", True, 8)
     assert p.params.octaves is None and p.params.max_size == 1024  # the bot's defaults stay out of presets
 
     bad = await fake.slash("preset save", {"name": "bad", "more": "octopus=3"}, user=w.alice)

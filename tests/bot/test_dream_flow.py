@@ -224,7 +224,7 @@ async def test_buttons_work_after_a_restart(bot_env, small_png):
 
 
 async def test_animation_with_guide_and_kept_colours(bot_env, small_png):
-    from tests.bot.conftest import png_bytes
+    from tests.images import png_bytes
 
     env = bot_env
     fake, w = env.fake, env.world
@@ -250,7 +250,7 @@ async def test_animation_with_guide_and_kept_colours(bot_env, small_png):
 async def test_again_and_deeper_keep_the_guide(bot_env, small_png, monkeypatch):
     """A guided dream's buttons dream with the same guide: the executor gets its bytes and
     the new dreams record it; a guide file that is gone is left out, and the result says so."""
-    from tests.bot.conftest import png_bytes
+    from tests.images import png_bytes
 
     env = bot_env
     fake, w = env.fake, env.world

@@ -28,7 +28,8 @@ async def test_forgetme_confirm_cancel_and_timeout(bot_env, small_png, monkeypat
     bob_dream = await _finished(env, small_png, w.bob)
     for user, dream_id in ((carol, carol_dream), (w.bob, bob_dream)):
         assert "Published" in (await fake.slash("gallery publish", {"dream": dream_id}, user=user)).text
-        assert "Saved" in (await fake.slash("preset save", {"name": f"{user.name}-fav", "layer": "mixed3"}, user=user)).text
+        saved = await fake.slash("preset save", {"name": f"{user.name}-fav", "layer": "mixed3"}, user=user)
+        assert "Saved" in saved.text
     carol_entry = await store.find_entry(w.guild.id, carol_dream)
     bob_entry = await store.find_entry(w.guild.id, bob_dream)
     await store.vote(bob_entry.id, carol.id)

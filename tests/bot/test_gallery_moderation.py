@@ -21,7 +21,8 @@ async def test_moderators_hide_unhide_and_unpublish(bot_env, small_png):
     env = bot_env
     fake, w = env.fake, env.world
     keeper = fake.add_user("keeper")  # Manage Messages only: enough to moderate the gallery
-    fake.add_member(w.guild, keeper, roles=[fake.add_role(w.guild, "Gallery keeper", discord.Permissions(manage_messages=True))])
+    keeper_role = fake.add_role(w.guild, "Gallery keeper", discord.Permissions(manage_messages=True))
+    fake.add_member(w.guild, keeper, roles=[keeper_role])
 
     h = await dream(env, small_png, user=w.bob)
     dream_id = dream_id_of(await h.wait_for_original(result_done, timeout=90))
@@ -35,7 +36,8 @@ async def test_moderators_hide_unhide_and_unpublish(bot_env, small_png):
     to_hide = await fake.autocomplete("gallery hide", {"entry": "bob's"}, "entry", user=keeper)
     assert entry.id in [c["value"] for c in to_hide]
     assert "bob's cat" in next(c["name"] for c in to_hide if c["value"] == entry.id)
-    assert entry.id not in [c["value"] for c in await fake.autocomplete("gallery unhide", {"entry": ""}, "entry", user=keeper)]
+    hidden = await fake.autocomplete("gallery unhide", {"entry": ""}, "entry", user=keeper)
+    assert entry.id not in [c["value"] for c in hidden]
     assert await fake.autocomplete("gallery hide", {"entry": ""}, "entry", user=w.alice) == []
 
     refused = await fake.slash("gallery hide", {"entry": entry.id}, user=w.alice)
@@ -67,7 +69,8 @@ async def test_moderators_hide_unhide_and_unpublish(bot_env, small_png):
     assert await env.store.find_entry(w.guild.id, dream_id) is not None
     mine = await fake.autocomplete("gallery unpublish", {"entry": ""}, "entry", user=w.bob)
     assert entry.id in [c["value"] for c in mine]
-    assert entry.id not in [c["value"] for c in await fake.autocomplete("gallery unpublish", {"entry": ""}, "entry", user=w.alice)]
+    not_hers = await fake.autocomplete("gallery unpublish", {"entry": ""}, "entry", user=w.alice)
+    assert entry.id not in [c["value"] for c in not_hers]
     removed = await fake.slash("gallery unpublish", {"entry": entry.id}, user=w.mod)
     assert removed.callback.ephemeral and "out of this server's gallery" in removed.text, removed.text
     assert await env.store.find_entry(w.guild.id, dream_id) is None

@@ -14,7 +14,8 @@ from bot.attachments import ImageLimits, ImageRejected, check_image_bytes
 from bot.autocomplete import layer_suggestions
 from bot.progress import ProgressReporter, ProgressState, progress_bar, render_progress
 from bot.upload import fit_upload
-from tests.bot.conftest import make_settings, png_bytes
+from tests.bot.conftest import make_settings
+from tests.images import png_bytes
 
 session_loop = pytest.mark.asyncio(loop_scope="session")
 
@@ -176,10 +177,9 @@ async def test_web_gallery_starts_and_stops_with_the_bot(bot_env):
     for hook in bot._start_hooks:  # what setup_hook does before loading the cogs
         await hook()
     port = bot.web_runner.addresses[0][1]
-    async with aiohttp.ClientSession() as http:
-        async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
-            assert resp.status in (200, 503)
-            assert "store" in await resp.text()
+    async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/healthz") as resp:
+        assert resp.status in (200, 503)
+        assert "store" in await resp.text()
     await bot.close()
     assert not bot.web_runner.sites  # cleaned up
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-
 import pytest
 import torch
 from PIL import Image
@@ -33,12 +31,6 @@ def fast():
     from dream_core.params import DreamParams
 
     return DreamParams(octaves=1, iterations=3, seed=7)
-
-
-def png_bytes(img: Image.Image, **kw) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, format="PNG", **kw)
-    return buf.getvalue()
 
 
 @pytest.fixture(scope="session")

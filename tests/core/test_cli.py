@@ -78,7 +78,7 @@ def test_layers_lists_aliases_and_channels(capsys):
 def test_models_lists_offline_availability(capsys):
     assert main(["models"]) == 0
     out = capsys.readouterr().out
-    line = next(l for l in out.splitlines() if l.startswith("efficientnet-lite0"))
+    line = next(row for row in out.splitlines() if row.startswith("efficientnet-lite0"))
     assert "offline: yes" in line and "(default)" in line
     assert "googlenet" in out and "DREAMBOT_GOOGLENET_WEIGHTS" in out
 

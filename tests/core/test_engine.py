@@ -116,7 +116,7 @@ def test_spans_cover_on_the_stride_grid():
         spans = _spans(length, tile)
         assert spans[0][0] == 0 and spans[-1][1] == length
         assert all(a % 32 == 0 and b > a for a, b in spans)
-        assert all(b1 == a2 for (_, b1), (a2, _) in zip(spans, spans[1:]))
+        assert all(b1 == a2 for (_, b1), (a2, _) in zip(spans, spans[1:], strict=False))
         assert max(b - a for a, b in spans) <= 1.25 * tile + 32
     assert _spans(600, 512) == [(0, 600)]  # a bit over a tile is still one pass
 

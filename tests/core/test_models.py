@@ -71,7 +71,7 @@ def test_forward_stops_at_the_deepest_requested_layer(model):
     ran: list[str] = []
     hooks = [
         stage.register_forward_hook(lambda m, i, o, n=name: ran.append(n))
-        for name, stage in zip(model.stage_names, model.stages)
+        for name, stage in zip(model.stage_names, model.stages, strict=True)
     ]
     try:
         with torch.no_grad():

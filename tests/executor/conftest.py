@@ -9,9 +9,6 @@ bundled model on the CPU.
 
 from __future__ import annotations
 
-import io
-
-import pytest
 import pytest_asyncio
 
 from dream_core.executor import create_executor
@@ -27,13 +24,3 @@ async def executor(request) -> BaseExecutor:
     await ex.start()
     yield ex
     await ex.close()
-
-
-@pytest.fixture(scope="session")
-def small_png(sample_image) -> bytes:
-    """The shared sample photo at 96 px (fast jobs)."""
-    img = sample_image.copy()
-    img.thumbnail((96, 96))
-    buf = io.BytesIO()
-    img.save(buf, format="PNG")
-    return buf.getvalue()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from bot.executor_config import executor_config
 from bot.settings import Settings
 from dream_core.executor import ExecutorConfig, create_executor
 
@@ -25,14 +26,14 @@ def test_from_the_bots_settings():
         max_size=640,
         default_model="googlenet",
     )
-    cfg = ExecutorConfig.from_settings(settings, torch_threads=2)
+    cfg = executor_config(settings, torch_threads=2)
     assert cfg.backend == "ray" and cfg.devices == ("cuda:0", "cuda:1")
     assert (cfg.max_queue, cfg.max_queued_per_user, cfg.max_queued_per_guild) == (7, 2, 4)
     assert cfg.job_timeout_s == 60 and cfg.torch_threads == 2
     assert (cfg.ray_address, cfg.ray_actors, cfg.ray_gpus_per_actor) == ("auto", 3, 0.5)
     assert (cfg.max_attachment_bytes, cfg.max_pixels, cfg.max_size) == (2_000_000, 1_000_000, 640)
     assert cfg.preload_models == ("googlenet",)
-    assert ExecutorConfig.from_settings(Settings()).devices is None  # auto: every GPU, else the CPU
+    assert executor_config(Settings()).devices is None  # auto: every GPU, else the CPU
 
 
 def test_bad_values_are_refused_clearly():

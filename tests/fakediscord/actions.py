@@ -8,7 +8,8 @@ it on the gateway, and by default waits until the bot acknowledges it.
 from __future__ import annotations
 
 import secrets
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from . import interactions as it
 from .interactions import InteractionFailed, InteractionHandle, find_command_path
@@ -182,10 +183,11 @@ class UserActionsMixin:
                     raise InteractionFailed(f"{name}={value!r} is not one of the choices {choices}")
                 if t == it.STRING and not d.get("min_length", 0) <= len(value) <= d.get("max_length", 6000):
                     raise InteractionFailed(f"{name}: length out of range")
-                if t in (it.INTEGER, it.NUMBER):
-                    if "min_value" in d and value < d["min_value"] or "max_value" in d and value > d["max_value"]:
-                        raise InteractionFailed(f"{name}={value} out of range [{d.get('min_value')}, "
-                                                f"{d.get('max_value')}]")
+                numeric = t in (it.INTEGER, it.NUMBER)
+                too_low = numeric and "min_value" in d and value < d["min_value"]
+                if too_low or (numeric and "max_value" in d and value > d["max_value"]):
+                    raise InteractionFailed(f"{name}={value} out of range [{d.get('min_value')}, "
+                                            f"{d.get('max_value')}]")
             return value
         if t == it.ATTACHMENT:
             att = self.make_attachment(value, channel, ephemeral=True)

@@ -6,7 +6,7 @@ fixtures); tests using it need ``pytestmark = pytest.mark.asyncio(loop_scope="se
 
 from __future__ import annotations
 
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 import pytest_asyncio
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import mimetypes
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 import discord
 

@@ -12,8 +12,9 @@ import io
 import itertools
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Union
+from typing import Any, Union
 
 import discord
 

@@ -11,7 +11,8 @@ import logging
 import re
 import secrets
 import time
-from typing import Any, AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import discord
 import yarl

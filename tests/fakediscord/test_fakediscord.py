@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import io
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 import discord
 import pytest
@@ -18,14 +18,9 @@ from discord.ext import commands
 from PIL import Image
 
 from tests.fakediscord import FakeDiscord, InteractionFailed
+from tests.images import png_bytes
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-
-
-def png_bytes(color: tuple[int, int, int], size: int = 32) -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", (size, size), color).save(buf, format="PNG")
-    return buf.getvalue()
 
 
 class NoteModal(discord.ui.Modal, title="Add a note"):
@@ -215,7 +210,7 @@ async def test_connects_and_syncs(env):
 async def test_slash_defer_progress_file_and_button(env):
     fake, bot = env
     w = fake.world
-    src = png_bytes((250, 10, 10))
+    src = png_bytes((32, 32), (250, 10, 10))
     h = await fake.slash("dream", {"style": "dreamy"}, user=w.alice,
                          attachments={"image": (src, "cat.png", "image/png")})
     assert h.callback.name == "DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE" and h.ack_delay < 3
@@ -284,7 +279,8 @@ async def test_ephemeral_followups_subcommands_and_permissions(env):
 async def test_history_context_menu_and_channel_messages(env):
     fake, bot = env
     w = fake.world
-    posted = await fake.post_message(w.gallery, "look", user=w.bob, attachments=[(png_bytes((0, 0, 255)), "blue.png")])
+    blue = png_bytes((32, 32), (0, 0, 255))
+    posted = await fake.post_message(w.gallery, "look", user=w.bob, attachments=[(blue, "blue.png")])
     await fake.wait_for(lambda: any(m.id == posted.id for m in bot.seen_messages))
     seen = next(m for m in bot.seen_messages if m.id == posted.id)
     assert seen.content == "look" and seen.attachments[0].filename == "blue.png"
@@ -371,7 +367,7 @@ async def test_message_limits_and_uploads(env):
     finally:
         fake.upload_limit = old
 
-    sent = await channel.send("two files", files=[discord.File(io.BytesIO(png_bytes((9, 9, 9))), "a.png"),
+    sent = await channel.send("two files", files=[discord.File(io.BytesIO(png_bytes((32, 32), (9, 9, 9))), "a.png"),
                                                   discord.File(io.BytesIO(b"hello"), "b.txt")])
     stored = fake.messages[sent.id]
     assert [(a.filename, a.content_type) for a in stored.attachments] == [("a.png", "image/png"),
@@ -395,7 +391,7 @@ async def test_injected_errors(env):
     assert [s for m, p, s in fake.requests if m == "POST" and p.endswith("/messages")][-2:] == [429, 200]
 
     fake.inject_error("PATCH", r"/messages/@original$", 403, code=50013, message="Missing Permissions")
-    h = await fake.slash("dream", attachments={"image": (png_bytes((5, 5, 5)), "x.png")})
+    h = await fake.slash("dream", attachments={"image": (png_bytes((32, 32), (5, 5, 5)), "x.png")})
     await fake.wait_for(lambda: fake.bot_errors)  # the tiny bot's command raised Forbidden
     assert any(r["status"] == 403 for r in fake.http_errors)
     assert h.original.loading  # the edit never landed
@@ -430,7 +426,7 @@ async def test_message_content_intent_is_required_to_see_attachments():
         async with fake.run_bot(bot):
             assert not fake.global_commands and fake.command("last")["guild_id"] == str(w.guild.id)
             posted = await fake.post_message(w.general, "look", user=w.bob,
-                                             attachments=[(png_bytes((1, 2, 3)), "a.png")])
+                                             attachments=[(png_bytes((32, 32), (1, 2, 3)), "a.png")])
             await fake.wait_for(lambda: any(m.id == posted.id for m in bot.seen_messages))
             seen = next(m for m in bot.seen_messages if m.id == posted.id)
             assert seen.content == "" and not seen.attachments
@@ -499,8 +495,8 @@ async def test_nested_fakes_repoint_discord_py():
     original = Route.BASE
     a = await FakeDiscord().start()
     b = await FakeDiscord().start()
-    assert Route.BASE == b.api_base and str(DiscordWebSocket.DEFAULT_GATEWAY) == b.gateway_url
+    assert b.api_base == Route.BASE and str(DiscordWebSocket.DEFAULT_GATEWAY) == b.gateway_url
     await a.close()  # out of order
-    assert Route.BASE == b.api_base
+    assert b.api_base == Route.BASE
     await b.close()
-    assert Route.BASE == original  # back to whatever was active before (discord.com if none)
+    assert original == Route.BASE  # back to whatever was active before (discord.com if none)

@@ -69,19 +69,14 @@ async def store(db_url, tmp_path):
 
 
 @pytest.fixture
-def png_bytes(sample_png) -> bytes:
-    return sample_png
-
-
-@pytest.fixture
-async def finished_dream(store, png_bytes):
+async def finished_dream(store, sample_png):
     """A factory: ``await finished_dream(user_id, guild_id)`` -> a done DreamInfo."""
 
     async def make(user_id: int = 1, guild_id: int | None = 100, *, name: str | None = None, data: bytes | None = None):
-        src = store.files.put(data if data is not None else png_bytes)
+        src = store.files.put(data if data is not None else sample_png)
         d = await store.create_dream(user_id, {"octaves": 1}, guild_id=guild_id, source=src, user_name=name)
         await store.mark_running(d.id)
-        res = store.files.put((data if data is not None else png_bytes) + str(d.id).encode(), "png")
+        res = store.files.put((data if data is not None else sample_png) + str(d.id).encode(), "png")
         return await store.mark_done(d.id, res, width=160, height=107, seconds=0.5)
 
     return make

@@ -10,8 +10,8 @@ from dream_core.params import DreamParams
 ALICE, BOB = 1, 2
 
 
-async def test_life_of_a_dream(store, png_bytes):
-    src = store.files.put(png_bytes)
+async def test_life_of_a_dream(store, sample_png):
+    src = store.files.put(sample_png)
     d = await store.create_dream(
         ALICE,
         DreamParams(octaves=2, seed=7),
@@ -138,13 +138,13 @@ async def test_ping(store):
     await store.ping()
 
 
-async def test_guide_image_is_recorded_and_its_file_kept_while_used(store, png_bytes, sample_image):
+async def test_guide_image_is_recorded_and_its_file_kept_while_used(store, sample_png, sample_image):
     import io
 
     buf = io.BytesIO()
     sample_image.rotate(180).save(buf, format="PNG")
     guide = store.files.put(buf.getvalue())
-    src = store.files.put(png_bytes)
+    src = store.files.put(sample_png)
     d = await store.create_dream(ALICE, {}, source=src, guide=guide)
     assert d.guide == guide and d.source == src
     assert (await store.get_dream(d.id)).guide == guide
@@ -173,7 +173,7 @@ async def test_guide_image_is_recorded_and_its_file_kept_while_used(store, png_b
     assert not store.files.exists(src.sha256)
 
 
-async def test_delete_user_data_takes_their_guides(store, png_bytes):
+async def test_delete_user_data_takes_their_guides(store, sample_png):
     guide = store.files.put(b"\x89PNG\r\n\x1a\n" + b"guide of alice")
     shared_guide = store.files.put(b"\x89PNG\r\n\x1a\n" + b"guide both use")
     await store.create_dream(ALICE, {}, guide=guide)

@@ -3,6 +3,7 @@ and missing files reported as FileMissing."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -24,17 +25,17 @@ def _leftovers(root) -> list:
     return [p for p in root.rglob("*") if p.name.startswith(".tmp-")]
 
 
-def test_put_read_layout_and_dedup(fs, png_bytes):
-    ref = fs.put(png_bytes)
-    sha = hashlib.sha256(png_bytes).hexdigest()
-    assert (ref.sha256, ref.ext, ref.size, ref.content_type) == (sha, "png", len(png_bytes), "image/png")
+def test_put_read_layout_and_dedup(fs, sample_png):
+    ref = fs.put(sample_png)
+    sha = hashlib.sha256(sample_png).hexdigest()
+    assert (ref.sha256, ref.ext, ref.size, ref.content_type) == (sha, "png", len(sample_png), "image/png")
     path = fs.root / sha[:2] / sha[2:4] / f"{sha}.png"
     assert path.is_file() and fs.path_for(sha) == path
-    assert fs.read(sha) == png_bytes
+    assert fs.read(sha) == sample_png
     with fs.open(sha) as fh:
         assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
     inode = path.stat().st_ino
-    assert fs.put(png_bytes) == ref  # same bytes: same ref, not rewritten
+    assert fs.put(sample_png) == ref  # same bytes: same ref, not rewritten
     assert path.stat().st_ino == inode
     assert fs.ref(sha) == ref
     assert fs.exists(sha) and ref.name == f"{sha}.png"
@@ -64,31 +65,31 @@ def test_path_for_accepts_only_a_sha(fs, bad):
         fs.read(bad)  # type: ignore[arg-type]
 
 
-def test_missing_file_is_reported(fs, png_bytes):
+def test_missing_file_is_reported(fs, sample_png):
     sha = "ab" * 32
     assert not fs.exists(sha)
     for call in (fs.read, fs.open, fs.ref, fs.thumbnail, fs.path_for):
         with pytest.raises(FileMissing, match="no longer stored"):
             call(sha)
-    ref = fs.put(png_bytes)
+    ref = fs.put(sample_png)
     fs.path_for(ref.sha256).unlink()  # lost behind the store's back
     with pytest.raises(FileMissing):
         fs.read(ref.sha256)
     assert fs.delete(ref.sha256) is False
 
 
-def test_failed_write_leaves_no_partial_or_temp_file(fs, png_bytes, monkeypatch):
+def test_failed_write_leaves_no_partial_or_temp_file(fs, sample_png, monkeypatch):
     def broken_replace(src, dst):
         raise OSError("disk gone")
 
     monkeypatch.setattr(files_mod.os, "replace", broken_replace)
     with pytest.raises(OSError, match="disk gone"):
-        fs.put(png_bytes)
+        fs.put(sample_png)
     monkeypatch.undo()
-    sha = hashlib.sha256(png_bytes).hexdigest()
+    sha = hashlib.sha256(sample_png).hexdigest()
     assert not fs.exists(sha)
     assert _leftovers(fs.root) == []
-    assert fs.put(png_bytes).sha256 == sha
+    assert fs.put(sample_png).sha256 == sha
 
 
 def test_readers_never_see_a_partial_file(fs):
@@ -99,10 +100,8 @@ def test_readers_never_see_a_partial_file(fs):
 
     def reader():
         while not stop.is_set():
-            try:
+            with contextlib.suppress(FileMissing):
                 seen.append(len(fs.read(sha)))
-            except FileMissing:
-                pass
 
     t = threading.Thread(target=reader)
     t.start()
@@ -117,12 +116,12 @@ def test_readers_never_see_a_partial_file(fs):
     assert _leftovers(fs.root) == []
 
 
-def test_cleanup_removes_temp_files_from_a_crash(fs, png_bytes):
-    ref = fs.put(png_bytes)
+def test_cleanup_removes_temp_files_from_a_crash(fs, sample_png):
+    ref = fs.put(sample_png)
     stray = fs.path_for(ref.sha256).parent / ".tmp-abc123"
     stray.write_bytes(b"half a file")
     assert fs.cleanup_temp() == 1
-    assert not stray.exists() and fs.read(ref.sha256) == png_bytes
+    assert not stray.exists() and fs.read(ref.sha256) == sample_png
 
 
 def test_thumbnail_is_made_once(fs, sample_image, monkeypatch):
@@ -158,9 +157,9 @@ def test_thumbnail_of_an_animation_and_of_junk(fs, sample_image):
         fs.thumbnail(junk.sha256)
 
 
-async def test_async_twins(fs, png_bytes):
-    ref = await fs.aput(png_bytes)
-    assert await fs.aread(ref.sha256) == png_bytes
+async def test_async_twins(fs, sample_png):
+    ref = await fs.aput(sample_png)
+    assert await fs.aread(ref.sha256) == sample_png
     assert fs.exists(await fs.athumbnail(ref.sha256, 32))
 
 

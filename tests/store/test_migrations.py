@@ -53,7 +53,7 @@ def test_upgrade_downgrade_upgrade_on_a_file(tmp_path):
     assert current(url) is None
     upgrade(url)
     assert current(url) == head()
-    assert TABLES <= _tables(path)
+    assert _tables(path) >= TABLES
     with sqlite3.connect(path) as con:
         con.execute("INSERT INTO users (id, display_name, first_seen, last_seen, gallery_opt_out) "
                     "VALUES (1, 'x', '2020-01-01', '2020-01-01', 0)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+
 import pytest
 from sqlalchemy import text
 
@@ -27,7 +28,7 @@ async def test_touch_user(store):
     assert (await store.touch_user(big, "big")).id == big
 
 
-async def test_delete_user_data(store, finished_dream, png_bytes, sample_image):
+async def test_delete_user_data(store, finished_dream, sample_png, sample_image):
     import io
 
     buf = io.BytesIO()
@@ -36,8 +37,8 @@ async def test_delete_user_data(store, finished_dream, png_bytes, sample_image):
     await store.create_preset(ALICE, "mine", {}, shared=True)
     await store.set_default_preset(BOB, "mine")  # Bob uses Alice's shared preset
     a1 = await finished_dream(ALICE, G1, name="alice", data=buf.getvalue())
-    a2 = await finished_dream(ALICE, G1, data=png_bytes)  # same input bytes as Bob's dream
-    b1 = await finished_dream(BOB, G1, name="bob", data=png_bytes)
+    a2 = await finished_dream(ALICE, G1, data=sample_png)  # same input bytes as Bob's dream
+    b1 = await finished_dream(BOB, G1, name="bob", data=sample_png)
     a_entry = await store.publish(a1.id, G1, by_user_id=ALICE)
     b_entry = await store.publish(b1.id, G1, by_user_id=BOB)
     m_entry_dream = await finished_dream(BOB, G1)

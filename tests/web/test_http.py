@@ -166,8 +166,8 @@ async def test_dream_page_shows_command_params_votes_and_author(http, served):
     assert "<th scope=\"row\">octave scale</th>" in text
     # an mp4 dream plays in <video>, an animated WebP in <img>; a dream from noise has no slider
     body = (await get(http, f"/d/{s.video_entry}"))[2].decode()
-    assert re.search(rf'<video class="dream-media" src="/img/{s.video_entry}/result\?v=[0-9a-f]+"[^>]*autoplay loop muted',
-                     body)
+    video = rf'<video class="dream-media" src="/img/{s.video_entry}/result\?v=[0-9a-f]+"[^>]*autoplay loop muted'
+    assert re.search(video, body)
     body = (await get(http, f"/d/{s.animated_entry}"))[2].decode()
     assert f'<img class="dream-media" src="/img/{s.animated_entry}/result?v=' in body and "animated" in body
     body = (await get(http, f"/d/{s.noise_entry}"))[2].decode()

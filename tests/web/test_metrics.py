@@ -56,19 +56,25 @@ def test_queue_workers_restarts_and_interactions():
     assert s[("dreambot_discord_interaction_seconds_count", (("command", "presets"),))] == 1
 
 
-def test_executor_status_refresh_accepts_mappings_and_objects():
-    from types import SimpleNamespace
+def test_executor_status_refresh():
+    from dream_core.executor.status import ExecutorStatus, WorkerInfo
 
     m = Metrics()
-    m.update_from_executor_status({"queue_depth": 7, "workers": [{"alive": True}, {"alive": False}]})
+    workers = (WorkerInfo("w0", "cpu", alive=True), WorkerInfo("w1", "cpu", alive=False))
+    status = ExecutorStatus(
+        "local", True, queue_depth=7, running_jobs=1, workers=workers, workers_alive=1, worker_restarts=2
+    )
+    m.update_from_executor_status(status)
     s = samples(m)
     assert s[("dreambot_queue_depth", ())] == 7
     assert s[("dreambot_workers_alive", ())] == 1
-    m.update_from_executor_status(SimpleNamespace(queued=2, workers_alive=3))
+    assert s[("dreambot_worker_restarts_total", ())] == 2
+    assert workers_alive(status) == 1
+    m.update_from_executor_status(ExecutorStatus("local", True, queue_depth=2, running_jobs=0, workers_alive=3))
     s = samples(m)
     assert s[("dreambot_queue_depth", ())] == 2
     assert s[("dreambot_workers_alive", ())] == 3
-    assert workers_alive({"nothing": 1}) is None
+    assert s[("dreambot_worker_restarts_total", ())] == 2  # never backwards
 
 
 def test_registries_are_separate_and_default_is_shared():
