@@ -14,6 +14,7 @@ import asyncio
 import io
 import logging
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -261,7 +262,7 @@ class DreamRunner:
                 await self._end_cancelled(dream_id, reporter, message)
                 return
 
-    async def _mark(self, op: Any) -> None:
+    async def _mark(self, op: Awaitable[object]) -> None:
         """Run a store status change, tolerating a dream that moved on (e.g. recovered)."""
         try:
             await op

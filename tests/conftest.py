@@ -1,6 +1,11 @@
-"""Fixtures shared by every test area (core, store, executor, bot, web).
+"""Fixtures shared by every test area (core, store, executor, bot, web), and the fast tier.
 
 Area-specific fixtures live in ``tests/<area>/conftest.py``.
+
+The fast tier, ``pytest -m "not slow"``, leaves out the ``slow`` tests: those marked
+``@pytest.mark.slow`` (other processes, large images) and, marked here by the fixtures
+they use, every test that starts executor workers or Ray (``executor``, ``bot_env``)
+or drives Chromium (``browser``).
 """
 
 from __future__ import annotations
@@ -14,6 +19,21 @@ from tests.images import png_bytes
 # Two cores on CI: keep torch from oversubscribing them (workers inherit this).
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 os.environ.setdefault("DREAMBOT_LOG_LEVEL", "WARNING")
+
+
+#: fixture -> why a test that uses it (directly or through another fixture) is slow
+SLOW_FIXTURES = {
+    "executor": "starts executor workers (local processes or Ray actors)",
+    "bot_env": "starts the bot with a real executor worker",
+    "browser": "drives Chromium",
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the tests that use a slow fixture as ``slow``."""
+    for item in items:
+        if any(name in SLOW_FIXTURES for name in getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")

@@ -183,6 +183,7 @@ def test_smoothing_by_strips_in_place_matches_one_pass(monkeypatch):
     assert not torch.allclose(whole, g, atol=0.1)  # it really smoothed
 
 
+@pytest.mark.slow  # dreams large images
 def test_peak_memory_per_extra_pixel_is_a_few_image_copies():
     """In a fresh process, the peak (VmHWM) of one tiled step grows by ~3 float copies of the image per pixel.
 

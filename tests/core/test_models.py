@@ -184,6 +184,7 @@ def test_no_weights_offline_says_both_ways(tmp_path, monkeypatch):
     assert not [r for r in list_models() if r.name == "googlenet"][0].available_offline
 
 
+@pytest.mark.slow  # a fresh Python process
 def test_cli_no_weights_offline_has_no_traceback(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "TORCH_HOME": str(tmp_path), "DREAMBOT_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(

@@ -28,6 +28,7 @@ def gone(pid: int) -> bool:
 
 
 @pytest.mark.asyncio(loop_scope="session")
+@pytest.mark.slow  # starts worker processes
 async def test_close_cancels_everything_and_ends_the_workers(small_png):
     ex = create_executor(make_config("local"))
     async with ex:
@@ -43,6 +44,7 @@ async def test_close_cancels_everything_and_ends_the_workers(small_png):
     assert refused.value.code == "closed"
 
 
+@pytest.mark.slow  # a parent process with workers
 def test_worker_stops_when_its_parent_is_killed(tmp_path, small_png):
     """No orphans: kill -9 the process that owns the executor mid-job; its worker exits."""
     (tmp_path / "in.png").write_bytes(small_png)
@@ -127,6 +129,7 @@ def test_out_of_memory_retries_once_with_half_tiles(monkeypatch, small_png):
 
 
 @pytest.mark.asyncio(loop_scope="session")
+@pytest.mark.slow  # starts a worker process
 async def test_a_device_that_is_not_there_fails_start_with_a_clear_message():
     from dream_core.executor import WorkerStartError
 

@@ -13,6 +13,8 @@ import sys
 import textwrap
 import time
 
+import pytest
+
 from bot.store import Database, DreamStatus, FileStore, Store
 from bot.store.migrate import current, head
 
@@ -110,6 +112,7 @@ def _integrity(db_path) -> str:
         return con.execute("PRAGMA integrity_check").fetchone()[0]
 
 
+@pytest.mark.slow  # writer processes
 async def test_killed_writer_leaves_a_consistent_database(db_path, tmp_path):
     proc = _spawn(tmp_path, db_path, user=1, stop_after=-1)
     committed: list[tuple[int, str]] = []
@@ -147,6 +150,7 @@ async def test_killed_writer_leaves_a_consistent_database(db_path, tmp_path):
         await store.close()
 
 
+@pytest.mark.slow  # several processes
 async def test_processes_migrating_and_writing_at_once(db_path, tmp_path):
     """Processes start together on a fresh file: each migrates (one does the work, the
     other waits and finds it done), then they write at once."""

@@ -134,8 +134,22 @@ async def test_delete_dream(store, finished_dream):
         await store.delete_dream(d.id)
 
 
-async def test_ping(store):
-    await store.ping()
+async def test_ping(db_path, tmp_path):
+    """ping() answers on a live database and raises DatabaseError once the file is no database."""
+    from bot.store import Database, DatabaseError, FileStore, Store
+    from tests.store.conftest import sqlite_url
+
+    store = Store(Database(sqlite_url(db_path)), FileStore(tmp_path / "files"))
+    try:
+        assert await store.ping() is None
+        await store.db.dispose()  # no open connection keeps the old file
+        for leftover in db_path.parent.glob(db_path.name + "-*"):  # WAL and shared-memory files
+            leftover.unlink()
+        db_path.write_bytes(b"not a database " * 512)
+        with pytest.raises(DatabaseError, match="does not answer"):
+            await store.ping()
+    finally:
+        await store.close()
 
 
 async def test_guide_image_is_recorded_and_its_file_kept_while_used(store, sample_png, sample_image):

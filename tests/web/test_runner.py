@@ -21,6 +21,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow  # a dreambot web process
 def test_dreambot_web_serves_health_and_stops_on_sigterm(tmp_path):
     port = free_port()
     env = {
