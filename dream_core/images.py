@@ -329,7 +329,7 @@ def _encode_mp4(frames: list[Image.Image], fps: int) -> bytes:
 
 
 def encode_result(
-    result: EncodableResult, fmt: str | None = None, text: dict[str, str] | None = None, **options: int
+    result: EncodableResult, fmt: str | None = None, text: dict[str, str] | None = None, /, **options: int
 ) -> bytes:
     """Encode a dream result. Default: PNG for a still, animated WebP for an animation.
 
