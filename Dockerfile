@@ -2,8 +2,14 @@
 # CUDA-capable PyTorch base; runs on CPU too when no GPU is passed through.
 FROM pytorch/pytorch:2.9.1-cuda12.8-cudnn9-runtime
 
+# Bake torchvision's GoogLeNet weights (the classic DeepDream net, ~50 MB) into the
+# image so `--model googlenet` / DREAMBOT_DEFAULT_MODEL=googlenet work offline.
+# Build with --build-arg BAKE_GOOGLENET_WEIGHTS=0 for a smaller image without them.
+ARG BAKE_GOOGLENET_WEIGHTS=1
+
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
+    TORCH_HOME=/opt/torch \
     PIP_NO_CACHE_DIR=1 \
     DREAMBOT_DATA_DIR=/data \
     DREAMBOT_WEB_HOST=0.0.0.0 \
@@ -18,6 +24,15 @@ COPY migrations ./migrations
 RUN pip install ".[ray]" \
     && useradd --create-home --uid 10001 dreambot \
     && mkdir -p /data && chown dreambot:dreambot /data
+
+# The weights go where torchvision's weights API looks (TORCH_HOME/hub/checkpoints),
+# fetched and hash-checked by torchvision itself; the build fails if that fails.
+RUN mkdir -p "$TORCH_HOME" \
+    && if [ "$BAKE_GOOGLENET_WEIGHTS" = "1" ]; then \
+        python -c "from torchvision.models import get_weight; get_weight('GoogLeNet_Weights.IMAGENET1K_V1').get_state_dict(progress=False, check_hash=True)" \
+        && python -m dream_core models | grep -E '^googlenet +offline: yes'; \
+    fi \
+    && chown -R dreambot:dreambot "$TORCH_HOME"  # other models still download into it at run time
 
 USER dreambot
 VOLUME ["/data"]

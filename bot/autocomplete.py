@@ -22,9 +22,9 @@ Choice = app_commands.Choice
 
 
 def model_names() -> list[str]:
-    from dream_core.models import MODELS
+    from dream_core.catalog import model_names as catalogued
 
-    return list(MODELS)
+    return catalogued()
 
 
 def layer_suggestions(model: str, current: str, limit: int = MAX_CHOICES) -> list[str]:
@@ -57,10 +57,9 @@ def layer_suggestions(model: str, current: str, limit: int = MAX_CHOICES) -> lis
     return [prefix + o for o in out][:limit]
 
 
-def layer_choices_for(model: Optional[str], current: str) -> list[Choice[str]]:
-    from dream_core.params import DEFAULT_MODEL
-
-    return [Choice(name=s, value=s) for s in layer_suggestions(model or DEFAULT_MODEL, current)]
+def layer_choices_for(model: Optional[str], current: str, default_model: str) -> list[Choice[str]]:
+    """Layer choices for the model the user picked, else the bot's ``default_model`` (its settings)."""
+    return [Choice(name=s, value=s) for s in layer_suggestions(model or default_model, current)]
 
 
 def model_choices(current: str) -> list[Choice[str]]:

@@ -63,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the ``dreambot`` console script."""
+    from dream_core.cli import name_the_flag
     from dream_core.errors import DreamError
 
     parser = build_parser()
@@ -70,7 +71,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         return int(args.func(args) or 0)
     except DreamError as exc:
-        print(f"dreambot: error: {exc}", file=sys.stderr)
+        print(f"dreambot: error: {name_the_flag(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

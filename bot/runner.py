@@ -51,17 +51,16 @@ def token_from(settings: Settings) -> str:
 
 def check_dream_defaults(settings: Settings) -> None:
     """Fail fast when DREAMBOT_DEFAULT_MODEL / DREAMBOT_DEFAULT_PARAMS would break every dream."""
+    from dream_core.catalog import CATALOG
     from dream_core.errors import DreamParamsError
-    from dream_core.models import MODELS, resolve_targets
     from dream_core.params import parse_params
 
-    if settings.default_model not in MODELS:
+    if settings.default_model not in CATALOG:
         raise BotStartError(
-            f"DREAMBOT_DEFAULT_MODEL={settings.default_model!r} is not a model; choose one of {', '.join(MODELS)}"
+            f"DREAMBOT_DEFAULT_MODEL={settings.default_model!r} is not a model; choose one of {', '.join(CATALOG)}"
         )
     try:
-        params = parse_params({"model": settings.default_model, **settings.default_params})
-        resolve_targets(params.model, params.layer)
+        parse_params({"model": settings.default_model, **settings.default_params})  # checks model and layer too
     except DreamParamsError as exc:
         raise BotStartError(f"DREAMBOT_DEFAULT_PARAMS: {exc}") from None
 

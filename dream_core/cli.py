@@ -23,6 +23,16 @@ from dream_core.params import DreamParams, parse_params
 
 PROG = "python -m dream_core"
 
+#: ``dream --help`` examples; each works with the default model (a test runs them)
+EXAMPLE_LINES: tuple[str, ...] = (
+    "dream sample --strength high -o astronaut.png",
+    "dream cat.jpg --layer mixed4:97 --seed 42 -o cat-dream.png",
+    "dream cat.jpg --layer 'mixed3*0.7+mixed5:12*0.3' --keep-colors",
+    "dream noise --zoom-frames 24 -o zoom.webp",
+    "dream cat.jpg --params-from cat-dream.png --strength extreme",
+)
+EXAMPLES = "examples:\n" + "\n".join(f"  {PROG} {line}" for line in EXAMPLE_LINES)
+
 # Flags that are about a run, not a dream: never generated from DreamParams.
 _EXTRA_DESTS = {"input", "output", "guide", "weights", "device", "params_from", "quiet", "func"}
 
@@ -61,9 +71,25 @@ def add_param_flags(parser: argparse.ArgumentParser) -> None:
             )
 
 
+def flag_of(field: str) -> str:
+    """The command-line flag of a DreamParams field: ``max_size`` -> ``--max-size``."""
+    return "--" + field.replace("_", "-")
+
+
+def name_the_flag(message: str) -> str:
+    """``max_size: ...`` (a DreamParams error) -> ``--max-size: ...``; ``output: ...`` -> ``-o: ...``."""
+    head, sep, rest = message.partition(":")
+    if sep and head in DreamParams.model_fields:
+        return f"{flag_of(head)}:{rest}"
+    if sep and head == "output":
+        return f"-o/--output:{rest}"
+    return message
+
+
 def params_from_args(args: argparse.Namespace, base: DreamParams | None = None) -> DreamParams:
-    """DreamParams from parsed flags (only flags given), over ``base``."""
-    data = (base or DreamParams()).model_dump()
+    """DreamParams from parsed flags (only flags given), over ``base``: what ``base`` set
+    stays set, so a new ``--strength`` applies to every knob ``base`` left to its preset."""
+    data = base.explicit() if base is not None else {}
     for name in DreamParams.model_fields:
         value = getattr(args, name, None)
         if value is not None:
@@ -77,16 +103,21 @@ def add_subcommands(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
         "dream",
         help="dream on an image (or 'noise', or 'sample')",
         description="DeepDream an image. IN is a file, '-' (stdin), 'noise' or 'sample' (the bundled photo).",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     d.add_argument("input", metavar="IN", help="image file, '-', 'noise' or 'sample'")
     d.add_argument(
-        "-o", "--output", metavar="OUT", help="output file; format from extension (.png .jpg .webp .gif .mp4)"
+        "-o", "--output", metavar="OUT",
+        help="output file; format from extension (.png .jpg .webp .gif .mp4; animations: .png .webp .gif .mp4)",
     )
     d.add_argument("--guide", metavar="IMG", help="guide image: dream toward what the network sees in it")
     d.add_argument("--weights", metavar="PATH", help="local weights file (state dict) for the model")
     d.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: CUDA when available)")
     d.add_argument(
-        "--params-from", metavar="PNG_OR_JSON", help="start from the params stored in a DreamBot PNG or a JSON file"
+        "--params-from", metavar="PNG_OR_JSON",
+        help="start from the params stored in a DreamBot PNG or a JSON file (flags given override them; "
+        "a guided dream's PNG needs --guide again)",
     )
     d.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     add_param_flags(d)
@@ -159,14 +190,58 @@ def _default_output(inp: str, animated: bool) -> Path:
     return Path(stem + ext)
 
 
+def _guide_check(args: argparse.Namespace, guide_bytes: bytes | None) -> None:
+    """A PNG from a guided dream names its guide: refuse ``--params-from`` without ``--guide``
+    (the dream would silently differ); note a different guide."""
+    from dream_core.errors import DreamInputError
+    from dream_core.images import read_guide
+
+    if not args.params_from or Path(args.params_from).suffix.lower() == ".json":
+        return
+    try:
+        recorded = read_guide(args.params_from)
+    except Exception:  # noqa: BLE001 - not a PNG: no guide recorded
+        recorded = None
+    if recorded is None:
+        return
+    if guide_bytes is None:
+        raise DreamInputError(
+            f"--params-from: {args.params_from} was dreamed with the guide image {recorded['name']!r} "
+            f"(sha256 {recorded['sha256'][:12]}...); give it again with --guide PATH"
+        )
+    import hashlib
+
+    if hashlib.sha256(guide_bytes).hexdigest() != recorded["sha256"]:
+        print(
+            f"note: --guide {args.guide} is not the guide {args.params_from} was dreamed with "
+            f"({recorded['name']!r}); the dream will differ",
+            file=sys.stderr,
+        )
+
+
 def cmd_dream(args: argparse.Namespace) -> int:
-    from dream_core.engine import dream
-    from dream_core.images import load_image, output_format, sample_path
+    from dream_core.errors import DreamInputError
+    from dream_core.images import (
+        guide_text,
+        load_image,
+        output_format,
+        sample_path,
+        save_result,
+    )
 
     base = _read_params_file(args.params_from) if args.params_from else None
     params = params_from_args(args, base)
     out = Path(args.output) if args.output else _default_output(args.input, params.zoom_frames > 0)
     output_format(out, params.zoom_frames > 0)  # fail on a bad extension before dreaming
+    guide_bytes = None
+    if args.guide:
+        try:
+            guide_bytes = Path(args.guide).read_bytes()
+        except OSError as exc:
+            raise DreamInputError(f"--guide: can't read {args.guide} ({exc.strerror or exc})") from None
+    _guide_check(args, guide_bytes)
+    if args.weights and not Path(args.weights).is_file():
+        raise DreamInputError(f"--weights: {args.weights} not found")
 
     image = None
     if args.input == "noise":
@@ -176,7 +251,9 @@ def cmd_dream(args: argparse.Namespace) -> int:
         if args.input == "-":
             src = sys.stdin.buffer.read()
         image = load_image(src, max_size=params.max_size)
-    guide = load_image(args.guide, max_size=params.max_size).image if args.guide else None
+    guide = load_image(guide_bytes, max_size=params.max_size).image if guide_bytes is not None else None
+
+    from dream_core.engine import dream
 
     bar = _ProgressBar(sys.stderr) if (not args.quiet and sys.stderr.isatty()) else None
     try:
@@ -186,7 +263,8 @@ def cmd_dream(args: argparse.Namespace) -> int:
             bar.close()
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
-    path = result.save(out)
+    text = guide_text(Path(args.guide).name, guide_bytes) if guide_bytes is not None else None
+    path = save_result(result, out, text)
     w, h = result.image.size
     kind = f"{len(result.frames)} frames" if result.is_animation else f"{w}x{h}"
     print(f"wrote {path.resolve()} ({kind}, {result.seconds:.1f} s, seed {result.params.seed})")
@@ -194,9 +272,9 @@ def cmd_dream(args: argparse.Namespace) -> int:
 
 
 def cmd_layers(args: argparse.Namespace) -> int:
-    from dream_core.models import DEFAULT_MODEL, get_spec
+    from dream_core.catalog import DEFAULT_MODEL, get_info
 
-    spec = get_spec(args.model or DEFAULT_MODEL)
+    spec = get_info(args.model or DEFAULT_MODEL)
     table = spec.layer_table()
     if args.json:
         print(json.dumps([{"name": t.name, "channels": t.channels, "alias_of": t.alias_of} for t in table], indent=1))
@@ -237,7 +315,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except DreamError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        print(f"{PROG}: error: {name_the_flag(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

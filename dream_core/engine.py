@@ -44,7 +44,6 @@ from dream_core.models import (
     ResolvedTerm,
     get_model,
     resolve_device,
-    resolve_targets,
 )
 from dream_core.params import DreamParams
 from dream_core.results import CancelCheck, DreamResult, Progress, ProgressCallback
@@ -537,7 +536,7 @@ def dream(
     t0 = time.perf_counter()
     p = (params or DreamParams()).resolved()
     assert p.seed is not None and p.octaves and p.octave_scale and p.iterations and p.frame_iterations
-    terms = resolve_targets(p.model, p.layer)
+    terms = p.targets  # checked when the params were validated
     dev = resolve_device(device)
     model = get_model(p.model, dev, weights)
     notes: list[str] = []

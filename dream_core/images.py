@@ -30,11 +30,13 @@ if TYPE_CHECKING:
 DEFAULT_MAX_BYTES = 25 * 1024 * 1024
 DEFAULT_MAX_PIXELS = 64_000_000  # 8000x8000
 PARAMS_PNG_KEY = "dreambot:params"
+GUIDE_PNG_KEY = "dreambot:guide"  # {"name": file name, "sha256": hex} of a guided dream's guide image
 
 ImageSource = Union[bytes, bytearray, memoryview, str, os.PathLike, IO[bytes], Image.Image]
 
 STILL_FORMATS = {"png": "PNG", "jpg": "JPEG", "jpeg": "JPEG", "webp": "WEBP"}
-ANIMATION_FORMATS = {"gif": "GIF", "webp": "WEBP", "mp4": "MP4"}
+ANIMATION_FORMATS = {"gif": "GIF", "webp": "WEBP", "mp4": "MP4", "png": "PNG"}  # png: animated PNG (APNG)
+OUTPUT_EXTENSIONS = ".png .jpg .webp .gif .mp4"
 
 
 class EncodableResult(Protocol):
@@ -191,16 +193,27 @@ def output_format(fmt_or_path: str | os.PathLike | None, animated: bool) -> str:
     if fmt_or_path is None:
         return "webp" if animated else "png"
     s = str(fmt_or_path).lower()
-    ext = s.rsplit(".", 1)[-1] if "." in s else s
+    is_path = isinstance(fmt_or_path, os.PathLike) or "." in s or "/" in s or os.sep in s
+    if is_path:
+        ext = Path(s).suffix.lstrip(".")
+        if not ext:
+            raise DreamParamsError(
+                f"output: {Path(s).name!r} has no extension; end it with one of {OUTPUT_EXTENSIONS}"
+            )
+    else:
+        ext = s
     ext = {"jpg": "jpeg"}.get(ext, ext)
     if ext not in ("png", "jpeg", "webp", "gif", "mp4"):
-        raise DreamParamsError(f"output: unsupported format {ext!r}; use .png, .jpg, .webp, .gif or .mp4")
+        raise DreamParamsError(f"output: unsupported format {ext!r}; use {OUTPUT_EXTENSIONS}")
+    if animated and ext == "jpeg":
+        raise DreamParamsError("output: a JPEG can't hold an animation; use .png (animated), .webp, .gif or .mp4")
     return ext
 
 
 def params_pnginfo(params: DreamParams, extra: dict[str, str] | None = None) -> PngImagePlugin.PngInfo:
+    """PNG text chunks: the params that were set (and the seed), as JSON, plus ``extra``."""
     info = PngImagePlugin.PngInfo()
-    info.add_text(PARAMS_PNG_KEY, params.model_dump_json())
+    info.add_text(PARAMS_PNG_KEY, json.dumps(params.explicit()))
     info.add_text("Software", "DreamBot")
     for k, v in (extra or {}).items():
         info.add_text(k, v)
@@ -211,11 +224,30 @@ def read_params(png: bytes | str | os.PathLike) -> DreamParams | None:
     """The DreamParams stored in a DreamBot PNG, or None."""
     from dream_core.params import parse_params
 
+    raw = _png_text(png).get(PARAMS_PNG_KEY)
+    return parse_params(json.loads(raw)) if raw else None
+
+
+def read_guide(png: bytes | str | os.PathLike) -> dict[str, str] | None:
+    """The guide image a DreamBot PNG was dreamed with (``{"name", "sha256"}``), or None."""
+    raw = _png_text(png).get(GUIDE_PNG_KEY)
+    if not raw:
+        return None
+    data = json.loads(raw)
+    return {"name": str(data.get("name", "")), "sha256": str(data.get("sha256", ""))}
+
+
+def guide_text(name: str, data: bytes) -> dict[str, str]:
+    """The PNG text chunk that records a guide image (its file name and sha256)."""
+    import hashlib
+
+    return {GUIDE_PNG_KEY: json.dumps({"name": name, "sha256": hashlib.sha256(data).hexdigest()})}
+
+
+def _png_text(png: bytes | str | os.PathLike) -> dict[str, str]:
     data = png if isinstance(png, (bytes, bytearray)) else Path(png).read_bytes()
     with Image.open(io.BytesIO(data)) as im:
-        text = getattr(im, "text", {}) or im.info
-        raw = text.get(PARAMS_PNG_KEY)
-    return parse_params(json.loads(raw)) if raw else None
+        return dict(getattr(im, "text", {}) or im.info)
 
 
 def _flatten(img: Image.Image, background=(255, 255, 255)) -> Image.Image:
@@ -226,10 +258,13 @@ def _flatten(img: Image.Image, background=(255, 255, 255)) -> Image.Image:
     return img.convert("RGB") if img.mode != "RGB" else img
 
 
-def encode_still(img: Image.Image, fmt: str, params: DreamParams | None = None, **options: int) -> bytes:
+def encode_still(
+    img: Image.Image, fmt: str, params: DreamParams | None = None, text: dict[str, str] | None = None, **options: int
+) -> bytes:
+    """One picture as bytes; a PNG carries ``params`` and ``text`` in text chunks."""
     buf = io.BytesIO()
     if fmt == "png":
-        pnginfo = params_pnginfo(params) if params is not None else None
+        pnginfo = params_pnginfo(params, text) if params is not None else None
         img.save(buf, format="PNG", pnginfo=pnginfo, compress_level=int(options.get("compress_level", 6)))
     elif fmt == "jpeg":
         _flatten(img).save(buf, format="JPEG", quality=int(options.get("quality", 92)), optimize=True)
@@ -240,7 +275,23 @@ def encode_still(img: Image.Image, fmt: str, params: DreamParams | None = None, 
     return buf.getvalue()
 
 
+def encode_apng(
+    frames: list[Image.Image], fps: int, pnginfo: PngImagePlugin.PngInfo | None = None, compress_level: int = 6
+) -> bytes:
+    """Frames as an animated PNG (APNG); ``pnginfo``'s text chunks (the params) go with it."""
+    frames = [_flatten(f) for f in frames]
+    buf = io.BytesIO()
+    frames[0].save(
+        buf, format="PNG", save_all=True, append_images=frames[1:], duration=int(round(1000 / max(1, fps))),
+        loop=0, pnginfo=pnginfo, compress_level=compress_level,
+    )
+    return buf.getvalue()
+
+
 def encode_animation(frames: list[Image.Image], fmt: str, fps: int, **options: int) -> bytes:
+    """Frames as an animation (png: APNG, gif, webp, mp4)."""
+    if fmt == "png":
+        return encode_apng(frames, fps, None, int(options.get("compress_level", 6)))
     frames = [_flatten(f) for f in frames]
     duration = int(round(1000 / max(1, fps)))
     buf = io.BytesIO()
@@ -277,23 +328,29 @@ def _encode_mp4(frames: list[Image.Image], fps: int) -> bytes:
         return Path(path).read_bytes()
 
 
-def encode_result(result: EncodableResult, fmt: str | None = None, **options: int) -> bytes:
+def encode_result(
+    result: EncodableResult, fmt: str | None = None, text: dict[str, str] | None = None, /, **options: int
+) -> bytes:
     """Encode a dream result. Default: PNG for a still, animated WebP for an animation.
 
-    An animation asked for in PNG/JPEG gives its last frame as a still.
+    An animation in PNG is an animated PNG; JPEG can't hold one (DreamParamsError).
+    PNGs carry the params (and ``text``, e.g. :func:`guide_text`) in text chunks.
     """
     f = output_format(fmt, result.is_animation)
     if result.is_animation and f in ANIMATION_FORMATS:
+        if f == "png":
+            pnginfo = params_pnginfo(result.params, text)
+            return encode_apng(result.frames, result.params.fps, pnginfo, int(options.get("compress_level", 6)))
         return encode_animation(result.frames, f, result.params.fps, **options)
     if f in ("gif", "mp4"):  # a still written as an "animation" of one frame
         return encode_animation([result.image], f, result.params.fps, **options)
-    return encode_still(result.image, f, result.params, **options)
+    return encode_still(result.image, f, result.params, text, **options)
 
 
-def save_result(result: EncodableResult, path: str | os.PathLike) -> Path:
+def save_result(result: EncodableResult, path: str | os.PathLike, text: dict[str, str] | None = None) -> Path:
     """Write a result to ``path``; the format follows the extension. Returns the path."""
     p = Path(path)
-    data = encode_result(result, output_format(p, result.is_animation))
+    data = encode_result(result, output_format(p, result.is_animation), text)
     if p.parent and not p.parent.exists():
         p.parent.mkdir(parents=True, exist_ok=True)
     p.write_bytes(data)

@@ -4,24 +4,40 @@ the executor and the bot.
 Every knob has a sensible default. Knobs left as ``None`` are filled in from
 the chosen *strength* preset by :meth:`DreamParams.resolved`; any knob given
 explicitly overrides the preset.
+
+What the user *set* and what was *filled in* are kept apart: pydantic records
+the fields given at construction (``model_fields_set``), and only those are
+stored (presets, dreams, PNG metadata: :meth:`DreamParams.explicit`).
+:meth:`~DreamParams.resolved` and :meth:`~DreamParams.adjusted` (limits such
+as a server's ``max_size`` clamp) change values without marking them as set,
+so a stored dream says ``strength: high``, not the octaves that stand for it.
+
+``model`` and ``layer`` are checked against the torch-free
+:mod:`dream_core.catalog` once, here; code that holds a ``DreamParams`` trusts
+it (:attr:`DreamParams.targets`).
 """
 
 from __future__ import annotations
 
+import json
 import random
 import shlex
 from dataclasses import dataclass
 from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from dream_core import catalog
 from dream_core.errors import DreamParamsError
 
 Strength = Literal["low", "medium", "high", "extreme"]
 STRENGTHS: tuple[str, ...] = ("low", "medium", "high", "extreme")
 
-DEFAULT_MODEL = "efficientnet-lite0"
-DEFAULT_LAYER = "mixed4"
+DEFAULT_MODEL = catalog.DEFAULT_MODEL
+DEFAULT_LAYER = catalog.DEFAULT_LAYER
+
+#: the knobs a strength preset fills in when they are not set
+PRESET_FILLED: tuple[str, ...] = ("octaves", "octave_scale", "iterations", "step", "frame_iterations")
 
 
 @dataclass(frozen=True)
@@ -52,7 +68,7 @@ class DreamParams(BaseModel):
         DEFAULT_LAYER,
         min_length=1,
         max_length=200,
-        description="target spec: 'mixed4', 'mixed4c:97', 'mixed4c*0.7+mixed5a:12*0.3'",
+        description="target spec: 'mixed4', 'mixed4:97', 'mixed3*0.7+mixed5:12*0.3' (see the layers command)",
     )
     strength: Strength = "medium"
     octaves: Optional[int] = Field(None, ge=1, le=10)
@@ -74,65 +90,83 @@ class DreamParams(BaseModel):
     frame_iterations: Optional[int] = Field(None, ge=1, le=200, description="iterations per animation frame")
     fps: int = Field(12, ge=1, le=60)
 
+    @field_validator("model")
+    @classmethod
+    def _model_known(cls, value: str) -> str:
+        catalog.get_info(value)  # DreamParamsError (a ValueError) names the choices
+        return value
+
     @field_validator("layer")
     @classmethod
-    def _layer_parses(cls, value: str) -> str:
-        from dream_core.targets import parse_target_spec
+    def _layer_fits_model(cls, value: str, info: ValidationInfo) -> str:
+        value = value.strip()
+        model = info.data.get("model")
+        if model is None:  # the model itself was refused; that error is the one to show
+            from dream_core.targets import parse_target_spec
 
-        parse_target_spec(value)  # raises DreamParamsError (a ValueError) on bad syntax
-        return value.strip()
+            parse_target_spec(value)
+        else:
+            catalog.resolve_targets(model, value)  # raises DreamParamsError: unknown layer, filter range
+        return value
 
     @property
     def preset(self) -> StrengthPreset:
         return STRENGTH_PRESETS[self.strength]
 
+    @property
+    def targets(self) -> list[catalog.ResolvedTerm]:
+        """The target spec resolved against the model (own layer names). Validation
+        already checked it, so this cannot fail for a validated ``DreamParams``."""
+        return catalog.resolve_targets(self.model, self.layer)
+
+    def adjusted(self, **changes: Any) -> DreamParams:
+        """A copy with ``changes`` applied as *filled-in* values: they are trusted (not
+        validated again) and not marked as set, so :meth:`explicit` leaves them out.
+
+        For values the user didn't choose: strength preset fill-ins, a server's
+        ``max_size`` clamp, the smaller tiles of an out-of-memory retry.
+        """
+        values = {**dict(self), **changes}
+        return type(self).model_construct(_fields_set=set(self.model_fields_set), **values)
+
     def resolved(self) -> DreamParams:
-        """A copy with every ``None`` knob filled from the strength preset and a seed chosen."""
+        """A copy with every ``None`` knob filled from the strength preset and a seed chosen.
+
+        The fill-ins are not marked as set; the seed is (a dream's seed is part of
+        what repeats it), so ``resolved().explicit()`` is what the user set plus the seed.
+        """
         p = self.preset
-        return self.model_copy(
-            update={
-                "octaves": self.octaves if self.octaves is not None else p.octaves,
-                "octave_scale": self.octave_scale if self.octave_scale is not None else p.octave_scale,
-                "iterations": self.iterations if self.iterations is not None else p.iterations,
-                "step": self.step if self.step is not None else p.step,
-                "seed": self.seed if self.seed is not None else random.SystemRandom().randrange(2**31),
-                "frame_iterations": self.frame_iterations
-                if self.frame_iterations is not None
-                else min(200, max(1, (self.iterations if self.iterations is not None else p.iterations) // 2)),
-            }
+        iterations = self.iterations if self.iterations is not None else p.iterations
+        seed = self.seed if self.seed is not None else random.SystemRandom().randrange(2**31)
+        filled = self.adjusted(
+            octaves=self.octaves if self.octaves is not None else p.octaves,
+            octave_scale=self.octave_scale if self.octave_scale is not None else p.octave_scale,
+            iterations=iterations,
+            step=self.step if self.step is not None else p.step,
+            seed=seed,
+            frame_iterations=self.frame_iterations
+            if self.frame_iterations is not None
+            else min(200, max(1, iterations // 2)),
         )
+        filled.model_fields_set.add("seed")
+        return filled
 
     def with_updates(self, **changes: object) -> DreamParams:
-        """A validated copy with ``changes`` applied (``None`` values are ignored)."""
-        data = self.model_dump()
+        """A validated copy with ``changes`` applied and marked as set (``None`` values are
+        ignored); the fields set before stay set, filled-in values stay out."""
+        data = self.model_dump(include=self.model_fields_set)
         data.update({k: v for k, v in changes.items() if v is not None})
         return parse_params(data)
 
-    def explicit_options(self) -> dict[str, Any]:
-        """The smallest set of explicit fields that gives back these parameters.
+    def explicit(self) -> dict[str, Any]:
+        """The fields that were set, JSON-ready, in declaration order: what presets,
+        stored dreams and PNG metadata keep."""
+        return self.model_dump(mode="json", include=self.model_fields_set)
 
-        Plain fields are listed where they differ from their defaults; knobs
-        the strength preset fills in (``octaves``, ``step``, ...) where they
-        differ from what the preset gives; the seed whenever it is set.
-        ``DreamParams(**p.explicit_options()).resolved() == p`` for a resolved
-        ``p``; an unresolved one keeps its ``None`` knobs unset.
-        """
-        fields = type(self).model_fields
-        defaults = DreamParams()
-        explicit: dict[str, Any] = {}
-        # plain fields first: they decide what the preset-filled ones resolve to
-        for name, info in fields.items():
-            value = getattr(self, name)
-            if info.default is not None and value != getattr(defaults, name):
-                explicit[name] = value
-        # then the preset-filled knobs, in declaration order (iterations before frame_iterations)
-        for name, info in fields.items():
-            value = getattr(self, name)
-            if info.default is not None or value is None:
-                continue
-            if name == "seed" or value != getattr(DreamParams(**{**explicit, "seed": 0}).resolved(), name):
-                explicit[name] = value
-        return {name: explicit[name] for name in fields if name in explicit}
+    def explicit_options(self) -> dict[str, Any]:
+        """The fields that were set (Python values), in declaration order: the options
+        of a command that repeats this dream (:meth:`cli_args`, the web page's ``/dream``)."""
+        return {name: getattr(self, name) for name in type(self).model_fields if name in self.model_fields_set}
 
     def cli_args(self) -> str:
         """:meth:`explicit_options` as ``dreambot dream`` flags (to reproduce a dream)."""
@@ -144,6 +178,39 @@ class DreamParams(BaseModel):
             else:
                 parts += [f"--{flag}", shlex.quote(repr(value) if isinstance(value, float) else str(value))]
         return " ".join(parts)
+
+    @classmethod
+    def over_defaults(cls, defaults: dict[str, Any], given: dict[str, Any]) -> DreamParams:
+        """``given`` over ``defaults``, validated together; only ``given``'s fields count
+        as set (``defaults``, e.g. a bot's configured defaults, are filled in like a
+        strength preset's knobs). Raises :class:`DreamParamsError`."""
+        full = parse_params({**defaults, **given})
+        fields = cls.model_fields
+        return cls.model_construct(_fields_set={k for k in given if k in fields}, **dict(full))
+
+    def without_seed(self) -> DreamParams:
+        """The same settings with the seed unset (a new dream of them, or a preset)."""
+        values = {**dict(self), "seed": None}
+        return type(self).model_construct(_fields_set=self.model_fields_set - {"seed"}, **values)
+
+    @classmethod
+    def trusted(cls, data: dict[str, Any]) -> DreamParams:
+        """Params from a dict this program validated and stored itself (a store row):
+        not validated again; its keys are the fields set."""
+        fields = cls.model_fields
+        known = {k: v for k, v in data.items() if k in fields}
+        return cls.model_construct(_fields_set=set(known), **known)
+
+    def to_wire(self) -> str:
+        """JSON with every value and which fields were set (for a worker process)."""
+        return json.dumps({"values": self.model_dump(mode="json"), "set": sorted(self.model_fields_set)})
+
+    @classmethod
+    def from_wire(cls, text: str) -> DreamParams:
+        """The inverse of :meth:`to_wire` (trusted: it was validated before it was sent)."""
+        data = json.loads(text)
+        return cls.model_construct(_fields_set=set(data["set"]), **data["values"])
+
 
 def parse_params(data: dict | str) -> DreamParams:
     """Validate a dict or JSON string into :class:`DreamParams`.
@@ -157,9 +224,14 @@ def parse_params(data: dict | str) -> DreamParams:
             return DreamParams.model_validate_json(data)
         return DreamParams.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(x) for x in first.get("loc", ())) or "params"
-        msg = first.get("msg", "invalid value")
-        if msg.startswith("Value error, "):
-            msg = msg[len("Value error, ") :]
-        raise DreamParamsError(msg if msg.startswith(f"{where}:") else f"{where}: {msg}") from None
+        raise DreamParamsError(validation_message(exc)) from None
+
+
+def validation_message(exc: Any) -> str:
+    """The first error of a pydantic ``ValidationError`` as ``field: reason`` (one line)."""
+    first = exc.errors()[0]
+    where = ".".join(str(x) for x in first.get("loc", ())) or "params"
+    msg = first.get("msg", "invalid value")
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, ") :]
+    return msg if msg.startswith(f"{where}:") else f"{where}: {msg}"

@@ -1,8 +1,8 @@
 """Target specs: which layers / filters a dream maximises, and with what weight.
 
 Grammar: ``term ('+' term)*`` where ``term = layer [':' filter] ['*' weight]``.
-Examples: ``mixed4``, ``mixed4c:97``, ``mixed4c*0.7+mixed5a:12*0.3``.
-Validation against a concrete model happens in :mod:`dream_core.models`.
+Examples: ``mixed4``, ``mixed4:97``, ``mixed3*0.7+mixed5:12*0.3``.
+Validation against a concrete model happens in :mod:`dream_core.catalog`.
 """
 
 from __future__ import annotations

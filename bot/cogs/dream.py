@@ -107,7 +107,7 @@ class DreamCog(commands.Cog, name="Dream"):
 
     @dream.autocomplete("layer")
     async def _layer_autocomplete(self, interaction: discord.Interaction, current: str):
-        return layer_choices_for(current_model(interaction), current)
+        return layer_choices_for(current_model(interaction), current, self.bot.settings.default_model)
 
     @dream.autocomplete("model")
     async def _model_autocomplete(self, interaction: discord.Interaction, current: str):

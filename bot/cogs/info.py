@@ -44,13 +44,13 @@ class InfoCog(commands.Cog, name="Info"):
     @app_commands.command(name="layers", description="The layers a model can dream with")
     @app_commands.describe(model="the network (default: the bot's default model)")
     async def layers(self, interaction: discord.Interaction, model: Optional[str] = None) -> None:
+        from dream_core.catalog import get_info
         from dream_core.errors import DreamParamsError
-        from dream_core.models import get_spec, layer_table
 
         name = model or self.bot.settings.default_model
         try:
-            spec = get_spec(name)
-            table = layer_table(name)
+            spec = get_info(name)
+            table = spec.layer_table()
         except DreamParamsError as exc:
             raise UserError(str(exc)) from None
         aliases = [info for info in table if info.alias_of]

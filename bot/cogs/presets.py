@@ -13,6 +13,7 @@ from bot.autocomplete import current_model, layer_choices_for, model_choices, ow
 from bot.cogs.dream import STRENGTH_CHOICES, pick_image
 from bot.replies import UserError
 from bot.store.errors import NotFound
+from bot.web.command import cli_command
 from dream_core.params import DreamParams
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -45,14 +46,14 @@ def parse_more(text: Optional[str]) -> dict[str, Any]:
 
 
 def params_summary(params: DreamParams) -> str:
-    """The knobs that differ from the defaults, one ``key: value`` per line."""
-    defaults = DreamParams()
-    lines = [
-        f"`{name}`: {getattr(params, name)}"
-        for name in DreamParams.model_fields
-        if getattr(params, name) != getattr(defaults, name)
-    ]
+    """The knobs the preset sets, one ``key: value`` per line."""
+    lines = [f"`{name}`: {value}" for name, value in params.explicit_options().items()]
     return "\n".join(lines) or "all defaults"
+
+
+def preset_dream_command(name: str) -> str:
+    """The ``/dream`` line that dreams with preset ``name`` (names have no spaces)."""
+    return f"/dream preset:{name}"
 
 
 class PresetsCog(commands.GroupCog, name="Presets", group_name="preset", group_description="Your saved dream settings"):
@@ -92,7 +93,7 @@ class PresetsCog(commands.GroupCog, name="Presets", group_name="preset", group_d
 
     @save.autocomplete("layer")
     async def _save_layer(self, interaction: discord.Interaction, current: str):
-        return layer_choices_for(current_model(interaction), current)
+        return layer_choices_for(current_model(interaction), current, self.bot.settings.default_model)
 
     @save.autocomplete("model")
     async def _save_model(self, interaction: discord.Interaction, current: str):
@@ -148,9 +149,8 @@ class PresetsCog(commands.GroupCog, name="Presets", group_name="preset", group_d
         preset = await self._find(interaction.user.id, name)
         params = preset.params
         text = f"**{preset.name}**\n{params_summary(params)}"
-        cli = params.cli_args()
-        if cli:
-            text += f"\n-# CLI: `dreambot dream {cli}`"
+        text += f"\nDream with it: `{preset_dream_command(preset.name)}`"
+        text += f"\n-# CLI: `{cli_command(params, has_source=True)}`"
         await interaction.response.send_message(text[:2000], ephemeral=True)
 
     @app_commands.command(name="delete", description="Delete one of your presets")

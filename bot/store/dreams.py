@@ -25,11 +25,13 @@ _ACTIVE = (DreamStatus.QUEUED.value, DreamStatus.RUNNING.value)
 
 
 def _params_data(params: Union[DreamParams, dict, str]) -> tuple[dict, DreamParams]:
+    """What is stored of ``params``: the fields that were set (never strength preset
+    fill-ins or server clamps), and the validated params. A ``DreamParams`` is trusted."""
     try:
         model = params if isinstance(params, DreamParams) else parse_params(params)
     except DreamParamsError as exc:
         raise StoreError(f"Invalid dream parameters: {exc}") from None
-    return model.model_dump(mode="json"), model
+    return model.explicit(), model
 
 
 class DreamOps(StoreBase):
@@ -101,8 +103,9 @@ class DreamOps(StoreBase):
         model: Optional[str] = None,
         seed: Optional[int] = None,
     ) -> DreamInfo:
-        """``queued|running -> done`` with the result file and its size; ``params`` (the
-        resolved parameters), ``model`` and ``seed`` replace what was recorded when given."""
+        """``queued|running -> done`` with the result file and its size; ``params`` (as the
+        dream ran: what was set plus the seed), ``model`` and ``seed`` replace what was
+        recorded when given."""
         data = _params_data(params) if params is not None else None
         async with self.db.write() as s:
             dream = await self._dream_for_update(s, dream_id, allowed=_ACTIVE, to="finish")

@@ -105,7 +105,7 @@ class Guild(Base):
 
 
 class Preset(Base):
-    """Saved dream parameters (``DreamParams.model_dump()``), unique by name per owner."""
+    """Saved dream parameters (``DreamParams.explicit()``: the fields set), unique by name per owner."""
 
     __tablename__ = "presets"
     # Ids are never reused (SQLite AUTOINCREMENT): they appear in links and button ids.

@@ -2,7 +2,7 @@
 
 Name rules: trimmed, 1-64 characters, no control characters; unique per owner
 ignoring case. Parameters are validated by ``dream_core.params.parse_params``
-and stored as the JSON of ``DreamParams.model_dump()``. Lookup by name finds the
+and stored as the JSON of ``DreamParams.explicit()`` (the fields that were set). Lookup by name finds the
 user's own preset first, then a shared one of someone else.
 """
 
@@ -62,12 +62,14 @@ def name_key(name: str) -> str:
 
 
 def validate_params(params: ParamsLike) -> dict[str, Any]:
-    """``params`` validated and dumped for storage; raises :class:`PresetParamsInvalid`."""
+    """``params`` validated, as stored: only the fields that were set (a preset never
+    holds what a strength preset or the bot's defaults fill in). Raises
+    :class:`PresetParamsInvalid`. A ``DreamParams`` is trusted."""
     try:
         model = params if isinstance(params, DreamParams) else parse_params(params)
     except DreamParamsError as exc:
         raise PresetParamsInvalid(f"Invalid preset parameters: {exc}") from None
-    return model.model_dump(mode="json")
+    return model.explicit()
 
 
 class PresetOps(StoreBase):

@@ -65,10 +65,8 @@ class PresetInfo:
 
     @property
     def params(self) -> DreamParams:
-        """The stored parameters as a validated ``DreamParams``."""
-        from dream_core.params import parse_params
-
-        return parse_params(self.params_data)
+        """The stored parameters (validated when stored; the fields stored are the ones set)."""
+        return DreamParams.trusted(self.params_data)
 
 
 @dataclass(frozen=True)
@@ -99,10 +97,8 @@ class DreamInfo:
 
     @property
     def params(self) -> DreamParams:
-        """The stored parameters as a validated ``DreamParams``."""
-        from dream_core.params import parse_params
-
-        return parse_params(self.params_data)
+        """The stored parameters (validated when stored; the fields stored are the ones set)."""
+        return DreamParams.trusted(self.params_data)
 
 
 @dataclass(frozen=True)

@@ -1,23 +1,28 @@
-"""The ``/dream`` command that reproduces a dream, derived from its parameters.
+"""The command that repeats a dream, derived from its parameters.
 
-Only knobs that differ from what ``/dream`` would pick by itself are listed:
-plain fields are compared with their :class:`DreamParams` defaults, and knobs
-filled in from the strength preset (``octaves``, ``step``, ...) with the value
-the preset would give. The seed is always listed, since without it a dream
-cannot be repeated exactly. The option list comes from
-``DreamParams.model_fields``; nothing here repeats it.
+A dream's params record what was set (its seed included), never what a
+strength preset or the bot's limits filled in, so the command lists exactly
+those fields. It is a ``/dream`` line when every one of them is an option of
+the real ``/dream`` command (:data:`DREAM_OPTIONS`, kept equal to it by a test
+that parses lines against the command's schema), with ``noise:True`` for a
+dream from noise; otherwise it is the ``dreambot dream`` command line, which
+has a flag for every field.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 from dream_core.params import DreamParams
 
+#: the options of ``/dream`` that set a DreamParams field (bot/cogs/dream.py)
+DREAM_OPTIONS: tuple[str, ...] = (
+    "layer", "strength", "model", "seed", "octaves", "iterations", "zoom_frames", "keep_colors",
+)
+
 
 def reproducing_options(params: DreamParams) -> dict[str, Any]:
-    """The smallest set of explicit fields that resolves to ``params`` (see
-    :meth:`DreamParams.explicit_options`)."""
+    """The fields that were set (the seed too, for a dream that ran), in declaration order."""
     return params.explicit_options()
 
 
@@ -29,25 +34,42 @@ def _format_value(value: Any) -> str:
     return str(value)
 
 
-def dream_command(params: DreamParams, *, command: str = "dream") -> str:
-    """``/dream strength:high layer:mixed4c:97 seed:1234`` for ``params``."""
+def dream_command(params: DreamParams, *, has_source: bool = True, command: str = "dream") -> Optional[str]:
+    """``/dream layer:mixed4:97 strength:high seed:1234`` for ``params``, or None when a
+    field was set that ``/dream`` has no option for (``step``, ``jitter``, ``max_size``...)."""
+    options = reproducing_options(params)
+    if any(name not in DREAM_OPTIONS for name in options):
+        return None
     parts = [f"/{command}"]
-    parts += [f"{name}:{_format_value(value)}" for name, value in reproducing_options(params).items()]
+    parts += [f"{name}:{_format_value(value)}" for name, value in options.items()]
+    if not has_source:
+        parts.append("noise:True")
     return " ".join(parts)
 
 
 def cli_command(params: DreamParams, *, has_source: bool = True) -> str:
-    """The ``dreambot dream`` command line that repeats a dream exactly: the same options
-    as :func:`dream_command`, as flags (``--keep-colors`` / ``--no-normalize-gradients``)."""
+    """The ``dreambot dream`` command line that repeats a dream exactly: the fields
+    that were set, as flags (``--keep-colors`` / ``--no-normalize-gradients``)."""
     parts = ("dreambot dream", "original.png" if has_source else "noise", params.cli_args())
     return " ".join(part for part in parts if part)
+
+
+def reproduce_command(params: DreamParams, *, has_source: bool = True) -> str:
+    """The ``/dream`` line when ``/dream`` can say it all, else the CLI line."""
+    return dream_command(params, has_source=has_source) or cli_command(params, has_source=has_source)
+
+
+def _shown(params: DreamParams) -> DreamParams:
+    """What a dream ran with, for display: a dream with its seed resolves to the same knobs."""
+    return params.resolved() if params.seed is not None else params
 
 
 def parameter_rows(params: DreamParams) -> list[tuple[str, str]]:
     """Every knob of a dream as (name, value) rows for display (unset knobs skipped)."""
     rows = []
+    shown = _shown(params)
     for name in type(params).model_fields:
-        value = getattr(params, name)
+        value = getattr(shown, name)
         if value is None:
             continue
         rows.append((name.replace("_", " "), _format_value(value)))
@@ -61,8 +83,9 @@ KEY_FIELDS: tuple[str, ...] = ("model", "layer", "strength", "seed", "octaves", 
 def key_parameter_rows(params: DreamParams) -> list[tuple[str, str]]:
     """The :data:`KEY_FIELDS` that are set (``zoom_frames`` only for animations)."""
     rows = []
+    shown = _shown(params)
     for name in KEY_FIELDS:
-        value = getattr(params, name, None)
+        value = getattr(shown, name, None)
         if value is None or (name == "zoom_frames" and not value):
             continue
         rows.append((name.replace("_", " "), _format_value(value)))

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from bot.store import FileMissing
 from bot.web.assets import etag_matches
-from bot.web.command import cli_command, dream_command, key_parameter_rows, parameter_rows
+from bot.web.command import cli_command, key_parameter_rows, parameter_rows, reproduce_command
 from bot.web.gallery import GalleryInfo, GalleryReader
 from bot.web.keys import ASSETS_KEY, GALLERY_KEY, SETTINGS_KEY, TEMPLATES_KEY
 from bot.web.urls import SORTS, dream_url, gallery_url, image_url
@@ -195,7 +195,7 @@ async def dream(request: web.Request) -> web.Response:
             "source_height": d.source_height,
             "is_animation": d.is_animation,
             "is_video": d.is_video,
-            "command": dream_command(d.params),
+            "command": reproduce_command(d.params, has_source=d.has_source),
             "cli_command": cli_command(d.params, has_source=d.has_source),
             "params": parameter_rows(d.params),
             "key_params": key_parameter_rows(d.params),

@@ -128,7 +128,7 @@ def terminal_event(msg: Message, job: Job) -> JobEvent:
                 format=p["format"],
                 width=int(p["width"]),
                 height=int(p["height"]),
-                params=DreamParams.model_validate_json(p["params_json"]),
+                params=DreamParams.from_wire(p["params_json"]),
                 model=p["model"],
                 seed=int(p["seed"]),
                 seconds=float(p["seconds"]),
@@ -281,7 +281,7 @@ class BaseExecutor(abc.ABC):
         failure: Optional[Failed] = None
         try:
             if isinstance(params, DreamParams):
-                p = params
+                p = params  # validated when it was made
             else:
                 p = parse_params(params if isinstance(params, str) else dict(params or {}))
             p = self._clamp(p).resolved()
@@ -313,8 +313,8 @@ class BaseExecutor(abc.ABC):
 
     def _clamp(self, p: DreamParams) -> DreamParams:
         cap = self.config.max_size
-        if p.max_size > cap or p.noise_size > cap:
-            return p.model_copy(update={"max_size": min(p.max_size, cap), "noise_size": min(p.noise_size, cap)})
+        if p.max_size > cap or p.noise_size > cap:  # a limit, not the user's choice: not recorded as set
+            return p.adjusted(max_size=min(p.max_size, cap), noise_size=min(p.noise_size, cap))
         return p
 
     def _request_cancel(self, job: Job) -> None:
@@ -386,7 +386,7 @@ class BaseExecutor(abc.ABC):
             job.emit(Queued(position))
 
     async def _run(self, slot: WorkerSlot, job: Job) -> None:
-        spec = JobSpec(job.seq, job.params.model_dump_json(), job.image_bytes, job.guide_bytes)
+        spec = JobSpec(job.seq, job.params.to_wire(), job.image_bytes, job.guide_bytes)
         watchdog = self._spawn(self._watchdog(slot, job))
         try:
             outcome = await slot.run(job, spec)

@@ -10,7 +10,7 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from dream_core.params import DEFAULT_MODEL
+from dream_core.catalog import DEFAULT_MODEL
 
 Backend = Literal["local", "ray"]
 

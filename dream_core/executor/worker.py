@@ -11,6 +11,10 @@ Messages sent to the parent are tuples::
     ("ready", pid, device)                 worker started, models warm
     ("progress", seq, {octave, ..., preview: png bytes | None})
     ("done", seq, {data, format, width, height, params_json, ...})
+
+Params travel as :meth:`DreamParams.to_wire` JSON: every value plus which
+fields the user set. They were validated before they were sent; the worker
+trusts them.
     ("failed", seq, reason, kind)
     ("cancelled", seq)
 """
@@ -50,7 +54,7 @@ class WorkerOptions:
 
 @dataclass(frozen=True)
 class JobSpec:
-    """One job as shipped to a worker: bytes in, params as JSON."""
+    """One job as shipped to a worker: bytes in, params as :meth:`DreamParams.to_wire` JSON."""
 
     seq: int
     params_json: str
@@ -155,7 +159,7 @@ def execute_job(
     from dream_core.engine import dream
     from dream_core.errors import DreamCancelled, DreamInputError, DreamParamsError, ModelUnavailableError
     from dream_core.images import load_image
-    from dream_core.params import parse_params
+    from dream_core.params import DreamParams
 
     seq = spec.seq
     t_start = time.perf_counter()
@@ -186,7 +190,7 @@ def execute_job(
         )
 
     try:
-        params = parse_params(spec.params_json)
+        params = DreamParams.from_wire(spec.params_json)
         image = guide = None
         notes: list[str] = []
         if spec.image_bytes is not None:
@@ -222,7 +226,7 @@ def execute_job(
                         "oom",
                     )
                 log.warning("job %s: out of memory on %s, retrying with tile_size %d", seq, device, smaller)
-                params = params.with_updates(tile_size=smaller)
+                params = params.adjusted(tile_size=smaller)  # not the user's choice: not recorded as set
                 notes.append(f"ran out of memory; retried with smaller tiles ({smaller} px)")
                 tries += 1
         if cancelled():
@@ -239,7 +243,7 @@ def execute_job(
                 "format": fmt,
                 "width": result.image.width,
                 "height": result.image.height,
-                "params_json": rparams.model_dump_json(),
+                "params_json": rparams.to_wire(),
                 "model": rparams.model,
                 "seed": int(rparams.seed if rparams.seed is not None else params.seed or 0),
                 "seconds": float(result.seconds),

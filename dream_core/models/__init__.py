@@ -1,8 +1,9 @@
 """Dreamable models: one module per architecture, a registry, a load cache.
 
->>> from dream_core.models import get_model, layer_table, resolve_targets
+>>> from dream_core.models import get_model
 >>> model = get_model("efficientnet-lite0")          # cached, frozen, eval
->>> [l.describe() for l in layer_table("googlenet")][:2]   # no weights needed
+
+Imports torch. Layer tables and target checks without torch: :mod:`dream_core.catalog`.
 """
 
 from dream_core.models.base import DreamModel, LayerInfo, ModelSpec, WeightsSpec

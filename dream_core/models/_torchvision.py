@@ -8,6 +8,8 @@ user gets a :class:`ModelUnavailableError` naming both ways.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import os
 import socket
@@ -23,9 +25,16 @@ log = logging.getLogger(__name__)
 DOWNLOAD_TIMEOUT_S = 20.0
 
 
+def torchvision_weights(spec: ModelSpec):  # -> torchvision.models.WeightsEnum member
+    """The torchvision weights enum member the catalog names (``GoogLeNet_Weights.IMAGENET1K_V1``)."""
+    from torchvision.models import get_weight
+
+    return get_weight(spec.weights.torchvision) if spec.weights.torchvision else None
+
+
 def unavailable_message(spec: ModelSpec, reason: str) -> str:
     w = spec.weights
-    tv = w.torchvision_weights()
+    tv = torchvision_weights(spec)
     url = tv.url if tv is not None else "?"
     return (
         f"model {spec.name!r} is unavailable: {reason}. Either go online once so torchvision can download "
@@ -41,7 +50,7 @@ def fetch_state_dict(
     path = spec.weights.local_path(weights)
     if path is not None:
         return load_state_dict_file(path), str(path)
-    tv = spec.weights.torchvision_weights()
+    tv = torchvision_weights(spec)
     cached = spec.weights.cached_file()
     if os.environ.get("DREAMBOT_OFFLINE") and not (cached and cached.is_file()):
         raise ModelUnavailableError(
@@ -49,14 +58,18 @@ def fetch_state_dict(
         )
     old = socket.getdefaulttimeout()
     socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
+    chatter = io.StringIO()  # torch.hub writes "Downloading: ..." even when nothing can download
     try:
-        sd = tv.get_state_dict(progress=False, check_hash=True)
+        with contextlib.redirect_stdout(chatter), contextlib.redirect_stderr(chatter):
+            sd = tv.get_state_dict(progress=False, check_hash=True)
     except Exception as exc:  # noqa: BLE001 - network, hash, disk: all mean "not available"
         raise ModelUnavailableError(
             unavailable_message(spec, f"the weights could not be fetched ({type(exc).__name__}: {exc})")
         ) from None
     finally:
         socket.setdefaulttimeout(old)
+    if "Downloading" in chatter.getvalue():
+        log.info("downloaded %s weights (%s) into the torch cache", spec.name, tv.url)
     return sd, str(tv)
 
 

@@ -6,14 +6,13 @@ layer is the output of one stage, so a forward pass can stop right after the
 deepest layer a dream asks for (truncation) and never computes the rest.
 
 Each architecture module (``efficientnet_lite0.py``, ``googlenet.py`` ...)
-declares a :class:`ModelSpec`: its static layer table (names and channel
-counts, usable without loading any weights), its aliases, its preprocessing
-and a :class:`WeightsSpec` describing where its weights come from.
+declares a :class:`ModelSpec`: its entry of the torch-free
+:mod:`dream_core.catalog` (layer table, aliases, preprocessing, weights) and
+the function that builds its network.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,101 +20,59 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from dream_core.catalog import LayerInfo, ModelInfo, WeightsSpec
 
-@dataclass(frozen=True)
-class LayerInfo:
-    """One dreamable layer: its name, channel count and (for aliases) what it points to."""
-
-    name: str
-    channels: int
-    alias_of: str | None = None
-
-    def describe(self) -> str:
-        if self.alias_of:
-            return f"{self.name} -> {self.alias_of} ({self.channels} ch)"
-        return f"{self.name} ({self.channels} ch)"
-
-
-@dataclass(frozen=True)
-class WeightsSpec:
-    """Where a model's weights come from, plus metadata for listings.
-
-    ``env_var`` names a variable holding a local weights file (a state dict);
-    ``torchvision`` names a torchvision weights enum member
-    (``"GoogLeNet_Weights.IMAGENET1K_V1"``) fetched through its weights API
-    into the torch cache; ``bundled`` marks weights shipped in a Python package.
-    """
-
-    description: str
-    env_var: str | None = None
-    torchvision: str | None = None
-    file_name: str | None = None  # torchvision weights' file name in the torch cache (listing needs no import)
-    bundled: bool = False
-    license: str = ""
-
-    def local_path(self, explicit: str | os.PathLike[str] | None = None) -> Path | None:
-        """An explicit path, else the env var's path (if set)."""
-        if explicit:
-            return Path(explicit)
-        if self.env_var and os.environ.get(self.env_var):
-            return Path(os.environ[self.env_var])
-        return None
-
-    def torchvision_weights(self):  # -> torchvision.models.WeightsEnum member
-        if not self.torchvision:
-            return None
-        import torchvision.models as tvm
-
-        enum_name, member = self.torchvision.split(".")
-        return getattr(getattr(tvm, enum_name), member)
-
-    def cached_file(self) -> Path | None:
-        """Where torchvision's weights API stores the file in the torch cache."""
-        if self.file_name:
-            name = self.file_name
-        else:
-            w = self.torchvision_weights()
-            if w is None:
-                return None
-            name = os.path.basename(w.url)
-        return Path(torch.hub.get_dir()) / "checkpoints" / name
+__all__ = ["DreamModel", "LayerInfo", "ModelSpec", "WeightsSpec", "load_state_dict_file"]
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """Static description of one registered model (no weights loaded)."""
+    """A catalogued model (:class:`~dream_core.catalog.ModelInfo`: layers, aliases,
+    weights, preprocessing) plus the function that builds its network."""
 
-    name: str
-    title: str
-    layers: Sequence[tuple[str, int]]  # own names in forward order, with channel counts
-    aliases: Mapping[str, str]  # alias -> own layer name
-    weights: WeightsSpec
+    info: ModelInfo
     build: Callable[[ModelSpec, torch.device, str | None], DreamModel]
-    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
-    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    @property
+    def title(self) -> str:
+        return self.info.title
+
+    @property
+    def layers(self) -> Sequence[tuple[str, int]]:
+        return self.info.layers
+
+    @property
+    def aliases(self) -> Mapping[str, str]:
+        return self.info.aliases
+
+    @property
+    def weights(self) -> WeightsSpec:
+        return self.info.weights
+
+    @property
+    def mean(self) -> tuple[float, float, float]:
+        return self.info.mean
+
+    @property
+    def std(self) -> tuple[float, float, float]:
+        return self.info.std
 
     @property
     def channels(self) -> dict[str, int]:
-        table = dict(self.layers)
-        for alias, target in self.aliases.items():
-            table[alias] = table[target]
-        return table
+        return self.info.channels
 
     def layer_table(self) -> list[LayerInfo]:
-        """Own layers (forward order), then aliases."""
-        own = dict(self.layers)
-        out = [LayerInfo(n, c) for n, c in self.layers]
-        out += [LayerInfo(a, own[t], t) for a, t in self.aliases.items()]
-        return out
+        return self.info.layer_table()
 
     def canonical(self, layer: str) -> str | None:
-        """The own name a layer name or alias refers to, or None if unknown."""
-        if layer in self.aliases:
-            return self.aliases[layer]
-        return layer if layer in dict(self.layers) else None
+        return self.info.canonical(layer)
 
     def depth(self, layer: str) -> int:
-        return [n for n, _ in self.layers].index(layer)
+        return self.info.depth(layer)
 
 
 class DreamModel(nn.Module):
@@ -168,7 +125,7 @@ class DreamModel(nn.Module):
                 if truncate and len(out) == len(wanted):
                     break
         missing = wanted - out.keys()
-        if missing:  # pragma: no cover - guarded by resolve_targets
+        if missing:  # pragma: no cover - guarded by DreamParams validation
             raise KeyError(f"layers not produced: {sorted(missing)}")
         return out
 
@@ -184,8 +141,10 @@ def load_state_dict_file(path: Path) -> dict[str, torch.Tensor]:
         raise ModelUnavailableError(f"weights file not found: {path}")
     try:
         sd = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file is the same problem to a user
-        raise ModelUnavailableError(f"can't read weights file {path}: {type(exc).__name__}: {exc}") from None
+    except Exception:  # noqa: BLE001 - any unreadable file is the same problem to a user
+        raise ModelUnavailableError(
+            f"weights file {path} is not a PyTorch state dict (a file saved with torch.save)"
+        ) from None
     if isinstance(sd, dict) and "state_dict" in sd and isinstance(sd["state_dict"], dict):
         sd = sd["state_dict"]
     if not isinstance(sd, dict):

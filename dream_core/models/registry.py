@@ -1,8 +1,7 @@
-"""The registry of dreamable models: lookup, layer tables, target resolution and a load cache.
+"""The registry of buildable models: their specs, offline listing and a load cache.
 
-Everything here except :func:`get_model` works from static tables, without
-importing torchvision models or loading weights (cheap enough for Discord
-autocomplete).
+Layer tables, aliases and target resolution live in the torch-free
+:mod:`dream_core.catalog` (re-exported here for the worker side's convenience).
 """
 
 from __future__ import annotations
@@ -15,16 +14,37 @@ from typing import Union
 
 import torch
 
+from dream_core.catalog import (
+    DEFAULT_MODEL,
+    ResolvedTerm,
+    get_info,
+    layer_names,
+    layer_table,
+    resolve_targets,
+)
 from dream_core.errors import DreamParamsError, ModelUnavailableError
 from dream_core.models import efficientnet_lite0, googlenet, resnet50, vgg16
-from dream_core.models.base import DreamModel, LayerInfo, ModelSpec
-from dream_core.targets import TargetTerm, parse_target_spec
+from dream_core.models.base import DreamModel, ModelSpec
 
 log = logging.getLogger(__name__)
 
 _MODULES = {m.NAME: m for m in (efficientnet_lite0, googlenet, vgg16, resnet50)}
 MODELS: dict[str, ModelSpec] = {name: m.SPEC for name, m in _MODULES.items()}
-DEFAULT_MODEL = efficientnet_lite0.NAME
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "MODELS",
+    "ModelListing",
+    "ResolvedTerm",
+    "clear_cache",
+    "get_model",
+    "get_spec",
+    "layer_names",
+    "layer_table",
+    "list_models",
+    "resolve_device",
+    "resolve_targets",
+]
 
 DeviceLike = Union[str, torch.device, None]
 
@@ -41,21 +61,10 @@ class ModelListing:
     default: bool
 
 
-@dataclass(frozen=True)
-class ResolvedTerm:
-    """A target term resolved against a model: own layer name, filter, weight."""
-
-    layer: str
-    channel: int | None
-    weight: float
-    spec_name: str  # as the user wrote it (alias or own name)
-
-
 def get_spec(name: str) -> ModelSpec:
-    try:
-        return MODELS[name]
-    except KeyError:
-        raise DreamParamsError(f"model: unknown model {name!r}; choose one of {', '.join(MODELS)}") from None
+    """The buildable spec of a catalogued model (DreamParamsError for an unknown one)."""
+    get_info(name)
+    return MODELS[name]
 
 
 def list_models() -> list[ModelListing]:
@@ -71,42 +80,6 @@ def list_models() -> list[ModelListing]:
                 name, spec.title, offline, spec.weights.description, spec.weights.env_var, name == DEFAULT_MODEL
             )
         )
-    return out
-
-
-def layer_table(model_name: str) -> list[LayerInfo]:
-    """Own layers in forward order, then aliases, with channel counts (no weights loaded)."""
-    return get_spec(model_name).layer_table()
-
-
-def layer_names(model: str | DreamModel) -> list[str]:
-    """Every valid layer name of a model (a name or a loaded model): aliases first, then own names."""
-    spec = model.spec if isinstance(model, DreamModel) else get_spec(model)
-    return list(spec.aliases) + [n for n, _ in spec.layers]
-
-
-def resolve_targets(model_name: str, spec: str) -> list[ResolvedTerm]:
-    """Parse a target spec and check it against a model.
-
-    Raises :class:`DreamParamsError` for an unknown layer (listing the valid
-    names) or a filter out of range (giving the channel count).
-    """
-    mspec = get_spec(model_name)
-    terms: list[TargetTerm] = parse_target_spec(spec)
-    out: list[ResolvedTerm] = []
-    channels = mspec.channels
-    for t in terms:
-        own = mspec.canonical(t.layer)
-        if own is None:
-            raise DreamParamsError(
-                f"layer: {model_name} has no layer {t.layer!r}; valid: {', '.join(layer_names(model_name))}"
-            )
-        if t.channel is not None and not 0 <= t.channel < channels[own]:
-            raise DreamParamsError(
-                f"layer: filter {t.channel} out of range for {t.layer} of {model_name} "
-                f"(it has {channels[own]} filters: 0..{channels[own] - 1})"
-            )
-        out.append(ResolvedTerm(own, t.channel, t.weight, str(t)))
     return out
 
 

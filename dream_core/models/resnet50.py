@@ -9,25 +9,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from dream_core import catalog
 from dream_core.models import _torchvision
-from dream_core.models.base import DreamModel, ModelSpec, WeightsSpec
+from dream_core.models.base import DreamModel, ModelSpec
 
-NAME = "resnet50"
-
-_STAGES = [(1, 3, 256), (2, 4, 512), (3, 6, 1024), (4, 3, 2048)]  # (layer, blocks, channels)
-LAYERS: list[tuple[str, int]] = [("stem", 64)]
-for _l, _n, _c in _STAGES:
-    LAYERS += [(f"layer{_l}.{i}", _c) for i in range(_n)]
-ALIASES = {f"layer{_l}": f"layer{_l}.{_n - 1}" for _l, _n, _ in _STAGES}
-ALIASES.update({"mixed3": "layer2.3", "mixed4": "layer3.3", "mixed5": "layer4.0"})
-
-WEIGHTS = WeightsSpec(
-    description="torchvision ResNet50_Weights.IMAGENET1K_V1 (torch cache) or a local state dict",
-    env_var="DREAMBOT_RESNET50_WEIGHTS",
-    torchvision="ResNet50_Weights.IMAGENET1K_V1",
-    file_name="resnet50-0676ba61.pth",
-    license="BSD-3-Clause (torchvision)",
-)
+INFO = catalog.RESNET50
+NAME = INFO.name
+_STAGES = catalog.RESNET50_STAGES  # (layer, blocks, channels)
 
 
 def build(spec: ModelSpec, device: torch.device, weights: str | None) -> DreamModel:
@@ -47,11 +35,4 @@ def available_offline() -> bool:
     return _torchvision.cached_or_configured(SPEC)
 
 
-SPEC = ModelSpec(
-    name=NAME,
-    title="ResNet-50 (ImageNet)",
-    layers=LAYERS,
-    aliases=ALIASES,
-    weights=WEIGHTS,
-    build=build,
-)
+SPEC = ModelSpec(info=INFO, build=build)

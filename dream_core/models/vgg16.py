@@ -9,24 +9,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from dream_core import catalog
 from dream_core.models import _torchvision
-from dream_core.models.base import DreamModel, ModelSpec, WeightsSpec
+from dream_core.models.base import DreamModel, ModelSpec
 
-NAME = "vgg16"
-
-_CONFIG = [(1, 2, 64), (2, 2, 128), (3, 3, 256), (4, 3, 512), (5, 3, 512)]  # (block, convs, channels)
-LAYERS: list[tuple[str, int]] = []
-for _b, _n, _c in _CONFIG:
-    LAYERS += [(f"conv{_b}_{i}", _c) for i in range(1, _n + 1)] + [(f"pool{_b}", _c)]
-ALIASES = {"mixed3": "conv3_3", "mixed4": "conv4_3", "mixed5": "conv5_3"}
-
-WEIGHTS = WeightsSpec(
-    description="torchvision VGG16_Weights.IMAGENET1K_V1 (torch cache) or a local state dict",
-    env_var="DREAMBOT_VGG16_WEIGHTS",
-    torchvision="VGG16_Weights.IMAGENET1K_V1",
-    file_name="vgg16-397923af.pth",
-    license="BSD-3-Clause (torchvision)",
-)
+INFO = catalog.VGG16
+NAME = INFO.name
+LAYERS = list(INFO.layers)
 
 
 def build(spec: ModelSpec, device: torch.device, weights: str | None) -> DreamModel:
@@ -56,11 +45,4 @@ def available_offline() -> bool:
     return _torchvision.cached_or_configured(SPEC)
 
 
-SPEC = ModelSpec(
-    name=NAME,
-    title="VGG16 (ImageNet)",
-    layers=LAYERS,
-    aliases=ALIASES,
-    weights=WEIGHTS,
-    build=build,
-)
+SPEC = ModelSpec(info=INFO, build=build)

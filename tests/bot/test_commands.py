@@ -48,14 +48,16 @@ async def test_presets_save_list_show_use_delete(bot_env, small_png):
     listed = await fake.slash("preset list", user=w.alice)
     assert listed.callback.ephemeral and "dogs" in listed.text
     shown = await fake.slash("preset show", {"name": "dogs"}, user=w.alice)
-    assert "mixed4:7" in shown.text and "keep_colors" in shown.text
+    assert "mixed4:7" in shown.text and "keep_colors" in shown.text and "/dream preset:dogs" in shown.text
 
     used = await fake.slash("preset use", {"name": "dogs"}, user=w.alice,
                             attachments={"image": (small_png, "cat.png", "image/png")})
     msg = await used.wait_for_original(result_done, timeout=90)
     info = await env.store.get_dream(dream_id_of(msg))
     assert info.params.layer == "mixed4:7" and info.params.keep_colors
-    assert info.params.octaves == 1 and info.params.max_size == 96  # ...and still apply under them
+    # ...and still apply under them, without being recorded as set
+    assert set(info.params_data) == {"layer", "strength", "keep_colors", "jitter", "seed"}
+    assert max(info.width, info.height) <= 96
 
     # /dream preset: + an option on top
     h = await fake.slash("dream", {"preset": "dogs", "strength": "low"}, user=w.alice,

@@ -49,7 +49,7 @@ def test_dream_sample_and_noise_and_animation(tmp_path, capsys):
         (["dream", "sample", "--layer", "mixed9"], "valid: mixed3, mixed4"),
         (["dream", "sample", "--layer", "mixed4:500"], "out of range"),
         (["dream", "sample", "--model", "alexnet"], "unknown model"),
-        (["dream", "sample", "--octave-scale", "9"], "octave_scale"),
+        (["dream", "sample", "--octave-scale", "9"], "--octave-scale:"),
         (["dream", "sample", "-o", "{tmp}/x.bmp"], "unsupported format"),
     ],
 )
@@ -102,3 +102,92 @@ def test_googlenet_via_weights_flag(tmp_path, capsys, googlenet_weights):
                "--max-size", "64", "-o", str(out), *FAST])
     assert rc == 0, capsys.readouterr().err
     assert read_params(out).model == "googlenet"
+
+
+# ------------------------------------------------------------------ issue 11 §1 and §4
+
+
+def test_params_from_a_png_takes_a_new_strength(tmp_path, sample_png, capsys):
+    """The PNG stores what was set (not the medium preset's octaves/iterations/step), so
+    ``--params-from a.png --strength extreme`` really dreams at extreme."""
+    src = tmp_path / "cat.png"
+    src.write_bytes(sample_png)
+    a = tmp_path / "a.png"
+    assert main(["dream", str(src), "-o", str(a), "--max-size", "48", "--seed", "5", "-q"]) == 0
+    assert read_params(a).explicit() == {"seed": 5, "max_size": 48}
+    b = tmp_path / "b.png"
+    assert main(["dream", str(src), "-o", str(b), "--params-from", str(a), "--strength", "extreme", "-q"]) == 0
+    p = read_params(b)
+    assert p.strength == "extreme" and p.seed == 5 and p.octaves is None
+    assert p.resolved().octaves == 5
+    assert a.read_bytes() != b.read_bytes()
+
+
+def test_help_examples_work_on_the_default_model():
+    import shlex
+
+    from dream_core.cli import EXAMPLE_LINES, build_parser, params_from_args
+    from dream_core.params import DreamParams
+
+    parser = build_parser()
+    for line in EXAMPLE_LINES:
+        args = parser.parse_args(shlex.split(line))
+        params = params_from_args(args)  # validates model and layer: raises on a bad example
+        assert params.model == DreamParams().model
+    layer_help = DreamParams.model_fields["layer"].description or ""
+    for spec in layer_help.split("'")[1::2]:
+        DreamParams(layer=spec)
+
+
+def test_zoom_frames_to_png_writes_an_animated_png(tmp_path, capsys):
+    out = tmp_path / "anim.png"
+    rc = main(["dream", "noise", "--noise-size", "40", "--zoom-frames", "3", "--frame-iterations", "1",
+               "-o", str(out), *FAST])
+    assert rc == 0
+    assert "4 frames" in capsys.readouterr().out
+    with Image.open(out) as im:
+        assert im.format == "PNG" and getattr(im, "is_animated", False) and im.n_frames == 4
+    assert read_params(out).zoom_frames == 3
+    rc = main(["dream", "noise", "--zoom-frames", "3", "-o", str(tmp_path / "anim.jpg"), *FAST])
+    err = capsys.readouterr().err
+    assert rc == 2 and "JPEG can't hold an animation" in err and "-o" in err
+
+
+def test_guided_png_records_its_guide_and_params_from_asks_for_it(tmp_path, sample_png, capsys):
+    from dream_core.images import read_guide
+
+    guide = tmp_path / "stars.png"
+    Image.new("RGB", (32, 32), (10, 20, 200)).save(guide)
+    out = tmp_path / "g.png"
+    assert main(["dream", "noise", "--noise-size", "40", "--guide", str(guide), "-o", str(out), *FAST]) == 0
+    recorded = read_guide(out)
+    import hashlib
+
+    assert recorded == {"name": "stars.png", "sha256": hashlib.sha256(guide.read_bytes()).hexdigest()}
+    capsys.readouterr()
+    rc = main(["dream", "noise", "--params-from", str(out), "-o", str(tmp_path / "x.png"), "-q"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "--guide" in err and "stars.png" in err and len(err.strip().splitlines()) == 1
+    other = tmp_path / "other.png"
+    Image.new("RGB", (32, 32), (200, 20, 10)).save(other)
+    rc = main(["dream", "noise", "--params-from", str(out), "--guide", str(other), "-o", str(tmp_path / "y.png"), "-q"])
+    assert rc == 0 and "not the guide" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["dream", "sample", "--max-size", "9000"], "--max-size:"),
+        (["dream", "sample", "--layer", "mixed9"], "--layer:"),
+        (["dream", "sample", "-o", "{tmp}/name"], ".png .jpg .webp .gif .mp4"),
+        (["dream", "sample", "--weights", "{text}", "-o", "{tmp}/w.png"], "not a PyTorch state dict"),
+    ],
+)
+def test_errors_name_the_flag(tmp_path, capsys, argv, message):
+    text = tmp_path / "text.png"
+    text.write_text("hello")
+    argv = [a.replace("{tmp}", str(tmp_path)).replace("{text}", str(text)) for a in argv]
+    rc = main(argv + ["-q"])
+    err = capsys.readouterr().err
+    assert rc == 2 and message in err, err
+    assert "KeyError" not in err and "max_size:" not in err and len(err.strip().splitlines()) == 1

@@ -57,7 +57,8 @@ def test_png_carries_params_that_reproduce_the_dream(cat, fast):
     result = dream(cat, fast.with_updates(seed=None))  # seed chosen by resolved()
     data = result.encode("png")
     params = read_params(data)
-    assert params == result.params and params.seed is not None and params.iterations == 3
+    assert params.explicit() == result.params.explicit()  # what was set, and the seed
+    assert params.resolved() == result.params and params.seed is not None and params.iterations == 3
     assert dream(cat, params).encode("png") == data
 
 

@@ -157,7 +157,8 @@ def test_still_formats_and_png_params(sample_image):
 
     params = DreamParams(layer="mixed3:7", seed=42).resolved()
     png = encode_still(sample_image, "png", params)
-    assert read_params(png) == params
+    assert read_params(png).explicit() == {"layer": "mixed3:7", "seed": 42}  # what was set, not the fill-ins
+    assert read_params(png).resolved() == params
     with Image.open(io.BytesIO(png)) as im:
         assert im.format == "PNG" and "dreambot:params" in im.text
     rgba = sample_image.convert("RGBA")

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from dream_core.catalog import layer_names, layer_table, resolve_targets
 from dream_core.errors import DreamParamsError, ModelUnavailableError
 from dream_core.models import (
     get_model,
     get_spec,
-    layer_names,
-    layer_table,
     list_models,
-    resolve_targets,
 )
 
 
@@ -122,8 +121,11 @@ def test_static_weight_file_names_match_torchvision():
     import os
 
     for name in ("googlenet", "vgg16", "resnet50"):
+        from torchvision.models import get_weight
+
         w = get_spec(name).weights
-        assert w.file_name == os.path.basename(w.torchvision_weights().url)
+        assert w.file_name == os.path.basename(get_weight(w.torchvision).url)
+        assert get_spec(name).weights.cached_file() == Path(torch.hub.get_dir()) / "checkpoints" / w.file_name
 
 
 def test_default_model_listed_as_offline():
@@ -193,3 +195,23 @@ def test_cli_no_weights_offline_has_no_traceback(tmp_path):
     assert "Traceback" not in proc.stderr
     assert "--weights PATH" in proc.stderr and "DREAMBOT_GOOGLENET_WEIGHTS" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_offline_download_failure_prints_no_torchvision_line(tmp_path, monkeypatch, capsys):
+    """Without network torch.hub announces "Downloading: https://..." before failing; the user
+    sees only the one ModelUnavailableError line (the network edge is faked)."""
+    import urllib.error
+
+    import torch.hub
+
+    def offline(*a, **k):
+        raise urllib.error.URLError("Name or service not known")
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.delenv("DREAMBOT_GOOGLENET_WEIGHTS", raising=False)
+    monkeypatch.delenv("DREAMBOT_OFFLINE", raising=False)
+    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
+    with pytest.raises(ModelUnavailableError, match="--weights PATH"):
+        get_model("googlenet", "cpu")
+    captured = capsys.readouterr()
+    assert "Downloading" not in captured.err + captured.out

@@ -109,10 +109,12 @@ def test_out_of_memory_retries_once_with_half_tiles(monkeypatch, small_png):
     options = WorkerOptions(max_bytes=10**7, max_pixels=10**7, max_size=1024)
     params = DreamParams(**QUICK, tile_size=256).resolved()
     sent = []
-    out = execute_job(JobSpec(1, params.model_dump_json(), small_png), "cpu", options, sent.append, lambda: False)
+    out = execute_job(JobSpec(1, params.to_wire(), small_png), "cpu", options, sent.append, lambda: False)
     assert out[0] == "done", out
     assert calls == [256, 128]
     assert any("smaller tiles (128 px)" in n for n in out[2]["notes"])
+    ran = DreamParams.from_wire(out[2]["params_json"])
+    assert ran.tile_size == 128 and ran.explicit() == params.adjusted(tile_size=128).explicit()
     assert sent and all(m[0] == "progress" for m in sent)
 
     def always_out_of_memory(image, params, **kw):
@@ -121,7 +123,7 @@ def test_out_of_memory_retries_once_with_half_tiles(monkeypatch, small_png):
 
     monkeypatch.setattr(engine, "dream", always_out_of_memory)
     calls.clear()
-    out = execute_job(JobSpec(2, params.model_dump_json(), small_png), "cpu", options, sent.append, lambda: False)
+    out = execute_job(JobSpec(2, params.to_wire(), small_png), "cpu", options, sent.append, lambda: False)
     assert out[:2] == ("failed", 2) and out[3] == "oom" and "memory" in out[2]
     assert calls == [256, 128]
 

@@ -40,7 +40,10 @@ async def test_life_of_a_dream(store, sample_png):
     )
     assert done.status is DreamStatus.DONE and done.result == result
     assert (done.width, done.height, done.size_bytes, done.seconds) == (160, 107, result.size, 1.25)
-    assert done.params == resolved and done.finished_at >= done.started_at >= done.created_at
+    assert done.finished_at >= done.started_at >= done.created_at
+    # what was set (and the seed) is stored; the strength preset's fill-ins are not
+    assert done.params_data == {"octaves": 2, "seed": 7}
+    assert done.params.resolved() == resolved
     assert done.error is None
 
     m = await store.set_dream_messages(d.id, result_message_id=301)

@@ -300,3 +300,38 @@ async def test_ping_reports_a_dead_database(tmp_path, data_dir):
             await store.ping()
     finally:
         await store.close()
+
+
+def test_params_migration_keeps_what_was_set(tmp_path):
+    """0002 -> 0003 rewrites old, fully resolved params to the fields that count as set:
+    strength-preset fill-ins of the row's own strength, defaults and a dream's clamp go."""
+    import json
+
+    path = tmp_path / "p.db"
+    url = sqlite_url(path)
+    upgrade(url, "0002")
+    old_preset = {  # saved as strength=high, iterations=30 (the rest written out by the old code)
+        "model": "efficientnet-lite0", "layer": "mixed3", "strength": "high", "octaves": 4, "octave_scale": 1.4,
+        "iterations": 30, "step": 0.012, "jitter": 32, "smoothing": 0.5, "normalize_gradients": True,
+        "tile_size": 512, "seed": None, "keep_colors": False, "max_size": 1024, "noise_size": 512,
+        "guide_weight": 1.0, "zoom_frames": 0, "zoom": 1.05, "rotate": 0.0, "frame_iterations": 15, "fps": 12,
+    }
+    old_dream = {**old_preset, "strength": "medium", "octaves": 3, "iterations": 10, "step": 0.01,
+                 "frame_iterations": 5, "seed": 77, "max_size": 512, "keep_colors": True}
+    with sqlite3.connect(path) as con:
+        con.execute("INSERT INTO users (id, display_name, first_seen, last_seen, gallery_opt_out) "
+                    "VALUES (1, 'x', '2020-01-01', '2020-01-01', 0)")
+        con.execute("INSERT INTO presets (owner_id, name, name_key, params, shared, use_count, created_at, updated_at) "
+                    "VALUES (1, 'p', 'p', ?, 0, 0, '2020-01-01', '2020-01-01')", (json.dumps(old_preset),))
+        con.execute("INSERT INTO dreams (user_id, params, model, status, created_at, is_animation) "
+                    "VALUES (1, ?, 'efficientnet-lite0', 'done', '2020-01-01', 0)", (json.dumps(old_dream),))
+    upgrade(url)
+    with sqlite3.connect(path) as con:
+        preset = json.loads(con.execute("SELECT params FROM presets").fetchone()[0])
+        dream = json.loads(con.execute("SELECT params FROM dreams").fetchone()[0])
+    assert preset == {"layer": "mixed3", "strength": "high", "iterations": 30}
+    assert dream == {"layer": "mixed3", "seed": 77, "keep_colors": True}
+    assert _diff(path) == []
+    downgrade(url, "0002")  # the smaller dicts stay: older code reads them too
+    upgrade(url)
+    assert current(url) == head()

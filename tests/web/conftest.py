@@ -140,7 +140,7 @@ async def web_env(tmp_path_factory, sample_image):
     vote_plan = [2, 5, 0, 3, 1, 4]
     for i, nvotes in enumerate(vote_plan):
         author, name = (ALICE, "Alice") if i % 2 == 0 else (BOB, "Bob")
-        params = DreamParams(strength="high", layer="mixed4c:97", iterations=17, seed=100 + i) if i == 0 else None
+        params = DreamParams(strength="high", layer="mixed4:97", iterations=17, seed=100 + i) if i == 0 else None
         d, src_ref, res_ref = await _finished_dream(
             store, author, name, PUBLIC_GUILD, "Dream Club", src, encode(dreamlike(src, i)), params=params
         )

@@ -163,7 +163,7 @@ async def test_dream_page_shows_command_and_plays_animations(tab, served):
     page, s = tab.page, served.seeded
     await page.goto(f"/d/{s.params_entry}")
     command = await page.inner_text("#command")
-    assert command.startswith("/dream layer:mixed4c:97 strength:high iterations:17 seed:")
+    assert command.startswith("/dream layer:mixed4:97 strength:high iterations:17 seed:")
     assert await page.inner_text(".author") == "Alice"
 
     await page.goto(f"/d/{s.animated_entry}")

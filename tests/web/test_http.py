@@ -156,9 +156,9 @@ async def test_dream_page_shows_command_params_votes_and_author(http, served):
     text = body.decode()
     p = s.params
     command = re.search(r'<code class="command" id="command">([^<]*)</code>', text).group(1)
-    assert command == f"/dream layer:mixed4c:97 strength:high iterations:17 seed:{p.seed}"
+    assert command == f"/dream layer:mixed4:97 strength:high iterations:17 seed:{p.seed}"
     cli = re.search(r'<code class="command" id="cli-command">([^<]*)</code>', text).group(1)
-    assert cli == f"dreambot dream original.png --layer mixed4c:97 --strength high --iterations 17 --seed {p.seed}"
+    assert cli == f"dreambot dream original.png --layer mixed4:97 --strength high --iterations 17 --seed {p.seed}"
     assert '<strong class="author"><bdi>Alice</bdi></strong>' in text
     assert f'<span class="score">{s.votes[s.params_entry]}</span>' in text
     assert f"/img/{s.params_entry}/result" in text and f"/img/{s.params_entry}/source" in text
