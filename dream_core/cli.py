@@ -156,6 +156,8 @@ def _default_output(inp: str, animated: bool) -> Path:
 
 
 def cmd_dream(args: argparse.Namespace) -> int:
+    from dream_core.clips.cli import clip_input
+    from dream_core.clips.cli import run as dream_clip_cli
     from dream_core.engine import dream
     from dream_core.images import load_image, output_format, sample_path
 
@@ -171,6 +173,9 @@ def cmd_dream(args: argparse.Namespace) -> int:
         src: Any = sample_path() if args.input == "sample" else args.input
         if args.input == "-":
             src = sys.stdin.buffer.read()
+        if args.input != "sample" and (clip := clip_input(src)) is not None:  # an animation or a video
+            bar = _ProgressBar(sys.stderr) if (not args.quiet and sys.stderr.isatty()) else None
+            return dream_clip_cli(args, params, clip, bar)
         image = load_image(src, max_size=params.max_size)
     guide = load_image(args.guide, max_size=params.max_size).image if args.guide else None
 

@@ -5,7 +5,14 @@ dream it with temporal coherence, encode the dreamed animation.
 uploads with them); ``coherent`` and ``service`` run the dream (torch).
 """
 
-from dream_core.clips.decode import Clip, decode_clip, is_clip, probe_clip, read_clip_bytes, sniff
+from dream_core.clips.decode import (
+    Clip,
+    decode_clip,
+    is_clip,
+    probe_clip,
+    read_clip_bytes,
+    sniff,
+)
 from dream_core.clips.encode import EncodedClip, clip_format, encode_clip
 from dream_core.clips.limits import ClipHeader, ClipLimits, ClipPlan, plan_clip
 

@@ -5,8 +5,8 @@ Frame 1 is dreamed like a still. Every next frame starts from the previous
 source frames (:mod:`dream_core.clips.flow`), blended with the current
 source frame (``clip_blend`` of the carried dream where the flow is
 reliable, the plain source where it is not: occlusions, new content) and is
-then refined with ``frame_iterations`` steps per octave, fewer than a still
-needs. A scene cut (most of the frame unreliable) is dreamed afresh like a
+then refined with ``frame_iterations`` steps at full size only (a still
+takes ``iterations`` steps at each of ``octaves`` sizes). A scene cut (most of the frame unreliable) is dreamed afresh like a
 still.
 
 Uses only the engine's public :func:`~dream_core.engine.dream`.
@@ -25,15 +25,11 @@ from PIL import Image
 from dream_core.clips.decode import Clip
 from dream_core.clips.encode import EncodedClip, clip_format, encode_clip, fit_upload
 from dream_core.clips.flow import FlowSettings, estimate_motion, to_array, to_pil, warp
+from dream_core.clips.limits import check_clip_params
 from dream_core.engine import dream, octave_sizes
-from dream_core.errors import DreamCancelled, DreamParamsError
+from dream_core.errors import DreamCancelled
 from dream_core.params import DreamParams
 from dream_core.results import CancelCheck, Progress, ProgressCallback
-
-ZOOM_REFUSED = (
-    "a clip can't be combined with --zoom-frames (zoom animations grow from one still); "
-    "drop --zoom-frames or dream a still"
-)
 
 
 @dataclass
@@ -47,7 +43,9 @@ class ClipResult:
     seconds: float
     notes: list[str] = field(default_factory=list)
     source_format: str = ""
-    reliable_share: list[float] = field(default_factory=list)  # per frame after the first: flow trusted
+    reliable_share: list[float] = field(
+        default_factory=list
+    )  # per frame after the first: flow trusted
 
     @property
     def image(self) -> Image.Image:
@@ -62,7 +60,9 @@ class ClipResult:
         """Encode as ``gif``/``webp``/``png`` (APNG)/``mp4``; with ``max_bytes``, re-encode or downscale to fit."""
         enc = fit_upload(self.frames, self.durations, self.loop, fmt, max_bytes)
         if enc.format == "mp4" and len(set(self.durations)) > 1:
-            enc.notes.append("MP4 has one frame rate: frames of uneven length play at the mean rate")
+            enc.notes.append(
+                "MP4 has one frame rate: frames of uneven length play at the mean rate"
+            )
         return enc
 
     def save(self, path: str | Path) -> Path:
@@ -81,6 +81,7 @@ def dream_clip(
     clip: Clip,
     params: DreamParams | None = None,
     *,
+    guide: Image.Image | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelCheck | None = None,
     device: str | None = None,
@@ -99,17 +100,18 @@ def dream_clip(
     """
     t0 = time.perf_counter()
     p = (params or DreamParams()).resolved()
-    if p.zoom_frames:
-        raise DreamParamsError(ZOOM_REFUSED)
+    check_clip_params(p)
     assert p.octaves and p.octave_scale and p.iterations and p.frame_iterations
     n = len(clip.frames)
     notes = list(clip.notes)
     if n == 1:
         notes.append("a 1-frame animation: dreamed as a still")
-    refine = p.with_updates(iterations=p.frame_iterations)
+    # Refined at full size only: the carried dream already holds the coarse octaves' patterns,
+    # and dreaming the small octaves again adds large blobs that don't follow the motion.
+    refine = p.with_updates(iterations=p.frame_iterations, octaves=1)
     size = clip.frames[0].size
     still_steps = _steps(size, p.octaves, p.octave_scale, p.iterations)
-    refine_steps = _steps(size, p.octaves, p.octave_scale, p.frame_iterations)
+    refine_steps = _steps(size, 1, p.octave_scale, p.frame_iterations)
     carry = coherent and p.clip_blend > 0
     total = still_steps + (n - 1) * (refine_steps if carry else still_steps)
     done = 0
@@ -118,7 +120,11 @@ def dream_clip(
         def report(pr: Progress) -> None:
             if progress is not None:
                 frac = (done + pr.fraction * steps) / max(1, total)
-                progress(dataclasses.replace(pr, frame=frame, frames=n, fraction=min(1.0, frac)))
+                progress(
+                    dataclasses.replace(
+                        pr, frame=frame, frames=n, fraction=min(1.0, frac)
+                    )
+                )
 
         return report
 
@@ -138,8 +144,15 @@ def dream_clip(
                 w = (p.clip_blend * motion.reliable)[..., None]
                 start = to_pil(s + w * (carried - s))
                 frame_params, steps = refine, refine_steps
-        result = dream(start, frame_params, progress=reporter(i + 1, steps), cancel=cancel,
-                       device=device, weights=weights)
+        result = dream(
+            start,
+            frame_params,
+            guide=guide,
+            progress=reporter(i + 1, steps),
+            cancel=cancel,
+            device=device,
+            weights=weights,
+        )
         done += steps
         out.append(result.image.convert("RGB"))
         prev_dream = to_array(out[-1])

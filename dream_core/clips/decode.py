@@ -14,15 +14,22 @@ import os
 import struct
 import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from PIL import Image, ImageSequence, UnidentifiedImageError
 
-from dream_core.clips.limits import ClipHeader, ClipLimits, ClipPlan, check_duration, check_header, plan_clip
+from dream_core.clips.limits import (
+    ClipHeader,
+    ClipLimits,
+    ClipPlan,
+    check_duration,
+    check_header,
+    plan_clip,
+)
 from dream_core.errors import DreamInputError
 
 DEFAULT_DURATION_MS = 100  # what browsers show a frame with no (or a ~0) duration for
@@ -73,11 +80,13 @@ def sniff(data: bytes) -> Kind:
         return "video"
     if head.startswith(b"RIFF") and head[8:12] == b"AVI ":
         return "video"
-    if head.startswith((b"ID3", b"OggS", b"fLaC", b"\xff\xfb", b"\xff\xf3", b"\xff\xf2")) or (
-        head.startswith(b"RIFF") and head[8:12] == b"WAVE"
-    ):
+    if head.startswith(
+        (b"ID3", b"OggS", b"fLaC", b"\xff\xfb", b"\xff\xf3", b"\xff\xf2")
+    ) or (head.startswith(b"RIFF") and head[8:12] == b"WAVE"):
         return "audio"
-    if head.startswith((b"GIF8", b"\x89PNG", b"\xff\xd8")) or (head.startswith(b"RIFF") and head[8:12] == b"WEBP"):
+    if head.startswith((b"GIF8", b"\x89PNG", b"\xff\xd8")) or (
+        head.startswith(b"RIFF") and head[8:12] == b"WEBP"
+    ):
         return "image"
     return "unknown"
 
@@ -101,7 +110,9 @@ def is_clip(data: bytes) -> bool:
         return False
 
 
-def read_clip_bytes(src: bytes | str | os.PathLike[str], max_bytes: int = MAX_CLIP_BYTES) -> bytes:
+def read_clip_bytes(
+    src: bytes | str | os.PathLike[str], max_bytes: int = MAX_CLIP_BYTES
+) -> bytes:
     """The bytes of a clip file (or the bytes given), refusing empty or oversized input."""
     if isinstance(src, (str, os.PathLike)):
         path = Path(src)
@@ -110,21 +121,30 @@ def read_clip_bytes(src: bytes | str | os.PathLike[str], max_bytes: int = MAX_CL
         except OSError as exc:
             raise DreamInputError(f"can't read {path}: {exc.strerror or exc}") from None
         if size > max_bytes:
-            raise DreamInputError(f"file is too large ({size / 2**20:.1f} MB; the limit is {max_bytes / 2**20:.1f} MB)")
-        data = path.read_bytes()
+            raise DreamInputError(
+                f"file is too large ({size / 2**20:.1f} MB; the limit is {max_bytes / 2**20:.1f} MB)"
+            )
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise DreamInputError(f"can't read {path}: {exc.strerror or exc}") from None
     else:
         data = bytes(src)
     if not data:
         raise DreamInputError("the file is empty")
     if len(data) > max_bytes:
-        raise DreamInputError(f"file is too large ({len(data) / 2**20:.1f} MB; the limit is {max_bytes / 2**20:.1f} MB)")
+        raise DreamInputError(
+            f"file is too large ({len(data) / 2**20:.1f} MB; the limit is {max_bytes / 2**20:.1f} MB)"
+        )
     return data
 
 
 # ------------------------------------------------------------------ probing (no frame decoded)
 
 
-def probe_clip(data: bytes, limits: ClipLimits | None = None) -> tuple[ClipHeader, ClipPlan]:
+def probe_clip(
+    data: bytes, limits: ClipLimits | None = None
+) -> tuple[ClipHeader, ClipPlan]:
     """Validate a clip from its header and plan its dream, without decoding frames.
 
     Raises :class:`DreamInputError` (one line) for an audio-only file, a
@@ -134,7 +154,11 @@ def probe_clip(data: bytes, limits: ClipLimits | None = None) -> tuple[ClipHeade
     kind = sniff(data)
     if kind == "audio":
         raise DreamInputError("that's an audio-only file: there's no picture to dream")
-    header = _probe_video(data, _container(data)) if kind == "video" else _probe_picture(data, limits)
+    header = (
+        _probe_video(data, _container(data))
+        if kind == "video"
+        else _probe_picture(data, limits)
+    )
     return header, plan_clip(header, limits)
 
 
@@ -142,12 +166,16 @@ def _probe_picture(data: bytes, limits: ClipLimits) -> ClipHeader:
     try:
         with _opened(data) as im:
             w, h = im.size
-            if w * h > limits.max_frame_pixels:  # before counting frames: refuse huge frames at once
+            if (
+                w * h > limits.max_frame_pixels
+            ):  # before counting frames: refuse huge frames at once
                 check_header(ClipHeader(im.format or "?", (w, h), 1, None), limits)
             n = int(getattr(im, "n_frames", 1))
             check_header(ClipHeader(im.format or "?", (w, h), n, None), limits)
             total = 0.0
-            for i in range(n):  # durations live in each frame's header; seeking doesn't decode pixels
+            for i in range(
+                n
+            ):  # durations live in each frame's header; seeking doesn't decode pixels
                 im.seek(i)
                 total += _duration(im.info.get("duration"))
             return ClipHeader(im.format or "?", (w, h), n, total)
@@ -180,9 +208,15 @@ def _video_header(meta: dict, fmt: str) -> ClipHeader:
     dur = float(meta.get("duration") or 0.0)
     if fps <= 0 or not np.isfinite(fps):
         raise DreamInputError("the video's frame rate is unreadable (corrupt file?)")
-    n = int(round(dur * fps)) if dur > 0 else 0
+    n = round(dur * fps) if dur > 0 else 0
     size = tuple(int(v) for v in meta.get("size", (0, 0)))
-    return ClipHeader(fmt, (size[0], size[1]), n, dur * 1000 if dur > 0 else None, bool(meta.get("audio_codec")))
+    return ClipHeader(
+        fmt,
+        (size[0], size[1]),
+        n,
+        dur * 1000 if dur > 0 else None,
+        bool(meta.get("audio_codec")),
+    )
 
 
 # ------------------------------------------------------------------ decoding
@@ -208,7 +242,7 @@ def decode_clip(data: bytes, limits: ClipLimits | None = None) -> Clip:
 
 def _decode_picture(data: bytes, header: ClipHeader, plan: ClipPlan) -> Clip:
     frames: list[Image.Image] = []
-    durations: list[int] = []
+    durations: list[float] = []
     notes: list[str] = []
     fixed = 0
     try:
@@ -226,12 +260,23 @@ def _decode_picture(data: bytes, header: ClipHeader, plan: ClipPlan) -> Clip:
     except Exception as exc:  # noqa: BLE001
         raise _corrupt(exc) from None
     if fixed:
-        notes.append(f"{fixed} frame(s) had no usable duration: shown for {DEFAULT_DURATION_MS} ms")
-    return Clip(frames, [int(round(d)) for d in durations], loop if isinstance(loop, int) else None,
-                header.format, header.n_frames, header.size, notes)
+        notes.append(
+            f"{fixed} frame(s) had no usable duration: shown for {DEFAULT_DURATION_MS} ms"
+        )
+    return Clip(
+        frames,
+        [round(d) for d in durations],
+        loop if isinstance(loop, int) else None,
+        header.format,
+        header.n_frames,
+        header.size,
+        notes,
+    )
 
 
-def _decode_video(data: bytes, header: ClipHeader, plan: ClipPlan, limits: ClipLimits) -> Clip:
+def _decode_video(
+    data: bytes, header: ClipHeader, plan: ClipPlan, limits: ClipLimits
+) -> Clip:
     frames: list[Image.Image] = []
     counts: list[int] = []
     w, h = header.size
@@ -241,8 +286,12 @@ def _decode_video(data: bytes, header: ClipHeader, plan: ClipPlan, limits: ClipL
             meta = next(gen)
             frame_ms = 1000.0 / float(meta["fps"])
             for i, raw in enumerate(gen):
-                if i >= limits.max_source_frames:  # the header under-counted: refuse, don't decode forever
-                    raise DreamInputError(f"the clip has too many frames (over {limits.max_source_frames})")
+                if (
+                    i >= limits.max_source_frames
+                ):  # the header under-counted: refuse, don't decode forever
+                    raise DreamInputError(
+                        f"the clip has too many frames (over {limits.max_source_frames})"
+                    )
                 if i % plan.keep_every == 0:
                     arr = np.frombuffer(raw, dtype=np.uint8).reshape(h, w, 3)
                     frames.append(_fit(Image.fromarray(arr, "RGB"), plan.size))
@@ -255,7 +304,7 @@ def _decode_video(data: bytes, header: ClipHeader, plan: ClipPlan, limits: ClipL
         finally:
             gen.close()
     check_duration(sum(counts) * frame_ms, limits)
-    durations = [max(MIN_DURATION_MS, int(round(c * frame_ms))) for c in counts]
+    durations = [max(MIN_DURATION_MS, round(c * frame_ms)) for c in counts]
     return Clip(frames, durations, 0, header.format, sum(counts), header.size, [])
 
 
@@ -275,9 +324,13 @@ class _opened:
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
                 self.im = Image.open(io.BytesIO(self.data))
         except UnidentifiedImageError:
-            raise DreamInputError("not an image or a clip (or a format that can't be read)") from None
+            raise DreamInputError(
+                "not an image or a clip (or a format that can't be read)"
+            ) from None
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise DreamInputError("the clip's frames are too large (decompression bomb protection)") from None
+            raise DreamInputError(
+                "the clip's frames are too large (decompression bomb protection)"
+            ) from None
         except Exception as exc:  # noqa: BLE001
             raise _corrupt(exc) from None
         return self.im
@@ -291,7 +344,18 @@ def _corrupt(exc: BaseException) -> DreamInputError:
     msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if "truncated" in msg:
         return DreamInputError("the clip is truncated (incomplete download?)")
-    if isinstance(exc, (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error, KeyError)):
+    if isinstance(
+        exc,
+        (
+            OSError,
+            SyntaxError,
+            ValueError,
+            EOFError,
+            IndexError,
+            struct.error,
+            KeyError,
+        ),
+    ):
         return DreamInputError(f"the clip is corrupt: {msg[:160]}")
     return DreamInputError(f"the clip can't be read: {msg[:160]}")
 
@@ -309,7 +373,8 @@ def _rgb(frame: Image.Image) -> Image.Image:
     if frame.mode == "RGB":
         return frame.copy()
     rgba = frame.convert("RGBA")
-    if rgba.getextrema()[3][0] == 255:
+    alpha_lo = rgba.getchannel("A").getextrema()[0]
+    if alpha_lo == 255:
         return rgba.convert("RGB")
     bg = Image.new("RGB", rgba.size, (255, 255, 255))
     bg.paste(rgba, mask=rgba.getchannel("A"))
@@ -338,9 +403,9 @@ class _video_file:
             self.dir.cleanup()
 
 
-def _read_video(path: str) -> Iterator:
+def _read_video(path: str) -> Generator[Any, None, None]:
     """imageio-ffmpeg's frame reader (first item: the meta dict), with its failures made readable."""
-    import imageio_ffmpeg
+    import imageio_ffmpeg  # type: ignore[import-untyped]
 
     gen = imageio_ffmpeg.read_frames(path, pix_fmt="rgb24")
     try:
@@ -348,12 +413,22 @@ def _read_video(path: str) -> Iterator:
     except (OSError, RuntimeError, StopIteration) as exc:
         text = str(exc)
         if "Audio:" in text and "Video:" not in text:
-            raise DreamInputError("that's an audio-only file: there's no picture to dream") from None
-        if "Invalid data" in text or "moov atom not found" in text or "could not find codec" in text.lower():
-            raise DreamInputError("the clip is corrupt (the video container can't be read)") from None
-        raise DreamInputError("the clip can't be read (no video stream, or a corrupt file)") from None
+            raise DreamInputError(
+                "that's an audio-only file: there's no picture to dream"
+            ) from None
+        if (
+            "Invalid data" in text
+            or "moov atom not found" in text
+            or "could not find codec" in text.lower()
+        ):
+            raise DreamInputError(
+                "the clip is corrupt (the video container can't be read)"
+            ) from None
+        raise DreamInputError(
+            "the clip can't be read (no video stream, or a corrupt file)"
+        ) from None
 
-    def chain() -> Iterator:
+    def chain() -> Generator[Any, None, None]:
         try:
             yield first
             yield from gen

@@ -19,7 +19,13 @@ from PIL import Image
 
 from dream_core.errors import DreamParamsError
 
-CLIP_FORMATS: dict[str, str] = {"gif": "image/gif", "webp": "image/webp", "png": "image/apng", "apng": "image/apng", "mp4": "video/mp4"}
+CLIP_FORMATS: dict[str, str] = {
+    "gif": "image/gif",
+    "webp": "image/webp",
+    "png": "image/apng",
+    "apng": "image/apng",
+    "mp4": "video/mp4",
+}
 
 
 def clip_format(fmt_or_path: str | os.PathLike[str]) -> str:
@@ -28,7 +34,9 @@ def clip_format(fmt_or_path: str | os.PathLike[str]) -> str:
     ext = s.rsplit(".", 1)[-1] if "." in s else s
     ext = {"apng": "png"}.get(ext, ext)
     if ext not in CLIP_FORMATS:
-        raise DreamParamsError(f"output: a clip is written as .gif, .webp, .png (APNG) or .mp4, not .{ext}")
+        raise DreamParamsError(
+            f"output: a clip is written as .gif, .webp, .png (APNG) or .mp4, not .{ext}"
+        )
     return ext
 
 
@@ -68,14 +76,37 @@ def encode_clip(
         # One palette for the whole clip: a per-frame palette makes flat areas flicker.
         palette = _shared_palette(frames)
         pal = [f.quantize(palette=palette, dither=Image.Dither.NONE) for f in frames]
-        pal[0].save(buf, format="GIF", save_all=True, append_images=pal[1:], duration=durations,
-                    disposal=1, optimize=False, **extra)
+        pal[0].save(
+            buf,
+            format="GIF",
+            save_all=True,
+            append_images=pal[1:],
+            duration=durations,
+            disposal=1,
+            optimize=False,
+            **extra,
+        )
     elif fmt == "webp":
-        frames[0].save(buf, format="WEBP", save_all=True, append_images=frames[1:], duration=durations,
-                       quality=quality, method=4, loop=int(loop or 0))
+        frames[0].save(
+            buf,
+            format="WEBP",
+            save_all=True,
+            append_images=frames[1:],
+            duration=durations,
+            quality=quality,
+            method=4,
+            loop=int(loop or 0),
+        )
     elif fmt == "png":
-        frames[0].save(buf, format="PNG", save_all=True, append_images=frames[1:], duration=durations,
-                       loop=int(loop or 0), compress_level=6)
+        frames[0].save(
+            buf,
+            format="PNG",
+            save_all=True,
+            append_images=frames[1:],
+            duration=durations,
+            loop=int(loop or 0),
+            compress_level=6,
+        )
     else:
         return _encode_mp4(frames, durations)
     return buf.getvalue()
@@ -106,12 +137,22 @@ def _encode_mp4(frames: list[Image.Image], durations: list[int]) -> bytes:
     w2, h2 = max(2, w - w % 2), max(2, h - h % 2)  # H.264 in yuv420p wants even sides
     with tempfile.TemporaryDirectory(prefix="dreambot-clip-") as d:
         path = os.path.join(d, "dream.mp4")
-        writer = imageio.get_writer(path, fps=mp4_fps(durations), codec="libx264", pixelformat="yuv420p",
-                                    macro_block_size=1, ffmpeg_log_level="error")
+        writer = imageio.get_writer(
+            path,
+            fps=mp4_fps(durations),
+            codec="libx264",
+            pixelformat="yuv420p",
+            macro_block_size=1,
+            ffmpeg_log_level="error",
+        )
         try:
             for f in frames:
                 if f.size != (w2, h2):
-                    f = f.resize((w2, h2), Image.Resampling.BILINEAR) if min(w, h) < 2 else f.crop((0, 0, w2, h2))
+                    f = (
+                        f.resize((w2, h2), Image.Resampling.BILINEAR)
+                        if min(w, h) < 2
+                        else f.crop((0, 0, w2, h2))
+                    )
                 writer.append_data(np.asarray(f))
         finally:
             writer.close()
@@ -134,13 +175,19 @@ def fit_upload(
     notes: list[str] = []
     data = encode_clip(frames, durations, fmt, loop)
     if max_bytes is None or len(data) <= max_bytes:
-        return EncodedClip(data, fmt, CLIP_FORMATS[fmt], frames[0].size, len(frames), notes)
+        return EncodedClip(
+            data, fmt, CLIP_FORMATS[fmt], frames[0].size, len(frames), notes
+        )
     first = len(data)
     if fmt != "mp4":
         data = encode_clip(frames, durations, "mp4", loop)
         if len(data) <= max_bytes:
-            notes.append(f"sent as MP4: the {fmt.upper()} was {first / 2**20:.1f} MB, over the {max_bytes / 2**20:.1f} MB upload limit")
-            return EncodedClip(data, "mp4", CLIP_FORMATS["mp4"], frames[0].size, len(frames), notes)
+            notes.append(
+                f"sent as MP4: the {fmt.upper()} was {first / 2**20:.1f} MB, over the {max_bytes / 2**20:.1f} MB upload limit"
+            )
+            return EncodedClip(
+                data, "mp4", CLIP_FORMATS["mp4"], frames[0].size, len(frames), notes
+            )
         fmt = "mp4"
     scaled = frames
     while min(scaled[0].size) > 48:
@@ -149,7 +196,11 @@ def fit_upload(
         scaled = [f.resize(size, Image.Resampling.LANCZOS) for f in frames]
         data = encode_clip(scaled, durations, fmt, loop)
         if len(data) <= max_bytes:
-            notes.append(f"downscaled to {size[0]}x{size[1]} and sent as {fmt.upper()} to fit the "
-                         f"{max_bytes / 2**20:.1f} MB upload limit")
+            notes.append(
+                f"downscaled to {size[0]}x{size[1]} and sent as {fmt.upper()} to fit the "
+                f"{max_bytes / 2**20:.1f} MB upload limit"
+            )
             return EncodedClip(data, fmt, CLIP_FORMATS[fmt], size, len(frames), notes)
-    raise DreamParamsError(f"the dreamed clip doesn't fit the {max_bytes / 2**20:.1f} MB upload limit")
+    raise DreamParamsError(
+        f"the dreamed clip doesn't fit the {max_bytes / 2**20:.1f} MB upload limit"
+    )

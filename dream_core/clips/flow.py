@@ -41,17 +41,14 @@ def _gray(img: Image.Image) -> np.ndarray:
     return np.asarray(img.convert("L"), dtype=np.uint8)
 
 
-def _dis() -> cv2.DISOpticalFlow:
-    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-    return dis
-
-
 def flow_between(src: Image.Image, dst: Image.Image) -> np.ndarray:
-    """Dense flow ``[H, W, 2]`` (dx, dy) such that ``dst(p) ~ src(p + flow(p))``... measured from ``dst``.
+    """Dense flow ``[H, W, 2]`` (dx, dy) with ``dst(p) ~ src(p + flow(p))``.
 
-    I.e. for each pixel of ``dst``, where it came from in ``src``.
+    I.e. for each pixel of ``dst``, the offset to where it came from in ``src``.
     """
-    return _dis().calc(_gray(dst), _gray(src), None)
+    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)  # type: ignore[attr-defined]
+    flow = dis.calc(_gray(dst), _gray(src), None)  # type: ignore[call-overload]
+    return np.asarray(flow, dtype=np.float32)
 
 
 def warp(x: np.ndarray, flow: np.ndarray) -> np.ndarray:
@@ -60,7 +57,9 @@ def warp(x: np.ndarray, flow: np.ndarray) -> np.ndarray:
     gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
     map_x = gx + flow[..., 0]
     map_y = gy + flow[..., 1]
-    return cv2.remap(x, map_x, map_y, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return cv2.remap(
+        x, map_x, map_y, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
 
 
 def to_array(img: Image.Image) -> np.ndarray:
@@ -77,8 +76,12 @@ def to_pil(x: np.ndarray) -> Image.Image:
 class Motion:
     """How the previous frame maps onto the current one."""
 
-    flow: np.ndarray  # [H, W, 2]: for each pixel of the current frame, where it was in the previous
-    reliable: np.ndarray  # [H, W] float32 in [0, 1]: 1 = carry the previous frame's dream here
+    flow: (
+        np.ndarray
+    )  # [H, W, 2]: for each pixel of the current frame, where it was in the previous
+    reliable: (
+        np.ndarray
+    )  # [H, W] float32 in [0, 1]: 1 = carry the previous frame's dream here
     scene_cut: bool
 
     @property
@@ -86,7 +89,9 @@ class Motion:
         return float(self.reliable.mean())
 
 
-def estimate_motion(prev: Image.Image, cur: Image.Image, settings: FlowSettings | None = None) -> Motion:
+def estimate_motion(
+    prev: Image.Image, cur: Image.Image, settings: FlowSettings | None = None
+) -> Motion:
     """Flow from ``cur`` back to ``prev`` and where it can be trusted.
 
     A pixel is unreliable when the forward-backward check fails (the flow

@@ -20,8 +20,12 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-from dream_core.errors import DreamInputError
+from dream_core.errors import DreamInputError, DreamParamsError
+
+if TYPE_CHECKING:
+    from dream_core.params import DreamParams
 
 MAX_FRAMES_ENV = "DREAMBOT_MAX_INPUT_FRAMES"
 MAX_SECONDS_ENV = "DREAMBOT_MAX_CLIP_SECONDS"
@@ -52,7 +56,15 @@ class ClipLimits:
     def __post_init__(self) -> None:
         if self.max_frames < 2:
             raise ValueError("max_frames must be at least 2")
-        if min(self.max_seconds, self.max_source_frames, self.max_frame_pixels, self.max_source_pixels) <= 0:
+        if (
+            min(
+                self.max_seconds,
+                self.max_source_frames,
+                self.max_frame_pixels,
+                self.max_source_pixels,
+            )
+            <= 0
+        ):
             raise ValueError("clip limits must be positive")
         if self.max_side < 32 or self.max_dream_pixels < 32 * 32 * 2:
             raise ValueError("max_side / max_dream_pixels too small")
@@ -61,17 +73,18 @@ class ClipLimits:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ClipLimits:
         """Defaults overridden by ``DREAMBOT_MAX_INPUT_FRAMES``, ``DREAMBOT_MAX_CLIP_SECONDS``, ``DREAMBOT_MAX_CLIP_SIDE``."""
         env = os.environ if environ is None else environ
-        kw: dict[str, float | int] = {}
+        kw: dict[str, Any] = {}
         if env.get(MAX_FRAMES_ENV):
             kw["max_frames"] = int(env[MAX_FRAMES_ENV])
         if env.get(MAX_SECONDS_ENV):
             kw["max_seconds"] = float(env[MAX_SECONDS_ENV])
         if env.get(MAX_SIDE_ENV):
             kw["max_side"] = int(env[MAX_SIDE_ENV])
-        base = cls(**kw)  # type: ignore[arg-type]
-        if "max_frames" in kw or "max_side" in kw:  # keep the work budget in step with the knobs
+        base = cls(**kw)
+        if "max_frames" in kw or "max_side" in kw:  # keep the work budget in step
             side = base.max_side
-            base = cls(**{**kw, "max_dream_pixels": base.max_frames * side * (side * 3 // 4)})  # type: ignore[arg-type]
+            kw["max_dream_pixels"] = base.max_frames * side * (side * 3 // 4)
+            base = cls(**kw)
         return base
 
 
@@ -112,7 +125,9 @@ def check_header(h: ClipHeader, limits: ClipLimits) -> None:
             f"the clip's frames are too large ({w}x{ht} = {_mp(w * ht)}; the limit is {_mp(limits.max_frame_pixels)})"
         )
     if h.n_frames > limits.max_source_frames:
-        raise DreamInputError(f"the clip has too many frames ({h.n_frames}; the limit is {limits.max_source_frames})")
+        raise DreamInputError(
+            f"the clip has too many frames ({h.n_frames}; the limit is {limits.max_source_frames})"
+        )
     if h.n_frames * w * ht > limits.max_source_pixels:
         raise DreamInputError(
             f"the clip is too large ({h.n_frames} frames x {w}x{ht} = {_mp(h.n_frames * w * ht)}; "
@@ -143,7 +158,11 @@ def plan_clip(h: ClipHeader, limits: ClipLimits) -> ClipPlan:
             f"same play time; the limit is {limits.max_frames})"
         )
     w, ht = h.size
-    scale = min(1.0, limits.max_side / max(w, ht), math.sqrt(limits.max_dream_pixels / (n * w * ht)))
+    scale = min(
+        1.0,
+        limits.max_side / max(w, ht),
+        math.sqrt(limits.max_dream_pixels / (n * w * ht)),
+    )
     size = (max(1, round(w * scale)), max(1, round(ht * scale)))
     if size != (w, ht):
         notes.append(f"frames downscaled from {w}x{ht} to {size[0]}x{size[1]}")
@@ -153,5 +172,34 @@ def plan_clip(h: ClipHeader, limits: ClipLimits) -> ClipPlan:
 
 
 def _ordinal(k: int) -> str:
-    suffix = "th" if 10 <= k % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(k % 10, "th")
+    suffix = (
+        "th" if 10 <= k % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(k % 10, "th")
+    )
     return f"{k}{suffix}"
+
+
+ZOOM_REFUSED = (
+    "a clip can't be combined with --zoom-frames (zoom animations grow from one still); "
+    "drop --zoom-frames or dream a still"
+)
+
+
+def check_clip_params(params: DreamParams) -> None:
+    """Refuse params that make no sense for a clip (a zoom animation). Raises :class:`DreamParamsError`."""
+    if params.zoom_frames:
+        raise DreamParamsError(ZOOM_REFUSED)
+
+
+def clip_cost(n_frames: int, params: DreamParams) -> float:
+    """Work of dreaming ``n_frames`` coherently, in stills of the same size (for time limits).
+
+    The first frame is a still (``octaves`` x ``iterations`` steps); each next
+    one is refined with ``frame_iterations`` steps at full size, plus its flow.
+    """
+    p = params.resolved()
+    assert p.octaves and p.iterations and p.frame_iterations
+    still = p.octaves * p.iterations
+    per_frame = (
+        (p.frame_iterations + 1) if p.clip_blend > 0 else still
+    )  # +1: optical flow and blending
+    return (still + max(0, n_frames - 1) * per_frame) / still
