@@ -177,6 +177,8 @@ def _probe_picture(data: bytes, limits: ClipLimits) -> ClipHeader:
                 n
             ):  # durations live in each frame's header; seeking doesn't decode pixels
                 im.seek(i)
+                if im.format == "WEBP":  # WebP sets a frame's duration when it is decoded
+                    im.load()
                 total += _duration(im.info.get("duration"))
             return ClipHeader(im.format or "?", (w, h), n, total)
     except DreamInputError:
@@ -249,6 +251,7 @@ def _decode_picture(data: bytes, header: ClipHeader, plan: ClipPlan) -> Clip:
         with _opened(data) as im:
             loop = im.info.get("loop")
             for i, frame in enumerate(ImageSequence.Iterator(im)):
+                frame.load()  # WebP sets a frame's duration when it is decoded
                 d = _duration(frame.info.get("duration"))
                 fixed += d != frame.info.get("duration")
                 if i % plan.keep_every == 0:
@@ -324,6 +327,8 @@ class _opened:
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
                 self.im = Image.open(io.BytesIO(self.data))
         except UnidentifiedImageError:
+            if self.data.startswith(b"GIF8"):
+                raise DreamInputError("the GIF has no frames (or is corrupt)") from None
             raise DreamInputError(
                 "not an image or a clip (or a format that can't be read)"
             ) from None
@@ -416,6 +421,8 @@ def _read_video(path: str) -> Generator[Any, None, None]:
             raise DreamInputError(
                 "that's an audio-only file: there's no picture to dream"
             ) from None
+        if "Input #0" in text and "Video:" not in text:
+            raise DreamInputError("the clip has no frames (no video stream)") from None
         if (
             "Invalid data" in text
             or "moov atom not found" in text
