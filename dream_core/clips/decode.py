@@ -349,18 +349,9 @@ def _corrupt(exc: BaseException) -> DreamInputError:
     msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if "truncated" in msg:
         return DreamInputError("the clip is truncated (incomplete download?)")
-    if isinstance(
-        exc,
-        (
-            OSError,
-            SyntaxError,
-            ValueError,
-            EOFError,
-            IndexError,
-            struct.error,
-            KeyError,
-        ),
-    ):
+    if isinstance(exc, (EOFError, IndexError, struct.error)):
+        return DreamInputError("the clip is corrupt or truncated (incomplete download?)")
+    if isinstance(exc, (OSError, SyntaxError, ValueError, KeyError)):
         return DreamInputError(f"the clip is corrupt: {msg[:160]}")
     return DreamInputError(f"the clip can't be read: {msg[:160]}")
 

@@ -153,7 +153,7 @@ def _bad(tmp_path, square, case: str) -> tuple[bytes, ClipLimits]:
         ("zero frames (video)", "no frames"),
         ("zero frames (gif)", "no frames"),
         ("corrupt mp4", "corrupt"),
-        ("corrupt gif", "truncated"),
+        ("corrupt gif", "corrupt or truncated"),
     ],
 )
 def test_each_bad_clip_is_refused_with_one_clear_line(tmp_path, square, case, message):
