@@ -40,12 +40,21 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=24)
     ap.add_argument("--size", default="320x240")
-    ap.add_argument("--pan", type=int, default=3, help="camera motion per frame (px, horizontal)")
+    ap.add_argument(
+        "--pan", type=int, default=3, help="camera motion per frame (px, horizontal)"
+    )
     ap.add_argument("--strength", default="medium")
-    ap.add_argument("--blend", type=float, default=None, help="clip_blend (default: DreamParams' default)")
+    ap.add_argument(
+        "--blend",
+        type=float,
+        default=None,
+        help="clip_blend (default: DreamParams' default)",
+    )
     ap.add_argument("--frame-iterations", type=int, default=None)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    ap.add_argument(
+        "--threads", type=int, default=0, help="torch CPU threads (0: torch's default)"
+    )
     ap.add_argument("--device", default=None)
     ap.add_argument("--save", metavar="DIR", help="write both dreams as GIFs here")
     args = ap.parse_args()
@@ -54,11 +63,15 @@ def main() -> None:
     w, h = (int(v) for v in args.size.lower().split("x"))
     photo = Image.open(sample_path()).convert("RGB")
     clip = panning_clip(photo, args.frames, (w, h), step=(args.pan, 0))
-    params = DreamParams(strength=args.strength, seed=args.seed).with_updates(
-        clip_blend=args.blend, frame_iterations=args.frame_iterations
-    ).resolved()
+    params = (
+        DreamParams(strength=args.strength, seed=args.seed)
+        .with_updates(clip_blend=args.blend, frame_iterations=args.frame_iterations)
+        .resolved()
+    )
     dev = args.device
-    dream(clip.frames[0], params.with_updates(iterations=1, octaves=1), device=dev)  # load + warm up
+    dream(
+        clip.frames[0], params.with_updates(iterations=1, octaves=1), device=dev
+    )  # load + warm up
 
     t = time.perf_counter()
     dream(clip.frames[0], params, device=dev)
@@ -76,18 +89,30 @@ def main() -> None:
     s_alone = strength(alone.frames, clip.frames)
     s_whole = strength(whole.frames, clip.frames)
     s_last = strength(whole.frames[-1:], clip.frames[-1:])
-    print(f"clip {w}x{h}, {len(clip)} frames, pan {args.pan} px/frame; strength {params.strength}: "
-          f"{params.octaves} octaves x {params.iterations} it (still), {params.frame_iterations} it at full size "
-          f"(each next frame), clip_blend {params.clip_blend}, threads {torch.get_num_threads()}")
+    print(
+        f"clip {w}x{h}, {len(clip)} frames, pan {args.pan} px/frame; strength {params.strength}: "
+        f"{params.octaves} octaves x {params.iterations} it (still), {params.frame_iterations} it at full size "
+        f"(each next frame), clip_blend {params.clip_blend}, threads {torch.get_num_threads()}"
+    )
     print(f"still (one frame alone)       {still_s:7.2f} s")
-    print(f"frame by frame                {alone_s:7.2f} s/frame  ({alone_s / still_s:.2f} x a still)")
-    print(f"whole clip (coherent)         {whole_s:7.2f} s/frame  ({whole_s / still_s:.2f} x a still, "
-          f"{alone_s / whole_s:.1f}x faster than frame by frame)")
-    print(f"coherence error E  frame by frame {e_alone:.4f}   whole {e_whole:.4f}   "
-          f"ratio {e_whole / e_alone:.3f}  (target <= 0.5)")
-    print(f"strength |dream-source|  frame by frame {s_alone:.4f}   whole {s_whole:.4f} "
-          f"({s_whole / s_alone:.2f} x; last frame {s_last:.4f})")
-    print(f"flow trusted on {min(whole.reliable_share):.1%} .. {max(whole.reliable_share):.1%} of each frame")
+    print(
+        f"frame by frame                {alone_s:7.2f} s/frame  ({alone_s / still_s:.2f} x a still)"
+    )
+    print(
+        f"whole clip (coherent)         {whole_s:7.2f} s/frame  ({whole_s / still_s:.2f} x a still, "
+        f"{alone_s / whole_s:.1f}x faster than frame by frame)"
+    )
+    print(
+        f"coherence error E  frame by frame {e_alone:.4f}   whole {e_whole:.4f}   "
+        f"ratio {e_whole / e_alone:.3f}  (target <= 0.5)"
+    )
+    print(
+        f"strength |dream-source|  frame by frame {s_alone:.4f}   whole {s_whole:.4f} "
+        f"({s_whole / s_alone:.2f} x; last frame {s_last:.4f})"
+    )
+    print(
+        f"flow trusted on {min(whole.reliable_share):.1%} .. {max(whole.reliable_share):.1%} of each frame"
+    )
     if args.save:
         out = Path(args.save)
         out.mkdir(parents=True, exist_ok=True)

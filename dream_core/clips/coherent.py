@@ -104,12 +104,23 @@ def dream_clip(
     assert p.octaves and p.octave_scale and p.iterations and p.frame_iterations
     n = len(clip.frames)
     notes = list(clip.notes)
+    frames = clip.frames
+    if (
+        max(frames[0].size) > p.max_size
+    ):  # all frames at the working size: the flow needs them equal
+        w, h = frames[0].size
+        k = p.max_size / max(w, h)
+        new = (max(1, round(w * k)), max(1, round(h * k)))
+        frames = [f.resize(new, Image.Resampling.LANCZOS) for f in frames]
+        notes.append(
+            f"frames downscaled from {w}x{h} to {new[0]}x{new[1]} (max {p.max_size} px)"
+        )
     if n == 1:
         notes.append("a 1-frame animation: dreamed as a still")
     # Refined at full size only: the carried dream already holds the coarse octaves' patterns,
     # and dreaming the small octaves again adds large blobs that don't follow the motion.
     refine = p.with_updates(iterations=p.frame_iterations, octaves=1)
-    size = clip.frames[0].size
+    size = frames[0].size
     still_steps = _steps(size, p.octaves, p.octave_scale, p.iterations)
     refine_steps = _steps(size, 1, p.octave_scale, p.frame_iterations)
     carry = coherent and p.clip_blend > 0
@@ -131,12 +142,12 @@ def dream_clip(
     out: list[Image.Image] = []
     shares: list[float] = []
     prev_dream: np.ndarray | None = None
-    for i, src in enumerate(clip.frames):
+    for i, src in enumerate(frames):
         if cancel is not None and cancel():
             raise DreamCancelled("the dream was cancelled")
         start, frame_params, steps = src, p, still_steps
         if carry and prev_dream is not None:
-            motion = estimate_motion(clip.frames[i - 1], src, flow)
+            motion = estimate_motion(frames[i - 1], src, flow)
             shares.append(motion.reliable_share)
             if not motion.scene_cut:
                 s = to_array(src)

@@ -177,7 +177,9 @@ def _probe_picture(data: bytes, limits: ClipLimits) -> ClipHeader:
                 n
             ):  # durations live in each frame's header; seeking doesn't decode pixels
                 im.seek(i)
-                if im.format == "WEBP":  # WebP sets a frame's duration when it is decoded
+                if (
+                    im.format == "WEBP"
+                ):  # WebP sets a frame's duration when it is decoded
                     im.load()
                 total += _duration(im.info.get("duration"))
             return ClipHeader(im.format or "?", (w, h), n, total)
@@ -350,7 +352,9 @@ def _corrupt(exc: BaseException) -> DreamInputError:
     if "truncated" in msg:
         return DreamInputError("the clip is truncated (incomplete download?)")
     if isinstance(exc, (EOFError, IndexError, struct.error)):
-        return DreamInputError("the clip is corrupt or truncated (incomplete download?)")
+        return DreamInputError(
+            "the clip is corrupt or truncated (incomplete download?)"
+        )
     if isinstance(exc, (OSError, SyntaxError, ValueError, KeyError)):
         return DreamInputError(f"the clip is corrupt: {msg[:160]}")
     return DreamInputError(f"the clip can't be read: {msg[:160]}")

@@ -23,15 +23,27 @@ from dream_core.params import DreamParams
 DURATIONS = [100, 120, 140, 60, 100, 80]
 
 
-def _pillow_clip(fmt: str, frames: list[Image.Image], durations: list[int], **kw) -> bytes:
+def _pillow_clip(
+    fmt: str, frames: list[Image.Image], durations: list[int], **kw
+) -> bytes:
     buf = io.BytesIO()
-    frames[0].save(buf, format=fmt, save_all=True, append_images=frames[1:], duration=durations, **kw)
+    frames[0].save(
+        buf,
+        format=fmt,
+        save_all=True,
+        append_images=frames[1:],
+        duration=durations,
+        **kw,
+    )
     return buf.getvalue()
 
 
 def _ffmpeg_file(tmp_path, name: str, *args: str) -> bytes:
     path = tmp_path / name
-    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-y", *args, str(path)], check=True)
+    subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-y", *args, str(path)],
+        check=True,
+    )
     return path.read_bytes()
 
 
@@ -48,18 +60,49 @@ def test_pillow_animations_keep_every_frame_duration_and_loop(square, fmt, loop)
     assert clip.format == fmt and len(clip) == len(DURATIONS) and clip.size == (64, 48)
     assert clip.durations == DURATIONS and clip.loop == loop
     # the square moves: the frames are the source's, in order
-    xs = [min(x for x in range(64) if f.getpixel((x, 24))[0] > 180) for f in clip.frames]
+    xs = [
+        min(x for x in range(64) if f.getpixel((x, 24))[0] > 180) for f in clip.frames
+    ]
     assert xs == sorted(xs) and len(set(xs)) == len(xs)
 
 
 def test_mp4_and_webm_decode_with_frame_rate_durations_and_a_sound_note(tmp_path):
-    mp4 = _ffmpeg_file(tmp_path, "a.mp4", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=10", "-f", "lavfi",
-                       "-i", "sine=frequency=440", "-t", "1", "-pix_fmt", "yuv420p")
+    mp4 = _ffmpeg_file(
+        tmp_path,
+        "a.mp4",
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=64x48:rate=10",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440",
+        "-t",
+        "1",
+        "-pix_fmt",
+        "yuv420p",
+    )
     clip = decode_clip(mp4)
-    assert clip.format == "MP4" and len(clip) == 10 and clip.durations == [100] * 10 and clip.loop == 0
+    assert (
+        clip.format == "MP4"
+        and len(clip) == 10
+        and clip.durations == [100] * 10
+        and clip.loop == 0
+    )
     assert any("no sound" in n for n in clip.notes)
-    webm = _ffmpeg_file(tmp_path, "a.webm", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=8", "-t", "1",
-                        "-c:v", "libvpx-vp9")
+    webm = _ffmpeg_file(
+        tmp_path,
+        "a.webm",
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=64x48:rate=8",
+        "-t",
+        "1",
+        "-c:v",
+        "libvpx-vp9",
+    )
     clip = decode_clip(webm)
     assert clip.format == "WEBM" and len(clip) == 8 and clip.durations == [125] * 8
     assert not any("sound" in n for n in clip.notes)
@@ -88,7 +131,9 @@ def test_long_clip_is_sampled_down_in_frame_rate_with_a_note(square):
 def test_large_frames_are_downscaled_with_a_note(square):
     big = [f.resize((640, 480)) for f in square.frames[:3]]
     clip = decode_clip(_pillow_clip("GIF", big, [100] * 3), ClipLimits(max_side=128))
-    assert clip.size == (128, 96) and any("downscaled from 640x480 to 128x96" in n for n in clip.notes)
+    assert clip.size == (128, 96) and any(
+        "downscaled from 640x480 to 128x96" in n for n in clip.notes
+    )
 
 
 def _tiny_frames(n: int) -> bytes:
@@ -102,7 +147,9 @@ def _tiny_frames(n: int) -> bytes:
 
 def _huge_gif(square) -> bytes:
     data = bytearray(_pillow_clip("GIF", square.frames[:2], [100, 100]))
-    data[6:10] = (5000).to_bytes(2, "little") * 2  # logical screen 5000x5000, as a header-only bomb
+    data[6:10] = (5000).to_bytes(
+        2, "little"
+    ) * 2  # logical screen 5000x5000, as a header-only bomb
     return bytes(data)
 
 
@@ -115,9 +162,13 @@ def _bad(tmp_path, square, case: str) -> tuple[bytes, ClipLimits]:
     if case == "too long":
         return _pillow_clip("GIF", square.frames[:3], [30_000] * 3), limits
     if case == "pixels x frames":
-        return _pillow_clip("GIF", square.frames, [100] * 6), ClipLimits(max_source_pixels=5 * 64 * 48)
+        return _pillow_clip("GIF", square.frames, [100] * 6), ClipLimits(
+            max_source_pixels=5 * 64 * 48
+        )
     if case == "audio-only m4a":
-        return _ffmpeg_file(tmp_path, "a.m4a", "-f", "lavfi", "-i", "sine=frequency=440", "-t", "1"), limits
+        return _ffmpeg_file(
+            tmp_path, "a.m4a", "-f", "lavfi", "-i", "sine=frequency=440", "-t", "1"
+        ), limits
     if case == "audio-only wav":
         buf = io.BytesIO()
         with wave.open(buf, "wb") as w:
@@ -127,13 +178,33 @@ def _bad(tmp_path, square, case: str) -> tuple[bytes, ClipLimits]:
             w.writeframes(b"\0\0" * 800)
         return buf.getvalue(), limits
     if case == "zero frames (video)":
-        return _ffmpeg_file(tmp_path, "z.mp4", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=10", "-frames:v", "0",
-                            "-pix_fmt", "yuv420p"), limits
+        return _ffmpeg_file(
+            tmp_path,
+            "z.mp4",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=64x48:rate=10",
+            "-frames:v",
+            "0",
+            "-pix_fmt",
+            "yuv420p",
+        ), limits
     if case == "zero frames (gif)":
         return b"GIF89a" + bytes([1, 0, 1, 0, 0, 0, 0]) + b";", limits
     if case == "corrupt mp4":
-        mp4 = _ffmpeg_file(tmp_path, "t.mp4", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=10", "-t", "1",
-                           "-pix_fmt", "yuv420p")
+        mp4 = _ffmpeg_file(
+            tmp_path,
+            "t.mp4",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=64x48:rate=10",
+            "-t",
+            "1",
+            "-pix_fmt",
+            "yuv420p",
+        )
         return mp4[:1500], limits
     if case == "corrupt gif":
         data = _pillow_clip("GIF", square.frames, [100] * 6)
@@ -163,7 +234,9 @@ def test_each_bad_clip_is_refused_with_one_clear_line(tmp_path, square, case, me
     text = str(err.value)
     assert message in text and "\n" not in text and len(text) < 200
     with pytest.raises(DreamInputError):
-        probe_clip(data, limits) if case not in ("corrupt gif",) else decode_clip(data, limits)
+        probe_clip(data, limits) if case not in ("corrupt gif",) else decode_clip(
+            data, limits
+        )
 
 
 def test_one_frame_animation_is_a_still(square):
@@ -178,8 +251,14 @@ def test_zero_frames_in_a_header_is_refused():
 
 
 def test_limits_from_environment_and_work_estimate():
-    lim = ClipLimits.from_env({"DREAMBOT_MAX_INPUT_FRAMES": "12", "DREAMBOT_MAX_CLIP_SIDE": "256"})
-    assert lim.max_frames == 12 and lim.max_side == 256 and lim.max_dream_pixels == 12 * 256 * 192
+    lim = ClipLimits.from_env(
+        {"DREAMBOT_MAX_INPUT_FRAMES": "12", "DREAMBOT_MAX_CLIP_SIDE": "256"}
+    )
+    assert (
+        lim.max_frames == 12
+        and lim.max_side == 256
+        and lim.max_dream_pixels == 12 * 256 * 192
+    )
     p = DreamParams(octaves=3, iterations=10)  # still: 30 steps; each next frame: 5 + 1
     assert clip_cost(1, p) == 1.0 and clip_cost(11, p) == pytest.approx(1 + 10 * 6 / 30)
 
@@ -192,5 +271,7 @@ def test_validating_an_upload_never_imports_torch(square):
         "assert 'torch' not in sys.modules, 'torch imported'\n"
         "print('ok')\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
