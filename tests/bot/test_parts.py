@@ -74,6 +74,9 @@ def test_render_progress_texts():
     assert "next" in render_progress(ProgressState(stage="queued", position=1))
     text = render_progress(ProgressState(stage="running", fraction=0.25, octave=1, octaves=3, eta_s=200, label="x"))
     assert "25%" in text and "octave 1/3" in text and "~3 min left" in text and text.endswith("x")
+    assert "frame" not in text  # a still
+    clip = render_progress(ProgressState(stage="running", fraction=0.3, octave=1, octaves=1, frame=12, frames=40))
+    assert "frame 12/40" in clip and "octave 1/1" in clip
 
 
 def test_fit_upload_reencodes_then_downscales():
