@@ -102,6 +102,28 @@ async def test_an_mp4_is_dreamed_into_an_mp4_that_plays_above_the_embed(bot_env,
     assert not fake.bot_errors and not fake.unhandled_routes
 
 
+async def test_progress_counts_frames_and_cancel_stops_mid_clip(bot_env):
+    env = bot_env
+    fake, w = env.fake, env.world
+    gif = square_gif()
+    h = await fake.slash("dream", {"iterations": 400}, user=w.alice,
+                         attachments={"image": (gif, "square.gif", "image/gif")})
+
+    def second_frame(m) -> bool:  # the progress message counts frames; the first is done
+        return f"frame 2/{len(DURATIONS)}" in m.content and any(c.startswith("dream:cancel:") for c in m.custom_ids())
+
+    msg = await h.wait_for_original(second_frame, timeout=120)
+    assert "octave 1/1" in msg.content
+    cancel_id = next(c for c in msg.custom_ids() if c.startswith("dream:cancel:"))
+    click = await fake.click(msg, cancel_id, user=w.alice)
+    assert click.callback.type == 6
+    final = await h.wait_for_original(lambda m: "cancelled" in m.content, timeout=60)
+    assert not final.attachments and not final.custom_ids()
+    info = await env.store.get_dream(int(cancel_id.rsplit(":", 1)[1]))
+    assert info.status.value == "cancelled" and info.result is None
+    assert not fake.bot_errors and not fake.unhandled_routes
+
+
 def _tiny_frames(n: int) -> bytes:
     frames = []
     for i in range(n):
