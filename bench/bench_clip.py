@@ -7,10 +7,12 @@ A panning clip is made from the bundled sample photo (the camera moves by
 ``--pan`` px per frame), then dreamed twice with the same params and seed:
 
 * *frame by frame*: every frame dreamed alone, like a still (the reference,
-  measured in the same run; its mean time per frame is a still's time);
+  measured in the same run; its time per frame is a still's time; one more
+  still is timed on its own, after two warm-up stills);
 * *whole*: the coherent clip dream (flow-warped previous dream, refined).
 
-Printed: seconds per frame of each and the speed-up; the coherence error
+Printed: wall and CPU seconds per frame of each (the CPU time of this
+process is the fairer figure on a shared machine) and their ratio; the coherence error
 E = mean |r_t - r_{t-1} moved by the pan| with r = dream - source, for both
 and their ratio (target: whole <= 0.5 x frame by frame); the dream strength
 mean |dream - source| of both (target: whole about as strong as a still);
@@ -69,19 +71,20 @@ def main() -> None:
         .resolved()
     )
     dev = args.device
-    dream(
-        clip.frames[0], params.with_updates(iterations=1, octaves=1), device=dev
-    )  # load + warm up
+    for _ in range(2):  # load the model, warm up the kernels of every octave size
+        dream(clip.frames[0], params, device=dev)
 
-    t = time.perf_counter()
-    dream(clip.frames[0], params, device=dev)
-    still_s = time.perf_counter() - t
-    t = time.perf_counter()
-    alone = dream_clip(clip, params, device=dev, coherent=False)
-    alone_s = (time.perf_counter() - t) / len(clip)
-    t = time.perf_counter()
-    whole = dream_clip(clip, params, device=dev)
-    whole_s = (time.perf_counter() - t) / len(clip)
+    def timed(fn):
+        """(result, wall s, CPU s of this process: fairer on a shared machine)."""
+        t, c = time.perf_counter(), time.process_time()
+        out = fn()
+        return out, time.perf_counter() - t, time.process_time() - c
+
+    n = len(clip)
+    alone, alone_s, alone_c = timed(lambda: dream_clip(clip, params, device=dev, coherent=False))
+    whole, whole_s, whole_c = timed(lambda: dream_clip(clip, params, device=dev))
+    _, still_s, still_c = timed(lambda: dream(clip.frames[0], params, device=dev))
+    alone_s, alone_c, whole_s, whole_c = alone_s / n, alone_c / n, whole_s / n, whole_c / n
 
     motion = (-args.pan, 0)
     e_alone = coherence_error(alone.frames, clip.frames, motion)
@@ -94,14 +97,10 @@ def main() -> None:
         f"{params.octaves} octaves x {params.iterations} it (still), {params.frame_iterations} it at full size "
         f"(each next frame), clip_blend {params.clip_blend}, threads {torch.get_num_threads()}"
     )
-    print(f"still (one frame alone)       {still_s:7.2f} s")
-    print(
-        f"frame by frame                {alone_s:7.2f} s/frame  ({alone_s / still_s:.2f} x a still)"
-    )
-    print(
-        f"whole clip (coherent)         {whole_s:7.2f} s/frame  ({whole_s / still_s:.2f} x a still, "
-        f"{alone_s / whole_s:.1f}x faster than frame by frame)"
-    )
+    print("                          wall s/frame   CPU s/frame   CPU vs frame by frame")
+    print(f"a still (after warm-up)  {still_s:12.2f}   {still_c:11.2f}   {still_c / alone_c:.2f}")
+    print(f"frame by frame           {alone_s:12.2f}   {alone_c:11.2f}   1.00")
+    print(f"whole clip (coherent)    {whole_s:12.2f}   {whole_c:11.2f}   {whole_c / alone_c:.2f}")
     print(
         f"coherence error E  frame by frame {e_alone:.4f}   whole {e_whole:.4f}   "
         f"ratio {e_whole / e_alone:.3f}  (target <= 0.5)"

@@ -1,12 +1,12 @@
 """Animated input: decode a GIF/WebP/APNG/MP4/WebM, check it against limits,
 dream it with temporal coherence, encode the dreamed animation.
 
-``decode``, ``limits`` and ``encode`` are torch-free (the bot validates
+``clip``, ``decode``, ``video``, ``limits``, ``flow``, ``encode`` and ``coherence`` are torch-free (the bot validates
 uploads with them); ``coherent`` and ``service`` run the dream (torch).
 """
 
+from dream_core.clips.clip import Clip
 from dream_core.clips.decode import (
-    Clip,
     decode_clip,
     is_clip,
     probe_clip,

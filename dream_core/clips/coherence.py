@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
-from dream_core.clips.decode import Clip
+from dream_core.clips.clip import Clip
 
 
 def _arr(img: Image.Image) -> np.ndarray:

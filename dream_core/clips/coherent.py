@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from dream_core.clips.decode import Clip
+from dream_core.clips.clip import Clip
 from dream_core.clips.encode import EncodedClip, clip_format, encode_clip, fit_upload
 from dream_core.clips.flow import FlowSettings, estimate_motion, to_array, to_pil, warp
 from dream_core.clips.limits import check_clip_params
@@ -152,8 +152,8 @@ def dream_clip(
             if not motion.scene_cut:
                 s = to_array(src)
                 carried = warp(prev_dream, motion.flow)
-                w = (p.clip_blend * motion.reliable)[..., None]
-                start = to_pil(s + w * (carried - s))
+                weight = (p.clip_blend * motion.reliable)[..., None]
+                start = to_pil(s + weight * (carried - s))
                 frame_params, steps = refine, refine_steps
         result = dream(
             start,

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 from PIL import Image
 
+from dream_core.clips.clip import Clip
 from dream_core.clips.coherent import ClipResult, dream_clip
-from dream_core.clips.decode import Clip, decode_clip
+from dream_core.clips.decode import decode_clip
 from dream_core.clips.encode import EncodedClip
 from dream_core.clips.limits import ClipLimits, check_clip_params
 from dream_core.params import DreamParams

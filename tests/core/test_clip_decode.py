@@ -268,6 +268,7 @@ def test_validating_an_upload_never_imports_torch(square):
         "import sys, io\n"
         "from dream_core.clips import probe_clip, decode_clip, encode_clip\n"
         "from dream_core.clips.limits import clip_cost\n"
+        "import dream_core.clips.flow, dream_core.clips.coherence, dream_core.clips.video\n"
         "assert 'torch' not in sys.modules, 'torch imported'\n"
         "print('ok')\n"
     )
