@@ -54,6 +54,14 @@ class DreamRequest:
     source: str = "dream"  # dream | menu | preset | again | deeper (for the logs)
     notes: list[str] = field(default_factory=list)  # shown with the result (e.g. a lost guide)
 
+    @property
+    def label(self) -> str:
+        """What the progress message says is being dreamed (``mixed4 · medium · clip of 40 frames``)."""
+        text = describe_params(self.params)
+        if self.image is not None and self.image.clip is not None:
+            text += f" · clip of {self.image.clip.n_frames} frames"
+        return text
+
 
 @dataclass
 class ActiveDream:
@@ -190,7 +198,7 @@ class DreamRunner:
         self.active[dream_id] = active
         self.limits.started(request.user_id)
         message = DreamMessage(interaction, self.settings.followup_window_s)
-        label = describe_params(request.params)
+        label = request.label
 
         async def show_progress(text: str, preview: Optional[bytes]) -> None:
             kwargs: dict[str, Any] = {"content": text, "view": cancel_view(dream_id)}
@@ -246,7 +254,7 @@ class DreamRunner:
     async def _follow(
         self, request: DreamRequest, dream_id: int, job: JobHandle, reporter: ProgressReporter, message: DreamMessage
     ) -> None:
-        label = describe_params(request.params)
+        label = request.label
         previews = self.settings.progress_previews
         async for event in job.events():
             if isinstance(event, Queued):

@@ -113,7 +113,7 @@ async def test_progress_counts_frames_and_cancel_stops_mid_clip(bot_env):
         return f"frame 2/{len(DURATIONS)}" in m.content and any(c.startswith("dream:cancel:") for c in m.custom_ids())
 
     msg = await h.wait_for_original(second_frame, timeout=120)
-    assert "octave 1/1" in msg.content
+    assert "octave 1/1" in msg.content and f"clip of {len(DURATIONS)} frames" in msg.content
     cancel_id = next(c for c in msg.custom_ids() if c.startswith("dream:cancel:"))
     click = await fake.click(msg, cancel_id, user=w.alice)
     assert click.callback.type == 6

@@ -244,3 +244,17 @@ def test_bad_dream_defaults_fail_fast(tmp_path):
         check_dream_defaults(make_settings(tmp_path, default_params={"layer": "mixed9"}))
     with pytest.raises(BotStartError, match="DREAMBOT_DEFAULT_MODEL"):
         check_dream_defaults(make_settings(tmp_path, default_model="alexnet"))
+
+
+def test_clip_limits_follow_the_settings(tmp_path):
+    from bot.clip_input import clip_limits
+    from bot.limits import DreamLimits
+    from tests.bot.conftest import make_settings
+
+    settings = make_settings(tmp_path, max_input_frames=12, max_clip_seconds=9.5, max_clip_side=256,
+                             max_pixels=1_000_000)
+    limits = DreamLimits(settings).image_limits.clip
+    assert limits == clip_limits(settings)
+    assert (limits.max_frames, limits.max_seconds, limits.max_side) == (12, 9.5, 256)
+    assert limits.max_frame_pixels == 1_000_000  # no source frame larger than a picture may be
+    assert limits.max_dream_pixels == 12 * 256 * 192  # the dream budget follows frames and side
