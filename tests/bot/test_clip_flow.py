@@ -228,3 +228,19 @@ async def test_dream_this_image_on_a_posted_webm(bot_env, tmp_path):
     info = await env.store.get_dream(dream_id_of(msg))
     assert info.is_animation and info.source.ext == "webm" and info.source.content_type == "video/webm"
     assert not fake.bot_errors and not fake.unhandled_routes
+
+
+async def test_deeper_on_a_zoom_animation_zooms_again_from_its_first_frame(bot_env, small_png):
+    """A zoom animation's result is animated, but it is no clip: Deeper zooms again as before."""
+    env = bot_env
+    fake, w = env.fake, env.world
+    h = await fake.slash("dream", {"zoom_frames": 3}, user=w.alice,
+                         attachments={"image": (small_png, "cat.png", "image/png")})
+    msg = await h.wait_for_original(result_done, timeout=120)
+    first = await env.store.get_dream(dream_id_of(msg))
+    deeper = await fake.click(msg, f"dream:deeper:{first.id}", user=w.alice)
+    deeper_msg = await deeper.wait_for_original(result_done, timeout=120)
+    info = await env.store.get_dream(dream_id_of(deeper_msg))
+    assert info.params.zoom_frames == 3 and info.is_animation and info.source.sha256 == first.result.sha256
+    assert getattr(deeper_msg.image(), "n_frames", 1) >= 3
+    assert not fake.bot_errors and not fake.unhandled_routes
