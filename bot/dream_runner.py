@@ -279,7 +279,8 @@ class DreamRunner:
                 await self._end_done(request, dream_id, event.result, message)
                 return
             elif isinstance(event, Failed):
-                text = f"That dream failed: {event.reason}"
+                reason = event.reason.rstrip()
+                text = f"That dream failed: {reason}" + ("" if reason.endswith((".", "!", "?")) else ".")
                 if event.kind in ("input", "params"):
                     text += " Check the picture and settings and try again."
                 self._count("failed")
