@@ -12,6 +12,7 @@ clip: it is dreamed as a still.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Optional, Protocol
 
 from dream_core.clips.decode import is_clip, probe_clip
@@ -54,11 +55,7 @@ def clip_limits(settings: ClipSettings) -> ClipLimits:
     }
     limits = ClipLimits.from_env(values)  # keeps the dream budget in step with frames and side
     frame_pixels = min(limits.max_frame_pixels, settings.max_pixels)
-    if frame_pixels == limits.max_frame_pixels:
-        return limits
-    from dataclasses import replace
-
-    return replace(limits, max_frame_pixels=frame_pixels)
+    return limits if frame_pixels == limits.max_frame_pixels else replace(limits, max_frame_pixels=frame_pixels)
 
 
 def inspect_clip(data: bytes, filename: str, limits: ClipLimits) -> Optional[ClipPlan]:
