@@ -71,9 +71,8 @@ def run(
         print(f"note: {note}", file=sys.stderr)
     path = result.save(out)
     w, h = result.frames[0].size
-    print(
-        f"wrote {path.resolve()} ({len(result.frames)} frames, {w}x{h}, {result.seconds:.1f} s, seed {result.params.seed})"
-    )
+    seed = result.params.seed
+    print(f"wrote {path.resolve()} ({len(result.frames)} frames, {w}x{h}, {result.seconds:.1f} s, seed {seed})")
     return 0
 
 

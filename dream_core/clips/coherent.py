@@ -6,8 +6,8 @@ source frames (:mod:`dream_core.clips.flow`), blended with the current
 source frame (``clip_blend`` of the carried dream where the flow is
 reliable, the plain source where it is not: occlusions, new content) and is
 then refined with ``frame_iterations`` steps at full size only (a still
-takes ``iterations`` steps at each of ``octaves`` sizes). A scene cut (most of the frame unreliable) is dreamed afresh like a
-still.
+takes ``iterations`` steps at each of ``octaves`` sizes). A scene cut (most
+of the frame unreliable) is dreamed afresh like a still.
 
 Uses only the engine's public :func:`~dream_core.engine.dream`.
 """

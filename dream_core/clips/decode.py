@@ -167,10 +167,8 @@ def decode_clip(data: bytes, limits: ClipLimits | None = None) -> Clip:
     """
     limits = limits or ClipLimits()
     header, plan = probe_clip(data, limits)
-    if sniff(data) == "video":
-        clip = decode_video(data, header, plan, limits)
-    else:
-        clip = _decode_picture(data, header, plan)
+    video = sniff(data) == "video"
+    clip = decode_video(data, header, plan, limits) if video else _decode_picture(data, header, plan)
     if not clip.frames:
         raise DreamInputError("the clip decodes to no frames")
     clip.notes = list(plan.notes) + clip.notes

@@ -183,7 +183,8 @@ def fit_upload(
         data = encode_clip(frames, durations, "mp4", loop)
         if len(data) <= max_bytes:
             notes.append(
-                f"sent as MP4: the {fmt.upper()} was {first / 2**20:.1f} MB, over the {max_bytes / 2**20:.1f} MB upload limit"
+                f"sent as MP4: the {fmt.upper()} was {first / 2**20:.1f} MB, "
+                f"over the {max_bytes / 2**20:.1f} MB upload limit"
             )
             return EncodedClip(
                 data, "mp4", CLIP_FORMATS["mp4"], frames[0].size, len(frames), notes

@@ -47,7 +47,7 @@ def flow_between(src: Image.Image, dst: Image.Image) -> np.ndarray:
     I.e. for each pixel of ``dst``, the offset to where it came from in ``src``.
     """
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)  # type: ignore[attr-defined]
-    flow = dis.calc(_gray(dst), _gray(src), None)  # type: ignore[call-overload]
+    flow = dis.calc(_gray(dst), _gray(src), None)
     return np.asarray(flow, dtype=np.float32)
 
 

@@ -71,7 +71,8 @@ class ClipLimits:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ClipLimits:
-        """Defaults overridden by ``DREAMBOT_MAX_INPUT_FRAMES``, ``DREAMBOT_MAX_CLIP_SECONDS``, ``DREAMBOT_MAX_CLIP_SIDE``."""
+        """Defaults overridden by ``DREAMBOT_MAX_INPUT_FRAMES``, ``DREAMBOT_MAX_CLIP_SECONDS``,
+        ``DREAMBOT_MAX_CLIP_SIDE``."""
         env = os.environ if environ is None else environ
         kw: dict[str, Any] = {}
         if env.get(MAX_FRAMES_ENV):

@@ -111,7 +111,7 @@ class _video_file:
 
 def _read_video(path: str) -> Generator[Any, None, None]:
     """imageio-ffmpeg's frame reader (first item: the meta dict), with its failures made readable."""
-    import imageio_ffmpeg  # type: ignore[import-untyped]
+    import imageio_ffmpeg
 
     gen = imageio_ffmpeg.read_frames(path, pix_fmt="rgb24")
     try:
