@@ -258,3 +258,22 @@ def test_clip_limits_follow_the_settings(tmp_path):
     assert (limits.max_frames, limits.max_seconds, limits.max_side) == (12, 9.5, 256)
     assert limits.max_frame_pixels == 1_000_000  # no source frame larger than a picture may be
     assert limits.max_dream_pixels == 12 * 256 * 192  # the dream budget follows frames and side
+
+
+def test_a_tenor_gif_in_a_message_is_its_mp4_clip():
+    from types import SimpleNamespace
+
+    import discord
+
+    from bot.attachments import image_in_message
+
+    gifv = discord.Embed.from_dict({
+        "type": "gifv", "url": "https://tenor.com/view/cat-123",
+        "thumbnail": {"url": "https://media.tenor.com/abc/AAAAe/cat.png"},
+        "video": {"url": "https://media.tenor.com/abc/AAAPo/cat.mp4"},
+    })
+    ref = image_in_message(SimpleNamespace(attachments=[], embeds=[gifv]))  # type: ignore[arg-type]
+    assert ref is not None and ref.url.endswith("/cat.mp4") and ref.filename == "cat.mp4"
+    picture = discord.Embed.from_dict({"type": "image", "thumbnail": {"url": "https://example.com/a/b.png"}})
+    ref = image_in_message(SimpleNamespace(attachments=[], embeds=[picture]))  # type: ignore[arg-type]
+    assert ref is not None and ref.filename == "b.png"
