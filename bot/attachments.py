@@ -5,10 +5,13 @@ a message (context menu) or the most recent image in the channel. Whatever the
 source, :func:`fetch_image` returns checked bytes or raises
 :class:`ImageRejected` whose message can be shown to the user as is.
 
-Checks, in order: content type (``image/*``), byte size (not empty, not over
-the limit), decodable by Pillow, pixel count under the limit. Links are
-fetched by :mod:`bot.safe_fetch`: public addresses only, each redirect
-checked, generic refusals.
+Checks, in order: content type (:data:`ACCEPTED_TYPE_PREFIXES`: pictures,
+MP4 and WebM), byte size (not empty, not over the limit); then an animation or
+a video is checked as a clip by :mod:`bot.clip_input` (frames, duration,
+pixels x frames, sound; torch-free), and a still must be decodable by Pillow
+with a pixel count under the limit. Links are fetched by
+:mod:`bot.safe_fetch`: public addresses only, each redirect checked, generic
+refusals.
 """
 
 from __future__ import annotations
@@ -16,18 +19,22 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 from urllib.parse import urlparse
 
 import discord
 from PIL import Image, UnidentifiedImageError
 
+from bot.clip_input import ClipRejected, inspect_clip
 from bot.safe_fetch import FetchPolicy, FetchRefused, TooLarge, fetch_public
+from dream_core.clips.limits import ClipLimits, ClipPlan
 
 log = logging.getLogger(__name__)
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff")
+IMAGE_EXTENSIONS = (".png", ".apng", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".mp4", ".webm")
+#: what to attach, in the refusals
+WHAT_TO_ATTACH = "Attach a picture (PNG, JPEG, WebP, GIF) or a short clip (GIF, WebP, MP4, WebM)."
 
 
 class ImageRejected(Exception):
@@ -39,6 +46,7 @@ class ImageLimits:
     max_bytes: int
     max_pixels: int
     allow_private_urls: bool = False
+    clip: ClipLimits = field(default_factory=ClipLimits)  # animations and videos
 
 
 @dataclass(frozen=True)
@@ -54,13 +62,18 @@ class ImageRef:
 
 @dataclass(frozen=True)
 class InputImage:
-    """A downloaded, checked image."""
+    """A downloaded, checked image, or a clip (``clip`` holds its dream plan)."""
 
     data: bytes
     filename: str
     width: int
     height: int
     source_url: str
+    clip: Optional[ClipPlan] = None  # an animation or a video; None: a still
+
+    @property
+    def is_clip(self) -> bool:
+        return self.clip is not None
 
 
 def _human_bytes(n: int) -> str:
@@ -71,8 +84,9 @@ def _human_bytes(n: int) -> str:
     return f"{n} bytes"
 
 
-#: the one place that says which media types are accepted (attachments and links alike)
-ACCEPTED_TYPE_PREFIXES: tuple[str, ...] = ("image/",)
+#: the one place that says which media types are accepted (attachments and links alike):
+#: pictures (animated GIF / WebP / APNG included) and the clips of issue 12
+ACCEPTED_TYPE_PREFIXES: tuple[str, ...] = ("image/", "video/mp4", "video/webm")
 
 
 def is_accepted_type(content_type: str) -> bool:
@@ -102,6 +116,10 @@ def image_in_message(message: discord.Message) -> Optional[ImageRef]:
         if _looks_like_image(attachment.filename, attachment.content_type):
             return ref_from_attachment(attachment)
     for embed in message.embeds:
+        video = getattr(embed.video, "url", None)
+        if embed.type == "gifv" and video:  # Tenor / Giphy "GIFs" are MP4 clips
+            name = urlparse(video).path.rsplit("/", 1)[-1] or "clip.mp4"
+            return ImageRef(url=video, filename=name)
         for media in (embed.image, embed.thumbnail):
             url = getattr(media, "url", None)
             if url:
@@ -128,9 +146,9 @@ def check_ref(ref: ImageRef, limits: ImageLimits) -> None:
     """Checks that need no download (content type, announced size)."""
     if ref.content_type and not _looks_like_image(ref.filename, ref.content_type):
         kind = ref.content_type.split(";")[0]
-        raise ImageRejected(f"`{ref.filename}` isn't an image (it's `{kind}`). Attach a PNG, JPEG, WebP or GIF.")
+        raise ImageRejected(f"`{ref.filename}` isn't an image (it's `{kind}`). {WHAT_TO_ATTACH}")
     if not ref.content_type and ref.attachment is not None and not _looks_like_image(ref.filename, None):
-        raise ImageRejected(f"`{ref.filename}` doesn't look like an image. Attach a PNG, JPEG, WebP or GIF.")
+        raise ImageRejected(f"`{ref.filename}` doesn't look like an image. {WHAT_TO_ATTACH}")
     if ref.size is not None:
         if ref.size == 0:
             raise ImageRejected(f"`{ref.filename}` is empty. Attach a real picture.")
@@ -142,14 +160,8 @@ def check_ref(ref: ImageRef, limits: ImageLimits) -> None:
 
 
 def check_image_bytes(data: bytes, filename: str, limits: ImageLimits) -> tuple[int, int]:
-    """Validate downloaded bytes; returns ``(width, height)``. Blocking (decodes)."""
-    if not data:
-        raise ImageRejected(f"`{filename}` is empty. Attach a real picture.")
-    if len(data) > limits.max_bytes:
-        raise ImageRejected(
-            f"`{filename}` is {_human_bytes(len(data))}; the limit is {_human_bytes(limits.max_bytes)}. "
-            "Try a smaller picture."
-        )
+    """Validate downloaded bytes of a still; returns ``(width, height)``. Blocking (decodes)."""
+    _check_byte_size(data, filename, limits)
     try:
         with Image.open(io.BytesIO(data)) as img:
             width, height = img.size
@@ -167,10 +179,34 @@ def check_image_bytes(data: bytes, filename: str, limits: ImageLimits) -> tuple[
             "Try a smaller picture."
         ) from None
     except UnidentifiedImageError:
-        raise ImageRejected(f"I can't read `{filename}` as a picture. Attach a PNG, JPEG, WebP or GIF.") from None
+        raise ImageRejected(f"I can't read `{filename}` as a picture. {WHAT_TO_ATTACH}") from None
     except (OSError, ValueError, SyntaxError):
         raise ImageRejected(f"`{filename}` looks damaged — I couldn't decode it. Try another file.") from None
     return width, height
+
+
+def check_media_bytes(data: bytes, filename: str, limits: ImageLimits) -> tuple[int, int, Optional[ClipPlan]]:
+    """Validate downloaded bytes, a still or a clip: ``(width, height, clip plan or None)``.
+    Blocking (decodes a still; reads a clip's headers, with ffmpeg for a video)."""
+    _check_byte_size(data, filename, limits)
+    try:
+        plan = inspect_clip(data, filename, limits.clip)
+    except ClipRejected as exc:
+        raise ImageRejected(str(exc)) from None
+    if plan is not None:
+        return plan.size[0], plan.size[1], plan
+    width, height = check_image_bytes(data, filename, limits)
+    return width, height, None
+
+
+def _check_byte_size(data: bytes, filename: str, limits: ImageLimits) -> None:
+    if not data:
+        raise ImageRejected(f"`{filename}` is empty. Attach a real picture.")
+    if len(data) > limits.max_bytes:
+        raise ImageRejected(
+            f"`{filename}` is {_human_bytes(len(data))}; the limit is {_human_bytes(limits.max_bytes)}. "
+            "Try a smaller picture."
+        )
 
 
 def _image_policy(limits: ImageLimits) -> FetchPolicy:
@@ -211,8 +247,13 @@ async def fetch_image(ref: ImageRef, limits: ImageLimits, *, policy: Optional[Fe
             raise ImageRejected("I couldn't download that attachment. Try uploading it again.") from None
     else:
         data, _content_type = await _download_url(ref.url, limits, policy)
-    width, height = await asyncio.to_thread(check_image_bytes, data, ref.filename, limits)
-    return InputImage(data=data, filename=ref.filename, width=width, height=height, source_url=ref.url)
+    return await checked_input(data, ref.filename, limits, source_url=ref.url)
+
+
+async def checked_input(data: bytes, filename: str, limits: ImageLimits, *, source_url: str = "") -> InputImage:
+    """``data`` checked as a still or a clip (:func:`check_media_bytes`, in a thread)."""
+    width, height, plan = await asyncio.to_thread(check_media_bytes, data, filename, limits)
+    return InputImage(data=data, filename=filename, width=width, height=height, source_url=source_url, clip=plan)
 
 
 def ref_from_url(url: str) -> ImageRef:

@@ -10,6 +10,7 @@ table of handlers.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Optional
@@ -17,6 +18,7 @@ from typing import Optional
 import discord
 
 from bot.attachments import InputImage
+from bot.clip_input import ClipRejected, check_clip_params, inspect_clip
 from bot.collaborators import DreamRecords, Files
 from bot.dream_runner import DreamRequest, DreamRunner
 from bot.gallery_service import GalleryService
@@ -147,7 +149,9 @@ class ButtonController:
     # ------------------------------------------------------------------ again / deeper
     async def _redream(self, interaction: discord.Interaction, dream_id: int, *, deeper: bool) -> None:
         """Dream again with a new seed (from the same picture) or deeper (from the result),
-        with the original dream's guide image when it had one."""
+        with the original dream's guide image when it had one. A clip is dreamed as a clip
+        again (Deeper: from the dreamed clip); the result of a zoom animation goes deeper
+        as before, from its first frame."""
         dream = await find_dream(self.store, dream_id)
         if deeper and dream.result is None:
             raise UserError("That dream has no finished picture to go deeper into.")
@@ -155,9 +159,12 @@ class ButtonController:
         await self.runner.defer(interaction)
         try:
             source = dream.result if deeper else dream.source
-            image = await self._stored_image(source, f"dream-{dream_id}")
             params = self.policy.again_params(dream.params)
-        except (UserError, DreamParamsError) as exc:
+            zoom_result = deeper and bool(dream.params.zoom_frames)
+            image = await self._stored_image(source, f"dream-{dream_id}", as_clip=not zoom_result)
+            if image is not None and image.is_clip:
+                check_clip_params(params)
+        except (UserError, DreamParamsError, ClipRejected) as exc:
             await fail_early(interaction, str(exc))
             return
         guide, notes = await self._stored_guide(dream.guide, f"guide-{dream_id}")
@@ -173,14 +180,21 @@ class ButtonController:
         )
         await self.runner.run(interaction, request)
 
-    async def _stored_image(self, ref: Optional[FileRef], name: str) -> Optional[InputImage]:
+    async def _stored_image(self, ref: Optional[FileRef], name: str, *, as_clip: bool = True) -> Optional[InputImage]:
+        """A stored picture to dream again; an animation or a video is checked as a clip (with
+        today's limits) unless ``as_clip`` is False."""
         if ref is None:
             return None
         try:
             data = await self.files.aread(ref.sha256)
         except (StoreError, OSError):
             raise UserError("The picture behind that dream is gone, so I can't dream it again.") from None
-        return InputImage(data=data, filename=f"{name}.{ref.ext}", width=0, height=0, source_url="")
+        filename = f"{name}.{ref.ext}"
+        plan = None
+        if as_clip:
+            limits = self.runner.limits.image_limits.clip
+            plan = await asyncio.to_thread(inspect_clip, data, filename, limits)
+        return InputImage(data=data, filename=filename, width=0, height=0, source_url="", clip=plan)
 
     async def _stored_guide(self, ref: Optional[FileRef], name: str) -> tuple[Optional[InputImage], list[str]]:
         """The stored guide image of a dream, and notes for the result: a guide file that is

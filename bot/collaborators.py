@@ -16,6 +16,7 @@ from typing import Any, Optional, Protocol, Union
 
 from bot.store.files import FileRef
 from bot.store.records import DeletionReport, DreamInfo, GalleryItem, GuildInfo, PresetInfo, VoteState
+from dream_core.executor.clips import ClipJob
 from dream_core.executor.events import JobEvent
 from dream_core.params import DreamParams
 
@@ -169,6 +170,7 @@ class DreamExecutor(Protocol):
         guild_id: Optional[int] = None,
         guide_bytes: Optional[bytes] = None,
         timeout_s: Optional[float] = None,
+        clip: Optional[ClipJob] = None,
     ) -> JobHandle: ...
 
 

@@ -108,17 +108,22 @@ def result_embed(
     dream_id: int, result: JobResult, filename: str, *, reencoded: bool = False, extra_notes: Sequence[str] = ()
 ) -> discord.Embed:
     """The compact embed of a finished dream: layer, strength, seed, seconds, model; the
-    footer adds the dream's notes and ``extra_notes`` (the bot's own, e.g. a lost guide)."""
+    footer adds the frames of an animation, the dream's notes and ``extra_notes`` (the
+    bot's own, e.g. a lost guide). A video can't be an embed's image: Discord plays the
+    attached MP4 above the embed."""
     params = result.params
     embed = discord.Embed(colour=discord.Colour.blurple())
     embed.description = (
         f"`{params.layer}` · {params.strength} · seed `{result.seed}` · {result.seconds:.1f} s · {result.model}"
     )
-    embed.set_image(url=f"attachment://{filename}")
+    if not filename.endswith((".mp4", ".webm")):
+        embed.set_image(url=f"attachment://{filename}")
     notes = list(result.notes or ()) + list(extra_notes)
     if reencoded:
         notes.append("re-encoded smaller to fit the upload limit")
     footer = f"#{dream_id} · {result.width}×{result.height}"
+    if result.is_animation and result.frames > 1:
+        footer += f" · {result.frames} frames"
     if notes:
         footer += " · " + "; ".join(notes)
     embed.set_footer(text=footer[:2048])

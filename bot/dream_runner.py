@@ -5,6 +5,9 @@ It checks the limits, fetches the pictures, records the dream in the store
 follows its events, keeping one progress message up to date
 (:class:`~bot.progress.ProgressReporter`), and posts the result as a file with
 a compact embed and persistent buttons (:class:`~bot.dream_message.DreamMessage`).
+A clip (animated GIF/WebP/APNG, MP4, WebM; :mod:`bot.clip_input`) is submitted
+as a clip job whose result must fit the upload limit; the engine re-encodes
+or downscales it when needed and its notes say so.
 Its collaborators are the typed protocols of :mod:`bot.collaborators`.
 """
 
@@ -21,6 +24,7 @@ from typing import Any, Optional
 import discord
 
 from bot.attachments import ImageRef, ImageRejected, InputImage, check_ref, fetch_image
+from bot.clip_input import ClipRejected, check_clip_params, clip_job
 from bot.collaborators import DreamExecutor, DreamMetrics, DreamRecords, Files, JobHandle, RunnerSettings
 from bot.dream_message import UPLOAD_HEADROOM, DreamMessage, result_embed
 from bot.limits import DreamLimits
@@ -28,7 +32,7 @@ from bot.params_policy import describe_params
 from bot.progress import ProgressReporter, ProgressState
 from bot.replies import SORRY, UserError, fail_early, send_error
 from bot.store.errors import StoreError
-from bot.upload import fit_upload
+from bot.upload import Upload, fit_upload
 from bot.views import cancel_view, result_view
 from dream_core.executor.errors import SubmitRefused
 from dream_core.executor.events import Cancelled, Done, Failed, JobProgress, JobResult, Queued, Started
@@ -50,6 +54,14 @@ class DreamRequest:
     source: str = "dream"  # dream | menu | preset | again | deeper (for the logs)
     notes: list[str] = field(default_factory=list)  # shown with the result (e.g. a lost guide)
 
+    @property
+    def label(self) -> str:
+        """What the progress message says is being dreamed (``mixed4 · medium · clip of 40 frames``)."""
+        text = describe_params(self.params)
+        if self.image is not None and self.image.clip is not None:
+            text += f" · clip of {self.image.clip.n_frames} frames"
+        return text
+
 
 @dataclass
 class ActiveDream:
@@ -67,6 +79,13 @@ class ActiveDream:
 def _refusal_text(exc: Exception) -> str:
     """The executor's refusals are already friendly sentences that say what to do."""
     return str(exc) or "The dream queue is full. Please try again in a few minutes."
+
+
+def upload_limit(interaction: discord.Interaction) -> int:
+    """The bytes a result may have to be posted where ``interaction`` happened."""
+    guild = interaction.guild
+    limit = guild.filesize_limit if guild else discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
+    return limit - UPLOAD_HEADROOM
 
 
 class DreamRunner:
@@ -122,7 +141,9 @@ class DreamRunner:
         try:
             image = await fetch_image(ref, self.limits.image_limits) if ref is not None else None
             guide = await fetch_image(guide_ref, self.limits.image_limits) if guide_ref is not None else None
-        except ImageRejected as exc:
+            if image is not None and image.is_clip:
+                check_clip_params(params)
+        except (ImageRejected, ClipRejected) as exc:
             await fail_early(interaction, str(exc))
             return
         request = DreamRequest(
@@ -177,7 +198,7 @@ class DreamRunner:
         self.active[dream_id] = active
         self.limits.started(request.user_id)
         message = DreamMessage(interaction, self.settings.followup_window_s)
-        label = describe_params(request.params)
+        label = request.label
 
         async def show_progress(text: str, preview: Optional[bytes]) -> None:
             kwargs: dict[str, Any] = {"content": text, "view": cancel_view(dream_id)}
@@ -195,6 +216,9 @@ class DreamRunner:
             if active.cancel_requested:
                 await self._end_cancelled(dream_id, reporter, message)
                 return dream_id
+            clip = None
+            if request.image is not None and request.image.clip is not None:
+                clip = clip_job(request.image.clip, self.limits.image_limits.clip, upload_limit(interaction))
             try:
                 job = await self.executor.submit(
                     request.image.data if request.image else None,
@@ -202,6 +226,7 @@ class DreamRunner:
                     user_id=request.user_id,
                     guild_id=request.guild_id,
                     guide_bytes=request.guide.data if request.guide else None,
+                    clip=clip,
                 )
             except SubmitRefused as exc:
                 self._count("refused")
@@ -229,7 +254,7 @@ class DreamRunner:
     async def _follow(
         self, request: DreamRequest, dream_id: int, job: JobHandle, reporter: ProgressReporter, message: DreamMessage
     ) -> None:
-        label = describe_params(request.params)
+        label = request.label
         previews = self.settings.progress_previews
         async for event in job.events():
             if isinstance(event, Queued):
@@ -244,6 +269,8 @@ class DreamRunner:
                     eta_s=event.eta_s,
                     octave=event.octave,
                     octaves=event.octaves,
+                    frame=event.frame,
+                    frames=event.frames,
                     label=label,
                 )
                 await reporter.update(state, preview=event.preview if previews else None)
@@ -252,7 +279,8 @@ class DreamRunner:
                 await self._end_done(request, dream_id, event.result, message)
                 return
             elif isinstance(event, Failed):
-                text = f"That dream failed: {event.reason}"
+                reason = event.reason.rstrip()
+                text = f"That dream failed: {reason}" + ("" if reason.endswith((".", "!", "?")) else ".")
                 if event.kind in ("input", "params"):
                     text += " Check the picture and settings and try again."
                 self._count("failed")
@@ -306,9 +334,11 @@ class DreamRunner:
             )
         )
         self._count("done", result.seconds)
-        interaction = message.interaction
-        limit = interaction.guild.filesize_limit if interaction.guild else discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
-        upload = await asyncio.to_thread(fit_upload, result.data, ext, limit - UPLOAD_HEADROOM)
+        limit = upload_limit(message.interaction)
+        if request.image is not None and request.image.is_clip:
+            upload = Upload(result.data, ext)  # the worker fitted it to the limit (its notes say how)
+        else:
+            upload = await asyncio.to_thread(fit_upload, result.data, ext, limit)
         filename = f"dream-{dream_id}.{upload.extension}"
         embed = result_embed(dream_id, result, filename, reencoded=upload.reencoded, extra_notes=request.notes)
         posted = await message.show_result(

@@ -22,6 +22,7 @@ def executor_config(settings: Settings, **overrides: Any) -> ExecutorConfig:
         "max_queued_per_user": settings.max_queued_per_user,
         "max_queued_per_guild": settings.max_queued_per_guild,
         "job_timeout_s": settings.job_timeout_s,
+        "clip_timeout_max_s": settings.clip_timeout_max_s,
         "max_attachment_bytes": settings.max_attachment_bytes,
         "max_pixels": settings.max_pixels,
         "max_size": settings.max_size,

@@ -1,5 +1,5 @@
 """Limits on starting a dream: a cooldown per user, dreams in progress per user and
-per server, and the image checks (:class:`~bot.attachments.ImageLimits`)."""
+per server, and the image and clip checks (:class:`~bot.attachments.ImageLimits`)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ from collections.abc import Iterable
 from typing import Optional, Protocol
 
 from bot.attachments import ImageLimits
+from bot.clip_input import ClipSettings, clip_limits
 from bot.replies import UserError
 
 #: beyond this many remembered users, cooldowns that are over are forgotten
 _FORGET_AFTER = 10_000
 
 
-class LimitSettings(Protocol):
+class LimitSettings(ClipSettings, Protocol):
     """The settings the limits read."""
 
     @property
@@ -50,7 +51,7 @@ class DreamLimits:
     @property
     def image_limits(self) -> ImageLimits:
         s = self.settings
-        return ImageLimits(s.max_attachment_bytes, s.max_pixels, s.allow_private_image_urls)
+        return ImageLimits(s.max_attachment_bytes, s.max_pixels, s.allow_private_image_urls, clip_limits(s))
 
     def started(self, user_id: int) -> None:
         """A dream of ``user_id`` starts now: the cooldown runs from here."""

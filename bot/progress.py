@@ -36,6 +36,8 @@ class ProgressState:
     eta_s: Optional[float] = None
     octave: Optional[int] = None
     octaves: Optional[int] = None
+    frame: int = 0  # a clip's frame being dreamed (1-based); 0: a still
+    frames: int = 0
     label: str = ""  # e.g. "mixed4c · medium"
 
 
@@ -68,6 +70,8 @@ def render_progress(state: ProgressState) -> str:
         return f"✨ Almost there — packing up your dream…{suffix}"
     pct = int(min(1.0, max(0.0, state.fraction)) * 100)
     parts = [f"🌀 Dreaming… `{progress_bar(state.fraction)}` **{pct}%**"]
+    if state.frame and state.frames > 1:
+        parts.append(f"frame {state.frame}/{state.frames}")
     if state.octave and state.octaves:
         parts.append(f"octave {state.octave}/{state.octaves}")
     eta = format_eta(state.eta_s)

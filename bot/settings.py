@@ -40,6 +40,15 @@ class Settings(BaseSettings):
     max_pixels: int = Field(40_000_000, ge=1024, description="largest accepted input, in pixels")
     max_size: int = Field(1024, ge=64, description="max working resolution (long side)")
     max_zoom_frames: int = Field(48, ge=0)
+    # animated input (GIF / WebP / APNG / MP4 / WebM): checked in the bot, torch-free
+    max_input_frames: int = Field(
+        60, ge=2, le=1000, description="frames dreamed from a clip; a longer clip is sampled down in frame rate"
+    )
+    max_clip_seconds: float = Field(60.0, gt=0, description="longest clip accepted (play time)")
+    max_clip_side: int = Field(512, ge=32, le=4096, description="long side of dreamed clip frames (larger: downscaled)")
+    clip_timeout_max_s: float = Field(
+        3600.0, gt=0, description="a clip's time limit grows with its frames from job_timeout_s up to this"
+    )
     user_cooldown_s: float = Field(10.0, ge=0)
     guild_concurrent_jobs: int = Field(3, ge=1)
     max_presets_per_user: int = Field(25, ge=1)

@@ -220,6 +220,8 @@ def _guide_check(args: argparse.Namespace, guide_bytes: bytes | None) -> None:
 
 
 def cmd_dream(args: argparse.Namespace) -> int:
+    from dream_core.clips.cli import clip_input
+    from dream_core.clips.cli import run as dream_clip_cli
     from dream_core.errors import DreamInputError
     from dream_core.images import (
         guide_text,
@@ -250,6 +252,9 @@ def cmd_dream(args: argparse.Namespace) -> int:
         src: Any = sample_path() if args.input == "sample" else args.input
         if args.input == "-":
             src = sys.stdin.buffer.read()
+        if args.input != "sample" and (clip := clip_input(src)) is not None:  # an animation or a video
+            bar = _ProgressBar(sys.stderr) if (not args.quiet and sys.stderr.isatty()) else None
+            return dream_clip_cli(args, params, clip, bar)
         image = load_image(src, max_size=params.max_size)
     guide = load_image(guide_bytes, max_size=params.max_size).image if guide_bytes is not None else None
 

@@ -89,6 +89,13 @@ class DreamParams(BaseModel):
     rotate: float = Field(0.0, ge=-45.0, le=45.0, description="rotation per frame in degrees")
     frame_iterations: Optional[int] = Field(None, ge=1, le=200, description="iterations per animation frame")
     fps: int = Field(12, ge=1, le=60)
+    clip_blend: float = Field(
+        0.9,
+        ge=0.0,
+        le=1.0,
+        description="clips: share of the previous dreamed frame (warped by the motion) each frame starts from "
+        "(0 = every frame dreamed alone); each frame is then refined with frame_iterations at full size",
+    )
 
     @field_validator("model")
     @classmethod

@@ -221,10 +221,14 @@ class GalleryCog(
             if dream.result is not None:
                 try:
                     data = await self.bot.files.aread(dream.result.sha256)
+                    video = dream.result.content_type.startswith("video/")
+                    if video and len(data) > BROWSE_UPLOAD_LIMIT:  # a dreamed clip can't be re-encoded here
+                        raise ValueError(f"video of {len(data)} bytes is over the browse limit")
                     upload = await asyncio.to_thread(fit_upload, data, dream.result.ext, BROWSE_UPLOAD_LIMIT)
                     name = f"gallery-{item.id}.{upload.extension}"
                     files.append(discord.File(io.BytesIO(upload.data), filename=name))
-                    embed.set_image(url=f"attachment://{name}")
+                    if not video:  # a video is no embed image: Discord plays the attachment
+                        embed.set_image(url=f"attachment://{name}")
                 except Exception:
                     log.warning("gallery image of entry %s unavailable", item.id, exc_info=True)
             extra.append(VoteButton(item.id, item.votes))

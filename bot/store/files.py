@@ -39,6 +39,7 @@ CONTENT_TYPES: dict[str, str] = {
     "gif": "image/gif",
     "webp": "image/webp",
     "mp4": "video/mp4",
+    "webm": "video/webm",
     "bin": "application/octet-stream",
 }
 _EXT_ALIASES = {"jpeg": "jpg"}
@@ -56,6 +57,8 @@ def sniff_ext(data: bytes) -> str:
         return "webp"
     if len(data) >= 12 and data[4:8] == b"ftyp":
         return "mp4"
+    if data.startswith(b"\x1a\x45\xdf\xa3"):  # Matroska / WebM (clips people post)
+        return "webm"
     return "bin"
 
 
@@ -289,11 +292,11 @@ def _first_frame(data: bytes):
         return img
     except (UnidentifiedImageError, OSError, ValueError):
         pass
-    if sniff_ext(data) == "mp4":
+    if sniff_ext(data) in ("mp4", "webm"):
         try:
             import imageio.v3 as iio
 
-            frame = iio.imread(data, index=0, extension=".mp4")
+            frame = iio.imread(data, index=0, extension="." + sniff_ext(data))
             return Image.fromarray(frame)
         except Exception as exc:  # noqa: BLE001 - any decoder failure is "cannot thumbnail"
             log.warning("no thumbnail for video: %s", exc)

@@ -47,16 +47,20 @@ def dream_command(params: DreamParams, *, has_source: bool = True, command: str 
     return " ".join(parts)
 
 
-def cli_command(params: DreamParams, *, has_source: bool = True) -> str:
+def cli_command(params: DreamParams, *, has_source: bool = True, source_ext: Optional[str] = None) -> str:
     """The ``dreambot dream`` command line that repeats a dream exactly: the fields
-    that were set, as flags (``--keep-colors`` / ``--no-normalize-gradients``)."""
-    parts = ("dreambot dream", "original.png" if has_source else "noise", params.cli_args())
+    that were set, as flags (``--keep-colors`` / ``--no-normalize-gradients``); the
+    original is named with its own extension (``original.gif`` for a clip)."""
+    original = f"original.{source_ext or 'png'}"
+    parts = ("dreambot dream", original if has_source else "noise", params.cli_args())
     return " ".join(part for part in parts if part)
 
 
-def reproduce_command(params: DreamParams, *, has_source: bool = True) -> str:
+def reproduce_command(params: DreamParams, *, has_source: bool = True, source_ext: Optional[str] = None) -> str:
     """The ``/dream`` line when ``/dream`` can say it all, else the CLI line."""
-    return dream_command(params, has_source=has_source) or cli_command(params, has_source=has_source)
+    return dream_command(params, has_source=has_source) or cli_command(
+        params, has_source=has_source, source_ext=source_ext
+    )
 
 
 def _shown(params: DreamParams) -> DreamParams:

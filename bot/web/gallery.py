@@ -79,6 +79,8 @@ class DreamDetail:
     is_animation: bool
     is_video: bool
     has_source: bool
+    source_is_video: bool  # an MP4/WebM clip was dreamed: the original plays in a <video>
+    source_ext: Optional[str]
     source_width: Optional[int]
     source_height: Optional[int]
     result_version: str
@@ -234,6 +236,8 @@ class GalleryReader:
                 is_animation=d.is_animation,
                 is_video=d.result.content_type.startswith("video/"),
                 has_source=has_source,
+                source_is_video=d.source is not None and d.source.content_type.startswith("video/"),
+                source_ext=d.source.ext if d.source is not None else None,
                 # a dream keeps its original's aspect ratio: the result's size is the layout hint
                 source_width=d.width if has_source else None,
                 source_height=d.height if has_source else None,

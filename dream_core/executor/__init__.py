@@ -38,14 +38,19 @@ API
     Scripts that start a local executor need ``if __name__ == "__main__":``
     (workers are started with ``spawn``).
 ``await executor.submit(image_bytes | None, params=None, *, user_id, guild_id=None, guide_bytes=None,
-timeout_s=None) -> Job``
+timeout_s=None, clip=None) -> Job``
     ``image_bytes`` None dreams from noise. ``params``: :class:`DreamParams`,
     dict or JSON; it is resolved at once (``job.params.seed`` is known).
     Raises :class:`SubmitRefused` at once when the global queue, the user's or
     the server's cap of *waiting* jobs is reached, or the executor is not
     running. Bad input bytes (:class:`DreamInputError`) and bad params
     (:class:`DreamParamsError`, e.g. an unknown layer) end the job with
-    ``Failed(reason)`` — never an exception from ``submit``.
+    ``Failed(reason)`` — never an exception from ``submit``. ``clip``
+    (:class:`ClipJob`): ``image_bytes`` is an animation or a video the caller
+    checked with ``dream_core.clips.decode.probe_clip``; the worker dreams it
+    frame by frame (``JobProgress.frame``/``frames``) into a GIF, WebP or MP4
+    that fits ``clip.max_bytes``; the time limit grows with the frames up to
+    ``config.clip_timeout_max_s``.
 ``Job``: ``id``, ``params``, ``user_id``, ``guild_id``, ``state`` (JobState),
     ``position``, ``events()``, ``result()``, ``cancel()``, ``wait()``,
     ``done``, ``history``.
@@ -79,6 +84,7 @@ from __future__ import annotations
 from typing import Any
 
 from dream_core.executor.base import BaseExecutor
+from dream_core.executor.clips import ClipJob
 from dream_core.executor.config import ExecutorConfig
 from dream_core.executor.errors import ExecutorError, JobCancelled, JobFailed, SubmitRefused, WorkerStartError
 from dream_core.executor.events import (
@@ -98,6 +104,7 @@ from dream_core.executor.status import ExecutorStatus, WorkerInfo
 __all__ = [
     "BaseExecutor",
     "Cancelled",
+    "ClipJob",
     "Done",
     "ExecutorConfig",
     "ExecutorError",

@@ -20,7 +20,9 @@ import weakref
 from collections.abc import Callable, Mapping
 from typing import Any, Optional, Union
 
+from dream_core.clips.limits import check_clip_params
 from dream_core.errors import DreamParamsError
+from dream_core.executor.clips import ClipJob, clip_timeout
 from dream_core.executor.config import ExecutorConfig
 from dream_core.executor.errors import SubmitRefused, WorkerStartError
 from dream_core.executor.events import (
@@ -267,13 +269,19 @@ class BaseExecutor(abc.ABC):
         guild_id: Optional[int] = None,
         guide_bytes: Optional[bytes] = None,
         timeout_s: Optional[float] = None,
+        clip: Optional[ClipJob] = None,
     ) -> Job:
         """Queue a dream. Raises :class:`SubmitRefused` at once beyond a cap.
 
         ``image_bytes`` None dreams from noise. ``params``: DreamParams, a dict
         or JSON; invalid params give a job that is already ``Failed``.
         ``timeout_s`` overrides ``config.job_timeout_s`` for this job.
+        ``clip``: ``image_bytes`` is an animation or a video, dreamed frame by
+        frame (:mod:`.clips`); its time limit grows with the frame count up to
+        ``config.clip_timeout_max_s``, and a zoom animation is refused.
         """
+        if clip is not None and image_bytes is None:
+            raise ValueError("a clip job needs the clip's bytes")
         if not self._started or self._closed:
             raise SubmitRefused("The dream service is not running right now.", code="closed")
         if self._unavailable():
@@ -285,6 +293,8 @@ class BaseExecutor(abc.ABC):
             else:
                 p = parse_params(params if isinstance(params, str) else dict(params or {}))
             p = self._clamp(p).resolved()
+            if clip is not None:
+                check_clip_params(p)
         except DreamParamsError as exc:
             p, failure = DreamParams().resolved(), Failed(str(exc), "params")
         job = Job(
@@ -293,8 +303,9 @@ class BaseExecutor(abc.ABC):
             guild_id=guild_id,
             image_bytes=image_bytes,
             guide_bytes=guide_bytes,
-            timeout_s=timeout_s or self.config.job_timeout_s,
+            timeout_s=self._timeout(p, timeout_s, clip),
             on_cancel=self._request_cancel,
+            clip=clip,
         )
         limit = self.config.max_attachment_bytes
         for what, data in (("image", image_bytes), ("guide image", guide_bytes)):
@@ -310,6 +321,12 @@ class BaseExecutor(abc.ABC):
         job.emit(Queued(position))
         self._pump()
         return job
+
+    def _timeout(self, p: DreamParams, timeout_s: Optional[float], clip: Optional[ClipJob]) -> float:
+        base = timeout_s or self.config.job_timeout_s
+        if clip is None:
+            return base
+        return clip_timeout(base, clip.frames, p, max(base, self.config.clip_timeout_max_s))
 
     def _clamp(self, p: DreamParams) -> DreamParams:
         cap = self.config.max_size
@@ -386,7 +403,7 @@ class BaseExecutor(abc.ABC):
             job.emit(Queued(position))
 
     async def _run(self, slot: WorkerSlot, job: Job) -> None:
-        spec = JobSpec(job.seq, job.params.to_wire(), job.image_bytes, job.guide_bytes)
+        spec = JobSpec(job.seq, job.params.to_wire(), job.image_bytes, job.guide_bytes, job.clip)
         watchdog = self._spawn(self._watchdog(slot, job))
         try:
             outcome = await slot.run(job, spec)
@@ -401,9 +418,10 @@ class BaseExecutor(abc.ABC):
             watchdog.cancel()
         if not isinstance(outcome, Done):
             if job in self._timed_out:
+                smaller = "a shorter clip" if job.clip is not None else "a smaller image"
                 outcome = Failed(
                     f"The dream took longer than its {job.timeout_s:g} s time limit and was stopped. "
-                    "Try a smaller image or fewer iterations.",
+                    f"Try {smaller} or fewer iterations.",
                     "timeout",
                 )
             elif job in self._stopping:

@@ -31,6 +31,11 @@ class ExecutorConfig(BaseModel):
     max_queued_per_user: int = Field(3, ge=1, description="jobs one user may have waiting")
     max_queued_per_guild: int = Field(20, ge=1, description="jobs one server may have waiting")
     job_timeout_s: float = Field(900.0, gt=0, description="running time allowed per job")
+    clip_timeout_max_s: float = Field(
+        3600.0,
+        gt=0,
+        description="a clip's time limit grows with its frames (job_timeout_s x its work in stills) up to this",
+    )
     cancel_grace_s: float = Field(
         10.0, gt=0, description="after a cancel or time-out, how long a worker may take to stop before it is killed"
     )

@@ -15,6 +15,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Optional
 
+from dream_core.executor.clips import ClipJob
 from dream_core.executor.errors import JobCancelled, JobFailed
 from dream_core.executor.events import (
     Cancelled,
@@ -58,6 +59,7 @@ class Job:
         guide_bytes: Optional[bytes],
         timeout_s: float,
         on_cancel: Callable[[Job], None],
+        clip: Optional[ClipJob] = None,
     ) -> None:
         self.seq: int = next(_ids)
         self.id: str = f"job-{self.seq}"
@@ -75,6 +77,7 @@ class Job:
         # the inputs, for the executor to ship to a worker (dropped once the job ended)
         self.image_bytes = image_bytes
         self.guide_bytes = guide_bytes
+        self.clip = clip  # set: image_bytes is an animation or a video
         self._events: list[JobEvent] = []
         self._changed = asyncio.Event()
         self._started_mono: Optional[float] = None

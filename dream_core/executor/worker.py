@@ -29,7 +29,10 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
+
+if TYPE_CHECKING:
+    from dream_core.executor.clips import ClipJob
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +63,7 @@ class JobSpec:
     params_json: str
     image_bytes: Optional[bytes] = None
     guide_bytes: Optional[bytes] = None
+    clip: Optional[ClipJob] = None  # set: ``image_bytes`` is an animation or a video (see .clips)
 
 
 class ModelCache:
@@ -193,7 +197,7 @@ def execute_job(
         params = DreamParams.from_wire(spec.params_json)
         image = guide = None
         notes: list[str] = []
-        if spec.image_bytes is not None:
+        if spec.image_bytes is not None and spec.clip is None:
             loaded = load_image(
                 spec.image_bytes, max_bytes=options.max_bytes, max_pixels=options.max_pixels, max_size=options.max_size
             )
@@ -205,6 +209,15 @@ def execute_job(
             ).image
         if cache is not None:
             cache.touch(params.model)
+        if spec.clip is not None and spec.image_bytes is not None:
+            from dream_core.executor.clips import run_clip
+
+            payload = run_clip(
+                spec.clip, spec.image_bytes, params, guide=guide, progress=on_progress, cancel=cancelled, device=device
+            )
+            if cancelled():
+                return ("cancelled", seq)
+            return ("done", seq, {**payload, "worker_s": time.perf_counter() - t_start})
         tries = 0
         while True:
             try:

@@ -74,6 +74,9 @@ def test_render_progress_texts():
     assert "next" in render_progress(ProgressState(stage="queued", position=1))
     text = render_progress(ProgressState(stage="running", fraction=0.25, octave=1, octaves=3, eta_s=200, label="x"))
     assert "25%" in text and "octave 1/3" in text and "~3 min left" in text and text.endswith("x")
+    assert "frame" not in text  # a still
+    clip = render_progress(ProgressState(stage="running", fraction=0.3, octave=1, octaves=1, frame=12, frames=40))
+    assert "frame 12/40" in clip and "octave 1/1" in clip
 
 
 def test_fit_upload_reencodes_then_downscales():
@@ -241,3 +244,36 @@ def test_bad_dream_defaults_fail_fast(tmp_path):
         check_dream_defaults(make_settings(tmp_path, default_params={"layer": "mixed9"}))
     with pytest.raises(BotStartError, match="DREAMBOT_DEFAULT_MODEL"):
         check_dream_defaults(make_settings(tmp_path, default_model="alexnet"))
+
+
+def test_clip_limits_follow_the_settings(tmp_path):
+    from bot.clip_input import clip_limits
+    from bot.limits import DreamLimits
+    from tests.bot.conftest import make_settings
+
+    settings = make_settings(tmp_path, max_input_frames=12, max_clip_seconds=9.5, max_clip_side=256,
+                             max_pixels=1_000_000)
+    limits = DreamLimits(settings).image_limits.clip
+    assert limits == clip_limits(settings)
+    assert (limits.max_frames, limits.max_seconds, limits.max_side) == (12, 9.5, 256)
+    assert limits.max_frame_pixels == 1_000_000  # no source frame larger than a picture may be
+    assert limits.max_dream_pixels == 12 * 256 * 192  # the dream budget follows frames and side
+
+
+def test_a_tenor_gif_in_a_message_is_its_mp4_clip():
+    from types import SimpleNamespace
+
+    import discord
+
+    from bot.attachments import image_in_message
+
+    gifv = discord.Embed.from_dict({
+        "type": "gifv", "url": "https://tenor.com/view/cat-123",
+        "thumbnail": {"url": "https://media.tenor.com/abc/AAAAe/cat.png"},
+        "video": {"url": "https://media.tenor.com/abc/AAAPo/cat.mp4"},
+    })
+    ref = image_in_message(SimpleNamespace(attachments=[], embeds=[gifv]))  # type: ignore[arg-type]
+    assert ref is not None and ref.url.endswith("/cat.mp4") and ref.filename == "cat.mp4"
+    picture = discord.Embed.from_dict({"type": "image", "thumbnail": {"url": "https://example.com/a/b.png"}})
+    ref = image_in_message(SimpleNamespace(attachments=[], embeds=[picture]))  # type: ignore[arg-type]
+    assert ref is not None and ref.filename == "b.png"

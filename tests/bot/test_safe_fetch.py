@@ -13,6 +13,7 @@ production code.
 from __future__ import annotations
 
 import asyncio
+import functools
 import gzip
 import io
 import ipaddress
@@ -47,6 +48,16 @@ def png(colour: tuple[int, int, int], size: tuple[int, int] = (32, 24)) -> bytes
     buf = io.BytesIO()
     Image.new("RGB", size, colour).save(buf, format="PNG")
     return buf.getvalue()
+
+
+@functools.cache
+def clip_bytes(fmt: str) -> bytes:
+    """A 5-frame clip of a moving square (``gif`` or ``mp4``)."""
+    from dream_core.clips import encode_clip
+    from dream_core.clips.coherence import moving_square_clip
+
+    clip = moving_square_clip(5, (48, 32), side=8)
+    return encode_clip(clip.frames, [100] * 5, fmt)
 
 
 SECRET_PNG = png((255, 0, 0))
@@ -135,6 +146,12 @@ def public_app(hits: list[str], port_of) -> web.Application:
             await asyncio.sleep(0.3)
             n = int(path.rsplit("/", 1)[1])
             raise web.HTTPFound(f"/drip/{n - 1}" if n > 0 else "/pic.png")
+        if path == "/clip.gif":
+            return web.Response(body=clip_bytes("gif"), content_type="image/gif")
+        if path == "/clip.mp4":
+            return web.Response(body=clip_bytes("mp4"), content_type="video/mp4")
+        if path == "/song.mp3":
+            return web.Response(body=b"ID3" + b"\0" * 100, content_type="audio/mpeg")
         if path == "/json":
             return web.json_response({"internal": True})
         if path == "/teapot":
@@ -429,6 +446,23 @@ async def test_allow_private_switch_allows_everything_but_still_limits_hops(clea
         await fetch_image(ref_from_url(clean.url("127.0.0.1", "/secret.png")),
                           ImageLimits(max_bytes=LIMIT, max_pixels=10_000_000))
     assert str(err.value) == NOT_PUBLIC
+
+
+# ------------------------------------------------------------------ clips
+@aio
+async def test_clip_links_are_fetched_and_checked_as_clips(clean):
+    """An animated GIF or an MP4 link is a clip with its dream plan; audio is not a picture."""
+    limits = ImageLimits(max_bytes=LIMIT, max_pixels=10_000_000)
+    policy = clean.policy()
+    for path in ("/clip.gif", "/clip.mp4"):
+        image = await fetch_image(ref_from_url(clean.url("public.test", path)), limits, policy=policy)
+        assert image.is_clip and image.clip is not None and image.clip.n_frames == 5, path
+        assert image.data == clip_bytes(path.rsplit(".", 1)[1])
+    still = await fetch_image(ref_from_url(clean.url("public.test", "/pic.png")), limits, policy=policy)
+    assert not still.is_clip
+    with pytest.raises(ImageRejected) as err:
+        await fetch_image(ref_from_url(clean.url("public.test", "/song.mp3")), limits, policy=policy)
+    assert str(err.value) == NOT_A_PICTURE
 
 
 # ------------------------------------------------------------ bodies and bombs

@@ -26,7 +26,8 @@ def test_the_bot_process_dreams_without_torch(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report["errors"] == []
-    assert len(report["params"]) == 3  # the dreams really ran and were recorded
+    assert len(report["params"]) == 4  # the dreams really ran and were recorded
+    assert report["gif_frames"] == 3  # the animated GIF was dreamed as a clip, every frame
     assert not report["torch"] and not report["torchvision"]
     assert report["rss_mb"] <= 250, report["rss_mb"]
     # what the user set, and the seed: never the bot's defaults or its max_size clamp (64)

@@ -3,7 +3,8 @@
 Run as ``python -m tests.bot.torch_free_bot DATA_DIR``: builds the real bot with
 its own store and local executor (workers are separate processes: they hold
 torch), connects it to the fake Discord, runs dreams through ``/dream`` (a
-picture, noise, "Dream again"), then prints one JSON line: whether ``torch``
+picture, noise, "Dream again", an animated GIF: clips are checked in the bot
+process too), then prints one JSON line: whether ``torch``
 (or ``torchvision``) is in this process's ``sys.modules``, its resident memory
 after the dreams, and what was recorded of the dreams' params.
 """
@@ -33,6 +34,15 @@ def _png() -> bytes:
     return buf.getvalue()
 
 
+def _gif(frames: int = 3) -> bytes:
+    from PIL import Image
+
+    ims = [Image.new("RGB", (48, 32), (40 * i, 120, 200 - 40 * i)) for i in range(frames)]
+    buf = io.BytesIO()
+    ims[0].save(buf, format="GIF", save_all=True, append_images=ims[1:], duration=100, loop=0)
+    return buf.getvalue()
+
+
 async def main(data_dir: str) -> dict:
     from bot.runner import build_bot
     from tests.bot.conftest import make_settings
@@ -54,6 +64,10 @@ async def main(data_dir: str) -> dict:
             await h.wait_for_original(result_done, timeout=180)
             again = await fake.click(msg, f"dream:again:{first}", user=w.bob)
             await again.wait_for_original(result_done, timeout=180)
+            h = await fake.slash("dream", {"seed": 5}, user=w.bob,
+                                 attachments={"image": (_gif(), "clip.gif", "image/gif")})
+            clip = await h.wait_for_original(result_done, timeout=180)
+            gif_frames = getattr(clip.image(), "n_frames", 1)
             for user in (w.alice, w.bob):
                 for d in (await bot.store.list_history(user.id, page=0, page_size=10)).items:
                     params.append(d.params_data)
@@ -63,6 +77,7 @@ async def main(data_dir: str) -> dict:
         "torchvision": "torchvision" in sys.modules,
         "rss_mb": round(rss_mb(), 1),
         "params": params,
+        "gif_frames": gif_frames,
         "errors": [str(e) for e in errors],
     }
 

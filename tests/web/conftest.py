@@ -28,6 +28,7 @@ PUBLIC_GUILD = 111_000_000_000_000_001
 UNLISTED_GUILD = 111_000_000_000_000_002
 OFF_GUILD = 111_000_000_000_000_003
 LONG_GUILD = 111_000_000_000_000_004  # hostile text: names and titles 100 characters unbroken, bidi controls
+CLIP_GUILD = 111_000_000_000_000_005  # dreamed clips (issue 12): a GIF and a WebM
 
 ALICE = 222_000_000_000_000_001
 BOB = 222_000_000_000_000_002
@@ -61,6 +62,8 @@ class Seeded:
     unlisted_token: str = ""
     off_entry: int = 0
     long_entry: int = 0  # LONG_TITLE by LONG_NAME in LONG_GUILD
+    gif_clip_entry: int = 0  # in CLIP_GUILD: an animated GIF dreamed into a GIF
+    webm_clip_entry: int = 0  # in CLIP_GUILD: a WebM dreamed into an MP4
     bidi_entry: int = 0  # BIDI_TITLE by BIDI_NAME in LONG_GUILD
     never_published_dream: int = 0  # a dream id with no entry
     params_entry: int = 0
@@ -88,6 +91,21 @@ def animated_webp(img: Image.Image, frames: int = 4) -> bytes:
     return encode(ims[0], "WEBP", save_all=True, append_images=ims[1:], duration=120, loop=0)
 
 
+def animated_gif(img: Image.Image, frames: int = 4) -> bytes:
+    ims = [img.rotate(i * 8, resample=Image.Resampling.BILINEAR) for i in range(frames)]
+    return encode(ims[0], "GIF", save_all=True, append_images=ims[1:], duration=120, loop=0)
+
+
+def tiny_webm(img: Image.Image, frames: int = 6) -> bytes:
+    import imageio.v3 as iio
+    import numpy as np
+
+    w, h = img.size
+    im = img.resize((w - w % 16, h - h % 16))
+    arr = np.stack([np.asarray(im.rotate(i * 5)) for i in range(frames)])
+    return iio.imwrite("<bytes>", arr, extension=".webm", fps=6, codec="libvpx-vp9", macro_block_size=16)
+
+
 def tiny_mp4(img: Image.Image, frames: int = 6) -> bytes:
     import imageio.v3 as iio
     import numpy as np
@@ -101,7 +119,11 @@ def tiny_mp4(img: Image.Image, frames: int = 6) -> bytes:
 async def _finished_dream(store, user_id, user_name, guild_id, guild_name, source, result_bytes, *,
                           params=None, is_animation=False, seconds=4.2):
     params = (params or DreamParams(seed=1234)).resolved()
-    src_ref = await store.files.aput(encode(source)) if source is not None else None
+    if isinstance(source, bytes):  # a clip: its bytes as posted, the first frame for the size
+        src_ref = await store.files.aput(source)
+        source = Image.open(io.BytesIO(source)) if source[:4] != b"\x1a\x45\xdf\xa3" else Image.new("RGB", (96, 64))
+    else:
+        src_ref = await store.files.aput(encode(source)) if source is not None else None
     d = await store.create_dream(
         user_id, params, guild_id=guild_id, source=src_ref, user_name=user_name, guild_name=guild_name
     )
@@ -205,6 +227,16 @@ async def web_env(tmp_path_factory, sample_image):
     d, _, _ = await _finished_dream(store, ALICE + 11, BIDI_NAME, LONG_GUILD, LONG_GUILD_NAME + RLO, src,
                                     encode(dreamlike(src, 0)))
     await publish(d, LONG_GUILD, ALICE + 11)  # no title: "Dream by <name>"
+
+    # dreamed clips in their own gallery (the public one's counts stay as they are)
+    await store.set_gallery_visibility(CLIP_GUILD, "public", guild_name="Clip Club")
+    d, _, _ = await _finished_dream(store, ALICE, "Alice", CLIP_GUILD, "Clip Club", animated_gif(src),
+                                    animated_gif(dreamlike(src, 1)), is_animation=True)
+    s.gif_clip_entry = await publish(d, CLIP_GUILD, ALICE)
+    webm_src = src.resize((96, 64))
+    d, _, _ = await _finished_dream(store, BOB, "Bob", CLIP_GUILD, "Clip Club", tiny_webm(webm_src),
+                                    tiny_mp4(dreamlike(webm_src, 2)), is_animation=True)
+    s.webm_clip_entry = await publish(d, CLIP_GUILD, BOB)
 
     # last: SQLite may hand the id of the newest deleted row to the next insert
     await store.unpublish(s.unpublished_entry, by_user_id=BOB)

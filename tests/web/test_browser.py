@@ -188,6 +188,29 @@ async def test_dream_page_shows_command_and_plays_animations(tab, served):
     tab.check_clean()
 
 
+async def test_dreamed_clips_play(tab, served):
+    """A dreamed GIF and its GIF original load as <img>; a WebM original plays in a <video>
+    (served with byte ranges) beside the MP4 result in a <video>."""
+    page, s = tab.page, served.seeded
+    await page.goto(f"/d/{s.gif_clip_entry}")
+    widths = await wait_images(page)
+    assert len(widths) >= 2 and all(w > 0 for _, w in widths), widths
+    assert await page.get_attribute(".original img", "src") is not None
+    assert await page.locator("video").count() == 0
+
+    await page.goto(f"/d/{s.webm_clip_entry}")
+    assert await page.locator("video.dream-media").count() == 1
+    original = page.locator(".original video")
+    assert (await original.get_attribute("src")).startswith(f"/img/{s.webm_clip_entry}/source?v=")
+    assert await original.evaluate("v => v.muted && v.loop && v.autoplay")
+    assert await page.evaluate("document.createElement('video').canPlayType('video/webm; codecs=\"vp9\"')")
+    await page.wait_for_function(  # the WebM plays: its frames advance
+        "() => { const v = document.querySelector('.original video'); return v.readyState >= 2 && v.currentTime > 0; }",
+        timeout=15_000,
+    )
+    tab.check_clean()
+
+
 async def test_hidden_unpublished_and_traversal_are_404_in_the_browser(tab, served):
     page, s = tab.page, served.seeded
     for path in (

@@ -235,6 +235,27 @@ async def test_source_and_thumbnails(http, served):
         assert (await get(http, f"/img/{e}/thumb", headers={"If-None-Match": headers["ETag"]}))[0] == 304
 
 
+async def test_dreamed_clips_show_their_originals_in_kind(http, served):
+    """A GIF clip's original is an <img> and its CLI line names original.gif; a WebM original
+    is a <video>, served as video/webm with byte ranges; both get thumbnails."""
+    s = served.seeded
+    body = (await get(http, f"/d/{s.gif_clip_entry}"))[2].decode()
+    assert re.search(rf'<figure class="original panel">\s*<img src="/img/{s.gif_clip_entry}/source\?v=', body)
+    cli = re.search(r'<code class="command" id="cli-command">([^<]*)</code>', body).group(1)
+    assert cli.startswith("dreambot dream original.gif ")
+    body = (await get(http, f"/d/{s.webm_clip_entry}"))[2].decode()
+    assert re.search(rf'<figure class="original panel">\s*<video src="/img/{s.webm_clip_entry}/source\?v=', body)
+    assert re.search(rf'<div class="before">\s*<video src="/img/{s.webm_clip_entry}/source', body)
+    assert "dreambot dream original.webm " in body
+    status, headers, whole = await get(http, f"/img/{s.webm_clip_entry}/source")
+    assert status == 200 and headers["Content-Type"] == "video/webm" and whole[:4] == b"\x1a\x45\xdf\xa3"
+    status, headers, part = await get(http, f"/img/{s.webm_clip_entry}/source", headers={"Range": "bytes=4-99"})
+    assert status == 206 and part == whole[4:100] and headers["Content-Range"] == f"bytes 4-99/{len(whole)}"
+    for e in (s.gif_clip_entry, s.webm_clip_entry):
+        status, headers, body = await get(http, f"/img/{e}/thumb")
+        assert status == 200 and headers["Content-Type"] in ("image/webp", "image/jpeg"), e
+
+
 @pytest.mark.parametrize(
     "raw_path",
     [
