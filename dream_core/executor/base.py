@@ -1,12 +1,11 @@
-"""`BaseExecutor`: what every backend shares — submit, fair dispatch, limits,
-cancellation, time limits, worker restarts, status and shutdown.
+"""`BaseExecutor`: what every backend shares — submit, fair dispatch, cancellation,
+time limits, worker restarts, status and shutdown.
 
-A backend supplies :class:`WorkerSlot` objects (one per worker process or
-actor) from :meth:`BaseExecutor._create_slots`. A slot runs one job at a time:
-:meth:`WorkerSlot.run` ships a :class:`JobSpec`, turns the worker's messages
-(see :mod:`dream_core.executor.worker`) into events and returns the terminal
-event; if the worker dies it marks itself dead and returns a ``Failed``.
-Everything here runs in the caller's event loop; no torch is imported.
+A backend supplies :class:`~dream_core.executor.slot.WorkerSlot` objects (one per
+worker process or actor) from :meth:`BaseExecutor._create_slots`; the slots turn
+the worker's messages into events with :mod:`.messages`. What ``submit`` checks
+before a job waits is in :mod:`.admission`. Everything here runs in the caller's
+event loop; no torch is imported.
 """
 
 from __future__ import annotations
@@ -17,137 +16,28 @@ import atexit
 import contextlib
 import logging
 import weakref
-from collections.abc import Callable, Mapping
-from typing import Any, Optional, Union
+from typing import Any, Optional
 
-from dream_core.clips.limits import check_clip_params
-from dream_core.errors import DreamParamsError
-from dream_core.executor.clips import ClipJob, clip_timeout
+from dream_core.executor.admission import ParamsLike, admit_params, oversized_input, time_limit
+from dream_core.executor.clips import ClipJob
 from dream_core.executor.config import ExecutorConfig
 from dream_core.executor.errors import SubmitRefused, WorkerStartError
-from dream_core.executor.events import (
-    Cancelled,
-    Done,
-    Failed,
-    JobEvent,
-    JobProgress,
-    JobResult,
-    Queued,
-    Started,
-)
+from dream_core.executor.events import Cancelled, Done, Failed, Queued, Started
 from dream_core.executor.job import Job
+from dream_core.executor.messages import progress_event, terminal_event
 from dream_core.executor.scheduler import FairScheduler
-from dream_core.executor.status import ExecutorStatus, WorkerInfo
-from dream_core.executor.worker import JobSpec, Message
-from dream_core.params import DreamParams, parse_params
+from dream_core.executor.slot import WorkerSlot
+from dream_core.executor.status import ExecutorStatus
+from dream_core.executor.worker import JobSpec
+
+# progress_event, terminal_event and WorkerSlot are re-exported: the backends import them from here
+__all__ = ["BaseExecutor", "ParamsLike", "WorkerSlot", "progress_event", "terminal_event"]
 
 log = logging.getLogger(__name__)
-
-ParamsLike = Union[DreamParams, Mapping[str, Any], str, None]
 
 SHUTDOWN_REASON = "The dream service is shutting down."
 UNAVAILABLE_REASON = "The dream workers are down and failing to restart. Please try again later."
 UNAVAILABLE_AFTER = 3  # failed restarts of every worker before waiting jobs are failed
-
-
-class WorkerSlot(abc.ABC):
-    """One worker (process or actor) that runs one job at a time."""
-
-    def __init__(self, name: str, device: str) -> None:
-        self.name = name
-        self.device = device
-        self.pid: Optional[int] = None
-        self.alive = False
-        self.job: Optional[Job] = None
-        self.restarting = False
-        self.restarts = 0
-        self.failed_starts = 0
-        self.jobs_done = 0
-        #: set by the executor: called (in the loop) when the worker dies while idle
-        self.on_dead: Optional[Callable[[WorkerSlot], None]] = None
-
-    @abc.abstractmethod
-    async def start(self) -> None:
-        """Start the worker and wait until it is ready (models warm). Raise WorkerStartError."""
-
-    @abc.abstractmethod
-    async def run(self, job: Job, spec: JobSpec) -> JobEvent:
-        """Run ``spec``; emit progress on ``job``; return Done/Failed/Cancelled. Never hangs
-        once the worker is dead (set ``alive = False`` then)."""
-
-    @abc.abstractmethod
-    def request_cancel(self, job: Job) -> None:
-        """Ask the running job to stop at its next dream step."""
-
-    @abc.abstractmethod
-    async def kill(self) -> None:
-        """Kill the worker hard; a pending :meth:`run` then returns."""
-
-    @abc.abstractmethod
-    async def stop(self) -> None:
-        """Stop the worker cleanly (at close)."""
-
-    def kill_now(self) -> None:  # noqa: B027 - optional: a backend without a process to kill keeps this no-op
-        """Synchronous last-resort kill (interpreter exit)."""
-
-    def info(self) -> WorkerInfo:
-        return WorkerInfo(
-            name=self.name,
-            device=self.device,
-            alive=self.alive,
-            pid=self.pid,
-            job_id=self.job.id if self.job else None,
-            restarts=self.restarts,
-            jobs_done=self.jobs_done,
-        )
-
-
-# --- worker messages -> events -------------------------------------------------
-
-
-def progress_event(data: Mapping[str, Any]) -> JobProgress:
-    return JobProgress(
-        octave=int(data["octave"]),
-        octaves=int(data["octaves"]),
-        iteration=int(data["iteration"]),
-        iterations=int(data["iterations"]),
-        fraction=float(data["fraction"]),
-        frame=int(data.get("frame", 0)),
-        frames=int(data.get("frames", 0)),
-        preview=data.get("preview"),
-    )
-
-
-def terminal_event(msg: Message, job: Job) -> JobEvent:
-    """Turn a worker's ``done``/``failed``/``cancelled`` message into an event."""
-    kind = msg[0]
-    if kind == "done":
-        p = msg[2]
-        queued_s = (job.started_at or job.submitted_at) - job.submitted_at
-        return Done(
-            JobResult(
-                data=p["data"],
-                format=p["format"],
-                width=int(p["width"]),
-                height=int(p["height"]),
-                params=DreamParams.from_wire(p["params_json"]),
-                model=p["model"],
-                seed=int(p["seed"]),
-                seconds=float(p["seconds"]),
-                notes=tuple(p.get("notes", ())),
-                is_animation=bool(p.get("is_animation", False)),
-                frames=int(p.get("frames", 1)),
-                input_size=tuple(p.get("input_size", (0, 0))),
-                device=str(p.get("device", "")),
-                queued_s=max(0.0, queued_s),
-                worker_s=float(p.get("worker_s", 0.0)),
-            )
-        )
-    if kind == "failed":
-        return Failed(str(msg[2]), str(msg[3]) if len(msg) > 3 else "internal")
-    if kind == "cancelled":
-        return Cancelled()
-    return Failed(f"The dream worker sent an unexpected reply ({kind!r}).", "internal")
 
 
 # --- the executor ----------------------------------------------------------------
@@ -286,33 +176,18 @@ class BaseExecutor(abc.ABC):
             raise SubmitRefused("The dream service is not running right now.", code="closed")
         if self._unavailable():
             raise SubmitRefused(UNAVAILABLE_REASON, code="unavailable")
-        failure: Optional[Failed] = None
-        try:
-            if isinstance(params, DreamParams):
-                p = params  # validated when it was made
-            else:
-                p = parse_params(params if isinstance(params, str) else dict(params or {}))
-            p = self._clamp(p).resolved()
-            if clip is not None:
-                check_clip_params(p)
-        except DreamParamsError as exc:
-            p, failure = DreamParams().resolved(), Failed(str(exc), "params")
+        p, failure = admit_params(self.config, params, clip)
         job = Job(
             p,
             user_id=user_id,
             guild_id=guild_id,
             image_bytes=image_bytes,
             guide_bytes=guide_bytes,
-            timeout_s=self._timeout(p, timeout_s, clip),
+            timeout_s=time_limit(self.config, p, timeout_s, clip),
             on_cancel=self._request_cancel,
             clip=clip,
         )
-        limit = self.config.max_attachment_bytes
-        for what, data in (("image", image_bytes), ("guide image", guide_bytes)):
-            if failure is None and data is not None and len(data) > limit:
-                failure = Failed(
-                    f"The {what} is too large ({len(data) / 1e6:.1f} MB; the limit is {limit / 1e6:.1f} MB).", "input"
-                )
+        failure = failure or oversized_input(self.config, image_bytes, guide_bytes)
         if failure is not None:
             job.emit(failure)
             self._counts["failed"] += 1
@@ -321,18 +196,6 @@ class BaseExecutor(abc.ABC):
         job.emit(Queued(position))
         self._pump()
         return job
-
-    def _timeout(self, p: DreamParams, timeout_s: Optional[float], clip: Optional[ClipJob]) -> float:
-        base = timeout_s or self.config.job_timeout_s
-        if clip is None:
-            return base
-        return clip_timeout(base, clip.frames, p, max(base, self.config.clip_timeout_max_s))
-
-    def _clamp(self, p: DreamParams) -> DreamParams:
-        cap = self.config.max_size
-        if p.max_size > cap or p.noise_size > cap:  # a limit, not the user's choice: not recorded as set
-            return p.adjusted(max_size=min(p.max_size, cap), noise_size=min(p.noise_size, cap))
-        return p
 
     def _request_cancel(self, job: Job) -> None:
         if job.done:

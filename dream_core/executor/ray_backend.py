@@ -25,12 +25,14 @@ from typing import Any, Optional
 import ray
 from ray.exceptions import GetTimeoutError, RayError
 
-from dream_core.executor.base import BaseExecutor, WorkerSlot, progress_event, terminal_event
+from dream_core.executor.base import BaseExecutor
 from dream_core.executor.config import ExecutorConfig
 from dream_core.executor.errors import WorkerStartError
 from dream_core.executor.events import Failed, JobEvent
 from dream_core.executor.job import Job
 from dream_core.executor.local import worker_options
+from dream_core.executor.messages import progress_event, terminal_event
+from dream_core.executor.slot import WorkerSlot
 from dream_core.executor.worker import JobSpec, Message, WorkerOptions, execute_job, setup_worker
 
 log = logging.getLogger(__name__)

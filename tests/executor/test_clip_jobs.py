@@ -11,8 +11,9 @@ from PIL import Image, ImageSequence
 from dream_core.clips import ClipLimits, encode_clip
 from dream_core.clips.coherence import moving_square_clip
 from dream_core.executor import ClipJob, Failed
-from dream_core.executor.base import BaseExecutor, WorkerSlot
+from dream_core.executor.base import BaseExecutor
 from dream_core.executor.clips import clip_timeout
+from dream_core.executor.slot import WorkerSlot
 from dream_core.executor.worker import JobSpec, WorkerOptions, execute_job
 from dream_core.params import DreamParams
 from tests.executor.helpers import make_config
