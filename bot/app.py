@@ -100,7 +100,7 @@ class _DreamBotMixin:
 
     settings: Settings
 
-    def _init_dreambot(
+    def __init__(
         self,
         settings: Settings,
         *,
@@ -108,7 +108,14 @@ class _DreamBotMixin:
         files: FileStore,
         executor: BaseExecutor,
         metrics: Optional[Metrics] = None,
+        **kwargs: Any,
     ) -> None:
+        kwargs.setdefault("intents", default_intents(settings))
+        for name, value in self._client_options(settings).items():
+            kwargs.setdefault(name, value)
+        super().__init__(  # type: ignore[call-arg]
+            command_prefix=commands.when_mentioned, tree_cls=DreamTree, help_command=None, **kwargs
+        )
         self.settings = settings
         self.store = store
         self.files = files
@@ -128,6 +135,10 @@ class _DreamBotMixin:
         self._stop_hooks: list[Hook] = []
         self.commands_synced = False
         self.web_runner: Any = None  # the web gallery's aiohttp AppRunner, when it runs in-process
+
+    def _client_options(self, settings: Settings) -> dict[str, Any]:
+        """Extra discord.py client options (a default each; ``kwargs`` given to ``__init__`` win)."""
+        return {}
 
     def add_lifecycle(self, start: Optional[Hook] = None, stop: Optional[Hook] = None) -> None:
         """Run ``start`` in ``setup_hook`` (in order) and ``stop`` on close (reverse order)."""
@@ -184,39 +195,12 @@ class _DreamBotMixin:
 class DreamBot(_DreamBotMixin, commands.Bot):
     """The single-connection DreamBot client."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        *,
-        store: Store,
-        files: FileStore,
-        executor: BaseExecutor,
-        metrics: Optional[Metrics] = None,
-        **kwargs: Any,
-    ) -> None:
-        kwargs.setdefault("intents", default_intents(settings))
-        super().__init__(command_prefix=commands.when_mentioned, tree_cls=DreamTree, help_command=None, **kwargs)
-        self._init_dreambot(settings, store=store, files=files, executor=executor, metrics=metrics)
-
 
 class ShardedDreamBot(_DreamBotMixin, commands.AutoShardedBot):
     """The auto-sharded DreamBot client (``settings.sharded`` / ``settings.shard_count``)."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        *,
-        store: Store,
-        files: FileStore,
-        executor: BaseExecutor,
-        metrics: Optional[Metrics] = None,
-        **kwargs: Any,
-    ) -> None:
-        kwargs.setdefault("intents", default_intents(settings))
-        if settings.shard_count:
-            kwargs.setdefault("shard_count", settings.shard_count)
-        super().__init__(command_prefix=commands.when_mentioned, tree_cls=DreamTree, help_command=None, **kwargs)
-        self._init_dreambot(settings, store=store, files=files, executor=executor, metrics=metrics)
+    def _client_options(self, settings: Settings) -> dict[str, Any]:
+        return {"shard_count": settings.shard_count} if settings.shard_count else {}
 
 
 AnyDreamBot = DreamBot | ShardedDreamBot
