@@ -31,20 +31,22 @@ def _cli(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespac
     return run
 
 
+def _migrate(args: argparse.Namespace, step: Callable[[str, str], object]) -> int:
+    """Run ``step`` (:func:`upgrade` or :func:`downgrade`) to ``args.revision``; say where it is."""
+    url = resolve_url(args.url)
+    step(url, args.revision)
+    print(f"database {safe_url(url)} at revision {current(url) or 'base (empty)'}")
+    return 0
+
+
 @_cli
 def _cmd_upgrade(args: argparse.Namespace) -> int:
-    url = resolve_url(args.url)
-    upgrade(url, args.revision)
-    print(f"database {safe_url(url)} at revision {current(url)}")
-    return 0
+    return _migrate(args, upgrade)
 
 
 @_cli
 def _cmd_downgrade(args: argparse.Namespace) -> int:
-    url = resolve_url(args.url)
-    downgrade(url, args.revision)
-    print(f"database {safe_url(url)} at revision {current(url) or 'base (empty)'}")
-    return 0
+    return _migrate(args, downgrade)
 
 
 @_cli
