@@ -18,7 +18,7 @@ from typing import Optional
 import discord
 
 from bot.attachments import InputImage
-from bot.clip_input import ClipRejected, check_clip_params, inspect_clip
+from bot.clip_input import ClipRejected, inspect_clip
 from bot.collaborators import DreamRecords, Files
 from bot.dream_runner import DreamRequest, DreamRunner
 from bot.gallery_service import GalleryService
@@ -162,22 +162,12 @@ class ButtonController:
             params = self.policy.again_params(dream.params)
             zoom_result = deeper and bool(dream.params.zoom_frames)
             image = await self._stored_image(source, f"dream-{dream_id}", as_clip=not zoom_result)
-            if image is not None and image.is_clip:
-                check_clip_params(params)
+            guide, notes = await self._stored_guide(dream.guide, f"guide-{dream_id}")
+            again = "deeper" if deeper else "again"
+            request = DreamRequest.by(interaction, params, image, guide=guide, source=again, notes=notes)
         except (UserError, DreamParamsError, ClipRejected) as exc:
             await fail_early(interaction, str(exc))
             return
-        guide, notes = await self._stored_guide(dream.guide, f"guide-{dream_id}")
-        request = DreamRequest(
-            user_id=interaction.user.id,
-            guild_id=interaction.guild_id,
-            channel_id=interaction.channel_id,
-            params=params,
-            image=image,
-            guide=guide,
-            source="deeper" if deeper else "again",
-            notes=notes,
-        )
         await self.runner.run(interaction, request)
 
     async def _stored_image(self, ref: Optional[FileRef], name: str, *, as_clip: bool = True) -> Optional[InputImage]:

@@ -54,6 +54,32 @@ class DreamRequest:
     source: str = "dream"  # dream | menu | preset | again | deeper (for the logs)
     notes: list[str] = field(default_factory=list)  # shown with the result (e.g. a lost guide)
 
+    @classmethod
+    def by(
+        cls,
+        interaction: discord.Interaction,
+        params: DreamParams,
+        image: Optional[InputImage],
+        *,
+        guide: Optional[InputImage] = None,
+        source: str,
+        notes: Optional[list[str]] = None,
+    ) -> DreamRequest:
+        """A dream by whoever made ``interaction``, where they made it. Raises
+        :class:`ClipRejected` for params a clip can't take (a zoom animation)."""
+        if image is not None and image.is_clip:
+            check_clip_params(params)
+        return cls(
+            user_id=interaction.user.id,
+            guild_id=interaction.guild_id,
+            channel_id=interaction.channel_id,
+            params=params,
+            image=image,
+            guide=guide,
+            source=source,
+            notes=notes if notes is not None else [],
+        )
+
     @property
     def label(self) -> str:
         """What the progress message says is being dreamed (``mixed4 · medium · clip of 40 frames``)."""
@@ -141,20 +167,10 @@ class DreamRunner:
         try:
             image = await fetch_image(ref, self.limits.image_limits) if ref is not None else None
             guide = await fetch_image(guide_ref, self.limits.image_limits) if guide_ref is not None else None
-            if image is not None and image.is_clip:
-                check_clip_params(params)
+            request = DreamRequest.by(interaction, params, image, guide=guide, source=source)
         except (ImageRejected, ClipRejected) as exc:
             await fail_early(interaction, str(exc))
             return
-        request = DreamRequest(
-            user_id=interaction.user.id,
-            guild_id=interaction.guild_id,
-            channel_id=interaction.channel_id,
-            params=params,
-            image=image,
-            guide=guide,
-            source=source,
-        )
         await self.run(interaction, request)
 
     async def defer(self, interaction: discord.Interaction) -> None:
