@@ -136,6 +136,19 @@ class ResolvedTerm:
 
 # ------------------------------------------------------------------ the models
 
+
+def _torchvision_weights(weights: str, file_name: str, *, env_var: str) -> WeightsSpec:
+    """ImageNet weights through torchvision's weights API (``weights``, cached as
+    ``file_name``), or a local state dict named by ``env_var``."""
+    return WeightsSpec(
+        description=f"torchvision {weights} (torch cache) or a local state dict",
+        env_var=env_var,
+        torchvision=weights,
+        file_name=file_name,
+        license="BSD-3-Clause (torchvision)",
+    )
+
+
 _LITE0_BLOCKS = [16, 24, 24, 40, 40, 80, 80, 80, 112, 112, 112, 192, 192, 192, 192, 320]
 
 EFFICIENTNET_LITE0 = ModelInfo(
@@ -182,12 +195,8 @@ GOOGLENET = ModelInfo(
     title="GoogLeNet / InceptionV1 (ImageNet, the classic DeepDream net)",
     layers=_GOOGLENET_LAYERS,
     aliases=_GOOGLENET_ALIASES,
-    weights=WeightsSpec(
-        description="torchvision GoogLeNet_Weights.IMAGENET1K_V1 (torch cache) or a local state dict",
-        env_var="DREAMBOT_GOOGLENET_WEIGHTS",
-        torchvision="GoogLeNet_Weights.IMAGENET1K_V1",
-        file_name="googlenet-1378be20.pth",
-        license="BSD-3-Clause (torchvision)",
+    weights=_torchvision_weights(
+        "GoogLeNet_Weights.IMAGENET1K_V1", "googlenet-1378be20.pth", env_var="DREAMBOT_GOOGLENET_WEIGHTS"
     ),
 )
 
@@ -201,12 +210,8 @@ VGG16 = ModelInfo(
     title="VGG16 (ImageNet)",
     layers=_VGG16_LAYERS,
     aliases={"mixed3": "conv3_3", "mixed4": "conv4_3", "mixed5": "conv5_3"},
-    weights=WeightsSpec(
-        description="torchvision VGG16_Weights.IMAGENET1K_V1 (torch cache) or a local state dict",
-        env_var="DREAMBOT_VGG16_WEIGHTS",
-        torchvision="VGG16_Weights.IMAGENET1K_V1",
-        file_name="vgg16-397923af.pth",
-        license="BSD-3-Clause (torchvision)",
+    weights=_torchvision_weights(
+        "VGG16_Weights.IMAGENET1K_V1", "vgg16-397923af.pth", env_var="DREAMBOT_VGG16_WEIGHTS"
     ),
 )
 
@@ -222,12 +227,8 @@ RESNET50 = ModelInfo(
     title="ResNet-50 (ImageNet)",
     layers=_RESNET50_LAYERS,
     aliases=_RESNET50_ALIASES,
-    weights=WeightsSpec(
-        description="torchvision ResNet50_Weights.IMAGENET1K_V1 (torch cache) or a local state dict",
-        env_var="DREAMBOT_RESNET50_WEIGHTS",
-        torchvision="ResNet50_Weights.IMAGENET1K_V1",
-        file_name="resnet50-0676ba61.pth",
-        license="BSD-3-Clause (torchvision)",
+    weights=_torchvision_weights(
+        "ResNet50_Weights.IMAGENET1K_V1", "resnet50-0676ba61.pth", env_var="DREAMBOT_RESNET50_WEIGHTS"
     ),
 )
 
