@@ -70,45 +70,24 @@ def encode_clip(
     fmt = clip_format(fmt)
     frames = [f.convert("RGB") if f.mode != "RGB" else f for f in frames]
     durations = [max(10, int(d)) for d in durations]
-    buf = io.BytesIO()
-    extra: dict[str, object] = {} if loop is None else {"loop": int(loop)}
+    if fmt == "mp4":
+        return _encode_mp4(frames, durations)
+    options: dict[str, object]
     if fmt == "gif":
         # One palette for the whole clip: a per-frame palette makes flat areas flicker.
         palette = _shared_palette(frames)
-        pal = [f.quantize(palette=palette, dither=Image.Dither.NONE) for f in frames]
-        pal[0].save(
-            buf,
-            format="GIF",
-            save_all=True,
-            append_images=pal[1:],
-            duration=durations,
-            disposal=1,
-            optimize=False,
-            **extra,
-        )
+        frames = [f.quantize(palette=palette, dither=Image.Dither.NONE) for f in frames]
+        options = {"disposal": 1, "optimize": False}
+        if loop is not None:
+            options["loop"] = int(loop)
     elif fmt == "webp":
-        frames[0].save(
-            buf,
-            format="WEBP",
-            save_all=True,
-            append_images=frames[1:],
-            duration=durations,
-            quality=quality,
-            method=4,
-            loop=int(loop or 0),
-        )
-    elif fmt == "png":
-        frames[0].save(
-            buf,
-            format="PNG",
-            save_all=True,
-            append_images=frames[1:],
-            duration=durations,
-            loop=int(loop or 0),
-            compress_level=6,
-        )
-    else:
-        return _encode_mp4(frames, durations)
+        options = {"quality": quality, "method": 4, "loop": int(loop or 0)}
+    else:  # png: APNG
+        options = {"loop": int(loop or 0), "compress_level": 6}
+    buf = io.BytesIO()
+    frames[0].save(
+        buf, format=fmt.upper(), save_all=True, append_images=frames[1:], duration=durations, **options
+    )
     return buf.getvalue()
 
 
