@@ -62,7 +62,13 @@ class LoadedImage:
     format: str | None = None
 
 
-def _read_bytes(src: Union[bytes, bytearray, memoryview, str, os.PathLike, IO[bytes]], max_bytes: int) -> bytes:
+def read_input_bytes(src: Union[bytes, bytearray, memoryview, str, os.PathLike, IO[bytes]], max_bytes: int) -> bytes:
+    """The bytes of an input (bytes, a path or a binary file), at most ``max_bytes``.
+
+    Raises :class:`DreamInputError` (one line) for a file that is missing, a folder,
+    unreadable, empty or too large. Shared by still pictures and clips
+    (:func:`dream_core.clips.decode.read_clip_bytes`).
+    """
     if isinstance(src, (bytes, bytearray, memoryview)):
         data = bytes(src)
     elif isinstance(src, (str, os.PathLike)):
@@ -75,7 +81,10 @@ def _read_bytes(src: Union[bytes, bytearray, memoryview, str, os.PathLike, IO[by
             raise DreamInputError(f"file is too large ({_mb(size)}; the limit is {_mb(max_bytes)})")
         if path.is_dir():
             raise DreamInputError(f"{path} is a folder, not an image")
-        data = path.read_bytes()
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise DreamInputError(f"can't read {path}: {exc.strerror or exc}") from None
     else:
         data = src.read(max_bytes + 1)
     if len(data) > max_bytes:
@@ -115,7 +124,7 @@ def load_image(
         fmt = img.format
         header_size = img.size
     else:
-        data = _read_bytes(src, max_bytes)
+        data = read_input_bytes(src, max_bytes)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", Image.DecompressionBombWarning)

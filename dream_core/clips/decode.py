@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import os
 import warnings
-from pathlib import Path
 from typing import Literal
 
 from PIL import Image, ImageSequence, UnidentifiedImageError
@@ -33,6 +32,7 @@ from dream_core.clips.limits import (
 )
 from dream_core.clips.video import container_name, decode_video, probe_video
 from dream_core.errors import DreamInputError
+from dream_core.images import read_input_bytes
 
 MAX_CLIP_BYTES = 25 * 1024 * 1024
 
@@ -83,30 +83,9 @@ def is_clip(data: bytes) -> bool:
 def read_clip_bytes(
     src: bytes | str | os.PathLike[str], max_bytes: int = MAX_CLIP_BYTES
 ) -> bytes:
-    """The bytes of a clip file (or the bytes given), refusing empty or oversized input."""
-    if isinstance(src, (str, os.PathLike)):
-        path = Path(src)
-        try:
-            size = path.stat().st_size
-        except OSError as exc:
-            raise DreamInputError(f"can't read {path}: {exc.strerror or exc}") from None
-        if size > max_bytes:
-            raise DreamInputError(
-                f"file is too large ({size / 2**20:.1f} MB; the limit is {max_bytes / 2**20:.1f} MB)"
-            )
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise DreamInputError(f"can't read {path}: {exc.strerror or exc}") from None
-    else:
-        data = bytes(src)
-    if not data:
-        raise DreamInputError("the file is empty")
-    if len(data) > max_bytes:
-        raise DreamInputError(
-            f"file is too large ({len(data) / 2**20:.1f} MB; the limit is {max_bytes / 2**20:.1f} MB)"
-        )
-    return data
+    """The bytes of a clip file (or the bytes given), refusing empty or oversized input
+    (:func:`dream_core.images.read_input_bytes`)."""
+    return read_input_bytes(src, max_bytes)
 
 
 # ------------------------------------------------------------------ probing (no frame decoded)
