@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+import aiohttp
 import pytest
 import pytest_asyncio
 from PIL import Image, ImageFilter, ImageOps
@@ -275,6 +276,20 @@ async def served(web_env):
         yield Served(f"http://127.0.0.1:{port}", store, seeded, settings, app)
     finally:
         await runner.cleanup()
+
+
+@pytest.fixture
+async def http(served):
+    """An aiohttp client session on the served gallery (paths relative to its base)."""
+    async with aiohttp.ClientSession(base_url=served.base) as session:
+        yield session
+
+
+async def get(http, path, **kw):
+    """GET ``path`` without following redirects: ``(status, headers, body)``."""
+    kw.setdefault("allow_redirects", False)
+    async with http.get(path, **kw) as r:
+        return r.status, r.headers, await r.read()
 
 
 @pytest.fixture(scope="session")

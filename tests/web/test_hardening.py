@@ -12,24 +12,12 @@ import aiohttp
 import pytest
 
 from bot.web.text import BIDI_CONTROLS
-from tests.web.conftest import LONG_GUILD, PUBLIC_GUILD
+from tests.web.conftest import LONG_GUILD, PUBLIC_GUILD, get
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 #: the longest a picture of an entry may stay in any cache without asking again
 MAX_CACHE_S = 300
-
-
-@pytest.fixture
-async def http(served):
-    async with aiohttp.ClientSession(base_url=served.base) as session:
-        yield session
-
-
-async def get(http, path, **kw):
-    kw.setdefault("allow_redirects", False)
-    async with http.get(path, **kw) as r:
-        return r.status, r.headers, await r.read()
 
 
 def cache_lifetime(cache_control: str) -> int:

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 from yarl import URL
 
-from tests.web.conftest import EVIL_NAME, OFF_GUILD, PAGE_SIZE, PUBLIC_GUILD, UNLISTED_GUILD
+from tests.web.conftest import EVIL_NAME, OFF_GUILD, PAGE_SIZE, PUBLIC_GUILD, UNLISTED_GUILD, get
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -22,18 +22,6 @@ SECURITY = {
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
 }
-
-
-@pytest.fixture
-async def http(served):
-    async with aiohttp.ClientSession(base_url=served.base) as session:
-        yield session
-
-
-async def get(http, path, **kw):
-    kw.setdefault("allow_redirects", False)
-    async with http.get(path, **kw) as r:
-        return r.status, r.headers, await r.read()
 
 
 def entry_ids(body: bytes) -> list[int]:
