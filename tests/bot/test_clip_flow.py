@@ -5,9 +5,7 @@ it; bad clips refused with one clear line; a 1-frame "animation" dreamed as a st
 from __future__ import annotations
 
 import io
-import subprocess
 
-import imageio_ffmpeg
 import pytest
 from PIL import Image, ImageSequence
 
@@ -15,6 +13,7 @@ from dream_core.clips import encode_clip
 from dream_core.clips.coherence import moving_square_clip
 from dream_core.executor import JobProgress
 from tests.bot.helpers import dream_id_of, result_done
+from tests.clips import audio_only, huge_screen_gif, pattern_video, tiny_frames_gif
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -29,12 +28,6 @@ def square_gif(durations: list[int] = DURATIONS, size: tuple[int, int] = (48, 36
 def frames_of(data: bytes) -> tuple[int, list[int]]:
     with Image.open(io.BytesIO(data)) as im:
         return im.n_frames, [int(f.info.get("duration", 0)) for f in ImageSequence.Iterator(im)]
-
-
-def ffmpeg(tmp_path, name: str, *args: str) -> bytes:
-    path = tmp_path / name
-    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-y", *args, str(path)], check=True)
-    return path.read_bytes()
 
 
 async def test_a_gif_is_dreamed_frame_by_frame_and_dreamed_again(bot_env, monkeypatch):
@@ -91,8 +84,7 @@ async def test_a_gif_is_dreamed_frame_by_frame_and_dreamed_again(bot_env, monkey
 async def test_an_mp4_is_dreamed_into_an_mp4_that_plays_above_the_embed(bot_env, tmp_path):
     env = bot_env
     fake, w = env.fake, env.world
-    mp4 = ffmpeg(tmp_path, "clip.mp4", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=5", "-t", "0.8",
-                 "-pix_fmt", "yuv420p")
+    mp4 = pattern_video(tmp_path, "clip.mp4", "-t", "0.8", "-pix_fmt", "yuv420p", rate=5)
     h = await fake.slash("dream", {}, user=w.alice, attachments={"image": (mp4, "clip.mp4", "video/mp4")})
     msg = await h.wait_for_original(result_done, timeout=120)
     assert msg.attachments[0].filename.endswith(".mp4") and msg.attachments[0].data[4:8] == b"ftyp"
@@ -124,38 +116,19 @@ async def test_progress_counts_frames_and_cancel_stops_mid_clip(bot_env):
     assert not fake.bot_errors and not fake.unhandled_routes
 
 
-def _tiny_frames(n: int) -> bytes:
-    frames = []
-    for i in range(n):
-        f = Image.new("P", (2, 2), i % 2)
-        f.putpalette([0, 0, 0, 255, 255, 255] + [0] * 762)
-        frames.append(f)
-    buf = io.BytesIO()
-    frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:], duration=20, optimize=False)
-    return buf.getvalue()
-
-
-def _huge_gif() -> bytes:
-    data = bytearray(square_gif(DURATIONS[:2]))
-    data[6:10] = (5000).to_bytes(2, "little") * 2  # a 5000x5000 logical screen, header only
-    return bytes(data)
-
-
 def _bad_clip(case: str, tmp_path) -> tuple[bytes, str, str]:
     if case == "too long":
         return square_gif([30_000] * 3), "long.gif", "image/gif"
     if case == "10,000 tiny frames":
-        return _tiny_frames(10_000), "tiny.gif", "image/gif"
+        return tiny_frames_gif(10_000), "tiny.gif", "image/gif"
     if case == "huge frames":
-        return _huge_gif(), "huge.gif", "image/gif"
+        return huge_screen_gif(square_gif(DURATIONS[:2])), "huge.gif", "image/gif"
     if case == "audio only":  # a phone's voice memo, labelled as a video
-        return ffmpeg(tmp_path, "a.m4a", "-f", "lavfi", "-i", "sine=frequency=440", "-t", "1"), "memo.mp4", "video/mp4"
+        return audio_only(tmp_path, "a.m4a"), "memo.mp4", "video/mp4"
     if case == "zero frames":
-        return (ffmpeg(tmp_path, "z.mp4", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=10", "-frames:v", "0",
-                       "-pix_fmt", "yuv420p"), "empty.mp4", "video/mp4")
+        return pattern_video(tmp_path, "z.mp4", "-frames:v", "0", "-pix_fmt", "yuv420p"), "empty.mp4", "video/mp4"
     if case == "corrupt video":
-        mp4 = ffmpeg(tmp_path, "t.mp4", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=10", "-t", "1",
-                     "-pix_fmt", "yuv420p")
+        mp4 = pattern_video(tmp_path, "t.mp4", "-t", "1", "-pix_fmt", "yuv420p")
         return mp4[:1500], "broken.mp4", "video/mp4"
     if case == "zoom with a clip":
         return square_gif(), "square.gif", "image/gif"
@@ -219,8 +192,7 @@ async def test_dream_this_image_on_a_posted_webm(bot_env, tmp_path):
     """The message menu finds a clip attachment; the WebM source is kept as WebM."""
     env = bot_env
     fake, w = env.fake, env.world
-    webm = ffmpeg(tmp_path, "clip.webm", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=5", "-t", "0.6",
-                  "-c:v", "libvpx-vp9")
+    webm = pattern_video(tmp_path, "clip.webm", "-t", "0.6", "-c:v", "libvpx-vp9", rate=5)
     posted = await fake.post_message(w.general, "", user=w.alice, attachments=[(webm, "party.webm", "video/webm")])
     h = await fake.message_command("Dream this image", posted, user=w.bob)
     assert h.callback.type == 5

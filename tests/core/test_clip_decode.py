@@ -10,41 +10,16 @@ import subprocess
 import sys
 import wave
 
-import imageio_ffmpeg
 import pytest
-from PIL import Image
 
 from dream_core.clips import ClipLimits, decode_clip, encode_clip, is_clip, probe_clip
 from dream_core.clips.coherence import moving_square_clip
 from dream_core.clips.limits import ClipHeader, clip_cost, plan_clip
 from dream_core.errors import DreamInputError
 from dream_core.params import DreamParams
+from tests.clips import audio_only, huge_screen_gif, pattern_video, pillow_clip, tiny_frames_gif
 
 DURATIONS = [100, 120, 140, 60, 100, 80]
-
-
-def _pillow_clip(
-    fmt: str, frames: list[Image.Image], durations: list[int], **kw
-) -> bytes:
-    buf = io.BytesIO()
-    frames[0].save(
-        buf,
-        format=fmt,
-        save_all=True,
-        append_images=frames[1:],
-        duration=durations,
-        **kw,
-    )
-    return buf.getvalue()
-
-
-def _ffmpeg_file(tmp_path, name: str, *args: str) -> bytes:
-    path = tmp_path / name
-    subprocess.run(
-        [imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-y", *args, str(path)],
-        check=True,
-    )
-    return path.read_bytes()
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +29,7 @@ def square():
 
 @pytest.mark.parametrize("fmt, loop", [("GIF", 3), ("WEBP", 2), ("PNG", 0)])
 def test_pillow_animations_keep_every_frame_duration_and_loop(square, fmt, loop):
-    data = _pillow_clip(fmt, square.frames, DURATIONS, loop=loop)
+    data = pillow_clip(fmt, square.frames, DURATIONS, loop=loop)
     assert is_clip(data)
     clip = decode_clip(data)
     assert clip.format == fmt and len(clip) == len(DURATIONS) and clip.size == (64, 48)
@@ -67,21 +42,8 @@ def test_pillow_animations_keep_every_frame_duration_and_loop(square, fmt, loop)
 
 
 def test_mp4_and_webm_decode_with_frame_rate_durations_and_a_sound_note(tmp_path):
-    mp4 = _ffmpeg_file(
-        tmp_path,
-        "a.mp4",
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc=size=64x48:rate=10",
-        "-f",
-        "lavfi",
-        "-i",
-        "sine=frequency=440",
-        "-t",
-        "1",
-        "-pix_fmt",
-        "yuv420p",
+    mp4 = pattern_video(
+        tmp_path, "a.mp4", "-f", "lavfi", "-i", "sine=frequency=440", "-t", "1", "-pix_fmt", "yuv420p"
     )
     clip = decode_clip(mp4)
     assert (
@@ -91,18 +53,7 @@ def test_mp4_and_webm_decode_with_frame_rate_durations_and_a_sound_note(tmp_path
         and clip.loop == 0
     )
     assert any("no sound" in n for n in clip.notes)
-    webm = _ffmpeg_file(
-        tmp_path,
-        "a.webm",
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc=size=64x48:rate=8",
-        "-t",
-        "1",
-        "-c:v",
-        "libvpx-vp9",
-    )
+    webm = pattern_video(tmp_path, "a.webm", "-t", "1", "-c:v", "libvpx-vp9", rate=8)
     clip = decode_clip(webm)
     assert clip.format == "WEBM" and len(clip) == 8 and clip.durations == [125] * 8
     assert not any("sound" in n for n in clip.notes)
@@ -121,7 +72,7 @@ def test_encoded_clip_round_trips_in_every_format(square):
 
 def test_long_clip_is_sampled_down_in_frame_rate_with_a_note(square):
     frames = square.frames * 5  # 30 frames
-    data = _pillow_clip("GIF", frames, [50] * 30, loop=0)
+    data = pillow_clip("GIF", frames, [50] * 30, loop=0)
     clip = decode_clip(data, ClipLimits(max_frames=10))
     assert len(clip) == 10 and clip.source_frames == 30
     assert clip.durations == [150] * 10  # same play time
@@ -130,45 +81,26 @@ def test_long_clip_is_sampled_down_in_frame_rate_with_a_note(square):
 
 def test_large_frames_are_downscaled_with_a_note(square):
     big = [f.resize((640, 480)) for f in square.frames[:3]]
-    clip = decode_clip(_pillow_clip("GIF", big, [100] * 3), ClipLimits(max_side=128))
+    clip = decode_clip(pillow_clip("GIF", big, [100] * 3), ClipLimits(max_side=128))
     assert clip.size == (128, 96) and any(
         "downscaled from 640x480 to 128x96" in n for n in clip.notes
     )
 
 
-def _tiny_frames(n: int) -> bytes:
-    frames = []
-    for i in range(n):
-        f = Image.new("P", (2, 2), i % 2)
-        f.putpalette([0, 0, 0, 255, 255, 255] + [0] * 762)
-        frames.append(f)
-    return _pillow_clip("GIF", frames, [20] * n, optimize=False)
-
-
-def _huge_gif(square) -> bytes:
-    data = bytearray(_pillow_clip("GIF", square.frames[:2], [100, 100]))
-    data[6:10] = (5000).to_bytes(
-        2, "little"
-    ) * 2  # logical screen 5000x5000, as a header-only bomb
-    return bytes(data)
-
-
 def _bad(tmp_path, square, case: str) -> tuple[bytes, ClipLimits]:
     limits = ClipLimits()
     if case == "10,000 tiny frames":
-        return _tiny_frames(10_000), limits
+        return tiny_frames_gif(10_000), limits
     if case == "huge frame size":
-        return _huge_gif(square), limits
+        return huge_screen_gif(pillow_clip("GIF", square.frames[:2], [100, 100])), limits
     if case == "too long":
-        return _pillow_clip("GIF", square.frames[:3], [30_000] * 3), limits
+        return pillow_clip("GIF", square.frames[:3], [30_000] * 3), limits
     if case == "pixels x frames":
-        return _pillow_clip("GIF", square.frames, [100] * 6), ClipLimits(
+        return pillow_clip("GIF", square.frames, [100] * 6), ClipLimits(
             max_source_pixels=5 * 64 * 48
         )
     if case == "audio-only m4a":
-        return _ffmpeg_file(
-            tmp_path, "a.m4a", "-f", "lavfi", "-i", "sine=frequency=440", "-t", "1"
-        ), limits
+        return audio_only(tmp_path, "a.m4a"), limits
     if case == "audio-only wav":
         buf = io.BytesIO()
         with wave.open(buf, "wb") as w:
@@ -178,36 +110,14 @@ def _bad(tmp_path, square, case: str) -> tuple[bytes, ClipLimits]:
             w.writeframes(b"\0\0" * 800)
         return buf.getvalue(), limits
     if case == "zero frames (video)":
-        return _ffmpeg_file(
-            tmp_path,
-            "z.mp4",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc=size=64x48:rate=10",
-            "-frames:v",
-            "0",
-            "-pix_fmt",
-            "yuv420p",
-        ), limits
+        return pattern_video(tmp_path, "z.mp4", "-frames:v", "0", "-pix_fmt", "yuv420p"), limits
     if case == "zero frames (gif)":
         return b"GIF89a" + bytes([1, 0, 1, 0, 0, 0, 0]) + b";", limits
     if case == "corrupt mp4":
-        mp4 = _ffmpeg_file(
-            tmp_path,
-            "t.mp4",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc=size=64x48:rate=10",
-            "-t",
-            "1",
-            "-pix_fmt",
-            "yuv420p",
-        )
+        mp4 = pattern_video(tmp_path, "t.mp4", "-t", "1", "-pix_fmt", "yuv420p")
         return mp4[:1500], limits
     if case == "corrupt gif":
-        data = _pillow_clip("GIF", square.frames, [100] * 6)
+        data = pillow_clip("GIF", square.frames, [100] * 6)
         return data[: len(data) // 2], limits
     raise AssertionError(case)
 
@@ -240,7 +150,7 @@ def test_each_bad_clip_is_refused_with_one_clear_line(tmp_path, square, case, me
 
 
 def test_one_frame_animation_is_a_still(square):
-    one = _pillow_clip("GIF", square.frames[:1], [100])
+    one = pillow_clip("GIF", square.frames[:1], [100])
     assert not is_clip(one)
     assert not is_clip(b"not a picture at all")
 

@@ -3,9 +3,6 @@ coherence better than frame-by-frame, progress per frame, cancel mid-clip, zoom 
 
 from __future__ import annotations
 
-import subprocess
-
-import imageio_ffmpeg
 import pytest
 from PIL import Image
 
@@ -21,6 +18,7 @@ from dream_core.clips.coherent import dream_clip
 from dream_core.clips.service import dream_clip_bytes
 from dream_core.errors import DreamCancelled, DreamParamsError
 from dream_core.params import DreamParams
+from tests.clips import audio_only
 
 FAST = DreamParams(octaves=1, iterations=3, frame_iterations=2, seed=4)
 FLAGS = [
@@ -92,21 +90,7 @@ def test_cli_refuses_clip_with_zoom_and_a_still_format(tmp_path, square, capsys)
 
 def test_cli_audio_only_file_exits_2_with_one_line(tmp_path, capsys):
     path = tmp_path / "a.m4a"
-    subprocess.run(
-        [
-            imageio_ffmpeg.get_ffmpeg_exe(),
-            "-loglevel",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine",
-            "-t",
-            "1",
-            str(path),
-        ],
-        check=True,
-    )
+    audio_only(tmp_path, path.name)
     assert main(["dream", str(path), *FLAGS]) == 2
     assert "audio-only file" in capsys.readouterr().err
 
