@@ -150,18 +150,12 @@ def check_ref(ref: ImageRef, limits: ImageLimits) -> None:
     if not ref.content_type and ref.attachment is not None and not _looks_like_image(ref.filename, None):
         raise ImageRejected(f"`{ref.filename}` doesn't look like an image. {WHAT_TO_ATTACH}")
     if ref.size is not None:
-        if ref.size == 0:
-            raise ImageRejected(f"`{ref.filename}` is empty. Attach a real picture.")
-        if ref.size > limits.max_bytes:
-            raise ImageRejected(
-                f"`{ref.filename}` is {_human_bytes(ref.size)}; the limit is {_human_bytes(limits.max_bytes)}. "
-                "Try a smaller picture."
-            )
+        _check_size(ref.size, ref.filename, limits)
 
 
 def check_image_bytes(data: bytes, filename: str, limits: ImageLimits) -> tuple[int, int]:
     """Validate downloaded bytes of a still; returns ``(width, height)``. Blocking (decodes)."""
-    _check_byte_size(data, filename, limits)
+    _check_size(len(data), filename, limits)
     try:
         with Image.open(io.BytesIO(data)) as img:
             width, height = img.size
@@ -188,7 +182,7 @@ def check_image_bytes(data: bytes, filename: str, limits: ImageLimits) -> tuple[
 def check_media_bytes(data: bytes, filename: str, limits: ImageLimits) -> tuple[int, int, Optional[ClipPlan]]:
     """Validate downloaded bytes, a still or a clip: ``(width, height, clip plan or None)``.
     Blocking (decodes a still; reads a clip's headers, with ffmpeg for a video)."""
-    _check_byte_size(data, filename, limits)
+    _check_size(len(data), filename, limits)
     try:
         plan = inspect_clip(data, filename, limits.clip)
     except ClipRejected as exc:
@@ -199,12 +193,13 @@ def check_media_bytes(data: bytes, filename: str, limits: ImageLimits) -> tuple[
     return width, height, None
 
 
-def _check_byte_size(data: bytes, filename: str, limits: ImageLimits) -> None:
-    if not data:
+def _check_size(size: int, filename: str, limits: ImageLimits) -> None:
+    """Refuse an empty file or one over ``limits.max_bytes`` (announced or downloaded size)."""
+    if size == 0:
         raise ImageRejected(f"`{filename}` is empty. Attach a real picture.")
-    if len(data) > limits.max_bytes:
+    if size > limits.max_bytes:
         raise ImageRejected(
-            f"`{filename}` is {_human_bytes(len(data))}; the limit is {_human_bytes(limits.max_bytes)}. "
+            f"`{filename}` is {_human_bytes(size)}; the limit is {_human_bytes(limits.max_bytes)}. "
             "Try a smaller picture."
         )
 
@@ -213,9 +208,7 @@ def _image_policy(limits: ImageLimits) -> FetchPolicy:
     return FetchPolicy(max_bytes=limits.max_bytes, allow_private=limits.allow_private_urls)
 
 
-async def _download_url(
-    url: str, limits: ImageLimits, policy: Optional[FetchPolicy] = None
-) -> tuple[bytes, Optional[str]]:
+async def _download_url(url: str, limits: ImageLimits, policy: Optional[FetchPolicy] = None) -> bytes:
     """Fetch ``url`` through :func:`bot.safe_fetch.fetch_public` (public addresses only, checked
     redirects); every refusal is a generic :class:`ImageRejected`."""
     try:
@@ -230,7 +223,7 @@ async def _download_url(
         raise ImageRejected(f"That picture is over the {_human_bytes(limits.max_bytes)} limit.") from None
     except FetchRefused as exc:
         raise ImageRejected(str(exc)) from None
-    return fetched.data, fetched.content_type
+    return fetched.data
 
 
 async def fetch_image(ref: ImageRef, limits: ImageLimits, *, policy: Optional[FetchPolicy] = None) -> InputImage:
@@ -246,7 +239,7 @@ async def fetch_image(ref: ImageRef, limits: ImageLimits, *, policy: Optional[Fe
         except (discord.HTTPException, discord.NotFound):
             raise ImageRejected("I couldn't download that attachment. Try uploading it again.") from None
     else:
-        data, _content_type = await _download_url(ref.url, limits, policy)
+        data = await _download_url(ref.url, limits, policy)
     return await checked_input(data, ref.filename, limits, source_url=ref.url)
 
 
