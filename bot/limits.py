@@ -16,7 +16,7 @@ _FORGET_AFTER = 10_000
 
 
 class LimitSettings(ClipSettings, Protocol):
-    """The settings the limits read."""
+    """The settings the limits read (``max_pixels`` and the clip bounds come from :class:`ClipSettings`)."""
 
     @property
     def user_cooldown_s(self) -> float: ...
@@ -26,8 +26,6 @@ class LimitSettings(ClipSettings, Protocol):
     def guild_concurrent_jobs(self) -> int: ...
     @property
     def max_attachment_bytes(self) -> int: ...
-    @property
-    def max_pixels(self) -> int: ...
     @property
     def allow_private_image_urls(self) -> bool: ...
 
