@@ -26,6 +26,7 @@ Settings (environment):
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import logging
@@ -199,8 +200,8 @@ def time_step(model: DreamModel, side: int, cfg: StepConfig, repeat: int = 2) ->
     return best
 
 
-def saved_bytes_per_pixel(model: DreamModel, side: int = _PROBE_SIDE) -> float:
-    """Bytes autograd keeps for backward per input pixel (fp32, forward to the deepest layer)."""
+def _saved_bytes(model: DreamModel, amp_dtype: torch.dtype | None, side: int) -> int:
+    """Bytes of the tensors autograd saves (plus the output) for one ``side`` x ``side`` forward."""
     seen: dict[int, int] = {}
 
     def pack(t: torch.Tensor) -> torch.Tensor:
@@ -208,13 +209,20 @@ def saved_bytes_per_pixel(model: DreamModel, side: int = _PROBE_SIDE) -> float:
         return t
 
     x = torch.rand(1, 3, side, side, device=model.device, requires_grad=True)
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+    amp = torch.autocast(model.device.type, dtype=amp_dtype) if amp_dtype else contextlib.nullcontext()
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), amp:
         feats = model.features(x, [model.spec.layers[-1][0]])
-    out = sum(v.numel() * v.element_size() for v in feats.values())
-    del feats
-    return (sum(seen.values()) + 2 * out) / (
-        side * side
-    ) + 3 * 3 * 4  # + input, its gradient, a copy
+    return sum(seen.values()) + 2 * sum(v.numel() * v.element_size() for v in feats.values())
+
+
+def saved_bytes_per_pixel(model: DreamModel, amp_dtype: torch.dtype | None = None, side: int = _PROBE_SIDE) -> float:
+    """Activation bytes autograd keeps per input pixel (forward to the deepest layer, at ``amp_dtype``).
+
+    The slope between two sizes, so what does not grow with the image (weights
+    and their casts) is left out; plus the input, its gradient and a copy.
+    """
+    small, big = _saved_bytes(model, amp_dtype, side // 2), _saved_bytes(model, amp_dtype, side)
+    return (big - small) / (side * side - (side // 2) ** 2) + 3 * 3 * 4
 
 
 def _cpu_has_bf16() -> bool:
@@ -356,7 +364,9 @@ class Planner:
                     s * s
                 )
             if not self.tuning.bytes_per_px:
-                self.tuning.bytes_per_px = saved_bytes_per_pixel(self.model)
+                self.tuning.bytes_per_px = saved_bytes_per_pixel(
+                    self.model, self.tuning.amp_dtype
+                )
             _store(self.key, self.tuning)
         log.info(
             "autotune %s: seconds per megapixel by tile side %s",
@@ -378,7 +388,9 @@ class Planner:
             return TILE_SIDES[0]  # one pass: nothing to choose
         if not self.tuning.bytes_per_px:
             with _lock:
-                self.tuning.bytes_per_px = saved_bytes_per_pixel(self.model)
+                self.tuning.bytes_per_px = saved_bytes_per_pixel(
+                    self.model, self.tuning.amp_dtype
+                )
         max_px = memory_budget(self.model.device) / self.tuning.bytes_per_px
         options: dict[
             tuple[int, ...], int

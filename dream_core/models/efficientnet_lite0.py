@@ -22,6 +22,7 @@ from dream_core.models.base import (
     WeightsSpec,
     load_state_dict_file,
 )
+from dream_core.models.folding import fold_bn
 
 NAME = "efficientnet-lite0"
 
@@ -37,19 +38,6 @@ WEIGHTS = WeightsSpec(
     bundled=True,
     license="Apache-2.0",
 )
-
-
-def fold_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d, padding: int) -> nn.Conv2d:
-    """A plain conv equal to ``bn(conv(x))`` in eval mode (BatchNorm folded into weights and bias)."""
-    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-    fused = nn.Conv2d(
-        conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, padding, groups=conv.groups, bias=True
-    )
-    bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
-    with torch.no_grad():
-        fused.weight.copy_(conv.weight * scale.view(-1, 1, 1, 1))
-        fused.bias.copy_((bias - bn.running_mean) * scale + bn.bias)
-    return fused
 
 
 class TFSamePad(nn.Module):

@@ -12,6 +12,7 @@ from torch import nn
 
 from dream_core.models import _torchvision
 from dream_core.models.base import DreamModel, ModelSpec, WeightsSpec
+from dream_core.models.folding import fold_batchnorms
 
 NAME = "googlenet"
 
@@ -63,6 +64,8 @@ def build(spec: ModelSpec, device: torch.device, weights: str | None) -> DreamMo
     sd, source = _torchvision.fetch_state_dict(spec, weights)  # fails fast, before building
     net = googlenet(weights=None, aux_logits=False, init_weights=False, transform_input=True)
     _torchvision.load_into(spec, net, sd, source)
+    net.eval()
+    fold_batchnorms(net)  # every BasicConv2d's conv+bn becomes one conv
     first = nn.Sequential(_TransformInput(net), net.conv1)
     stages: list[tuple[str, nn.Module]] = [("conv1", first)]
     stages += [(name, getattr(net, name)) for name, _ in LAYERS[1:]]
