@@ -300,6 +300,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=2, help="interleaved repeats (best of N)")
     ap.add_argument("--gordic", help="gordicaleksa anchor timing script (adds it to the process part)")
     ap.add_argument("--out", default="/tmp/dreambot-bench")
+    ap.add_argument("--keep-cache", action="store_true",
+                    help="use the user's autotune cache (default: a fresh one, so choices fit this machine now)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     parts = args.parts.split(",")
@@ -310,10 +312,12 @@ def main() -> None:
           f"CPU capability {torch.backends.cpu.get_cpu_capability()}, load {os.getloadavg()[0]:.1f}")  # fmt: skip
     with tempfile.TemporaryDirectory() as td:
         tmp = Path(td)
+        if not args.keep_cache:  # inherited by the processes of the process part
+            os.environ["DREAMBOT_AUTOTUNE_CACHE"] = str(tmp / "autotune.json")
         weights = tmp / "googlenet-random.pth"
         random_googlenet(weights)
         if "googlenet" in parts or "lite0" in parts:
-            print("calibration (first use of a model on this machine; not timed below):")
+            print("calibration (first use of a model on a machine, then cached; not timed below):")
         if "googlenet" in parts:
             calibrate("googlenet", str(weights))
         if "lite0" in parts:
