@@ -330,10 +330,10 @@ def main() -> None:
                 run_case(lite0_case(side, its), 1 if side >= 2048 else args.repeat, out)
         if "process" in parts or args.gordic:
             process_part(weights, args.threads, args.repeat, args.gordic, tmp)
-    if "memory" in parts:
-        print("peak memory, 1 octave x 1 step (fresh process each; 'auto' = the default tile choice):")
-        memory_part([1024, 2048, 4096], [512], args.threads)
-        memory_part([2048, 4096], [256], args.threads)
+        if "memory" in parts:
+            print("peak memory, 1 octave x 1 step (fresh process each; 'auto' = the default tile choice):")
+            memory_part([1024, 2048, 4096], [512], args.threads)
+            memory_part([2048, 4096], [256], args.threads)
     print(f"images in {out}; {time.perf_counter() - t_all:.0f} s in all; load now {os.getloadavg()[0]:.1f}")
 
 
