@@ -46,6 +46,8 @@ class Truncated(nn.Module):
     def __init__(self, modules: list[nn.Module], mean, std) -> None:
         super().__init__()
         self.body = nn.Sequential(*modules)
+        self.mean: torch.Tensor
+        self.std: torch.Tensor
         self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1))
         self.eval().requires_grad_(False)
@@ -140,7 +142,7 @@ def reference_dream(
             t1 = time.perf_counter()
             g = torch.roll(g, (-dy, -dx), (2, 3))
             base_sigma = smoothing * (0.5 + 1.5 * it / iterations)
-            g = sum(_blur(g, s) for s in (0.5 * base_sigma, base_sigma, 2 * base_sigma)) / 3.0
+            g = torch.stack([_blur(g, s) for s in (0.5 * base_sigma, base_sigma, 2 * base_sigma)]).mean(0)
             t2 = time.perf_counter()
             mean_abs = float(g.abs().mean())
             g = g / mean_abs if mean_abs > 0 else g  # no epsilon: random-weight gradients are tiny

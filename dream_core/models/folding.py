@@ -17,7 +17,7 @@ def fold_bn(
     padding: int | tuple[int, ...] | str | None = None,
 ) -> nn.Conv2d:
     """A plain conv equal to ``bn(conv(x))`` in eval mode (``padding``: the conv's own when None)."""
-    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)  # type: ignore[operator]
+    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)  # type: ignore[operator, arg-type]
     fused = nn.Conv2d(
         conv.in_channels,
         conv.out_channels,
