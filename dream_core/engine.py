@@ -32,7 +32,6 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
@@ -53,6 +52,14 @@ from dream_core.smoothing import (
     gaussian_blur,
     smooth_gradient,
     smoothing_sigmas,
+)
+from dream_core.tensors import (
+    _row_strips,
+    resize,
+    to_float,
+    to_image,
+    to_tensor,
+    to_uint8_tensor,
 )
 from dream_core.tiling import (
     TILE_ALIGN,
@@ -79,8 +86,10 @@ __all__ = [
     "smoothing_sigmas",
     "tile_gradient",
     "tile_margin",
+    "to_float",
     "to_image",
     "to_tensor",
+    "to_uint8_tensor",
 ]
 
 if TYPE_CHECKING:
@@ -92,63 +101,6 @@ MIN_OCTAVE_SIDE = 32  # smaller octaves are skipped: the networks see nothing at
 PREVIEW_SIDE = 256
 AUTO_TILE = DreamParams.model_fields["tile_size"].default  # the default tile size means "choose by measurement"
 GUIDE_SIDE = 384  # long side the guide image is analysed at
-
-
-# ------------------------------------------------------------------ tensors <-> images
-
-
-CONVERT_ROWS = 256  # rows per strip when converting between PIL images and tensors (bounded temporaries)
-
-
-def _row_strips(height: int, rows: int = CONVERT_ROWS) -> list[tuple[int, int]]:
-    return [(y, min(height, y + rows)) for y in range(0, height, rows)]
-
-
-def to_uint8_tensor(img: Image.Image, device: torch.device | str = "cpu") -> torch.Tensor:
-    """RGB PIL image -> uint8 tensor [1, 3, H, W] (a quarter of the float copy's size).
-
-    Filled strip by strip, so no image-sized numpy or bytes copy exists on the way.
-    """
-    if img.mode != "RGB":
-        img = img.convert("RGB")
-    w, h = img.size
-    out = torch.empty((1, 3, h, w), dtype=torch.uint8, device=device)
-    for y0, y1 in _row_strips(h):
-        strip = np.frombuffer(img.crop((0, y0, w, y1)).tobytes(), dtype=np.uint8).reshape(y1 - y0, w, 3)
-        out[0, :, y0:y1] = torch.from_numpy(strip.copy()).permute(2, 0, 1).to(device)
-    return out
-
-
-def to_float(x: torch.Tensor) -> torch.Tensor:
-    """uint8 tensor -> float tensor in [0, 1] (exactly ``x / 255``)."""
-    return x.to(torch.float32).div_(255.0)
-
-
-def to_tensor(img: Image.Image, device: torch.device | str = "cpu") -> torch.Tensor:
-    """RGB PIL image -> float tensor [1, 3, H, W] in [0, 1]."""
-    return to_float(to_uint8_tensor(img, device))
-
-
-def to_image(x: torch.Tensor) -> Image.Image:
-    """Float tensor [1, 3, H, W] in [0, 1] -> RGB PIL image.
-
-    Quantised strip by strip into one uint8 buffer: no image-sized float temporary.
-    """
-    _, _, h, w = x.shape
-    arr = torch.empty((h, w, 3), dtype=torch.uint8)
-    src = x.detach()[0]
-    for y0, y1 in _row_strips(h):
-        s = src[:, y0:y1].float().clamp(0, 1).mul_(255).add_(0.5).to(torch.uint8)
-        arr[y0:y1] = s.permute(1, 2, 0).cpu()
-    return Image.fromarray(arr.numpy(), "RGB")
-
-
-def resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Bilinear resize to (H, W); antialiased when shrinking."""
-    if tuple(x.shape[-2:]) == tuple(size):
-        return x
-    shrink = size[0] < x.shape[-2] or size[1] < x.shape[-1]
-    return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=shrink)
 
 
 # ------------------------------------------------------------------ objective
