@@ -65,7 +65,7 @@ TILE_SIDES = (
 )  # sides the time per pixel is measured at
 PRECISION_SIDE = 384  # image side the precision is timed at
 BF16_MARGIN = 0.9  # bf16 must take at most this share of fp32's time
-MORE_TILES_GAIN = 0.9  # a tiling with more tiles must take at most this share of the time
+MORE_TILES_GAIN = 0.85  # a tiling with more tiles must take at most this share of the time
 _PROBE_SIDE = 128  # image side the activation memory per pixel is measured at
 
 
@@ -185,19 +185,26 @@ class _MeanSquare:
         return sum(feats[k].float().pow(2).mean() for k in self.layers)  # type: ignore[return-value]
 
 
-def time_step(model: DreamModel, side: int, cfg: StepConfig, repeat: int = 3) -> float:
-    """Best-of-``repeat`` seconds of one gradient of a ``side`` x ``side`` image (after a warm-up)."""
-    gen = torch.Generator().manual_seed(side)
-    x = torch.rand(1, 3, side, side, generator=gen).to(model.device)
+def time_steps(model: DreamModel, runs: dict[str, tuple[int, StepConfig]], repeat: int = 3) -> dict[str, float]:
+    """Best-of-``repeat`` seconds of one gradient of a ``side`` x ``side`` image per named run.
+
+    Each run is warmed up once, then the repeats go round all runs in turn, so a
+    burst of load from elsewhere slows every candidate alike instead of one.
+    """
     obj = _MeanSquare(_probe_layers(model))
-    tile_gradient(model, x, obj, cfg)
-    best = math.inf
+    images = {}
+    for name, (side, cfg) in runs.items():
+        gen = torch.Generator().manual_seed(side)
+        images[name] = torch.rand(1, 3, side, side, generator=gen).to(model.device)
+        tile_gradient(model, images[name], obj, cfg)
+    best = dict.fromkeys(runs, math.inf)
     for _ in range(repeat):
-        _sync(model.device)
-        t = time.perf_counter()
-        tile_gradient(model, x, obj, cfg)
-        _sync(model.device)
-        best = min(best, time.perf_counter() - t)
+        for name, (_side, cfg) in runs.items():
+            _sync(model.device)
+            t = time.perf_counter()
+            tile_gradient(model, images[name], obj, cfg)
+            _sync(model.device)
+            best[name] = min(best[name], time.perf_counter() - t)
     return best
 
 
@@ -251,7 +258,7 @@ def _measure_precision(model: DreamModel, tuning: Tuning) -> None:
         options["bf16-cl"] = StepConfig(
             tile=side, amp_dtype=torch.bfloat16, channels_last=True
         )
-    times = {name: time_step(model, side, cfg) for name, cfg in options.items()}
+    times = time_steps(model, {name: (side, cfg) for name, cfg in options.items()})
     fp32_best = min(times["fp32"], times["fp32-cl"])
     tuning.channels_last = times["fp32-cl"] < times["fp32"]
     if "bf16-cl" in times and times["bf16-cl"] < BF16_MARGIN * fp32_best:
@@ -360,10 +367,10 @@ class Planner:
                 amp_dtype=self.tuning.amp_dtype,
                 channels_last=self.tuning.channels_last,
             )
-            for s in todo:
-                self.tuning.sec_per_px[str(s)] = time_step(self.model, s, cfg_of(s)) / (
-                    s * s
-                )
+            # All the sides this choice compares, timed together (not only the new ones).
+            times = time_steps(self.model, {str(s): (s, cfg_of(s)) for s in sides})
+            for name, secs in times.items():
+                self.tuning.sec_per_px[name] = secs / int(name) ** 2
             if not self.tuning.bytes_per_px:
                 self.tuning.bytes_per_px = saved_bytes_per_pixel(
                     self.model, self.tuning.amp_dtype
