@@ -21,7 +21,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-SMOOTH_PIXELS = 1 << 20  # pixels per strip (up to 1024x1024 the image is one strip)
+SMOOTH_PIXELS = 1 << 19  # pixels per strip: temporaries of ~40 MB (nine float channels of a strip)
 
 
 def gaussian_kernel(
