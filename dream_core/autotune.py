@@ -50,9 +50,7 @@ TILE_ENV = "DREAMBOT_TILE"
 MEMORY_ENV = "DREAMBOT_TILE_MEMORY_MB"
 CACHE_ENV = "DREAMBOT_AUTOTUNE_CACHE"
 
-DEFAULT_MEMORY_CAP_MB = (
-    768  # tile activations; keeps a 4096 px dream under ~1.8 GB in all
-)
+DEFAULT_MEMORY_CAP_MB = 640  # tile activations; keeps a 4096 px dream well under 1.8 GB in all
 FREE_MEMORY_SHARE = 0.25  # of the free RAM / device memory
 TILE_SIDES = (
     256,

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from dream_core.models import _torchvision
+from dream_core.models._inception import GoogLeNetFeatures
 from dream_core.models.base import DreamModel, ModelSpec, WeightsSpec
 from dream_core.models.folding import fold_batchnorms
 
@@ -50,23 +51,17 @@ WEIGHTS = WeightsSpec(
 class _TransformInput(nn.Module):
     """torchvision's ImageNet weights expect its ``transform_input`` re-normalisation."""
 
-    def __init__(self, net: nn.Module) -> None:
-        super().__init__()
-        self.net = net
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net._transform_input(x)
+        return GoogLeNetFeatures.transform_input(x)
 
 
 def build(spec: ModelSpec, device: torch.device, weights: str | None) -> DreamModel:
-    from torchvision.models import googlenet
-
     sd, source = _torchvision.fetch_state_dict(spec, weights)  # fails fast, before building
-    net = googlenet(weights=None, aux_logits=False, init_weights=False, transform_input=True)
+    net = GoogLeNetFeatures()  # torchvision's layers and names, without importing torchvision
     _torchvision.load_into(spec, net, sd, source)
     net.eval()
-    fold_batchnorms(net)  # every BasicConv2d's conv+bn becomes one conv
-    first = nn.Sequential(_TransformInput(net), net.conv1)
+    fold_batchnorms(net)  # every conv+bn becomes one conv
+    first = nn.Sequential(_TransformInput(), net.conv1)
     stages: list[tuple[str, nn.Module]] = [("conv1", first)]
     stages += [(name, getattr(net, name)) for name, _ in LAYERS[1:]]
     return DreamModel(spec, stages, source).to(device)
