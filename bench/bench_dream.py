@@ -317,11 +317,11 @@ def main() -> None:
             os.environ["DREAMBOT_AUTOTUNE_CACHE"] = str(tmp / "autotune.json")
         weights = tmp / "googlenet-random.pth"
         random_googlenet(weights)
-        if "googlenet" in parts or "lite0" in parts:
+        if "googlenet" in parts or "lite0" in parts or "memory" in parts:
             print("calibration (first use of a model on a machine, then cached; not timed below):")
         if "googlenet" in parts:
             calibrate("googlenet", str(weights))
-        if "lite0" in parts:
+        if "lite0" in parts or "memory" in parts:  # the memory part measures dreams, not calibration
             calibrate("efficientnet-lite0", None)
         if "googlenet" in parts:
             run_case(googlenet_case(weights), args.repeat, out)

@@ -410,7 +410,8 @@ class Planner:
         biggest = math.sqrt(max(max(t) for t in options))
         need = [s for s in TILE_SIDES if s < biggest]
         need += [s for s in TILE_SIDES if s >= biggest][:1]
-        self._measure_sides(need)
+        # never time a tile the budget would not allow (the timing itself would break it)
+        self._measure_sides([s for s in need if s * s <= max_px] or [TILE_SIDES[0]])
         # Fewest tiles first; more tiles must be clearly cheaper (seams, timing noise).
         best_side, best_cost = 0, math.inf
         for tiles, side in sorted(options.items(), key=lambda kv: (len(kv[0]), -kv[1])):
