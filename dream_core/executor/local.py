@@ -15,16 +15,20 @@ import asyncio
 import contextlib
 import logging
 import multiprocessing
+import os
 import signal
 import threading
+from collections.abc import Sequence
 from multiprocessing.connection import wait as mp_wait
 from typing import Any, Optional
 
-from dream_core.executor.base import BaseExecutor, WorkerSlot, progress_event, terminal_event
+from dream_core.executor.base import BaseExecutor
 from dream_core.executor.config import ExecutorConfig
 from dream_core.executor.errors import WorkerStartError
 from dream_core.executor.events import Failed, JobEvent
 from dream_core.executor.job import Job
+from dream_core.executor.messages import progress_event, terminal_event
+from dream_core.executor.slot import WorkerSlot
 from dream_core.executor.worker import JobSpec, WorkerOptions, worker_main
 
 log = logging.getLogger(__name__)
@@ -43,14 +47,31 @@ def default_devices() -> tuple[str, ...]:
     return tuple(f"cuda:{i}" for i in range(n)) or ("cpu",)
 
 
-def worker_options(config: ExecutorConfig) -> WorkerOptions:
+def cpu_threads_per_worker(devices: Sequence[str]) -> Optional[int]:
+    """Torch threads for each CPU worker: the usable cores shared evenly (None when no worker is on CPU).
+
+    One CPU worker gets every core; N CPU workers get cores/N each, so they
+    never fight over cores (oversubscribed threads make every dream slower).
+    """
+    n_cpu = sum(1 for d in devices if not d.startswith("cuda"))
+    if not n_cpu:
+        return None
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        cores = os.cpu_count() or 1
+    return max(1, cores // n_cpu)
+
+
+def worker_options(config: ExecutorConfig, devices: Sequence[str] = ()) -> WorkerOptions:
+    """What every worker is told; ``devices``: all the workers' devices (for the thread split)."""
     return WorkerOptions(
         max_bytes=config.max_attachment_bytes,
         max_pixels=config.max_pixels,
         max_size=config.max_size,
         preload_models=config.preload_models,
         model_cache_size=config.model_cache_size,
-        torch_threads=config.torch_threads,
+        torch_threads=config.torch_threads or cpu_threads_per_worker(devices),
         progress_interval_s=config.progress_every_s,
         preview_size=config.preview_size,
         log_level=logging.getLogger().getEffectiveLevel(),
@@ -249,7 +270,7 @@ class LocalExecutor(BaseExecutor):
         devices = self.config.devices
         if not devices:
             devices = await asyncio.to_thread(default_devices)
-        options = worker_options(self.config)
+        options = worker_options(self.config, devices)
         return [
             LocalWorker(f"worker-{i}-{dev.replace(':', '')}", dev, options, self.config.worker_start_timeout_s)
             for i, dev in enumerate(devices)

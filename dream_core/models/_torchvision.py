@@ -75,10 +75,6 @@ def fetch_state_dict(
 
 def load_into(spec: ModelSpec, net: nn.Module, sd: dict[str, torch.Tensor], source: str) -> None:
     """Load a fetched state dict into ``net`` (ModelUnavailableError if it doesn't fit)."""
-    _load(spec, net, sd, source)
-
-
-def _load(spec: ModelSpec, net: nn.Module, sd: dict[str, torch.Tensor], source: str) -> None:
     # Auxiliary classifiers (googlenet) are not needed for dreaming.
     sd = {k: v for k, v in sd.items() if not k.startswith(("aux1.", "aux2."))}
     try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -23,25 +23,11 @@ from dream_core.models.base import (
     ModelSpec,
     load_state_dict_file,
 )
+from dream_core.models.folding import fold_bn
 
 INFO = catalog.EFFICIENTNET_LITE0
 NAME = INFO.name
 LAYERS = list(INFO.layers)
-
-
-def fold_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d, padding: int) -> nn.Conv2d:
-    """A plain conv equal to ``bn(conv(x))`` in eval mode (BatchNorm folded into weights and bias)."""
-    assert bn.running_var is not None and bn.running_mean is not None  # eval-mode statistics
-    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-    kernel = cast(tuple[int, int], conv.kernel_size)
-    stride = cast(tuple[int, int], conv.stride)
-    fused = nn.Conv2d(conv.in_channels, conv.out_channels, kernel, stride, padding, groups=conv.groups, bias=True)
-    bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
-    assert fused.bias is not None
-    with torch.no_grad():
-        fused.weight.copy_(conv.weight * scale.view(-1, 1, 1, 1))
-        fused.bias.copy_((bias - bn.running_mean) * scale + bn.bias)
-    return fused
 
 
 class TFSamePad(nn.Module):

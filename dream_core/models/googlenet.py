@@ -7,14 +7,14 @@ low/mid/high ``mixed3``/``mixed4``/``mixed5`` (tables in :mod:`dream_core.catalo
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
 from dream_core import catalog
 from dream_core.models import _torchvision
+from dream_core.models._inception import GoogLeNetFeatures
 from dream_core.models.base import DreamModel, ModelSpec
+from dream_core.models.folding import fold_batchnorms
 
 INFO = catalog.GOOGLENET
 NAME = INFO.name
@@ -24,21 +24,17 @@ LAYERS = list(INFO.layers)
 class _TransformInput(nn.Module):
     """torchvision's ImageNet weights expect its ``transform_input`` re-normalisation."""
 
-    def __init__(self, net: Any) -> None:  # torchvision's GoogLeNet
-        super().__init__()
-        self.net = net
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net._transform_input(x)
+        return GoogLeNetFeatures.transform_input(x)
 
 
 def build(spec: ModelSpec, device: torch.device, weights: str | None) -> DreamModel:
-    from torchvision.models import googlenet
-
     sd, source = _torchvision.fetch_state_dict(spec, weights)  # fails fast, before building
-    net = googlenet(weights=None, aux_logits=False, init_weights=False, transform_input=True)
+    net = GoogLeNetFeatures()  # torchvision's layers and names, without importing torchvision
     _torchvision.load_into(spec, net, sd, source)
-    first = nn.Sequential(_TransformInput(net), net.conv1)
+    net.eval()
+    fold_batchnorms(net)  # every conv+bn becomes one conv
+    first = nn.Sequential(_TransformInput(), net.conv1)
     stages: list[tuple[str, nn.Module]] = [("conv1", first)]
     stages += [(name, getattr(net, name)) for name, _ in LAYERS[1:]]
     return DreamModel(spec, stages, source).to(device)

@@ -12,6 +12,7 @@ from torch import nn
 from dream_core import catalog
 from dream_core.models import _torchvision
 from dream_core.models.base import DreamModel, ModelSpec
+from dream_core.models.folding import fold_batchnorms
 
 INFO = catalog.RESNET50
 NAME = INFO.name
@@ -24,6 +25,8 @@ def build(spec: ModelSpec, device: torch.device, weights: str | None) -> DreamMo
     sd, source = _torchvision.fetch_state_dict(spec, weights)  # fails fast, before building
     net = resnet50(weights=None)
     _torchvision.load_into(spec, net, sd, source)
+    net.eval()
+    fold_batchnorms(net)  # stem, every bottleneck's three convs and its downsample
     stages: list[tuple[str, nn.Module]] = [("stem", nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool))]
     for _l, _n, _ in _STAGES:
         layer = getattr(net, f"layer{_l}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 
 import numpy as np
 import pytest
@@ -117,7 +118,7 @@ def test_spans_cover_on_the_stride_grid():
         spans = _spans(length, tile)
         assert spans[0][0] == 0 and spans[-1][1] == length
         assert all(a % 32 == 0 and b > a for a, b in spans)
-        assert all(b1 == a2 for (_, b1), (a2, _) in zip(spans, spans[1:], strict=False))
+        assert all(b1 == a2 for (_, b1), (a2, _) in itertools.pairwise(spans))
         assert max(b - a for a, b in spans) <= 1.25 * tile + 32
     assert _spans(600, 512) == [(0, 600)]  # a bit over a tile is still one pass
 
@@ -171,11 +172,11 @@ def test_shifted_tile_gradient_equals_the_gradient_of_the_rolled_image(model, sa
 
 
 def test_smoothing_by_strips_in_place_matches_one_pass(monkeypatch):
-    from dream_core import engine
+    from dream_core import engine, smoothing
 
     g = torch.randn(1, 3, 150, 90, generator=torch.Generator().manual_seed(0))
     whole = engine.smooth_gradient(g.clone(), 2.0, 0.7)  # 150x90 px: one strip
-    monkeypatch.setattr(engine, "SMOOTH_PIXELS", 90 * 20)  # strips of 20 rows, halo of 12
+    monkeypatch.setattr(smoothing, "SMOOTH_PIXELS", 90 * 20)  # strips of 20 rows, halo of 12
     buf = g.clone()
     strips = engine.smooth_gradient(buf, 2.0, 0.7)
     assert strips is buf  # written in place
@@ -249,7 +250,7 @@ def test_guide_pulls_toward_the_guide_features(model, cat):
     from dream_core.engine import guide_features
 
     terms = resolve_targets(model.name, "mixed3")
-    gobj = Objective(terms, guide_features(model, guide, ["block5"], StepConfig()), 1.0)
+    gobj = Objective(terms, guide_features(model, guide, ["block5"]), 1.0)
 
     def match(img):
         with torch.no_grad():

@@ -1,0 +1,432 @@
+"""How gradients run fastest on this machine: chosen by measurement, cached, overridable.
+
+Two choices, made per model, device, torch version and CPU capability:
+
+* **precision and layout**: the first time a model is used, one gradient
+  step is timed in fp32 (contiguous and channels-last) and, on CPUs that
+  report AVX512-BF16 or AMX, under bf16 autocast; the fastest wins (bf16
+  only when it is measured faster by a margin). CUDA uses fp16 autocast and
+  channels-last without timing.
+* **tile size**: the time per pixel of one gradient is measured for a few
+  square tile sides (only those an image actually needs, at most once each);
+  for an image, every tiling that fits the memory budget is costed with those
+  figures (margins included) and the cheapest wins. The budget is a share of
+  the free memory (RAM on CPU, device memory on GPU), capped; the activation
+  memory per pixel is measured once by counting the tensors autograd saves.
+
+Results live in a small JSON file under the user cache directory.
+
+Settings (environment):
+
+* ``DREAMBOT_PRECISION``: ``auto`` (default), ``fp32``, ``bf16`` or ``fp16``.
+* ``DREAMBOT_TILE``: ``auto`` (default) or a tile side in px used as is.
+* ``DREAMBOT_TILE_MEMORY_MB``: cap of the tile memory budget (default 768).
+* ``DREAMBOT_AUTOTUNE_CACHE``: path of the cache file; ``off`` keeps it in memory only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import logging
+import math
+import os
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from dream_core.models import DreamModel
+from dream_core.tiling import TILE_SLACK, StepConfig, _spans, tile_gradient, tile_margin
+
+log = logging.getLogger(__name__)
+
+PRECISION_ENV = "DREAMBOT_PRECISION"
+TILE_ENV = "DREAMBOT_TILE"
+MEMORY_ENV = "DREAMBOT_TILE_MEMORY_MB"
+CACHE_ENV = "DREAMBOT_AUTOTUNE_CACHE"
+
+DEFAULT_MEMORY_CAP_MB = 640  # tile activations; keeps a 4096 px dream well under 1.8 GB in all
+FREE_MEMORY_SHARE = 0.25  # of the free RAM / device memory
+TILE_SIDES = (
+    256,
+    384,
+    512,
+    768,
+    1024,
+    1536,
+    2048,
+)  # sides the time per pixel is measured at
+PRECISION_SIDE = 384  # image side the precision is timed at
+BF16_MARGIN = 0.9  # bf16 must take at most this share of fp32's time
+MORE_TILES_GAIN = 0.85  # a tiling with more tiles must take at most this share of the time
+_PROBE_SIDE = 128  # image side the activation memory per pixel is measured at
+
+
+@dataclass
+class Tuning:
+    """What is measured for one model on one machine (the cache entry)."""
+
+    precision: str = "fp32"  # "fp32" | "bf16" | "fp16"
+    channels_last: bool = True
+    bytes_per_px: float = (
+        0.0  # memory autograd saves per input pixel (fp32, deepest layer)
+    )
+    sec_per_px: dict[str, float] = field(
+        default_factory=dict
+    )  # tile side -> seconds per tile pixel
+    timings: dict[str, float] = field(
+        default_factory=dict
+    )  # the precision measurements (for the record)
+
+    @property
+    def amp_dtype(self) -> torch.dtype | None:
+        return {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision)
+
+
+def cache_path() -> Path | None:
+    """Where tunings are stored (``None``: in memory only)."""
+    env = os.environ.get(CACHE_ENV)
+    if env:
+        return None if env.lower() == "off" else Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(
+        os.path.expanduser("~"), ".cache"
+    )
+    return Path(base) / "dreambot" / "autotune.json"
+
+
+def machine_key(model: DreamModel) -> str:
+    """The cache key: model, device, torch version, CPU capability and thread count."""
+    dev = model.device
+    if dev.type == "cuda":
+        where = f"cuda:{torch.cuda.get_device_name(dev)}"
+    else:
+        where = (
+            f"cpu:{torch.backends.cpu.get_cpu_capability()}:{torch.get_num_threads()}t"
+        )
+    return f"{model.name}|{where}|torch {torch.__version__}"
+
+
+_lock = threading.Lock()
+_memory: dict[str, Tuning] = {}
+
+
+def _read_all(path: Path) -> dict[str, dict]:
+    try:
+        data = json.loads(path.read_text())
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _store(key: str, tuning: Tuning) -> None:
+    _memory[key] = tuning
+    path = cache_path()
+    if path is None:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = _read_all(path)
+        data[key] = asdict(tuning)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+        tmp.replace(path)
+    except OSError as exc:  # a read-only home must not stop a dream
+        log.warning("autotune: can't write %s: %s", path, exc)
+
+
+def _load(key: str) -> Tuning | None:
+    if key in _memory:
+        return _memory[key]
+    path = cache_path()
+    if path is None:
+        return None
+    raw = _read_all(path).get(key)
+    if not isinstance(raw, dict):
+        return None
+    try:
+        t = Tuning(**raw)
+    except TypeError:
+        return None
+    _memory[key] = t
+    return t
+
+
+def clear_memory_cache() -> None:
+    """Forget tunings held in this process (the file stays)."""
+    _memory.clear()
+
+
+# ------------------------------------------------------------------ measurements
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _probe_layers(model: DreamModel) -> list[str]:
+    """The layer the timings use: the model's mid-level alias, else its deepest layer."""
+    own = model.spec.canonical("mixed4")
+    return [own if own is not None else model.spec.layers[-1][0]]
+
+
+class _MeanSquare:
+    def __init__(self, layers: Sequence[str]) -> None:
+        self.layers = list(layers)
+
+    def __call__(self, feats: dict[str, torch.Tensor]) -> torch.Tensor:
+        return sum(feats[k].float().pow(2).mean() for k in self.layers)  # type: ignore[return-value]
+
+
+def time_steps(model: DreamModel, runs: dict[str, tuple[int, StepConfig]], repeat: int = 3) -> dict[str, float]:
+    """Best-of-``repeat`` seconds of one gradient of a ``side`` x ``side`` image per named run.
+
+    Each run is warmed up once, then the repeats go round all runs in turn, so a
+    burst of load from elsewhere slows every candidate alike instead of one.
+    """
+    obj = _MeanSquare(_probe_layers(model))
+    images = {}
+    for name, (side, cfg) in runs.items():
+        gen = torch.Generator().manual_seed(side)
+        images[name] = torch.rand(1, 3, side, side, generator=gen).to(model.device)
+        tile_gradient(model, images[name], obj, cfg)
+    best = dict.fromkeys(runs, math.inf)
+    for _ in range(repeat):
+        for name, (_side, cfg) in runs.items():
+            _sync(model.device)
+            t = time.perf_counter()
+            tile_gradient(model, images[name], obj, cfg)
+            _sync(model.device)
+            best[name] = min(best[name], time.perf_counter() - t)
+    return best
+
+
+def _saved_bytes(model: DreamModel, amp_dtype: torch.dtype | None, side: int) -> int:
+    """Bytes of the tensors autograd saves (plus the output) for one ``side`` x ``side`` forward."""
+    seen: dict[int, int] = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        seen[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        return t
+
+    x = torch.rand(1, 3, side, side, device=model.device, requires_grad=True)
+    amp = torch.autocast(model.device.type, dtype=amp_dtype) if amp_dtype else contextlib.nullcontext()
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), amp:
+        feats = model.features(x, [model.spec.layers[-1][0]])
+    return sum(seen.values()) + 2 * sum(v.numel() * v.element_size() for v in feats.values())
+
+
+def saved_bytes_per_pixel(model: DreamModel, amp_dtype: torch.dtype | None = None, side: int = _PROBE_SIDE) -> float:
+    """Activation bytes autograd keeps per input pixel (forward to the deepest layer, at ``amp_dtype``).
+
+    The slope between two sizes, so what does not grow with the image (weights
+    and their casts) is left out; plus the input, its gradient and a copy.
+    """
+    small, big = _saved_bytes(model, amp_dtype, side // 2), _saved_bytes(model, amp_dtype, side)
+    return (big - small) / (side * side - (side // 2) ** 2) + 3 * 3 * 4
+
+
+def _cpu_has_bf16() -> bool:
+    cap = torch.backends.cpu.get_cpu_capability().upper()
+    if "AVX512" not in cap and "AMX" not in cap:
+        return False
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = f.read(1 << 16)
+    except OSError:
+        return "AMX" in cap
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def _measure_precision(model: DreamModel, tuning: Tuning) -> None:
+    if model.device.type == "cuda":
+        tuning.precision, tuning.channels_last = "fp16", True
+        return
+    side = PRECISION_SIDE
+    options = {
+        "fp32": StepConfig(tile=side, channels_last=False),
+        "fp32-cl": StepConfig(tile=side, channels_last=True),
+    }
+    if _cpu_has_bf16():
+        options["bf16-cl"] = StepConfig(
+            tile=side, amp_dtype=torch.bfloat16, channels_last=True
+        )
+    times = time_steps(model, {name: (side, cfg) for name, cfg in options.items()})
+    fp32_best = min(times["fp32"], times["fp32-cl"])
+    tuning.channels_last = times["fp32-cl"] < times["fp32"]
+    if "bf16-cl" in times and times["bf16-cl"] < BF16_MARGIN * fp32_best:
+        tuning.precision, tuning.channels_last = "bf16", True
+    tuning.timings = {k: round(v, 5) for k, v in times.items()}
+    log.info(
+        "autotune %s: %s -> %s%s",
+        model.name,
+        tuning.timings,
+        tuning.precision,
+        " channels-last" if tuning.channels_last else "",
+    )
+
+
+# ------------------------------------------------------------------ the planner
+
+
+def free_memory_bytes(device: torch.device) -> int:
+    """Free device memory (CUDA) or available RAM (CPU, from /proc/meminfo; 4 GiB if unknown)."""
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return int(free)
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 4 << 30
+
+
+def memory_budget(device: torch.device) -> int:
+    """Bytes the tiles' activations may use: a share of the free memory, capped by the setting."""
+    cap_mb = float(os.environ.get(MEMORY_ENV, DEFAULT_MEMORY_CAP_MB))
+    return int(min(FREE_MEMORY_SHARE * free_memory_bytes(device), cap_mb * 2**20))
+
+
+def _tiles(h: int, w: int, tile: int) -> list[int]:
+    """Pixel counts of the tiles (margins included) that :func:`tile_gradient` evaluates."""
+    ys, xs = _spans(h, tile), _spans(w, tile)
+    if len(ys) == 1 and len(xs) == 1:
+        return [h * w]
+    m = tile_margin(tile)
+    return [
+        (min(h, y1 + m) - max(0, y0 - m)) * (min(w, x1 + m) - max(0, x0 - m))
+        for y0, y1 in ys
+        for x0, x1 in xs
+    ]
+
+
+def _tile_cap_env() -> int | None:
+    raw = os.environ.get(TILE_ENV, "auto").strip().lower()
+    if raw in ("", "auto"):
+        return None
+    return max(64, int(raw))
+
+
+class Planner:
+    """Picks a :class:`StepConfig` for each image size of a dream on one model.
+
+    ``tile``: a fixed tile side (the user's), else ``None`` for the measured choice.
+    """
+
+    def __init__(self, model: DreamModel, tile: int | None = None) -> None:
+        self.model = model
+        self.fixed_tile = _tile_cap_env() or tile
+        self.key = machine_key(model)
+        with _lock:
+            self.tuning = _load(self.key) or Tuning()
+        self._plans: dict[tuple[int, int], StepConfig] = {}
+        self._ensure_precision()
+
+    def _ensure_precision(self) -> None:
+        forced = os.environ.get(PRECISION_ENV, "auto").strip().lower()
+        if forced in ("fp32", "bf16", "fp16"):
+            self.tuning = Tuning(**{**asdict(self.tuning), "precision": forced})
+            if forced != "fp32":
+                self.tuning.channels_last = True
+            return
+        if not self.tuning.timings and not (
+            self.model.device.type == "cuda" and self.tuning.precision == "fp16"
+        ):
+            with _lock:
+                _measure_precision(self.model, self.tuning)
+                _store(self.key, self.tuning)
+
+    def _sec_per_px(self, px: int) -> float:
+        """Seconds per pixel for a tile of ``px`` pixels, from the measured sides (log-linear in between)."""
+        pts = sorted((int(s) ** 2, v) for s, v in self.tuning.sec_per_px.items())
+        if px <= pts[0][0]:
+            return pts[0][1]
+        for (p0, v0), (p1, v1) in itertools.pairwise(pts):
+            if px <= p1:
+                f = math.log(px / p0) / math.log(p1 / p0)
+                return v0 + f * (v1 - v0)
+        return pts[-1][1]
+
+    def _measure_sides(self, sides: Sequence[int]) -> None:
+        todo = [s for s in sides if str(s) not in self.tuning.sec_per_px]
+        if not todo:
+            return
+        with _lock:
+
+            def cfg_of(side: int) -> StepConfig:
+                return StepConfig(
+                    tile=side, amp_dtype=self.tuning.amp_dtype, channels_last=self.tuning.channels_last
+                )
+
+            # All the sides this choice compares, timed together (not only the new ones).
+            times = time_steps(self.model, {str(s): (s, cfg_of(s)) for s in sides})
+            for name, secs in times.items():
+                self.tuning.sec_per_px[name] = secs / int(name) ** 2
+            if not self.tuning.bytes_per_px:
+                self.tuning.bytes_per_px = saved_bytes_per_pixel(
+                    self.model, self.tuning.amp_dtype
+                )
+            _store(self.key, self.tuning)
+        log.info(
+            "autotune %s: seconds per megapixel by tile side %s",
+            self.model.name,
+            {
+                k: round(v * 1e6, 3)
+                for k, v in sorted(
+                    self.tuning.sec_per_px.items(), key=lambda kv: int(kv[0])
+                )
+            },
+        )
+
+    def tile_for(self, h: int, w: int) -> int:
+        """The tile side for an ``h`` x ``w`` image: the cheapest measured tiling within the memory budget."""
+        if self.fixed_tile:
+            return self.fixed_tile
+        whole = math.ceil(max(h, w) / TILE_SLACK)
+        if whole <= TILE_SIDES[0]:
+            return TILE_SIDES[0]  # one pass: nothing to choose
+        if not self.tuning.bytes_per_px:
+            with _lock:
+                self.tuning.bytes_per_px = saved_bytes_per_pixel(
+                    self.model, self.tuning.amp_dtype
+                )
+        max_px = memory_budget(self.model.device) / self.tuning.bytes_per_px
+        options: dict[
+            tuple[int, ...], int
+        ] = {}  # tiling (tile pixel counts) -> tile side
+        for side in [*(s for s in TILE_SIDES if s < whole), whole]:
+            tiles = _tiles(h, w, side)
+            if max(tiles) <= max_px or side == TILE_SIDES[0]:
+                options.setdefault(tuple(tiles), side)
+        if len(options) == 1:
+            return next(iter(options.values()))
+        biggest = math.sqrt(max(max(t) for t in options))
+        need = [s for s in TILE_SIDES if s < biggest]
+        need += [s for s in TILE_SIDES if s >= biggest][:1]
+        # never time a tile the budget would not allow (the timing itself would break it)
+        self._measure_sides([s for s in need if s * s <= max_px] or [TILE_SIDES[0]])
+        # Fewest tiles first; more tiles must be clearly cheaper (seams, timing noise).
+        best_side, best_cost = 0, math.inf
+        for tiling, side in sorted(options.items(), key=lambda kv: (len(kv[0]), -kv[1])):
+            cost = sum(px * self._sec_per_px(px) for px in tiling)
+            if cost < MORE_TILES_GAIN * best_cost:
+                best_side, best_cost = side, cost
+        return best_side
+
+    def config(self, size: tuple[int, int]) -> StepConfig:
+        """The :class:`StepConfig` for an image of ``size`` (H, W)."""
+        if size not in self._plans:
+            self._plans[size] = StepConfig(
+                tile=self.tile_for(*size),
+                amp_dtype=self.tuning.amp_dtype,
+                channels_last=self.tuning.channels_last,
+            )
+        return self._plans[size]

@@ -1,0 +1,76 @@
+"""GoogLeNet (InceptionV1) up to ``inception5b``, with torchvision's parameter names.
+
+Built here rather than imported from torchvision, whose package import alone
+costs about a second of every ``dreambot dream`` process. The modules and
+their state-dict keys are those of torchvision's GoogLeNet (``conv1.conv.weight``,
+``inception4c.branch2.1.bn.running_var`` ...), so its weights files load as
+they are; the classifier is left out (dreams never reach it).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class ConvBNReLU(nn.Module):
+    """conv (no bias) -> BatchNorm (eps 1e-3) -> ReLU, as ``conv`` and ``bn`` (folded later)."""
+
+    def __init__(self, cin: int, cout: int, kernel: int, stride: int = 1, padding: int = 0) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, kernel, stride=stride, padding=padding, bias=False)
+        self.bn = nn.BatchNorm2d(cout, eps=0.001)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu_(self.bn(self.conv(x)))
+
+
+class Inception(nn.Module):
+    """Four parallel branches concatenated: 1x1; 1x1 -> 3x3; 1x1 -> 3x3; 3x3 max-pool -> 1x1."""
+
+    def __init__(self, cin: int, c1: int, c3r: int, c3: int, c5r: int, c5: int, pool: int) -> None:
+        super().__init__()
+        self.branch1 = ConvBNReLU(cin, c1, 1)
+        self.branch2 = nn.Sequential(ConvBNReLU(cin, c3r, 1), ConvBNReLU(c3r, c3, 3, padding=1))
+        # torchvision's "5x5" branch uses a 3x3 kernel (its weights were trained so)
+        self.branch3 = nn.Sequential(ConvBNReLU(cin, c5r, 1), ConvBNReLU(c5r, c5, 3, padding=1))
+        self.branch4 = nn.Sequential(nn.MaxPool2d(3, stride=1, padding=1, ceil_mode=True), ConvBNReLU(cin, pool, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.branch1(x), self.branch2(x), self.branch3(x), self.branch4(x)], 1)
+
+
+_INCEPTIONS = {  # name: (in, 1x1, 3x3 reduce, 3x3, "5x5" reduce, "5x5", pool projection)
+    "inception3a": (192, 64, 96, 128, 16, 32, 32),
+    "inception3b": (256, 128, 128, 192, 32, 96, 64),
+    "inception4a": (480, 192, 96, 208, 16, 48, 64),
+    "inception4b": (512, 160, 112, 224, 24, 64, 64),
+    "inception4c": (512, 128, 128, 256, 24, 64, 64),
+    "inception4d": (512, 112, 144, 288, 32, 64, 64),
+    "inception4e": (528, 256, 160, 320, 32, 128, 128),
+    "inception5a": (832, 256, 160, 320, 32, 128, 128),
+    "inception5b": (832, 384, 192, 384, 48, 128, 128),
+}
+
+
+class GoogLeNetFeatures(nn.Module):
+    """The feature layers of torchvision's GoogLeNet, as attributes of the same names."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = ConvBNReLU(3, 64, 7, stride=2, padding=3)
+        self.maxpool1 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
+        self.conv2 = ConvBNReLU(64, 64, 1)
+        self.conv3 = ConvBNReLU(64, 192, 3, padding=1)
+        self.maxpool2 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
+        self.maxpool3 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
+        self.maxpool4 = nn.MaxPool2d(2, stride=2, ceil_mode=True)
+        for name, cfg in _INCEPTIONS.items():
+            setattr(self, name, Inception(*cfg))
+
+    @staticmethod
+    def transform_input(x: torch.Tensor) -> torch.Tensor:
+        """torchvision's ``transform_input``: ImageNet-normalised input -> the (x - 0.5) / 0.5 its weights expect."""
+        mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+        chans = [x[:, i : i + 1] * (std[i] / 0.5) + (mean[i] - 0.5) / 0.5 for i in range(3)]
+        return torch.cat(chans, 1)

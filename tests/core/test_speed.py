@@ -1,0 +1,192 @@
+"""The speed levers keep the dream the same: folding, smoothing, precision, tiling choice, denormals.
+
+No timing here (speed lives in bench/bench_dream.py): these check that each
+faster path computes what the plain path computes, within stated tolerances.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from torch import nn
+
+from dream_core import autotune
+from dream_core.engine import Objective, dream, to_tensor
+from dream_core.models import get_model, resolve_targets
+from dream_core.params import DreamParams
+
+
+@pytest.fixture
+def tune_cache(tmp_path, monkeypatch):
+    """A private autotune cache file, nothing remembered in memory."""
+    path = tmp_path / "autotune.json"
+    monkeypatch.setenv(autotune.CACHE_ENV, str(path))
+    monkeypatch.delenv(autotune.PRECISION_ENV, raising=False)
+    monkeypatch.delenv(autotune.TILE_ENV, raising=False)
+    autotune.clear_memory_cache()
+    yield path
+    autotune.clear_memory_cache()
+
+
+# ------------------------------------------------------------------ BatchNorm folding
+
+
+def test_folded_googlenet_matches_torchvision(googlenet_weights):
+    from torchvision.models import googlenet
+
+    net = googlenet(weights=None, aux_logits=False, init_weights=False, transform_input=True).eval()
+    net.load_state_dict(torch.load(googlenet_weights, weights_only=True), strict=False)
+    ours = get_model("googlenet", "cpu", weights=str(googlenet_weights))
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in ours.modules())
+    x = torch.rand(1, 3, 96, 80, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        h = net._transform_input((x - ours.mean) / ours.std)
+        for name in ("conv1", "maxpool1", "conv2", "conv3", "maxpool2", "inception3a", "inception3b", "maxpool3",
+                     "inception4a", "inception4b", "inception4c"):  # fmt: skip
+            h = getattr(net, name)(h)
+        got = ours.features(x, ["inception4c"])["inception4c"]
+    assert torch.allclose(got, h, rtol=1e-4, atol=1e-4 * h.abs().max().item()), (got - h).abs().max()
+
+
+def test_folded_resnet50_matches_torchvision(tmp_path):
+    from torchvision.models import resnet50
+
+    torch.manual_seed(0)
+    net = resnet50(weights=None).eval()
+    for m in net.modules():  # non-trivial statistics, so folding has something to fold
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.2, 0.2)
+            m.running_var.uniform_(0.5, 2.0)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.1, 0.1)
+    path = tmp_path / "r50.pth"
+    torch.save(net.state_dict(), path)
+    ours = get_model("resnet50", "cpu", weights=str(path))
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in ours.modules())
+    x = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        h = net.maxpool(net.relu(net.bn1(net.conv1((x - ours.mean) / ours.std))))
+        h = net.layer2(net.layer1(h))
+        got = ours.features(x, ["layer2.3"])["layer2.3"]
+    assert torch.allclose(got, h, rtol=1e-4, atol=1e-4 * h.abs().max().item()), (got - h).abs().max()
+
+
+# ------------------------------------------------------------------ smoothing
+
+
+def test_fast_smoothing_equals_three_separate_blurs():
+    """All channels at once in channels-last: the same numbers as one blur per sigma and channel, averaged."""
+    import math
+
+    import torch.nn.functional as F
+
+    from dream_core.smoothing import gaussian_kernel, smooth_gradient, smoothing_sigmas
+
+    def blur(x: torch.Tensor, sigma: float, r: int) -> torch.Tensor:  # one channel, one sigma, 2-D kernel
+        k = gaussian_kernel(sigma, r)
+        return F.conv2d(F.pad(x, (r, r, r, r), mode="reflect"), (k[:, None] * k[None, :])[None, None])
+
+    g = torch.randn(1, 3, 70, 110, generator=torch.Generator().manual_seed(3))
+    for smoothing, progress in ((0.5, 0.1), (0.5, 1.0), (2.0, 0.5)):
+        sigmas = smoothing_sigmas(smoothing, progress)
+        r = math.ceil(3 * max(sigmas))  # one radius for the three kernels, as before
+        plain = torch.cat([sum(blur(g[:, c : c + 1], s, r) for s in sigmas) / 3 for c in range(3)], dim=1)
+        fast = smooth_gradient(g.clone(), smoothing, progress)
+        assert torch.allclose(fast, plain, atol=1e-5), (smoothing, progress, (fast - plain).abs().max())
+
+
+# ------------------------------------------------------------------ precision
+
+
+def _gain(model, spec: str, src, out) -> tuple[float, float]:
+    """The fp32 objective of ``out`` and its gain over ``src``."""
+    obj = Objective(resolve_targets(model.name, spec))
+    with torch.no_grad():
+        before, after = (float(obj(model.features(to_tensor(im), obj.layers))) for im in (src, out))
+    return after, after / before
+
+
+@pytest.mark.parametrize("precision", ["bf16"])
+def test_reduced_precision_dream_keeps_objective_and_gain_within_5_percent(model, sample_image, tune_cache,
+                                                                           monkeypatch, precision):  # fmt: skip
+    """The quality guarantee of the bf16 path: same objective and activation gain as fp32, within 5 %."""
+    img = sample_image.copy()
+    img.thumbnail((128, 128))
+    params = DreamParams(octaves=2, iterations=6, seed=11)
+    results = {}
+    for name in ("fp32", precision):
+        monkeypatch.setenv(autotune.PRECISION_ENV, name)
+        results[name] = _gain(model, params.layer, img, dream(img, params).image)
+    (obj32, gain32), (obj16, gain16) = results["fp32"], results[precision]
+    assert gain32 > 1.3  # the dream really raised the activation
+    assert abs(obj16 / obj32 - 1) < 0.05, results
+    assert abs(gain16 / gain32 - 1) < 0.05, results
+
+
+# ------------------------------------------------------------------ autotune
+
+
+def test_autotune_measures_once_and_caches_per_model_and_machine(model, tune_cache):
+    planner = autotune.Planner(model)
+    assert planner.tuning.precision in ("fp32", "bf16")
+    assert {"fp32", "fp32-cl"} <= planner.tuning.timings.keys()
+    stored = json.loads(tune_cache.read_text())
+    key = autotune.machine_key(model)
+    assert key.startswith("efficientnet-lite0|cpu:") and torch.__version__ in key
+    assert stored[key]["precision"] == planner.tuning.precision
+    # a fresh process (nothing in memory) reads the file instead of timing again
+    autotune.clear_memory_cache()
+    stored[key]["timings"] = {"fp32": 1.0, "fp32-cl": 2.0, "marker": 3.0}
+    stored[key]["precision"], stored[key]["channels_last"] = "fp32", False
+    tune_cache.write_text(json.dumps(stored))
+    again = autotune.Planner(model)
+    assert again.tuning.timings["marker"] == 3.0
+    cfg = again.config((64, 64))
+    assert cfg.amp_dtype is None and not cfg.channels_last
+
+
+def test_precision_and_tile_settings_override_the_measurement(model, tune_cache, monkeypatch):
+    monkeypatch.setenv(autotune.PRECISION_ENV, "bf16")
+    monkeypatch.setenv(autotune.TILE_ENV, "192")
+    cfg = autotune.Planner(model).config((700, 900))
+    assert cfg.amp_dtype == torch.bfloat16 and cfg.channels_last and cfg.tile == 192
+    assert not tune_cache.exists()  # forced: nothing measured
+    monkeypatch.setenv(autotune.PRECISION_ENV, "fp32")
+    monkeypatch.delenv(autotune.TILE_ENV)
+    assert autotune.Planner(model, tile=320).config((700, 900)).tile == 320  # the user's tile size stands
+
+
+def test_tile_choice_stays_within_the_memory_budget(model, tune_cache, monkeypatch):
+    """With a small budget the chosen tiles (margins included) fit it; with a large one a 300 px image is one pass."""
+    monkeypatch.setenv(autotune.PRECISION_ENV, "fp32")
+    planner = autotune.Planner(model)
+    planner.tuning.bytes_per_px = autotune.saved_bytes_per_pixel(model)
+    planner.tuning.sec_per_px = {"256": 1e-7, "384": 1e-7}  # as if measured: equal cost per pixel
+    monkeypatch.setenv(autotune.MEMORY_ENV, "4096")
+    assert autotune._tiles(300, 300, planner.tile_for(300, 300)) == [300 * 300]  # no margins to pay
+    budget_mb = 300  # 256 px tiles fit it, larger ones and the whole image do not
+    monkeypatch.setenv(autotune.MEMORY_ENV, str(budget_mb))
+    h, w = 900, 700
+    tiles = autotune._tiles(h, w, planner.tile_for(h, w))
+    assert len(tiles) > 1
+    assert max(tiles) * planner.tuning.bytes_per_px <= budget_mb * 2**20
+
+
+def test_saved_bytes_per_pixel_is_what_autograd_keeps(model):
+    """The estimate scales with the pixels and is of the order of the activations' size."""
+    small = autotune.saved_bytes_per_pixel(model, side=96)
+    big = autotune.saved_bytes_per_pixel(model, side=192)
+    assert abs(small / big - 1) < 0.15  # per pixel: the weights (saved for backward too) are left out
+    with torch.no_grad():
+        stem = model.features(torch.rand(1, 3, 128, 128), ["stem"])["stem"]
+    assert big > stem.numel() * 4 / 128**2  # at least the first activation is kept
+
+
+def test_dream_flushes_denormals(cat, fast):
+    torch.set_flush_denormal(False)
+    tiny = torch.tensor([1e-40])
+    assert float(tiny * 1.0) != 0.0
+    dream(cat, fast)
+    assert float(tiny * 1.0) == 0.0
