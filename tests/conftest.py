@@ -11,6 +11,7 @@ or drives Chromium (``browser``).
 from __future__ import annotations
 
 import os
+import tempfile
 
 import pytest
 
@@ -19,6 +20,11 @@ from tests.images import png_bytes
 # Two cores on CI: keep torch from oversubscribing them (workers inherit this).
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 os.environ.setdefault("DREAMBOT_LOG_LEVEL", "WARNING")
+# The suite's speed measurements (tuned under test load) never reach the user's cache:
+# one cache file for this run, shared by the workers it starts.
+os.environ.setdefault(
+    "DREAMBOT_AUTOTUNE_CACHE", os.path.join(tempfile.mkdtemp(prefix="dreambot-test-"), "autotune.json")
+)
 
 
 #: fixture -> why a test that uses it (directly or through another fixture) is slow
