@@ -14,7 +14,8 @@ Two choices, made per model, device, torch version and CPU capability:
   the free memory (RAM on CPU, device memory on GPU), capped; the activation
   memory per pixel is measured once by counting the tensors autograd saves.
 
-Results live in a small JSON file under the user cache directory.
+Results live in a small JSON file under the user cache directory
+(:mod:`dream_core.tuning_cache`).
 
 Settings (environment):
 
@@ -28,27 +29,50 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import json
 import logging
 import math
 import os
-import threading
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import asdict
 
 import torch
 
 from dream_core.models import DreamModel
+from dream_core.runtime import tune_process
 from dream_core.tiling import TILE_SLACK, StepConfig, _spans, tile_gradient, tile_margin
+from dream_core.tuning_cache import (
+    CACHE_ENV,
+    Tuning,
+    cache_path,
+    clear_memory_cache,
+    load,
+    lock,
+    machine_key,
+    store,
+)
+
+__all__ = [
+    "CACHE_ENV",
+    "MEMORY_ENV",
+    "PRECISION_ENV",
+    "TILE_ENV",
+    "Planner",
+    "Tuning",
+    "cache_path",
+    "clear_memory_cache",
+    "free_memory_bytes",
+    "machine_key",
+    "memory_budget",
+    "saved_bytes_per_pixel",
+    "time_steps",
+]
 
 log = logging.getLogger(__name__)
 
 PRECISION_ENV = "DREAMBOT_PRECISION"
 TILE_ENV = "DREAMBOT_TILE"
 MEMORY_ENV = "DREAMBOT_TILE_MEMORY_MB"
-CACHE_ENV = "DREAMBOT_AUTOTUNE_CACHE"
 
 DEFAULT_MEMORY_CAP_MB = 640  # tile activations; keeps a 4096 px dream well under 1.8 GB in all
 FREE_MEMORY_SHARE = 0.25  # of the free RAM / device memory
@@ -65,100 +89,6 @@ PRECISION_SIDE = 384  # image side the precision is timed at
 BF16_MARGIN = 0.9  # bf16 must take at most this share of fp32's time
 MORE_TILES_GAIN = 0.85  # a tiling with more tiles must take at most this share of the time
 _PROBE_SIDE = 128  # image side the activation memory per pixel is measured at
-
-
-@dataclass
-class Tuning:
-    """What is measured for one model on one machine (the cache entry)."""
-
-    precision: str = "fp32"  # "fp32" | "bf16" | "fp16"
-    channels_last: bool = True
-    bytes_per_px: float = (
-        0.0  # memory autograd saves per input pixel (fp32, deepest layer)
-    )
-    sec_per_px: dict[str, float] = field(
-        default_factory=dict
-    )  # tile side -> seconds per tile pixel
-    timings: dict[str, float] = field(
-        default_factory=dict
-    )  # the precision measurements (for the record)
-
-    @property
-    def amp_dtype(self) -> torch.dtype | None:
-        return {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision)
-
-
-def cache_path() -> Path | None:
-    """Where tunings are stored (``None``: in memory only)."""
-    env = os.environ.get(CACHE_ENV)
-    if env:
-        return None if env.lower() == "off" else Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(
-        os.path.expanduser("~"), ".cache"
-    )
-    return Path(base) / "dreambot" / "autotune.json"
-
-
-def machine_key(model: DreamModel) -> str:
-    """The cache key: model, device, torch version, CPU capability and thread count."""
-    dev = model.device
-    if dev.type == "cuda":
-        where = f"cuda:{torch.cuda.get_device_name(dev)}"
-    else:
-        where = (
-            f"cpu:{torch.backends.cpu.get_cpu_capability()}:{torch.get_num_threads()}t"
-        )
-    return f"{model.name}|{where}|torch {torch.__version__}"
-
-
-_lock = threading.Lock()
-_memory: dict[str, Tuning] = {}
-
-
-def _read_all(path: Path) -> dict[str, dict]:
-    try:
-        data = json.loads(path.read_text())
-        return data if isinstance(data, dict) else {}
-    except (OSError, ValueError):
-        return {}
-
-
-def _store(key: str, tuning: Tuning) -> None:
-    _memory[key] = tuning
-    path = cache_path()
-    if path is None:
-        return
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        data = _read_all(path)
-        data[key] = asdict(tuning)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
-        tmp.replace(path)
-    except OSError as exc:  # a read-only home must not stop a dream
-        log.warning("autotune: can't write %s: %s", path, exc)
-
-
-def _load(key: str) -> Tuning | None:
-    if key in _memory:
-        return _memory[key]
-    path = cache_path()
-    if path is None:
-        return None
-    raw = _read_all(path).get(key)
-    if not isinstance(raw, dict):
-        return None
-    try:
-        t = Tuning(**raw)
-    except TypeError:
-        return None
-    _memory[key] = t
-    return t
-
-
-def clear_memory_cache() -> None:
-    """Forget tunings held in this process (the file stays)."""
-    _memory.clear()
 
 
 # ------------------------------------------------------------------ measurements
@@ -253,9 +183,7 @@ def _measure_precision(model: DreamModel, tuning: Tuning) -> None:
         "fp32-cl": StepConfig(tile=side, channels_last=True),
     }
     if _cpu_has_bf16():
-        options["bf16-cl"] = StepConfig(
-            tile=side, amp_dtype=torch.bfloat16, channels_last=True
-        )
+        options["bf16-cl"] = StepConfig(tile=side, amp_dtype=torch.bfloat16, channels_last=True)
     times = time_steps(model, {name: (side, cfg) for name, cfg in options.items()})
     fp32_best = min(times["fp32"], times["fp32-cl"])
     tuning.channels_last = times["fp32-cl"] < times["fp32"]
@@ -301,11 +229,7 @@ def _tiles(h: int, w: int, tile: int) -> list[int]:
     if len(ys) == 1 and len(xs) == 1:
         return [h * w]
     m = tile_margin(tile)
-    return [
-        (min(h, y1 + m) - max(0, y0 - m)) * (min(w, x1 + m) - max(0, x0 - m))
-        for y0, y1 in ys
-        for x0, x1 in xs
-    ]
+    return [(min(h, y1 + m) - max(0, y0 - m)) * (min(w, x1 + m) - max(0, x0 - m)) for y0, y1 in ys for x0, x1 in xs]
 
 
 def _tile_cap_env() -> int | None:
@@ -322,11 +246,12 @@ class Planner:
     """
 
     def __init__(self, model: DreamModel, tile: int | None = None) -> None:
+        tune_process()  # timings and dreams under the same process settings
         self.model = model
         self.fixed_tile = _tile_cap_env() or tile
         self.key = machine_key(model)
-        with _lock:
-            self.tuning = _load(self.key) or Tuning()
+        with lock:
+            self.tuning = load(self.key) or Tuning()
         self._plans: dict[tuple[int, int], StepConfig] = {}
         self._ensure_precision()
 
@@ -337,12 +262,10 @@ class Planner:
             if forced != "fp32":
                 self.tuning.channels_last = True
             return
-        if not self.tuning.timings and not (
-            self.model.device.type == "cuda" and self.tuning.precision == "fp16"
-        ):
-            with _lock:
+        if not self.tuning.timings and not (self.model.device.type == "cuda" and self.tuning.precision == "fp16"):
+            with lock:
                 _measure_precision(self.model, self.tuning)
-                _store(self.key, self.tuning)
+                store(self.key, self.tuning)
 
     def _sec_per_px(self, px: int) -> float:
         """Seconds per pixel for a tile of ``px`` pixels, from the measured sides (log-linear in between)."""
@@ -359,31 +282,22 @@ class Planner:
         todo = [s for s in sides if str(s) not in self.tuning.sec_per_px]
         if not todo:
             return
-        with _lock:
+        with lock:
 
             def cfg_of(side: int) -> StepConfig:
-                return StepConfig(
-                    tile=side, amp_dtype=self.tuning.amp_dtype, channels_last=self.tuning.channels_last
-                )
+                return StepConfig(tile=side, amp_dtype=self.tuning.amp_dtype, channels_last=self.tuning.channels_last)
 
             # All the sides this choice compares, timed together (not only the new ones).
             times = time_steps(self.model, {str(s): (s, cfg_of(s)) for s in sides})
             for name, secs in times.items():
                 self.tuning.sec_per_px[name] = secs / int(name) ** 2
             if not self.tuning.bytes_per_px:
-                self.tuning.bytes_per_px = saved_bytes_per_pixel(
-                    self.model, self.tuning.amp_dtype
-                )
-            _store(self.key, self.tuning)
+                self.tuning.bytes_per_px = saved_bytes_per_pixel(self.model, self.tuning.amp_dtype)
+            store(self.key, self.tuning)
         log.info(
             "autotune %s: seconds per megapixel by tile side %s",
             self.model.name,
-            {
-                k: round(v * 1e6, 3)
-                for k, v in sorted(
-                    self.tuning.sec_per_px.items(), key=lambda kv: int(kv[0])
-                )
-            },
+            {k: round(v * 1e6, 3) for k, v in sorted(self.tuning.sec_per_px.items(), key=lambda kv: int(kv[0]))},
         )
 
     def tile_for(self, h: int, w: int) -> int:
@@ -394,14 +308,10 @@ class Planner:
         if whole <= TILE_SIDES[0]:
             return TILE_SIDES[0]  # one pass: nothing to choose
         if not self.tuning.bytes_per_px:
-            with _lock:
-                self.tuning.bytes_per_px = saved_bytes_per_pixel(
-                    self.model, self.tuning.amp_dtype
-                )
+            with lock:
+                self.tuning.bytes_per_px = saved_bytes_per_pixel(self.model, self.tuning.amp_dtype)
         max_px = memory_budget(self.model.device) / self.tuning.bytes_per_px
-        options: dict[
-            tuple[int, ...], int
-        ] = {}  # tiling (tile pixel counts) -> tile side
+        options: dict[tuple[int, ...], int] = {}  # tiling (tile pixel counts) -> tile side
         for side in [*(s for s in TILE_SIDES if s < whole), whole]:
             tiles = _tiles(h, w, side)
             if max(tiles) <= max_px or side == TILE_SIDES[0]:

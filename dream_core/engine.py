@@ -46,6 +46,7 @@ from dream_core.models import (
 )
 from dream_core.params import DreamParams
 from dream_core.results import CancelCheck, DreamResult, Progress, ProgressCallback
+from dream_core.runtime import tune_process
 from dream_core.smoothing import (
     SMOOTH_PIXELS,
     gaussian_blur,
@@ -384,7 +385,7 @@ def dream(
         x0 = to_uint8_tensor(image, dev)  # the base stays uint8: a quarter of a float copy
         image = None  # our own downscaled copy (if any) is not needed any more
 
-    torch.set_flush_denormal(True)  # tiny gradients turn denormal: several times slower on CPU, and meaningless
+    tune_process()  # flush denormals (tiny gradients: slow on CPU, meaningless), reuse activation memory
     planner = Planner(model, tile=p.tile_size if p.tile_size != AUTO_TILE else None)
     gfeats = guide_features(model, guide, sorted({t.layer for t in terms})) if guide is not None else None
     objective = Objective(terms, gfeats, p.guide_weight)

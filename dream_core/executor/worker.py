@@ -97,9 +97,11 @@ def setup_worker(device: str, options: WorkerOptions) -> ModelCache:
     logging.basicConfig(level=options.log_level, format="%(asctime)s %(levelname)s worker[%(process)d]: %(message)s")
     import torch
 
+    from dream_core.runtime import tune_process
+
     if options.torch_threads:
         torch.set_num_threads(options.torch_threads)
-    torch.set_flush_denormal(True)  # denormal gradients cost several times the time on CPU (the engine also sets it)
+    tune_process()  # flush denormals, reuse activation memory (the engine also calls it)
     if device.startswith("cuda"):
         if not torch.cuda.is_available():
             raise RuntimeError(f"device {device} asked for, but no CUDA GPU is visible to this process")
