@@ -40,10 +40,10 @@ from dream_core.autotune import Planner
 from dream_core.errors import DreamCancelled, DreamParamsError
 from dream_core.models import (
     DreamModel,
-    ResolvedTerm,
     get_model,
     resolve_device,
 )
+from dream_core.objective import Objective
 from dream_core.params import DreamParams
 from dream_core.results import CancelCheck, DreamResult, Progress, ProgressCallback
 from dream_core.runtime import tune_process
@@ -101,51 +101,6 @@ MIN_OCTAVE_SIDE = 32  # smaller octaves are skipped: the networks see nothing at
 PREVIEW_SIDE = 256
 AUTO_TILE = DreamParams.model_fields["tile_size"].default  # the default tile size means "choose by measurement"
 GUIDE_SIDE = 384  # long side the guide image is analysed at
-
-
-# ------------------------------------------------------------------ objective
-
-
-class Objective:
-    """What a dream maximises, evaluated on a dict of activations.
-
-    Plain terms: weighted mean of squared activations (of one filter when a
-    term names one). With a guide: for every position of the dream's features,
-    the best dot product with any position of the guide's features (the
-    classic guided DeepDream), mixed with the plain objective by
-    ``guide_weight`` (1 = guide only, 0.5 = half each, 0 = ignore the guide).
-    """
-
-    def __init__(
-        self,
-        terms: Sequence[ResolvedTerm],
-        guide_features: dict[str, torch.Tensor] | None = None,
-        guide_weight: float = 1.0,
-    ) -> None:
-        self.terms = list(terms)
-        self.layers = sorted({t.layer for t in self.terms})
-        self.guide = guide_features
-        self.guide_weight = guide_weight if guide_features is not None else 0.0
-        self.plain_weight = max(0.0, 1.0 - self.guide_weight) if guide_features is not None else 1.0
-
-    @staticmethod
-    def _select(act: torch.Tensor, channel: int | None) -> torch.Tensor:
-        return act[:, channel : channel + 1] if channel is not None else act
-
-    def __call__(self, feats: dict[str, torch.Tensor]) -> torch.Tensor:
-        total: torch.Tensor | float = 0.0
-        for t in self.terms:
-            act = self._select(feats[t.layer], t.channel).float()
-            if self.plain_weight > 0:
-                total = total + self.plain_weight * t.weight * act.pow(2).mean()
-            if self.guide is not None and self.guide_weight > 0:
-                g = self._select(self.guide[t.layer], t.channel).float()  # [1, C, h, w]
-                x = act.flatten(2)[0]  # [C, N]
-                y = g.flatten(2)[0]  # [C, M]
-                best = (x.t() @ y).max(dim=1).values  # [N]
-                total = total + self.guide_weight * t.weight * best.mean() / max(1, x.shape[0])
-        assert isinstance(total, torch.Tensor)
-        return total
 
 
 # ------------------------------------------------------------------ the dream loop
