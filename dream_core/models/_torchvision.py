@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from dream_core.errors import ModelUnavailableError
-from dream_core.models.base import ModelSpec, load_state_dict_file
+from dream_core.models.base import ModelSpec, float32_tensors, load_state_dict_file
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +43,7 @@ def unavailable_message(spec: ModelSpec, reason: str) -> str:
     )
 
 
-def fetch_state_dict(
-    spec: ModelSpec, weights: str | os.PathLike[str] | None
-) -> tuple[dict[str, torch.Tensor], str]:
+def fetch_state_dict(spec: ModelSpec, weights: str | os.PathLike[str] | None) -> tuple[dict[str, torch.Tensor], str]:
     """The model's state dict and a description of its source (checked before building the network)."""
     path = spec.weights.local_path(weights)
     if path is not None:
@@ -73,12 +71,18 @@ def fetch_state_dict(
     return sd, str(tv)
 
 
-def load_into(spec: ModelSpec, net: nn.Module, sd: dict[str, torch.Tensor], source: str) -> None:
-    """Load a fetched state dict into ``net`` (ModelUnavailableError if it doesn't fit)."""
+def load_into(spec: ModelSpec, net: nn.Module, sd: dict[str, torch.Tensor], source: str, assign: bool = False) -> None:
+    """Load a fetched state dict into ``net`` (ModelUnavailableError if it doesn't fit).
+
+    ``assign``: the state dict's tensors (as float32) become the module's, for a
+    ``net`` built on the meta device (no random initialisation to throw away).
+    """
     # Auxiliary classifiers (googlenet) are not needed for dreaming.
     sd = {k: v for k, v in sd.items() if not k.startswith(("aux1.", "aux2."))}
+    if assign:
+        sd = float32_tensors(sd)
     try:
-        net.load_state_dict(sd, strict=False)
+        net.load_state_dict(sd, strict=False, assign=assign)
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()[-1].strip()
         raise ModelUnavailableError(f"weights {source} don't fit {spec.name}: {first}") from None

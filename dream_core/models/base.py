@@ -151,3 +151,7 @@ def load_state_dict_file(path: Path) -> dict[str, torch.Tensor]:
         raise ModelUnavailableError(f"weights file {path} does not hold a state dict")
     return sd
 
+
+def float32_tensors(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``sd`` with its floating-point tensors as float32 (for ``load_state_dict(..., assign=True)``)."""
+    return {k: v.float() if v.is_floating_point() else v for k, v in sd.items()}

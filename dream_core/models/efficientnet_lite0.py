@@ -21,6 +21,7 @@ from dream_core import catalog
 from dream_core.models.base import (
     DreamModel,
     ModelSpec,
+    float32_tensors,
     load_state_dict_file,
 )
 from dream_core.models.folding import fold_bn
@@ -96,11 +97,12 @@ def build(spec: ModelSpec, device: torch.device, weights: str | None) -> DreamMo
     from efficientnet_lite_pytorch import EfficientNet
 
     # image_size=None: "same" padding computed per input, so any image size works.
-    net = EfficientNet.from_name(NAME, image_size=None)
+    with torch.device("meta"):  # no random init: every tensor comes from the weights
+        net = EfficientNet.from_name(NAME, image_size=None)
     path = spec.weights.local_path(weights)
     source = str(path) if path is not None else bundled_weights_path()
     sd = load_state_dict_file(path if path is not None else Path(source))
-    net.load_state_dict(sd)
+    net.load_state_dict(float32_tensors(sd), assign=True)
     net.eval()
     stages: list[tuple[str, nn.Module]] = [("stem", ConvBNReLU6(net._conv_stem, net._bn0))]
     stages += [(f"block{i}", MBConv(blk)) for i, blk in enumerate(net._blocks)]

@@ -30,8 +30,9 @@ class _TransformInput(nn.Module):
 
 def build(spec: ModelSpec, device: torch.device, weights: str | None) -> DreamModel:
     sd, source = _torchvision.fetch_state_dict(spec, weights)  # fails fast, before building
-    net = GoogLeNetFeatures()  # torchvision's layers and names, without importing torchvision
-    _torchvision.load_into(spec, net, sd, source)
+    with torch.device("meta"):  # no random init: every tensor comes from the weights
+        net = GoogLeNetFeatures()  # torchvision's layers and names, without importing torchvision
+    _torchvision.load_into(spec, net, sd, source, assign=True)
     net.eval()
     fold_batchnorms(net)  # every conv+bn becomes one conv
     first = nn.Sequential(_TransformInput(), net.conv1)
