@@ -31,6 +31,32 @@ NAME = INFO.name
 LAYERS = list(INFO.layers)
 
 
+class _ReLU6Inplace(torch.autograd.Function):
+    """ReLU6 in place, its backward from the result (what ``F.relu6(inplace=True)`` computes).
+
+    torch's in-place ``relu6_`` (``hardtanh_``) copies its whole input once more
+    under autograd; this one doesn't: a clamp in place and the native
+    ``hardtanh_backward`` on the saved result (about 9 % of a lite0 step).
+    """
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:  # noqa: ANN401 - autograd's context
+        x.clamp_(0.0, 6.0)
+        ctx.mark_dirty(x)
+        ctx.save_for_backward(x)
+        return x
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:  # noqa: ANN401
+        (y,) = ctx.saved_tensors
+        return torch.ops.aten.hardtanh_backward(grad, y, 0.0, 6.0)
+
+
+def relu6_(x: torch.Tensor) -> torch.Tensor:
+    """In-place ReLU6 (safe after a convolution: its backward doesn't need its own output)."""
+    return _ReLU6Inplace.apply(x) if torch.is_grad_enabled() and x.requires_grad else F.relu6(x, inplace=True)
+
+
 class TFSamePad(nn.Module):
     """TensorFlow 'SAME' padding for a strided conv (asymmetric on even sizes), then the conv."""
 
@@ -73,8 +99,8 @@ class MBConv(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # in-place ReLU6 is safe here: a convolution's backward doesn't need its own output
-        h = F.relu6(self.expand(x), inplace=True) if self.expand is not None else x
-        h = self.project(F.relu6(self.depthwise(h), inplace=True))
+        h = relu6_(self.expand(x)) if self.expand is not None else x
+        h = self.project(relu6_(self.depthwise(h)))
         return h + x if self.skip else h
 
 
@@ -84,7 +110,7 @@ class ConvBNReLU6(nn.Module):
         self.conv = fused_conv(conv, bn)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.relu6(self.conv(x), inplace=True)
+        return relu6_(self.conv(x))
 
 
 def bundled_weights_path() -> str:

@@ -10,6 +10,7 @@ import json
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from dream_core import autotune
@@ -123,6 +124,25 @@ def test_reduced_precision_dream_keeps_objective_and_gain_within_5_percent(model
     assert gain32 > 1.3  # the dream really raised the activation
     assert abs(obj16 / obj32 - 1) < 0.05, results
     assert abs(gain16 / gain32 - 1) < 0.05, results
+
+
+def test_lite0_inplace_relu6_has_torchs_values_and_gradient():
+    """lite0's copy-free in-place ReLU6: the values and gradient of F.relu6, edges (0, 6) included."""
+    from dream_core.models.efficientnet_lite0 import relu6_
+
+    x = torch.tensor([-1.0, 0.0, 0.5, 3.0, 6.0, 7.5]).repeat(2, 3, 4, 1) * torch.rand(2, 3, 4, 1).add(0.5).round()
+    w = torch.randn(3, 3, 1, 1)
+    grads = []
+    for f in (F.relu6, relu6_):
+        xi = x.clone().requires_grad_(True)
+        y = f(F.conv2d(xi, w))  # in place on a conv output, as in the model
+        (g,) = torch.autograd.grad((y * torch.arange(y.numel()).view_as(y)).sum(), xi)
+        grads.append((y.detach(), g))
+    assert torch.equal(grads[0][0], grads[1][0])
+    assert torch.equal(grads[0][1], grads[1][1])
+    with torch.no_grad():  # no autograd: plain in-place relu6
+        t = torch.tensor([-2.0, 3.0, 9.0])
+        assert relu6_(t) is t and t.tolist() == [0.0, 3.0, 6.0]
 
 
 # ------------------------------------------------------------------ autotune
