@@ -50,14 +50,20 @@ def cache_path() -> Path | None:
     return Path(base) / "dreambot" / "autotune.json"
 
 
+#: Bumped whenever the engine or a model changes in a way that moves the timings
+#: (kernels, layouts, allocator settings): tunings measured by older code are then
+#: measured again instead of trusted forever.
+ENGINE_VERSION = 2
+
+
 def machine_key(model: DreamModel) -> str:
-    """The cache key: model, device, torch version, CPU capability and thread count."""
+    """The cache key: model, device, torch version, CPU capability, thread count and engine version."""
     dev = model.device
     if dev.type == "cuda":
         where = f"cuda:{torch.cuda.get_device_name(dev)}"
     else:
         where = f"cpu:{torch.backends.cpu.get_cpu_capability()}:{torch.get_num_threads()}t"
-    return f"{model.name}|{where}|torch {torch.__version__}"
+    return f"{model.name}|{where}|torch {torch.__version__}|engine {ENGINE_VERSION}"
 
 
 lock = threading.Lock()  # measuring and storing: one thread at a time

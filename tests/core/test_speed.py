@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dream_core import autotune
+from dream_core import autotune, tuning_cache
 from dream_core.engine import Objective, dream, to_tensor
 from dream_core.models import get_model, resolve_targets
 from dream_core.params import DreamParams
@@ -155,6 +155,7 @@ def test_autotune_measures_once_and_caches_per_model_and_machine(model, tune_cac
     stored = json.loads(tune_cache.read_text())
     key = autotune.machine_key(model)
     assert key.startswith("efficientnet-lite0|cpu:") and torch.__version__ in key
+    assert key.endswith(f"|engine {tuning_cache.ENGINE_VERSION}")  # older code's tunings are not reused
     assert stored[key]["precision"] == planner.tuning.precision
     # a fresh process (nothing in memory) reads the file instead of timing again
     autotune.clear_memory_cache()
