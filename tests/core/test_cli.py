@@ -95,6 +95,7 @@ def test_flags_are_generated_from_dream_params():
     assert args.keep_colors is True and args.zoom == 1.1 and args.octaves is None
 
 
+@pytest.mark.slow  # builds and saves a second model (GoogLeNet) for the run
 def test_googlenet_via_weights_flag(tmp_path, capsys, googlenet_weights):
     weights = googlenet_weights
     out = tmp_path / "g.png"

@@ -27,6 +27,7 @@ def test_tune_process_flushes_denormals():
     torch.set_flush_denormal(False)
 
 
+@pytest.mark.slow  # a fresh Python process per case
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
 @pytest.mark.parametrize(("setting", "expected"), [("", "True True"), ("off", "False False")])
 def test_allocator_tuning_is_applied_once_and_can_be_switched_off(setting, expected, monkeypatch):
