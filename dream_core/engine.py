@@ -99,7 +99,6 @@ log = logging.getLogger(__name__)
 
 MIN_OCTAVE_SIDE = 32  # smaller octaves are skipped: the networks see nothing at that size
 PREVIEW_SIDE = 256
-AUTO_TILE = DreamParams.model_fields["tile_size"].default  # the default tile size means "choose by measurement"
 GUIDE_SIDE = 384  # long side the guide image is analysed at
 
 
@@ -341,7 +340,7 @@ def dream(
         image = None  # our own downscaled copy (if any) is not needed any more
 
     tune_process()  # flush denormals (tiny gradients: slow on CPU, meaningless), reuse activation memory
-    planner = Planner(model, tile=p.tile_size if p.tile_size != AUTO_TILE else None)
+    planner = Planner(model, tile=p.tile_size)
     gfeats = guide_features(model, guide, sorted({t.layer for t in terms})) if guide is not None else None
     objective = Objective(terms, gfeats, p.guide_weight)
 

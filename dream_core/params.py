@@ -78,7 +78,9 @@ class DreamParams(BaseModel):
     jitter: int = Field(32, ge=0, le=256, description="max random roll in pixels per step")
     smoothing: float = Field(0.5, ge=0.0, le=5.0, description="gradient smoothing strength (0 = off)")
     normalize_gradients: bool = True
-    tile_size: int = Field(512, ge=64, le=4096, description="tile edge for tiled gradients")
+    tile_size: Optional[int] = Field(
+        None, ge=64, le=4096, description="tile edge for tiled gradients (default: chosen by measurement)"
+    )
     seed: Optional[int] = Field(None, ge=0, le=2**63 - 1)
     keep_colors: bool = False
     max_size: int = Field(1024, ge=32, le=8192, description="max working resolution (long side, px)")

@@ -68,15 +68,20 @@ def _shown(params: DreamParams) -> DreamParams:
     return params.resolved() if params.seed is not None else params
 
 
+#: knobs whose unset value means "the engine chooses" (shown as ``auto``)
+CHOSEN_WHEN_UNSET: frozenset[str] = frozenset({"tile_size"})
+
+
 def parameter_rows(params: DreamParams) -> list[tuple[str, str]]:
     """Every knob of a dream as (name, value) rows for display (unset knobs skipped)."""
     rows = []
     shown = _shown(params)
     for name in type(params).model_fields:
         value = getattr(shown, name)
-        if value is None:
-            continue
-        rows.append((name.replace("_", " "), _format_value(value)))
+        if value is None and name in CHOSEN_WHEN_UNSET:
+            rows.append((name.replace("_", " "), "auto"))
+        elif value is not None:
+            rows.append((name.replace("_", " "), _format_value(value)))
     return rows
 
 

@@ -36,6 +36,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: an out-of-memory retry of a dream whose tile was chosen by measurement halves this side
+RETRY_FROM_TILE = 512
+
 Message = tuple[Any, ...]
 Send = Callable[[Message], None]
 
@@ -245,8 +248,9 @@ def execute_job(
                 if not _is_oom(exc):
                     raise
                 _free_memory(device)
-                smaller = max(64, params.tile_size // 2)
-                if tries >= 1 or smaller == params.tile_size:
+                tile = params.tile_size or RETRY_FROM_TILE
+                smaller = max(64, tile // 2)
+                if tries >= 1 or smaller == tile:
                     log.warning("job %s: out of memory on %s, giving up", seq, device)
                     return (
                         "failed",
