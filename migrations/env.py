@@ -37,6 +37,11 @@ def _configure(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=True,
         compare_type=True,
+        # one transaction for the whole run (SQLite does transactional DDL once BEGIN
+        # is ours): the lock taken when the current revision is read is held to the
+        # last step, so a second migrator cannot read a half-way revision and redo a
+        # step (Alembic otherwise commits each SQLite step on its own)
+        transactional_ddl=True,
     )
 
 

@@ -170,3 +170,40 @@ async def test_processes_migrating_and_writing_at_once(db_path, tmp_path):
             assert await store.count_presets(10 + i) == 10
     finally:
         await store.close()
+
+
+def test_upgrade_is_one_transaction(tmp_path):
+    """Another connection never sees a half-way revision: the version read and every
+    step share one transaction, so a second migrator starting mid-way waits for the
+    end instead of redoing a step it saw as missing ("duplicate column")."""
+    import threading
+
+    from bot.store.migrate import upgrade
+
+    db_path = tmp_path / "fresh.db"
+    seen: set[str | None] = set()
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            try:
+                con = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=0.01)
+            except sqlite3.OperationalError:  # no file yet
+                continue
+            try:
+                row = con.execute("SELECT version_num FROM alembic_version").fetchone()
+                seen.add(row[0] if row else None)
+            except sqlite3.OperationalError:  # no table yet, or locked
+                pass
+            finally:
+                con.close()
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        upgrade(sqlite_url(db_path))
+    finally:
+        done.set()
+        watcher.join()
+    assert seen <= {None, head()}, seen
+    assert current(sqlite_url(db_path)) == head()
