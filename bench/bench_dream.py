@@ -159,19 +159,36 @@ def step_split(case: Case, steps: int = 3) -> str:
     )
 
 
-def quality(case: Case, ours: Image.Image, theirs: Image.Image) -> str:
-    """The target objective (fp32, our model) of the input and both results; gains over the input."""
+def objective_of(case: Case, images: list[Image.Image]) -> list[float]:
+    """The target objective (fp32, our model, whole image) of each image."""
     model = get_model(case.params.model, "cpu", case.weights)
     obj = Objective(resolve_targets(case.params.model, case.params.layer))
     with torch.no_grad():
-        v = [float(obj(model.features(to_tensor(im), obj.layers))) for im in (case.img, ours, theirs)]
-    g_ours, g_ref = v[1] / v[0], v[2] / v[0]
-    return (f"quality: objective input {v[0]:.4g} -> ours {v[1]:.4g} (gain x{g_ours:.3f}), reference {v[2]:.4g} "
-            f"(gain x{g_ref:.3f}); ours/reference objective {v[1] / v[2]:.3f}; PSNR between them "
-            f"{psnr(ours, theirs):.1f} dB")  # fmt: skip
+        return [float(obj(model.features(to_tensor(im), obj.layers))) for im in images]
 
 
-def run_case(case: Case, repeat: int, outdir: Path) -> None:
+def quality(case: Case, ours: list[Image.Image], theirs: list[Image.Image]) -> str:
+    """Objective gain over the input, ours against the reference, averaged over seeds.
+
+    One dream's objective swings by +-5-10 % with the seed (the ascent is chaotic: a
+    1 % different gradient in one step ends in a different image), so one seed
+    cannot tell a 5 % quality loss from luck; the mean over the same seeds can.
+    """
+    v_in, *v = objective_of(case, [case.img, *ours, *theirs])
+    n = len(ours)
+    g_ours = [x / v_in for x in v[:n]]
+    g_ref = [x / v_in for x in v[n:]]
+    m_ours, m_ref = sum(g_ours) / n, sum(g_ref) / n
+
+    def each(gs: list[float]) -> str:
+        return ", ".join(f"{g:.2f}" for g in gs)
+
+    return (f"quality over {n} seed(s): gain of the objective over the input, ours x{m_ours:.3f} ({each(g_ours)}), "
+            f"reference x{m_ref:.3f} ({each(g_ref)}); ours/reference {m_ours / m_ref:.3f}; "
+            f"PSNR between them (seed 1) {psnr(ours[0], theirs[0]):.1f} dB")  # fmt: skip
+
+
+def run_case(case: Case, repeat: int, outdir: Path, seeds: int) -> None:
     ours_s, ref_s, ours, theirs = race(case, repeat)
     tag = re.sub(r"\W+", "-", case.title)
     ours.save(outdir / f"ours-{tag}.png")
@@ -179,7 +196,14 @@ def run_case(case: Case, repeat: int, outdir: Path) -> None:
     print(f"{case.title} (best of {repeat}):")
     print(f"      ours {ours_s:7.2f} s | reference {ref_s:7.2f} s | ratio x{ref_s / ours_s:.2f}")
     print("      " + step_split(case))
-    print("      " + quality(case, ours, theirs))
+    all_ours, all_theirs = [ours], [theirs]
+    first = case.params
+    for seed in range(2, seeds + 1):  # untimed: quality only
+        case.params = first.model_copy(update={"seed": seed})
+        all_ours.append(case.ours())
+        all_theirs.append(case.reference())
+    case.params = first
+    print("      " + quality(case, all_ours, all_theirs))
 
 
 def calibrate(model: str, weights: str | None) -> None:
@@ -267,7 +291,7 @@ torch.set_num_threads(int(sys.argv[3]))
 from PIL import Image
 from dream_core.engine import dream
 from dream_core.params import DreamParams
-side, tile = int(sys.argv[1]), int(sys.argv[2])
+side, tile = int(sys.argv[1]), (None if sys.argv[2] == "auto" else int(sys.argv[2]))
 img = Image.effect_noise((side, side), 40).convert('RGB')
 t = time.perf_counter()
 dream(img, DreamParams(octaves=1, iterations=1, tile_size=tile, max_size=8192, seed=1))
@@ -277,14 +301,14 @@ print(hwm // 1024, round(time.perf_counter() - t, 1))
 """
 
 
-def memory_part(sides: list[int], tiles: list[int], threads: int) -> None:
+def memory_part(sides: list[int], tiles: list[str], threads: int) -> None:
     """Peak RSS per size; between two sizes, the peak's growth in float copies of the image (RGB float32)."""
     for tile in tiles:
         prev: tuple[int, int] | None = None
-        label = "auto" if tile == 512 else str(tile)
+        label = tile
         for side in sides:
             proc = subprocess.run(
-                [sys.executable, "-c", MEMORY_CHILD, str(side), str(tile), str(threads)],
+                [sys.executable, "-c", MEMORY_CHILD, str(side), tile, str(threads)],
                 capture_output=True, text=True, cwd=ROOT, check=False,
             )  # fmt: skip
             if proc.returncode != 0:
@@ -306,6 +330,7 @@ def main() -> None:
     ap.add_argument("--sides", default="512,1024,2048", help="lite0 sizes")
     ap.add_argument("--iterations-2048", type=int, default=4, help="iterations per octave at 2048 px (0 = preset)")
     ap.add_argument("--repeat", type=int, default=2, help="interleaved repeats (best of N)")
+    ap.add_argument("--seeds", type=int, default=3, help="seeds the quality is averaged over (1 at 2048 px)")
     ap.add_argument("--gordic", help="gordicaleksa anchor timing script (adds it to the process part)")
     ap.add_argument("--out", default="/tmp/dreambot-bench")
     ap.add_argument("--keep-cache", action="store_true",
@@ -331,17 +356,18 @@ def main() -> None:
         if "lite0" in parts or "memory" in parts:  # the memory part measures dreams, not calibration
             calibrate("efficientnet-lite0", None)
         if "googlenet" in parts:
-            run_case(googlenet_case(weights), args.repeat, out)
+            run_case(googlenet_case(weights), args.repeat, out, args.seeds)
         if "lite0" in parts:
             for side in (int(s) for s in args.sides.split(",")):
                 its = args.iterations_2048 or None if side >= 2048 else None
-                run_case(lite0_case(side, its), 1 if side >= 2048 else args.repeat, out)
+                big = side >= 2048
+                run_case(lite0_case(side, its), 1 if big else args.repeat, out, 1 if big else args.seeds)
         if "process" in parts or args.gordic:
             process_part(weights, args.threads, args.repeat, args.gordic, tmp)
         if "memory" in parts:
             print("peak memory, 1 octave x 1 step (fresh process each; 'auto' = the default tile choice):")
-            memory_part([1024, 2048, 4096], [512], args.threads)
-            memory_part([2048, 4096], [256], args.threads)
+            memory_part([1024, 2048, 4096], ["auto"], args.threads)
+            memory_part([2048, 4096], ["256"], args.threads)
     print(f"images in {out}; {time.perf_counter() - t_all:.0f} s in all; load now {os.getloadavg()[0]:.1f}")
 
 

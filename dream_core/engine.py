@@ -123,7 +123,10 @@ class _Runner:
         self.objective = objective
         self.p = params
         self.planner = planner
-        self.rng = random.Random(params.seed)
+        self.rng = random.Random(params.seed)  # jitter: the same path whatever the tiles
+        # the tile grid's own stream, so the autotuned tile size (which differs between
+        # machines) never changes the jitter: a seed gives the same dream everywhere
+        self.grid_rng = random.Random(f"tile-grid-{params.seed}")
         self.total = max(1, total_steps)
         self.done = 0
         self.progress = progress
@@ -138,8 +141,8 @@ class _Runner:
         dx = self.rng.randint(-j, j) if j else 0
         cfg = self.planner.config(tuple(x.shape[-2:]))  # type: ignore[arg-type]
         if len(_spans(max(x.shape[-2:]), cfg.tile)) > 1:  # shift the tile grid too: seams never stay put
-            dy += self.rng.randrange(cfg.tile)
-            dx += self.rng.randrange(cfg.tile)
+            dy += self.grid_rng.randrange(cfg.tile)
+            dx += self.grid_rng.randrange(cfg.tile)
         # Image-sized tensors at the peak: ``x`` and its gradient, nothing else (the
         # roll is done by index arithmetic per tile, smoothing is in place by strips).
         g = tile_gradient(self.model, x, self.objective, cfg, shift=(dy, dx))
