@@ -11,8 +11,9 @@ Two choices, made per model, device, torch version and CPU capability:
   square tile sides (only those an image actually needs, at most once each);
   for an image, every tiling that fits the memory budget is costed with those
   figures (margins included) and the cheapest wins. The budget is a share of
-  the free memory (RAM on CPU, device memory on GPU), capped; the activation
-  memory per pixel is measured once by counting the tensors autograd saves.
+  the free memory (RAM on CPU, device memory on GPU), capped; the memory one
+  gradient needs per pixel at its peak is measured once (saved activations and
+  backward's transient gradients).
 
 Results live in a small JSON file under the user cache directory
 (:mod:`dream_core.tuning_cache`).
@@ -21,13 +22,12 @@ Settings (environment):
 
 * ``DREAMBOT_PRECISION``: ``auto`` (default), ``fp32``, ``bf16`` or ``fp16``.
 * ``DREAMBOT_TILE``: ``auto`` (default) or a tile side in px used as is.
-* ``DREAMBOT_TILE_MEMORY_MB``: cap of the tile memory budget (default 768).
+* ``DREAMBOT_TILE_MEMORY_MB``: cap of the tile memory budget (default 640).
 * ``DREAMBOT_AUTOTUNE_CACHE``: path of the cache file; ``off`` keeps it in memory only.
 """
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import logging
 import math
@@ -39,7 +39,7 @@ from dataclasses import asdict
 import torch
 
 from dream_core.models import DreamModel
-from dream_core.runtime import tune_process
+from dream_core.runtime import release_memory, tune_process
 from dream_core.tiling import TILE_SLACK, StepConfig, _spans, tile_gradient, tile_margin
 from dream_core.tuning_cache import (
     CACHE_ENV,
@@ -64,7 +64,8 @@ __all__ = [
     "free_memory_bytes",
     "machine_key",
     "memory_budget",
-    "saved_bytes_per_pixel",
+    "peak_bytes",
+    "peak_bytes_per_pixel",
     "time_steps",
 ]
 
@@ -74,7 +75,7 @@ PRECISION_ENV = "DREAMBOT_PRECISION"
 TILE_ENV = "DREAMBOT_TILE"
 MEMORY_ENV = "DREAMBOT_TILE_MEMORY_MB"
 
-DEFAULT_MEMORY_CAP_MB = 640  # tile activations; keeps a 4096 px dream well under 1.8 GB in all
+DEFAULT_MEMORY_CAP_MB = 640  # one tile's gradient at its peak; keeps a 4096 px dream under 1.8 GB in all
 FREE_MEMORY_SHARE = 0.25  # of the free RAM / device memory
 TILE_SIDES = (
     256,
@@ -88,7 +89,7 @@ TILE_SIDES = (
 PRECISION_SIDE = 384  # image side the precision is timed at
 BF16_MARGIN = 0.9  # bf16 must take at most this share of fp32's time
 MORE_TILES_GAIN = 0.85  # a tiling with more tiles must take at most this share of the time
-_PROBE_SIDE = 128  # image side the activation memory per pixel is measured at
+_PROBE_SIDE = 128  # image sides the memory per pixel is measured at: this and twice this
 
 
 # ------------------------------------------------------------------ measurements
@@ -136,29 +137,50 @@ def time_steps(model: DreamModel, runs: dict[str, tuple[int, StepConfig]], repea
     return best
 
 
-def _saved_bytes(model: DreamModel, amp_dtype: torch.dtype | None, side: int) -> int:
-    """Bytes of the tensors autograd saves (plus the output) for one ``side`` x ``side`` forward."""
-    seen: dict[int, int] = {}
+def peak_bytes(model: DreamModel, cfg: StepConfig, side: int) -> int:
+    """Peak bytes allocated while one gradient of a ``side`` x ``side`` image runs under
+    ``cfg`` (forward to the model's deepest layer), over what was allocated before.
 
-    def pack(t: torch.Tensor) -> torch.Tensor:
-        seen[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
-        return t
-
-    x = torch.rand(1, 3, side, side, device=model.device, requires_grad=True)
-    amp = torch.autocast(model.device.type, dtype=amp_dtype) if amp_dtype else contextlib.nullcontext()
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), amp:
-        feats = model.features(x, [model.spec.layers[-1][0]])
-    return sum(seen.values()) + 2 * sum(v.numel() * v.element_size() for v in feats.values())
-
-
-def saved_bytes_per_pixel(model: DreamModel, amp_dtype: torch.dtype | None = None, side: int = _PROBE_SIDE) -> float:
-    """Activation bytes autograd keeps per input pixel (forward to the deepest layer, at ``amp_dtype``).
-
-    The slope between two sizes, so what does not grow with the image (weights
-    and their casts) is left out; plus the input, its gradient and a copy.
+    Measured, not estimated from the saved activations: backward's transient
+    gradients come on top of them (measured here: 2.3x the saved tensors for
+    lite0 in fp32, 1.25x for googlenet in bf16). CUDA reads the allocator's peak;
+    CPU adds up the allocations and frees torch.profiler records, in order.
     """
-    small, big = _saved_bytes(model, amp_dtype, side // 2), _saved_bytes(model, amp_dtype, side)
-    return (big - small) / (side * side - (side // 2) ** 2) + 3 * 3 * 4
+    x = torch.rand(1, 3, side, side, device=model.device)
+    obj = _MeanSquare([model.spec.layers[-1][0]])
+    tile_gradient(model, x, obj, cfg)  # warm-up: one-time allocations are not the step's
+    if model.device.type == "cuda":
+        torch.cuda.synchronize(model.device)
+        base = torch.cuda.memory_allocated(model.device)
+        torch.cuda.reset_peak_memory_stats(model.device)
+        tile_gradient(model, x, obj, cfg)
+        torch.cuda.synchronize(model.device)
+        return int(torch.cuda.max_memory_allocated(model.device) - base)
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        tile_gradient(model, x, obj, cfg)
+    # innermost events only (an op's memory is also counted on the ops it is nested in)
+    deltas = sorted((e.time_range.start, e.cpu_memory_usage) for e in prof.events() if not e.cpu_children)
+    live = peak = 0
+    for _, d in deltas:
+        live += d
+        peak = max(peak, live)
+    return peak
+
+
+def peak_bytes_per_pixel(model: DreamModel, cfg: StepConfig, side: int = _PROBE_SIDE) -> float:
+    """Memory one gradient needs per input pixel at its peak (:func:`peak_bytes`).
+
+    The slope between two sizes, so what does not grow with the image (weight
+    casts, workspaces) is left out; the image and its gradient are in it.
+    """
+    small, big = peak_bytes(model, cfg, side), peak_bytes(model, cfg, 2 * side)
+    slope = (big - small) / (3 * side * side)
+    if slope <= 0:  # no allocation events (a profiler without memory records): a safe guess
+        log.warning("autotune %s: could not measure the step's memory; assuming 4 KiB per pixel", model.name)
+        return 4096.0
+    return slope
 
 
 def _cpu_has_bf16() -> bool:
@@ -267,6 +289,13 @@ class Planner:
                 _measure_precision(self.model, self.tuning)
                 store(self.key, self.tuning)
 
+    def _ensure_bytes_per_px(self) -> None:
+        if not self.tuning.bytes_per_px:
+            t = self.tuning
+            cfg = StepConfig(tile=4 * _PROBE_SIDE, amp_dtype=t.amp_dtype, channels_last=t.channels_last)
+            self.tuning.bytes_per_px = peak_bytes_per_pixel(self.model, cfg)
+            release_memory()
+
     def _sec_per_px(self, px: int) -> float:
         """Seconds per pixel for a tile of ``px`` pixels, from the measured sides (log-linear in between)."""
         pts = sorted((int(s) ** 2, v) for s, v in self.tuning.sec_per_px.items())
@@ -291,9 +320,9 @@ class Planner:
             times = time_steps(self.model, {str(s): (s, cfg_of(s)) for s in sides})
             for name, secs in times.items():
                 self.tuning.sec_per_px[name] = secs / int(name) ** 2
-            if not self.tuning.bytes_per_px:
-                self.tuning.bytes_per_px = saved_bytes_per_pixel(self.model, self.tuning.amp_dtype)
+            self._ensure_bytes_per_px()
             store(self.key, self.tuning)
+        release_memory()  # the timed tiles' activations
         log.info(
             "autotune %s: seconds per megapixel by tile side %s",
             self.model.name,
@@ -309,7 +338,7 @@ class Planner:
             return TILE_SIDES[0]  # one pass: nothing to choose
         if not self.tuning.bytes_per_px:
             with lock:
-                self.tuning.bytes_per_px = saved_bytes_per_pixel(self.model, self.tuning.amp_dtype)
+                self._ensure_bytes_per_px()
         max_px = memory_budget(self.model.device) / self.tuning.bytes_per_px
         options: dict[tuple[int, ...], int] = {}  # tiling (tile pixel counts) -> tile side
         for side in [*(s for s in TILE_SIDES if s < whole), whole]:

@@ -46,7 +46,7 @@ from dream_core.models import (
 from dream_core.objective import Objective
 from dream_core.params import DreamParams
 from dream_core.results import CancelCheck, DreamResult, Progress, ProgressCallback
-from dream_core.runtime import tune_process
+from dream_core.runtime import release_memory, tune_process
 from dream_core.smoothing import (
     SMOOTH_PIXELS,
     gaussian_blur,
@@ -163,6 +163,7 @@ class _Runner:
         for o, size in enumerate(sizes, start=1):
             # ``b`` is only kept below the full size (to take the detail out); at the
             # full size ``x`` is the one image-sized float tensor built from ``base``.
+            release_memory()  # the last octave's activations: kept by the heap, not reused at a new size
             b = _base_at(base, size) if o < len(sizes) else None
             x = b.clone() if b is not None else _base_at(base, size, fresh=True)
             if detail is not None:
@@ -198,6 +199,8 @@ def _base_at(base: torch.Tensor, size: tuple[int, int], fresh: bool = False) -> 
     ``fresh``: the result never aliases ``base`` (the caller writes into it).
     """
     if base.dtype == torch.uint8:
+        if base.device.type == "cpu" and tuple(size) != tuple(base.shape[-2:]):
+            return to_float(resize(base, size))  # resized as bytes: no image-sized float copy
         return resize(to_float(base), size)
     out = resize(base, size)
     return out.clone() if fresh and out is base else out
@@ -350,6 +353,9 @@ def dream(
     sizes = octave_sizes(tuple(x0.shape[-2:]), p.octaves, p.octave_scale)  # type: ignore[arg-type]
     if len(sizes) < p.octaves:
         notes.append(f"image too small for {p.octaves} octaves; used {len(sizes)}")
+    for size in sizes:  # any first-use calibration now, before the image-sized float tensors exist
+        planner.config(size)
+    release_memory()
     total = len(sizes) * p.iterations + p.zoom_frames * p.frame_iterations
     frames_n = p.zoom_frames + 1 if p.zoom_frames else 0
     runner = _Runner(model, objective, p, planner, total, progress, cancel, frames_n)

@@ -17,6 +17,7 @@ from dream_core import autotune, tuning_cache
 from dream_core.engine import Objective, dream, to_tensor
 from dream_core.models import get_model, resolve_targets
 from dream_core.params import DreamParams
+from dream_core.tiling import StepConfig
 
 
 @pytest.fixture
@@ -183,7 +184,7 @@ def test_tile_choice_stays_within_the_memory_budget(model, tune_cache, monkeypat
     """With a small budget the chosen tiles (margins included) fit it; with a large one a 300 px image is one pass."""
     monkeypatch.setenv(autotune.PRECISION_ENV, "fp32")
     planner = autotune.Planner(model)
-    planner.tuning.bytes_per_px = autotune.saved_bytes_per_pixel(model)
+    planner.tuning.bytes_per_px = autotune.peak_bytes_per_pixel(model, StepConfig(), side=64)
     planner.tuning.sec_per_px = {"256": 1e-7, "384": 1e-7}  # as if measured: equal cost per pixel
     monkeypatch.setenv(autotune.MEMORY_ENV, "4096")
     assert autotune._tiles(300, 300, planner.tile_for(300, 300)) == [300 * 300]  # no margins to pay
@@ -195,14 +196,25 @@ def test_tile_choice_stays_within_the_memory_budget(model, tune_cache, monkeypat
     assert max(tiles) * planner.tuning.bytes_per_px <= budget_mb * 2**20
 
 
-def test_saved_bytes_per_pixel_is_what_autograd_keeps(model):
-    """The estimate scales with the pixels and is of the order of the activations' size."""
-    small = autotune.saved_bytes_per_pixel(model, side=96)
-    big = autotune.saved_bytes_per_pixel(model, side=192)
-    assert abs(small / big - 1) < 0.15  # per pixel: the weights (saved for backward too) are left out
-    with torch.no_grad():
-        stem = model.features(torch.rand(1, 3, 128, 128), ["stem"])["stem"]
-    assert big > stem.numel() * 4 / 128**2  # at least the first activation is kept
+def test_peak_bytes_per_pixel_predicts_a_bigger_step(model):
+    """The per-pixel peak measured on small images predicts a bigger image's peak, and
+    it is more than the activations autograd keeps (backward's gradients come on top)."""
+    cfg = StepConfig()
+    per_px = autotune.peak_bytes_per_pixel(model, cfg, side=64)
+    small = autotune.peak_bytes(model, cfg, 64)
+    predicted = small + per_px * (256**2 - 64**2)
+    assert abs(autotune.peak_bytes(model, cfg, 256) / predicted - 1) < 0.1
+
+    kept: dict[int, int] = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        kept[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        return t
+
+    x = torch.rand(1, 3, 256, 256, requires_grad=True)
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        model.features(x, [model.spec.layers[-1][0]])
+    assert per_px * 256**2 > sum(kept.values())
 
 
 def test_dream_flushes_denormals(cat, fast):
