@@ -28,12 +28,14 @@ Settings (environment):
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import math
 import os
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 
 import torch
@@ -137,6 +139,26 @@ def time_steps(model: DreamModel, runs: dict[str, tuple[int, StepConfig]], repea
     return best
 
 
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Send file descriptor 2 to /dev/null for a moment: torch.profiler's backend
+    (Kineto) writes start/stop lines there that no setting turns off, and a user's
+    first dream should not print "ERROR: gpuGetDeviceCount failed" on a CPU box."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def peak_bytes(model: DreamModel, cfg: StepConfig, side: int) -> int:
     """Peak bytes allocated while one gradient of a ``side`` x ``side`` image runs under
     ``cfg`` (forward to the model's deepest layer), over what was allocated before.
@@ -158,7 +180,7 @@ def peak_bytes(model: DreamModel, cfg: StepConfig, side: int) -> int:
         return int(torch.cuda.max_memory_allocated(model.device) - base)
     from torch.profiler import ProfilerActivity, profile
 
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+    with _quiet_stderr(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         tile_gradient(model, x, obj, cfg)
     # innermost events only (an op's memory is also counted on the ops it is nested in)
     deltas = sorted((e.time_range.start, e.cpu_memory_usage) for e in prof.events() if not e.cpu_children)
@@ -288,6 +310,7 @@ class Planner:
             with lock:
                 _measure_precision(self.model, self.tuning)
                 store(self.key, self.tuning)
+            release_memory()  # the timed steps' activations
 
     def _ensure_bytes_per_px(self) -> None:
         if not self.tuning.bytes_per_px:

@@ -46,7 +46,7 @@ from dream_core.models import (
 from dream_core.objective import Objective
 from dream_core.params import DreamParams
 from dream_core.results import CancelCheck, DreamResult, Progress, ProgressCallback
-from dream_core.runtime import release_memory, tune_process
+from dream_core.runtime import MMAP_THRESHOLD, release_memory, tune_process
 from dream_core.smoothing import (
     SMOOTH_PIXELS,
     gaussian_blur,
@@ -163,7 +163,11 @@ class _Runner:
         for o, size in enumerate(sizes, start=1):
             # ``b`` is only kept below the full size (to take the detail out); at the
             # full size ``x`` is the one image-sized float tensor built from ``base``.
-            release_memory()  # the last octave's activations: kept by the heap, not reused at a new size
+            if 3 * 4 * size[0] * size[1] >= MMAP_THRESHOLD:
+                # a big octave: its float images get fresh mappings; the heap's kept
+                # activations from the last octave would add to them. (Small ones keep
+                # them: re-faulting the working set costs a step more than it saves.)
+                release_memory()
             b = _base_at(base, size) if o < len(sizes) else None
             x = b.clone() if b is not None else _base_at(base, size, fresh=True)
             if detail is not None:
@@ -355,7 +359,6 @@ def dream(
         notes.append(f"image too small for {p.octaves} octaves; used {len(sizes)}")
     for size in sizes:  # any first-use calibration now, before the image-sized float tensors exist
         planner.config(size)
-    release_memory()
     total = len(sizes) * p.iterations + p.zoom_frames * p.frame_iterations
     frames_n = p.zoom_frames + 1 if p.zoom_frames else 0
     runner = _Runner(model, objective, p, planner, total, progress, cancel, frames_n)

@@ -223,3 +223,11 @@ def test_dream_flushes_denormals(cat, fast):
     assert float(tiny * 1.0) != 0.0
     dream(cat, fast)
     assert float(tiny * 1.0) == 0.0
+
+
+def test_measuring_memory_prints_nothing(model, capfd):
+    """torch.profiler's backend writes to file descriptor 2 on every start and stop; a
+    user's first dream (which measures) must not show those lines."""
+    autotune.peak_bytes(model, StepConfig(), 64)
+    out, err = capfd.readouterr()
+    assert out == "" and err == "", err
