@@ -204,9 +204,11 @@ def _guide_check(args: argparse.Namespace, guide_bytes: bytes | None) -> None:
         recorded = None
     if recorded is None:
         return
+    # the bot's PNGs record no file name (its workers never see one)
+    which = f"the guide image {recorded['name']!r}" if recorded["name"] else "a guide image"
     if guide_bytes is None:
         raise DreamInputError(
-            f"--params-from: {args.params_from} was dreamed with the guide image {recorded['name']!r} "
+            f"--params-from: {args.params_from} was dreamed with {which} "
             f"(sha256 {recorded['sha256'][:12]}...); give it again with --guide PATH"
         )
     import hashlib
@@ -214,7 +216,7 @@ def _guide_check(args: argparse.Namespace, guide_bytes: bytes | None) -> None:
     if hashlib.sha256(guide_bytes).hexdigest() != recorded["sha256"]:
         print(
             f"note: --guide {args.guide} is not the guide {args.params_from} was dreamed with "
-            f"({recorded['name']!r}); the dream will differ",
+            f"({recorded['name'] or 'sha256 ' + recorded['sha256'][:12] + '...'}); the dream will differ",
             file=sys.stderr,
         )
 

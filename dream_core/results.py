@@ -57,9 +57,12 @@ class DreamResult:
     def is_animation(self) -> bool:
         return len(self.frames) > 1
 
-    def encode(self, fmt: Optional[str] = None, **options: int) -> bytes:
-        """Encode to bytes. Defaults: PNG for a still, WebP for an animation."""
-        return encode_result(self, fmt, **options)
+    def encode(self, fmt: Optional[str] = None, text: Optional[dict[str, str]] = None, **options: int) -> bytes:
+        """Encode to bytes. Defaults: PNG for a still, WebP for an animation.
+
+        ``text``: more PNG text chunks (e.g. :func:`dream_core.images.guide_text`).
+        """
+        return encode_result(self, fmt, text, **options)
 
     def save(self, path: Union[str, Path]) -> Path:
         """Write to ``path``; the format follows the extension."""

@@ -181,7 +181,7 @@ def execute_job(
     """Run one job; stream progress through ``send``; return the terminal message."""
     from dream_core.engine import dream
     from dream_core.errors import DreamCancelled, DreamInputError, DreamParamsError, ModelUnavailableError
-    from dream_core.images import load_image
+    from dream_core.images import guide_text, load_image
     from dream_core.params import DreamParams
 
     seq = spec.seq
@@ -264,7 +264,9 @@ def execute_job(
                 tries += 1
         if cancelled():
             return ("cancelled", seq)
-        data = result.encode()
+        # a guided PNG names its guide, as the CLI's do (``--params-from`` asks for it again)
+        text = guide_text("", spec.guide_bytes) if spec.guide_bytes is not None else None
+        data = result.encode(text=text)
         fmt = "webp" if result.is_animation else "png"
         rparams = result.params
         all_notes = list(dict.fromkeys([*notes, *result.notes]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 import pytest
@@ -250,6 +251,7 @@ async def test_animation_with_guide_and_kept_colours(bot_env, small_png):
 async def test_again_and_deeper_keep_the_guide(bot_env, small_png, monkeypatch):
     """A guided dream's buttons dream with the same guide: the executor gets its bytes and
     the new dreams record it; a guide file that is gone is left out, and the result says so."""
+    from dream_core.images import read_guide
     from tests.images import png_bytes
 
     env = bot_env
@@ -277,6 +279,9 @@ async def test_again_and_deeper_keep_the_guide(bot_env, small_png, monkeypatch):
     first = await env.store.get_dream(dream_id_of(msg))
     assert first.guide is not None and env.store.files.read(first.guide.sha256) == guide_png
     assert submitted == [guide_png]
+    # the posted PNG names its guide, as the CLI's do
+    recorded = read_guide(env.store.files.read(first.result.sha256))
+    assert recorded is not None and recorded["sha256"] == hashlib.sha256(guide_png).hexdigest()
 
     again = await fake.click(msg, f"dream:again:{first.id}", user=w.bob)
     again_info = await env.store.get_dream(dream_id_of(await again.wait_for_original(result_done, timeout=90)))
