@@ -14,7 +14,8 @@ Parts:
   quality: the target objective of each result and its gain over the input.
 * ``process``: a whole ``dreambot dream`` process against the reference run as
   a script (``bench/reference_dream.py``), both on the GoogLeNet setting.
-* ``memory``: peak resident memory of one step in a fresh process (4096 px <= 1.8 GB).
+* ``memory``: peak resident memory of one step in a fresh process (4096 px <= 1.8 GB),
+  and of a whole 3-octave dream at 4096 px.
 * ``gordic``: with ``--gordic SCRIPT`` (``/work/shared/anchors/gordic_timing.py``
   or the like), gordicaleksa/pytorch-deepdream as a process beside ours.
 
@@ -292,23 +293,24 @@ from PIL import Image
 from dream_core.engine import dream
 from dream_core.params import DreamParams
 side, tile = int(sys.argv[1]), (None if sys.argv[2] == "auto" else int(sys.argv[2]))
+octaves = int(sys.argv[4])
 img = Image.effect_noise((side, side), 40).convert('RGB')
 t = time.perf_counter()
-dream(img, DreamParams(octaves=1, iterations=1, tile_size=tile, max_size=8192, seed=1))
+dream(img, DreamParams(octaves=octaves, iterations=1, tile_size=tile, max_size=8192, seed=1))
 # VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec from the (large) parent.
 hwm = next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM:'))
 print(hwm // 1024, round(time.perf_counter() - t, 1))
 """
 
 
-def memory_part(sides: list[int], tiles: list[str], threads: int) -> None:
+def memory_part(sides: list[int], tiles: list[str], threads: int, octaves: int = 1) -> None:
     """Peak RSS per size; between two sizes, the peak's growth in float copies of the image (RGB float32)."""
     for tile in tiles:
         prev: tuple[int, int] | None = None
         label = tile
         for side in sides:
             proc = subprocess.run(
-                [sys.executable, "-c", MEMORY_CHILD, str(side), tile, str(threads)],
+                [sys.executable, "-c", MEMORY_CHILD, str(side), tile, str(threads), str(octaves)],
                 capture_output=True, text=True, cwd=ROOT, check=False,
             )  # fmt: skip
             if proc.returncode != 0:
@@ -320,7 +322,8 @@ def memory_part(sides: list[int], tiles: list[str], threads: int) -> None:
                 copies = (int(rss) - prev[1]) * 2**20 / ((side**2 - prev[0] ** 2) * 3 * 4)
                 marginal = f"  growth from {prev[0]} px = {copies:.1f} float image copies"
             prev = (side, int(rss))
-            print(f"  {side:>5}x{side:<5} tile {label:>4}: peak RSS {int(rss):6d} MB  ({secs} s for 1 step){marginal}")
+            what = "1 step" if octaves == 1 else f"{octaves} octaves x 1 step"
+            print(f"  {side:>5}x{side:<5} tile {label:>4}: peak RSS {int(rss):6d} MB  ({secs} s for {what}){marginal}")
 
 
 def main() -> None:
@@ -368,6 +371,8 @@ def main() -> None:
             print("peak memory, 1 octave x 1 step (fresh process each; 'auto' = the default tile choice):")
             memory_part([1024, 2048, 4096], ["auto"], args.threads)
             memory_part([2048, 4096], ["256"], args.threads)
+            print("peak memory of a whole dream, 3 octaves x 1 step (the octaves' images and tiles add up):")
+            memory_part([4096], ["auto"], args.threads, octaves=3)
     print(f"images in {out}; {time.perf_counter() - t_all:.0f} s in all; load now {os.getloadavg()[0]:.1f}")
 
 
