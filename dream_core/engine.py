@@ -125,7 +125,7 @@ class _Runner:
         self.planner = planner
         self.rng = random.Random(params.seed)  # jitter: the same path whatever the tiles
         # the tile grid's own stream, so the autotuned tile size (which differs between
-        # machines) never changes the jitter: a seed gives the same dream everywhere
+        # machines) never changes the jitter path a seed gives
         self.grid_rng = random.Random(f"tile-grid-{params.seed}")
         self.total = max(1, total_steps)
         self.done = 0
