@@ -67,10 +67,3 @@ class GoogLeNetFeatures(nn.Module):
         self.maxpool4 = nn.MaxPool2d(2, stride=2, ceil_mode=True)
         for name, cfg in _INCEPTIONS.items():
             setattr(self, name, Inception(*cfg))
-
-    @staticmethod
-    def transform_input(x: torch.Tensor) -> torch.Tensor:
-        """torchvision's ``transform_input``: ImageNet-normalised input -> the (x - 0.5) / 0.5 its weights expect."""
-        mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
-        chans = [x[:, i : i + 1] * (std[i] / 0.5) + (mean[i] - 0.5) / 0.5 for i in range(3)]
-        return torch.cat(chans, 1)

@@ -85,8 +85,21 @@ class DreamModel(nn.Module):
 
     mean: torch.Tensor  # buffers (registered below)
     std: torch.Tensor
+    in_scale: torch.Tensor
+    in_shift: torch.Tensor
 
-    def __init__(self, spec: ModelSpec, stages: Sequence[tuple[str, nn.Module]], weights_source: str) -> None:
+    def __init__(
+        self,
+        spec: ModelSpec,
+        stages: Sequence[tuple[str, nn.Module]],
+        weights_source: str,
+        *,
+        input_affine: tuple[float, float] | None = None,
+    ) -> None:
+        """``input_affine``: ``(scale, shift)`` of the input the first stage takes,
+        ``x * scale + shift``, where it is not the spec's ``(x - mean) / std``
+        (GoogLeNet's weights expect ``2x - 1``: torchvision's ``transform_input``
+        applied to the ImageNet normalisation, collapsed into one step)."""
         super().__init__()
         self.spec = spec
         self.stage_names = [n for n, _ in stages]
@@ -94,6 +107,12 @@ class DreamModel(nn.Module):
         self.weights_source = weights_source
         self.register_buffer("mean", torch.tensor(spec.mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(spec.std).view(1, 3, 1, 1), persistent=False)
+        if input_affine is None:
+            scale, shift = 1 / self.std, -self.mean / self.std
+        else:
+            scale, shift = torch.full((1, 3, 1, 1), input_affine[0]), torch.full((1, 3, 1, 1), input_affine[1])
+        self.register_buffer("in_scale", scale.float(), persistent=False)
+        self.register_buffer("in_shift", shift.float(), persistent=False)
         self.eval()
         self.requires_grad_(False)
 
@@ -106,8 +125,9 @@ class DreamModel(nn.Module):
         return self.mean.device
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
-        """Map an RGB tensor in [0, 1] to the network's input space."""
-        return (x - self.mean.to(x.dtype)) / self.std.to(x.dtype)
+        """Map an RGB tensor in [0, 1] to the network's input space (one fused
+        multiply-add: it and its gradient are one pass over the image each)."""
+        return torch.addcmul(self.in_shift.to(x.dtype), x, self.in_scale.to(x.dtype))
 
     def features(self, x: torch.Tensor, layers: Sequence[str], *, truncate: bool = True) -> dict[str, torch.Tensor]:
         """Activations of ``layers`` (own names) for an image ``x`` in [0, 1].

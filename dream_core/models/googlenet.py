@@ -8,7 +8,6 @@ low/mid/high ``mixed3``/``mixed4``/``mixed5`` (tables in :mod:`dream_core.catalo
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from dream_core import catalog
 from dream_core.models import _torchvision
@@ -21,13 +20,6 @@ NAME = INFO.name
 LAYERS = list(INFO.layers)
 
 
-class _TransformInput(nn.Module):
-    """torchvision's ImageNet weights expect its ``transform_input`` re-normalisation."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return GoogLeNetFeatures.transform_input(x)
-
-
 def build(spec: ModelSpec, device: torch.device, weights: str | None) -> DreamModel:
     sd, source = _torchvision.fetch_state_dict(spec, weights)  # fails fast, before building
     with torch.device("meta"):  # no random init: every tensor comes from the weights
@@ -35,10 +27,9 @@ def build(spec: ModelSpec, device: torch.device, weights: str | None) -> DreamMo
     _torchvision.load_into(spec, net, sd, source, assign=True)
     net.eval()
     fold_batchnorms(net)  # every conv+bn becomes one conv
-    first = nn.Sequential(_TransformInput(), net.conv1)
-    stages: list[tuple[str, nn.Module]] = [("conv1", first)]
-    stages += [(name, getattr(net, name)) for name, _ in LAYERS[1:]]
-    return DreamModel(spec, stages, source).to(device)
+    stages = [(name, getattr(net, name)) for name, _ in LAYERS]
+    # torchvision's transform_input after the ImageNet normalisation is exactly (x - 0.5) / 0.5
+    return DreamModel(spec, stages, source, input_affine=(2.0, -1.0)).to(device)
 
 
 def available_offline() -> bool:
