@@ -313,3 +313,17 @@ def test_strength_presets_and_explicit_override(cat):
 
 def test_to_image_round_trip(cat):
     assert pixels(to_image(to_tensor(cat))).tolist() == pixels(cat).tolist()
+
+
+def test_octave_bases_resized_as_bytes_match_the_float_path():
+    """A lower octave's base is resized from the uint8 image (no image-sized float copy):
+    it is the float path's result to within one grey level."""
+    from dream_core.engine import _base_at
+    from dream_core.tensors import resize, to_float
+
+    base = torch.randint(0, 256, (1, 3, 301, 257), dtype=torch.uint8, generator=torch.Generator().manual_seed(3))
+    small = _base_at(base, (150, 128))
+    ref = resize(to_float(base), (150, 128))
+    assert small.dtype == torch.float32 and small.shape == ref.shape
+    assert (small - ref).abs().max() <= 1 / 255 + 1e-6
+    assert torch.equal(_base_at(base, (301, 257)), to_float(base))  # the full size is exact
