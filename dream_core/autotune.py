@@ -317,11 +317,12 @@ class Planner:
             release_memory()  # the timed steps' activations
 
     def _ensure_bytes_per_px(self) -> None:
+        """Measure and store the memory per pixel once (call holding ``lock``)."""
         if not self.tuning.bytes_per_px:
             t = self.tuning
             cfg = StepConfig(tile=4 * _PROBE_SIDE, amp_dtype=t.amp_dtype, channels_last=t.channels_last)
-            self.tuning.bytes_per_px = peak_bytes_per_pixel(self.model, cfg)
-            release_memory()
+            t.bytes_per_px = peak_bytes_per_pixel(self.model, cfg)
+            store(self.key, t)
 
     def _sec_per_px(self, px: int) -> float:
         """Seconds per pixel for a tile of ``px`` pixels, from the measured sides (log-linear in between)."""
@@ -347,9 +348,9 @@ class Planner:
             times = time_steps(self.model, {str(s): (s, cfg_of(s)) for s in sides})
             for name, secs in times.items():
                 self.tuning.sec_per_px[name] = secs / int(name) ** 2
-            self._ensure_bytes_per_px()
             store(self.key, self.tuning)
-        release_memory()  # the timed tiles' activations
+            self._ensure_bytes_per_px()
+        release_memory()  # the timed tiles' and the memory probe's activations
         log.info(
             "autotune %s: seconds per megapixel by tile side %s",
             self.model.name,
@@ -366,6 +367,7 @@ class Planner:
         if not self.tuning.bytes_per_px:
             with lock:
                 self._ensure_bytes_per_px()
+            release_memory()  # the probe's activations
         max_px = memory_budget(self.model.device) / self.tuning.bytes_per_px
         options: dict[tuple[int, ...], int] = {}  # tiling (tile pixel counts) -> tile side
         for side in [*(s for s in TILE_SIDES if s < whole), whole]:

@@ -46,7 +46,7 @@ from dream_core.models import (
 from dream_core.objective import Objective
 from dream_core.params import DreamParams
 from dream_core.results import CancelCheck, DreamResult, Progress, ProgressCallback
-from dream_core.runtime import MMAP_THRESHOLD, release_memory, tune_process
+from dream_core.runtime import make_room_for, tune_process
 from dream_core.smoothing import (
     SMOOTH_PIXELS,
     gaussian_blur,
@@ -163,11 +163,7 @@ class _Runner:
         for o, size in enumerate(sizes, start=1):
             # ``b`` is only kept below the full size (to take the detail out); at the
             # full size ``x`` is the one image-sized float tensor built from ``base``.
-            if 3 * 4 * size[0] * size[1] >= MMAP_THRESHOLD:
-                # a big octave: its float images get fresh mappings; the heap's kept
-                # activations from the last octave would add to them. (Small ones keep
-                # them: re-faulting the working set costs a step more than it saves.)
-                release_memory()
+            make_room_for(3 * 4 * size[0] * size[1])  # this octave's float RGB images
             b = _base_at(base, size) if o < len(sizes) else None
             x = b.clone() if b is not None else _base_at(base, size, fresh=True)
             if detail is not None:

@@ -76,6 +76,15 @@ def release_memory() -> None:
         _malloc_trim(0)
 
 
+def make_room_for(nbytes: int) -> None:
+    """Before a dream allocates image-sized tensors of ``nbytes``: blocks that size get
+    their own mappings (over :data:`MMAP_THRESHOLD`), so the heap's free memory kept
+    from the last octave's activations would add to them; hand it back. Below that
+    the heap keeps it: re-faulting the working set would cost a step more than it saves."""
+    if nbytes >= MMAP_THRESHOLD:
+        release_memory()
+
+
 def tune_process() -> None:
     """Flush denormals to zero and tune the allocator (cheap; safe to call before every dream)."""
     torch.set_flush_denormal(True)

@@ -83,9 +83,7 @@ class DreamModel(nn.Module):
     stage receives the normalised image.
     """
 
-    mean: torch.Tensor  # buffers (registered below)
-    std: torch.Tensor
-    in_scale: torch.Tensor
+    in_scale: torch.Tensor  # buffers (registered below)
     in_shift: torch.Tensor
 
     def __init__(
@@ -105,10 +103,9 @@ class DreamModel(nn.Module):
         self.stage_names = [n for n, _ in stages]
         self.stages = nn.ModuleList([m for _, m in stages])
         self.weights_source = weights_source
-        self.register_buffer("mean", torch.tensor(spec.mean).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(spec.std).view(1, 3, 1, 1), persistent=False)
         if input_affine is None:
-            scale, shift = 1 / self.std, -self.mean / self.std
+            mean, std = torch.tensor(spec.mean).view(1, 3, 1, 1), torch.tensor(spec.std).view(1, 3, 1, 1)
+            scale, shift = 1 / std, -mean / std
         else:
             scale, shift = torch.full((1, 3, 1, 1), input_affine[0]), torch.full((1, 3, 1, 1), input_affine[1])
         self.register_buffer("in_scale", scale.float(), persistent=False)
@@ -122,7 +119,7 @@ class DreamModel(nn.Module):
 
     @property
     def device(self) -> torch.device:
-        return self.mean.device
+        return self.in_scale.device
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
         """Map an RGB tensor in [0, 1] to the network's input space (one fused

@@ -35,6 +35,12 @@ def tune_cache(tmp_path, monkeypatch):
 # ------------------------------------------------------------------ BatchNorm folding
 
 
+def _imagenet_normalised(model, x: torch.Tensor) -> torch.Tensor:
+    """The input torchvision's networks take: ``(x - mean) / std`` with the spec's values."""
+    mean, std = (torch.tensor(v).view(1, 3, 1, 1) for v in (model.spec.mean, model.spec.std))
+    return (x - mean) / std
+
+
 def test_folded_googlenet_matches_torchvision(googlenet_weights):
     from torchvision.models import googlenet
 
@@ -44,7 +50,7 @@ def test_folded_googlenet_matches_torchvision(googlenet_weights):
     assert not any(isinstance(m, nn.BatchNorm2d) for m in ours.modules())
     x = torch.rand(1, 3, 96, 80, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
-        h = net._transform_input((x - ours.mean) / ours.std)
+        h = net._transform_input(_imagenet_normalised(ours, x))
         for name in ("conv1", "maxpool1", "conv2", "conv3", "maxpool2", "inception3a", "inception3b", "maxpool3",
                      "inception4a", "inception4b", "inception4c"):  # fmt: skip
             h = getattr(net, name)(h)
@@ -69,7 +75,7 @@ def test_folded_resnet50_matches_torchvision(tmp_path):
     assert not any(isinstance(m, nn.BatchNorm2d) for m in ours.modules())
     x = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(2))
     with torch.no_grad():
-        h = net.maxpool(net.relu(net.bn1(net.conv1((x - ours.mean) / ours.std))))
+        h = net.maxpool(net.relu(net.bn1(net.conv1(_imagenet_normalised(ours, x)))))
         h = net.layer2(net.layer1(h))
         got = ours.features(x, ["layer2.3"])["layer2.3"]
     assert torch.allclose(got, h, rtol=1e-4, atol=1e-4 * h.abs().max().item()), (got - h).abs().max()
