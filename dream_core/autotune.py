@@ -10,10 +10,8 @@ Two choices, made per model, device, torch version and CPU capability:
 * **tile size**: the time per pixel of one gradient is measured for a few
   square tile sides (only those an image actually needs, at most once each);
   for an image, every tiling that fits the memory budget is costed with those
-  figures (margins included) and the cheapest wins. The budget is a share of
-  the free memory (RAM on CPU, device memory on GPU), capped; the memory one
-  gradient needs per pixel at its peak is measured once (saved activations and
-  backward's transient gradients).
+  figures (margins included) and the cheapest wins, within the memory budget
+  of :mod:`dream_core.memory` (the peak memory per pixel is measured once).
 
 Results live in a small JSON file under the user cache directory
 (:mod:`dream_core.tuning_cache`).
@@ -28,18 +26,17 @@ Settings (environment):
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import logging
 import math
 import os
-import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict
 
 import torch
 
+from dream_core.memory import PROBE_SIDE, MeanSquare, memory_budget, peak_bytes_per_pixel
 from dream_core.models import DreamModel
 from dream_core.runtime import release_memory, tune_process
 from dream_core.tiling import TILE_SLACK, StepConfig, _spans, tile_gradient, tile_margin
@@ -56,18 +53,13 @@ from dream_core.tuning_cache import (
 
 __all__ = [
     "CACHE_ENV",
-    "MEMORY_ENV",
     "PRECISION_ENV",
     "TILE_ENV",
     "Planner",
     "Tuning",
     "cache_path",
     "clear_memory_cache",
-    "free_memory_bytes",
     "machine_key",
-    "memory_budget",
-    "peak_bytes",
-    "peak_bytes_per_pixel",
     "time_steps",
 ]
 
@@ -75,10 +67,7 @@ log = logging.getLogger(__name__)
 
 PRECISION_ENV = "DREAMBOT_PRECISION"
 TILE_ENV = "DREAMBOT_TILE"
-MEMORY_ENV = "DREAMBOT_TILE_MEMORY_MB"
 
-DEFAULT_MEMORY_CAP_MB = 640  # one tile's gradient at its peak; keeps a 4096 px dream under 1.8 GB in all
-FREE_MEMORY_SHARE = 0.25  # of the free RAM / device memory
 TILE_SIDES = (
     256,
     384,
@@ -91,7 +80,6 @@ TILE_SIDES = (
 PRECISION_SIDE = 384  # image side the precision is timed at
 BF16_MARGIN = 0.9  # bf16 must take at most this share of fp32's time
 MORE_TILES_GAIN = 0.85  # a tiling with more tiles must take at most this share of the time
-_PROBE_SIDE = 128  # image sides the memory per pixel is measured at: this and twice this
 
 
 # ------------------------------------------------------------------ measurements
@@ -108,21 +96,13 @@ def _probe_layers(model: DreamModel) -> list[str]:
     return [own if own is not None else model.spec.layers[-1][0]]
 
 
-class _MeanSquare:
-    def __init__(self, layers: Sequence[str]) -> None:
-        self.layers = list(layers)
-
-    def __call__(self, feats: dict[str, torch.Tensor]) -> torch.Tensor:
-        return sum(feats[k].float().pow(2).mean() for k in self.layers)  # type: ignore[return-value]
-
-
 def time_steps(model: DreamModel, runs: dict[str, tuple[int, StepConfig]], repeat: int = 3) -> dict[str, float]:
     """Best-of-``repeat`` seconds of one gradient of a ``side`` x ``side`` image per named run.
 
     Each run is warmed up once, then the repeats go round all runs in turn, so a
     burst of load from elsewhere slows every candidate alike instead of one.
     """
-    obj = _MeanSquare(_probe_layers(model))
+    obj = MeanSquare(_probe_layers(model))
     images = {}
     for name, (side, cfg) in runs.items():
         gen = torch.Generator().manual_seed(side)
@@ -137,76 +117,6 @@ def time_steps(model: DreamModel, runs: dict[str, tuple[int, StepConfig]], repea
             _sync(model.device)
             best[name] = min(best[name], time.perf_counter() - t)
     return best
-
-
-@contextlib.contextmanager
-def _quiet_stderr() -> Iterator[None]:
-    """Send file descriptor 2 to /dev/null for a moment: torch.profiler's backend
-    (Kineto) writes start/stop lines there that no setting turns off, and a user's
-    first dream should not print "ERROR: gpuGetDeviceCount failed" on a CPU box."""
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):
-        yield
-        return
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
-def peak_bytes(model: DreamModel, cfg: StepConfig, side: int) -> int:
-    """Peak bytes allocated while one gradient of a ``side`` x ``side`` image runs under
-    ``cfg`` (forward to the model's deepest layer), over what was allocated before.
-
-    Measured, not estimated from the saved activations: backward's transient
-    gradients come on top of them (measured here: 2.3x the saved tensors for
-    lite0 in fp32, 1.25x for googlenet in bf16). CUDA reads the allocator's peak;
-    CPU adds up the allocations and frees torch.profiler records, in order.
-    """
-    x = torch.rand(1, 3, side, side, device=model.device)
-    obj = _MeanSquare([model.spec.layers[-1][0]])
-    tile_gradient(model, x, obj, cfg)  # warm-up: one-time allocations are not the step's
-    if model.device.type == "cuda":
-        torch.cuda.synchronize(model.device)
-        base = torch.cuda.memory_allocated(model.device)
-        torch.cuda.reset_peak_memory_stats(model.device)
-        tile_gradient(model, x, obj, cfg)
-        torch.cuda.synchronize(model.device)
-        return int(torch.cuda.max_memory_allocated(model.device) - base)
-    from torch.profiler import ProfilerActivity, profile
-
-    with _quiet_stderr(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-        tile_gradient(model, x, obj, cfg)
-    # innermost events only (an op's memory is also counted on the ops it is nested in)
-    deltas = sorted((e.time_range.start, e.cpu_memory_usage) for e in prof.events() if not e.cpu_children)
-    live = peak = 0
-    for _, d in deltas:
-        live += d
-        peak = max(peak, live)
-    return peak
-
-
-def peak_bytes_per_pixel(model: DreamModel, cfg: StepConfig, side: int = _PROBE_SIDE) -> float:
-    """Memory one gradient needs per input pixel at its peak (:func:`peak_bytes`).
-
-    The slope between two sizes, so what does not grow with the image (weight
-    casts, workspaces) is left out; the image and its gradient are in it.
-    """
-    try:
-        small, big = peak_bytes(model, cfg, side), peak_bytes(model, cfg, 2 * side)
-    except RuntimeError as exc:  # a torch built without the profiler: guess, do not fail the dream
-        log.warning("autotune %s: the memory probe failed (%s)", model.name, exc)
-        small = big = 0
-    slope = (big - small) / (3 * side * side)
-    if slope <= 0:  # nothing measured: a safe guess (2x the largest measured here, lite0 in fp32)
-        log.warning("autotune %s: could not measure the step's memory; assuming 4 KiB per pixel", model.name)
-        return 4096.0
-    return slope
 
 
 def _cpu_has_bf16() -> bool:
@@ -248,27 +158,6 @@ def _measure_precision(model: DreamModel, tuning: Tuning) -> None:
 
 
 # ------------------------------------------------------------------ the planner
-
-
-def free_memory_bytes(device: torch.device) -> int:
-    """Free device memory (CUDA) or available RAM (CPU, from /proc/meminfo; 4 GiB if unknown)."""
-    if device.type == "cuda":
-        free, _ = torch.cuda.mem_get_info(device)
-        return int(free)
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 4 << 30
-
-
-def memory_budget(device: torch.device) -> int:
-    """Bytes the tiles' activations may use: a share of the free memory, capped by the setting."""
-    cap_mb = float(os.environ.get(MEMORY_ENV, DEFAULT_MEMORY_CAP_MB))
-    return int(min(FREE_MEMORY_SHARE * free_memory_bytes(device), cap_mb * 2**20))
 
 
 def _tiles(h: int, w: int, tile: int) -> list[int]:
@@ -320,7 +209,7 @@ class Planner:
         """Measure and store the memory per pixel once (call holding ``lock``)."""
         if not self.tuning.bytes_per_px:
             t = self.tuning
-            cfg = StepConfig(tile=4 * _PROBE_SIDE, amp_dtype=t.amp_dtype, channels_last=t.channels_last)
+            cfg = StepConfig(tile=4 * PROBE_SIDE, amp_dtype=t.amp_dtype, channels_last=t.channels_last)
             t.bytes_per_px = peak_bytes_per_pixel(self.model, cfg)
             store(self.key, t)
 

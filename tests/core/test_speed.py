@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dream_core import autotune, tuning_cache
+from dream_core import autotune, memory, tuning_cache
 from dream_core.engine import Objective, dream, to_tensor
 from dream_core.models import get_model, resolve_targets
 from dream_core.params import DreamParams
@@ -190,12 +190,12 @@ def test_tile_choice_stays_within_the_memory_budget(model, tune_cache, monkeypat
     """With a small budget the chosen tiles (margins included) fit it; with a large one a 300 px image is one pass."""
     monkeypatch.setenv(autotune.PRECISION_ENV, "fp32")
     planner = autotune.Planner(model)
-    planner.tuning.bytes_per_px = autotune.peak_bytes_per_pixel(model, StepConfig(), side=64)
+    planner.tuning.bytes_per_px = memory.peak_bytes_per_pixel(model, StepConfig(), side=64)
     planner.tuning.sec_per_px = {"256": 1e-7, "384": 1e-7}  # as if measured: equal cost per pixel
-    monkeypatch.setenv(autotune.MEMORY_ENV, "4096")
+    monkeypatch.setenv(memory.MEMORY_ENV, "4096")
     assert autotune._tiles(300, 300, planner.tile_for(300, 300)) == [300 * 300]  # no margins to pay
     budget_mb = 300  # 256 px tiles fit it, larger ones and the whole image do not
-    monkeypatch.setenv(autotune.MEMORY_ENV, str(budget_mb))
+    monkeypatch.setenv(memory.MEMORY_ENV, str(budget_mb))
     h, w = 900, 700
     tiles = autotune._tiles(h, w, planner.tile_for(h, w))
     assert len(tiles) > 1
@@ -206,10 +206,10 @@ def test_peak_bytes_per_pixel_predicts_a_bigger_step(model):
     """The per-pixel peak measured on small images predicts a bigger image's peak, and
     it is more than the activations autograd keeps (backward's gradients come on top)."""
     cfg = StepConfig()
-    per_px = autotune.peak_bytes_per_pixel(model, cfg, side=64)
-    small = autotune.peak_bytes(model, cfg, 64)
+    per_px = memory.peak_bytes_per_pixel(model, cfg, side=64)
+    small = memory.peak_bytes(model, cfg, 64)
     predicted = small + per_px * (256**2 - 64**2)
-    assert abs(autotune.peak_bytes(model, cfg, 256) / predicted - 1) < 0.1
+    assert abs(memory.peak_bytes(model, cfg, 256) / predicted - 1) < 0.1
 
     kept: dict[int, int] = {}
 
@@ -234,6 +234,6 @@ def test_dream_flushes_denormals(cat, fast):
 def test_measuring_memory_prints_nothing(model, capfd):
     """torch.profiler's backend writes to file descriptor 2 on every start and stop; a
     user's first dream (which measures) must not show those lines."""
-    autotune.peak_bytes(model, StepConfig(), 64)
+    memory.peak_bytes(model, StepConfig(), 64)
     out, err = capfd.readouterr()
     assert out == "" and err == "", err
