@@ -18,7 +18,8 @@ class ConvBNReLU(nn.Module):
 
     def __init__(self, cin: int, cout: int, kernel: int, stride: int = 1, padding: int = 0) -> None:
         super().__init__()
-        self.conv = nn.Conv2d(cin, cout, kernel, stride=stride, padding=padding, bias=False)
+        # a Module: the dream model swaps conv1's for a PhaseConv2d (same function)
+        self.conv: nn.Module = nn.Conv2d(cin, cout, kernel, stride=stride, padding=padding, bias=False)
         self.bn = nn.BatchNorm2d(cout, eps=0.001)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

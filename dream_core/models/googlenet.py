@@ -14,6 +14,7 @@ from dream_core.models import _torchvision
 from dream_core.models._inception import GoogLeNetFeatures
 from dream_core.models.base import DreamModel, ModelSpec
 from dream_core.models.folding import fold_batchnorms
+from dream_core.models.phase_conv import for_image
 
 INFO = catalog.GOOGLENET
 NAME = INFO.name
@@ -27,6 +28,9 @@ def build(spec: ModelSpec, device: torch.device, weights: str | None) -> DreamMo
     _torchvision.load_into(spec, net, sd, source, assign=True)
     net.eval()
     fold_batchnorms(net)  # every conv+bn becomes one conv
+    conv1 = net.conv1.conv
+    assert isinstance(conv1, torch.nn.Conv2d)
+    net.conv1.conv = for_image(conv1)  # the image's gradient by phases
     stages = [(name, getattr(net, name)) for name, _ in LAYERS]
     # torchvision's transform_input after the ImageNet normalisation is exactly (x - 0.5) / 0.5
     return DreamModel(spec, stages, source, input_affine=(2.0, -1.0)).to(device)

@@ -79,6 +79,12 @@ def test_folded_resnet50_matches_torchvision(tmp_path):
         h = net.layer2(net.layer1(h))
         got = ours.features(x, ["layer2.3"])["layer2.3"]
     assert torch.allclose(got, h, rtol=1e-4, atol=1e-4 * h.abs().max().item()), (got - h).abs().max()
+    # the image's gradient too (conv1's by phases)
+    xg = x.clone().requires_grad_(True)
+    theirs = net.layer2(net.layer1(net.maxpool(net.relu(net.bn1(net.conv1(_imagenet_normalised(ours, xg)))))))
+    (want,) = torch.autograd.grad(theirs.pow(2).mean(), xg)
+    (grad,) = torch.autograd.grad(ours.features(xg, ["layer2.3"])["layer2.3"].pow(2).mean(), xg)
+    assert ((grad - want).abs().max() / want.abs().max()).item() < 1e-4
 
 
 # ------------------------------------------------------------------ smoothing
@@ -237,3 +243,17 @@ def test_measuring_memory_prints_nothing(model, capfd):
     memory.peak_bytes(model, StepConfig(), 64)
     out, err = capfd.readouterr()
     assert out == "" and err == "", err
+
+
+@pytest.mark.parametrize("radius", [1, 3, 4, 9])
+def test_smoothing_by_fft_equals_by_convolution(radius):
+    """The two ways of one blur agree on both sides of the radius that picks between them."""
+    from dream_core import smoothing
+
+    kernels = torch.stack([smoothing.gaussian_kernel(s, radius) for s in (0.4 * radius, 0.7 * radius, radius / 2.5)])
+    x = torch.randn(1, 3, 37 + 2 * radius, 52 + 2 * radius, generator=torch.Generator().manual_seed(radius))
+    conv = smoothing._blur_padded_conv(x, kernels)
+    fft = smoothing._blur_padded_fft(x, kernels)
+    assert conv.shape == fft.shape == (1, 3, 37, 52)
+    assert torch.allclose(fft, conv, atol=1e-5), (fft - conv).abs().max()
+    assert torch.equal(smoothing.blur_padded(x, kernels), fft if radius >= smoothing.FFT_MIN_RADIUS else conv)
