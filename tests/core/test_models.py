@@ -44,6 +44,58 @@ def test_folded_batchnorm_matches_the_package_forward(model):
     assert torch.allclose(ref, ours, atol=1e-3)
 
 
+@pytest.mark.parametrize("size", [(67, 90), (64, 64)])  # odd and even sides: both TF 'SAME' paddings
+def test_image_gradient_matches_the_package(model, size):
+    """The gradient a dream ascends (folded BatchNorm, in-place ReLU6, strided depthwise convs
+    with their own backward) equals autograd's through the package's own network.
+
+    In float64: in float32, rounding flips a few ReLU6 masks (values at 0 or 6), each a
+    local jump in the gradient (~1 % in L2 at 64 px) that would hide a small mistake.
+    """
+    import copy
+
+    from efficientnet_lite_pytorch import EfficientNet
+
+    from dream_core.models.efficientnet_lite0 import bundled_weights_path
+
+    net = EfficientNet.from_name("efficientnet-lite0", image_size=None)
+    net.load_state_dict(torch.load(bundled_weights_path(), map_location="cpu", weights_only=True))
+    net.eval().requires_grad_(False).double()
+    ours = copy.deepcopy(model).double()
+    x = torch.rand(1, 3, *size, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    x.requires_grad_(True)
+    h = net._swish(net._bn0(net._conv_stem(ours.normalize(x))))
+    for block in net._blocks[:11]:
+        h = block(h)
+    (want,) = torch.autograd.grad(h.pow(2).mean(), x)
+    (got,) = torch.autograd.grad(ours.features(x, ["block10"])["block10"].pow(2).mean(), x)
+    rel = (torch.linalg.vector_norm(got - want) / torch.linalg.vector_norm(want)).item()
+    assert rel < 1e-5, rel  # BatchNorm folded in float32: ~2e-6
+
+
+def test_strided_depthwise_gradient_under_bf16_autocast():
+    """The depthwise conv's float32 backward under bf16 autocast: autograd's gradient, rounded
+    alike (oneDNN's bf16 kernel for it is the slow one), in the input's dtype."""
+    from torch import nn
+
+    from dream_core.models.efficientnet_lite0 import TFSamePad
+
+    torch.manual_seed(3)
+    conv = nn.Conv2d(24, 24, 5, 2, groups=24).requires_grad_(False)
+    mod = TFSamePad(conv)
+    x = torch.rand(1, 24, 34, 29).to(torch.bfloat16).requires_grad_(True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got_y = mod(x)
+        want_y = conv(torch.nn.functional.pad(x, [2, 2, 1, 2]))  # 'SAME': 29 wide (2, 2), 34 high (1, 2)
+    assert torch.equal(got_y, want_y)
+    g = torch.randn_like(want_y)
+    (got,) = torch.autograd.grad(got_y, x, g)
+    (want,) = torch.autograd.grad(want_y, x, g)
+    assert got.dtype == torch.bfloat16 and got.shape == x.shape
+    rel = ((got.float() - want.float()).abs().max() / want.float().abs().max()).item()
+    assert rel < 2e-2, rel
+
+
 def test_real_weights_recognise_a_cat(model, sample_image):
     from efficientnet_lite_pytorch import EfficientNet
 
