@@ -58,6 +58,26 @@ def relu6_(x: torch.Tensor) -> torch.Tensor:
     return _ReLU6Inplace.apply(x) if torch.is_grad_enabled() and x.requires_grad else F.relu6(x, inplace=True)
 
 
+def _conv_same(conv: nn.Conv2d, x: torch.Tensor, pads: list[int]) -> torch.Tensor:
+    """``conv`` (no padding of its own) on ``x`` padded by ``pads`` (left, right, top, bottom), without
+    the padded copy of ``x``: where a side has one pixel more after than before (TF 'SAME' on even
+    sizes), the conv pads ``stride`` more on both sides and its first output row/column is dropped
+    (the same windows), a copy a stride^2-th the size."""
+    left, right, top, bottom = pads
+    s = conv.stride[0]
+    py, px = (top if top == bottom else top + s), (left if left == right else left + s)
+    y = F.conv2d(x, conv.weight, conv.bias, s, (py, px), 1, conv.groups)
+    oy, ox = (py - top) // s, (px - left) // s
+    ho, wo = -(-x.shape[-2] // s), -(-x.shape[-1] // s)
+    if (oy, ox, ho, wo) == (0, 0, *y.shape[-2:]):
+        return y
+    cl = y.is_contiguous(memory_format=torch.channels_last) and not y.is_contiguous()
+    # a copy, never a view (an autograd Function's output gets ReLU6 in place)
+    return y[:, :, oy : oy + ho, ox : ox + wo].clone(
+        memory_format=torch.channels_last if cl else torch.contiguous_format
+    )
+
+
 class _StridedDepthwise(torch.autograd.Function):
     """A padded strided depthwise conv whose input gradient is computed in float32 on CPU.
 
@@ -65,12 +85,15 @@ class _StridedDepthwise(torch.autograd.Function):
     (11.4 against 0.40 ms for 96 channels at 257 px): without this, the strided
     depthwise convs took over half of a bf16 EfficientNet step, and bf16 lost to
     float32. The gradient is cropped to the unpadded input and cast back in one copy.
+    The forward skips the padded copy of its input (:func:`_conv_same`): steps
+    1.01-1.04x faster in bf16, 1.03-1.08x in float32 (261-515 px, A/B interleaved;
+    the stem, 3 channels in, measured 0.94-1.03x that way and keeps its padding copy).
     """
 
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor, mod: TFSamePad, pads: list[int]) -> torch.Tensor:  # noqa: ANN401
         ctx.mod, ctx.pads, ctx.shape, ctx.dtype = mod, pads, x.shape, x.dtype
-        return mod.conv(F.pad(x, pads) if any(pads) else x)
+        return _conv_same(mod.conv, x, pads)
 
     @staticmethod
     def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor, None, None]:  # noqa: ANN401
