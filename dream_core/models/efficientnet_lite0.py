@@ -26,36 +26,11 @@ from dream_core.models.base import (
 )
 from dream_core.models.folding import fold_bn
 from dream_core.models.phase_conv import tf_same_pads
+from dream_core.models.relu6 import relu6_
 
 INFO = catalog.EFFICIENTNET_LITE0
 NAME = INFO.name
 LAYERS = list(INFO.layers)
-
-
-class _ReLU6Inplace(torch.autograd.Function):
-    """ReLU6 in place, its backward from the result (what ``F.relu6(inplace=True)`` computes).
-
-    torch's in-place ``relu6_`` (``hardtanh_``) copies its whole input once more
-    under autograd; this one doesn't: a clamp in place and the native
-    ``hardtanh_backward`` on the saved result (about 9 % of a lite0 step).
-    """
-
-    @staticmethod
-    def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:  # noqa: ANN401 - autograd's context
-        x.clamp_(0.0, 6.0)
-        ctx.mark_dirty(x)
-        ctx.save_for_backward(x)
-        return x
-
-    @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:  # noqa: ANN401
-        (y,) = ctx.saved_tensors
-        return torch.ops.aten.hardtanh_backward(grad, y, 0.0, 6.0)
-
-
-def relu6_(x: torch.Tensor) -> torch.Tensor:
-    """In-place ReLU6 (safe after a convolution: its backward doesn't need its own output)."""
-    return _ReLU6Inplace.apply(x) if torch.is_grad_enabled() and x.requires_grad else F.relu6(x, inplace=True)
 
 
 def _conv_same(conv: nn.Conv2d, x: torch.Tensor, pads: list[int]) -> torch.Tensor:

@@ -141,7 +141,7 @@ def test_reduced_precision_dream_keeps_objective_and_gain_within_5_percent(model
 
 def test_lite0_inplace_relu6_has_torchs_values_and_gradient():
     """lite0's copy-free in-place ReLU6: the values and gradient of F.relu6, edges (0, 6) included."""
-    from dream_core.models.efficientnet_lite0 import relu6_
+    from dream_core.models.relu6 import relu6_
 
     x = torch.tensor([-1.0, 0.0, 0.5, 3.0, 6.0, 7.5]).repeat(2, 3, 4, 1) * torch.rand(2, 3, 4, 1).add(0.5).round()
     w = torch.randn(3, 3, 1, 1)
@@ -156,6 +156,20 @@ def test_lite0_inplace_relu6_has_torchs_values_and_gradient():
     with torch.no_grad():  # no autograd: plain in-place relu6
         t = torch.tensor([-2.0, 3.0, 9.0])
         assert relu6_(t) is t and t.tolist() == [0.0, 3.0, 6.0]
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16, torch.float32])
+def test_relu6_in_place_on_the_bits_is_relu6(dtype):
+    """ReLU6 of bf16/fp16 clamps the bits as int16: the same values as a float clamp, in place."""
+    from dream_core.models.relu6 import clamp6_
+
+    edges = [-0.0, 0.0, -1e-30, 1e-30, -7.0, 5.96875, 6.0, 6.0625, 1e4, -1e4, float("inf"), -float("inf")]
+    x = torch.cat([torch.tensor(edges), torch.randn(10_000) * 5]).to(dtype)
+    want = x.clone().clamp_(0.0, 6.0)
+    out = clamp6_(x)
+    assert out is x and torch.equal(x, want)
+    if dtype != torch.float32:
+        assert not torch.signbit(x).any()  # -0 is +0 too (a float clamp may keep -0)
 
 
 # ------------------------------------------------------------------ autotune
