@@ -82,13 +82,16 @@ def _blur_padded_conv(x: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
 
 
 def _fft_length(n: int) -> int:
-    """The smallest length >= ``n`` with no prime factor above 5 (fast for FFTs)."""
+    """The smallest even length >= ``n`` of the form 2^a 3^b or 2^a 3^b 5 (fast FFT sizes here).
+
+    Measured at 711x608, forward and back: 640 wide 2.5 ms, 648 2.8 ms, 625 (5^4) 4.8 ms.
+    """
     while True:
         m = n
-        for p in (2, 3, 5):
+        for p in (2, 3):
             while m % p == 0:
                 m //= p
-        if m == 1:
+        if n % 2 == 0 and m in (1, 5):
             return n
         n += 1
 
