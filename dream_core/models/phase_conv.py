@@ -109,7 +109,9 @@ class PhaseConv2d(nn.Module):
         return self.conv(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if torch.is_grad_enabled() and x.requires_grad and not self.conv.weight.requires_grad:
+        # CPU only: measured there (oneDNN); on CUDA cuDNN's own backward is kept.
+        wanted = torch.is_grad_enabled() and x.requires_grad and not self.conv.weight.requires_grad
+        if wanted and x.device.type == "cpu":
             return _PhaseGrad.apply(x, self)
         return self.plain(x)
 
