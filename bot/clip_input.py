@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Optional, Protocol
 
+from bot.replies import as_sentence
 from dream_core.clips.decode import is_clip, probe_clip
 from dream_core.clips.limits import MAX_FRAMES_ENV, MAX_SECONDS_ENV, MAX_SIDE_ENV, ClipLimits, ClipPlan
 from dream_core.errors import DreamInputError
@@ -70,7 +71,7 @@ def inspect_clip(data: bytes, filename: str, limits: ClipLimits) -> Optional[Cli
     try:
         _header, plan = probe_clip(data, limits)
     except DreamInputError as exc:
-        raise ClipRejected(f"I can't dream `{filename}`: {_sentence(str(exc))}") from None
+        raise ClipRejected(f"I can't dream `{filename}`: {as_sentence(str(exc))}") from None
     return plan
 
 
@@ -84,8 +85,3 @@ def check_clip_params(params: DreamParams) -> None:
     """Refuse what makes no sense for a clip (a zoom animation) with :class:`ClipRejected`."""
     if params.zoom_frames:
         raise ClipRejected(ZOOM_WITH_CLIP)
-
-
-def _sentence(text: str) -> str:
-    text = " ".join(text.split())
-    return text if text.endswith((".", "!", "?")) else text + "."

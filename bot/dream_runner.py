@@ -30,7 +30,7 @@ from bot.dream_message import UPLOAD_HEADROOM, DreamMessage, result_embed
 from bot.limits import DreamLimits
 from bot.params_policy import describe_params
 from bot.progress import ProgressReporter, ProgressState
-from bot.replies import SORRY, UserError, fail_early, send_error
+from bot.replies import SORRY, UserError, as_sentence, fail_early, send_error
 from bot.store.errors import StoreError
 from bot.upload import Upload, fit_upload
 from bot.views import cancel_view, result_view
@@ -295,8 +295,7 @@ class DreamRunner:
                 await self._end_done(request, dream_id, event.result, message)
                 return
             elif isinstance(event, Failed):
-                reason = event.reason.rstrip()
-                text = f"That dream failed: {reason}" + ("" if reason.endswith((".", "!", "?")) else ".")
+                text = f"That dream failed: {as_sentence(event.reason)}"
                 if event.kind in ("input", "params"):
                     text += " Check the picture and settings and try again."
                 self._count("failed")

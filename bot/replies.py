@@ -20,6 +20,12 @@ log = logging.getLogger(__name__)
 SORRY = "Something went wrong on my side. Please try again."
 
 
+def as_sentence(text: str) -> str:
+    """``text`` on one line, ending in a full stop unless it already ends a sentence."""
+    text = " ".join(text.split())
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
 class UserError(Exception):
     """Something the user can fix. ``str(exc)`` is shown to them, ephemerally."""
 
