@@ -91,7 +91,7 @@ def test_folded_resnet50_matches_torchvision(tmp_path):
 
 
 def test_fast_smoothing_equals_three_separate_blurs():
-    """All channels at once in channels-last: the same numbers as one blur per sigma and channel, averaged."""
+    """Convolution (small radii) or FFT (large): the numbers of one blur per sigma and channel, averaged."""
     import math
 
     import torch.nn.functional as F
