@@ -43,11 +43,13 @@ from PIL import Image
 
 from dream_core import models
 from dream_core.autotune import Planner, cache_path
-from dream_core.engine import Objective, dream, to_tensor
+from dream_core.engine import dream
 from dream_core.images import sample_path
 from dream_core.models import get_model, resolve_targets
+from dream_core.objective import Objective
 from dream_core.params import DreamParams
 from dream_core.smoothing import smooth_gradient
+from dream_core.tensors import to_tensor
 from dream_core.tiling import tile_gradient
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -47,12 +47,7 @@ from dream_core.objective import Objective
 from dream_core.params import DreamParams
 from dream_core.results import CancelCheck, DreamResult, Progress, ProgressCallback
 from dream_core.runtime import make_room_for, tune_process
-from dream_core.smoothing import (
-    SMOOTH_PIXELS,
-    gaussian_blur,
-    smooth_gradient,
-    smoothing_sigmas,
-)
+from dream_core.smoothing import smooth_gradient
 from dream_core.tensors import (
     _row_strips,
     resize,
@@ -61,35 +56,15 @@ from dream_core.tensors import (
     to_tensor,
     to_uint8_tensor,
 )
-from dream_core.tiling import (
-    TILE_ALIGN,
-    TILE_SLACK,
-    StepConfig,
-    _spans,
-    tile_gradient,
-    tile_margin,
-)
+from dream_core.tiling import _spans, tile_gradient
 
 __all__ = [
-    "SMOOTH_PIXELS",
-    "TILE_ALIGN",
-    "TILE_SLACK",
-    "Objective",
-    "StepConfig",
-    "_spans",
     "dream",
-    "gaussian_blur",
+    "guide_features",
     "keep_colors",
+    "noise_tensor",
     "octave_sizes",
-    "resize",
-    "smooth_gradient",
-    "smoothing_sigmas",
-    "tile_gradient",
-    "tile_margin",
-    "to_float",
-    "to_image",
-    "to_tensor",
-    "to_uint8_tensor",
+    "zoom_rotate",
 ]
 
 if TYPE_CHECKING:

@@ -50,21 +50,6 @@ def gaussian_kernel(
     return k / k.sum()
 
 
-def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Separable Gaussian blur per channel, reflect-padded (one sigma; a plain reference)."""
-    if sigma <= 0.05:
-        return x
-    radius = min(max(1, math.ceil(3 * sigma)), x.shape[-1] - 1, x.shape[-2] - 1)
-    if radius < 1:
-        return x
-    k = gaussian_kernel(sigma, radius, x.device).to(x.dtype)
-    c = x.shape[1]
-    kx = k.view(1, 1, 1, -1).repeat(c, 1, 1, 1)
-    ky = k.view(1, 1, -1, 1).repeat(c, 1, 1, 1)
-    x = F.conv2d(F.pad(x, (radius, radius, 0, 0), mode="reflect"), kx, groups=c)
-    return F.conv2d(F.pad(x, (0, 0, radius, radius), mode="reflect"), ky, groups=c)
-
-
 def smoothing_sigmas(smoothing: float, progress: float) -> tuple[float, float, float]:
     """Three sigmas (px) growing with the iteration's progress through its octave."""
     base = smoothing * (0.5 + 1.5 * progress)

@@ -10,20 +10,13 @@ import pytest
 import torch
 from PIL import Image
 
-from dream_core.engine import (
-    Objective,
-    StepConfig,
-    dream,
-    keep_colors,
-    octave_sizes,
-    tile_gradient,
-    to_image,
-    to_tensor,
-    zoom_rotate,
-)
+from dream_core.engine import dream, keep_colors, octave_sizes, zoom_rotate
 from dream_core.errors import DreamCancelled, DreamParamsError
 from dream_core.models import resolve_targets
+from dream_core.objective import Objective
 from dream_core.params import DreamParams
+from dream_core.tensors import to_image, to_tensor
+from dream_core.tiling import StepConfig, tile_gradient
 
 
 def objective_value(model, img: Image.Image, spec: str) -> float:
@@ -112,7 +105,7 @@ def test_progress_fractions_and_cancel(cat, fast):
 
 
 def test_spans_cover_on_the_stride_grid():
-    from dream_core.engine import _spans
+    from dream_core.tiling import _spans
 
     for length, tile in ((100, 64), (1000, 512), (4096, 512), (31, 64), (513, 512)):
         spans = _spans(length, tile)
@@ -172,13 +165,13 @@ def test_shifted_tile_gradient_equals_the_gradient_of_the_rolled_image(model, sa
 
 
 def test_smoothing_by_strips_in_place_matches_one_pass(monkeypatch):
-    from dream_core import engine, smoothing
+    from dream_core import smoothing
 
     g = torch.randn(1, 3, 150, 90, generator=torch.Generator().manual_seed(0))
-    whole = engine.smooth_gradient(g.clone(), 2.0, 0.7)  # 150x90 px: one strip
+    whole = smoothing.smooth_gradient(g.clone(), 2.0, 0.7)  # 150x90 px: one strip
     monkeypatch.setattr(smoothing, "SMOOTH_PIXELS", 90 * 20)  # strips of 20 rows, halo of 12
     buf = g.clone()
-    strips = engine.smooth_gradient(buf, 2.0, 0.7)
+    strips = smoothing.smooth_gradient(buf, 2.0, 0.7)
     assert strips is buf  # written in place
     assert torch.allclose(strips, whole, atol=1e-6), (strips - whole).abs().max()
     assert not torch.allclose(whole, g, atol=0.1)  # it really smoothed

@@ -99,8 +99,8 @@ def test_strided_depthwise_gradient_under_bf16_autocast():
 def test_real_weights_recognise_a_cat(model, sample_image):
     from efficientnet_lite_pytorch import EfficientNet
 
-    from dream_core.engine import to_tensor
     from dream_core.models.efficientnet_lite0 import bundled_weights_path
+    from dream_core.tensors import to_tensor
 
     net = EfficientNet.from_name("efficientnet-lite0", image_size=None)
     net.load_state_dict(torch.load(bundled_weights_path(), map_location="cpu", weights_only=True))

@@ -14,9 +14,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from dream_core import autotune, memory, tuning_cache
-from dream_core.engine import Objective, dream, to_tensor
+from dream_core.engine import dream
 from dream_core.models import get_model, resolve_targets
+from dream_core.objective import Objective
 from dream_core.params import DreamParams
+from dream_core.tensors import to_tensor
 from dream_core.tiling import StepConfig
 
 
