@@ -25,12 +25,17 @@ from dream_core.models.base import (
     load_state_dict_file,
 )
 from dream_core.models.folding import fold_bn
-from dream_core.models.phase_conv import tf_same_pads
 from dream_core.models.relu6 import relu6_
 
 INFO = catalog.EFFICIENTNET_LITE0
 NAME = INFO.name
 LAYERS = list(INFO.layers)
+
+
+def tf_same_pads(size: int, kernel: int, stride: int) -> tuple[int, int]:
+    """TensorFlow 'SAME' padding (before, after) of one dimension (the extra pixel goes after)."""
+    total = max((-(-size // stride) - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
 
 
 def _conv_same(conv: nn.Conv2d, x: torch.Tensor, pads: list[int]) -> torch.Tensor:

@@ -27,13 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["PhaseConv2d", "for_image", "tf_same_pads"]
-
-
-def tf_same_pads(size: int, kernel: int, stride: int) -> tuple[int, int]:
-    """TensorFlow 'SAME' padding (before, after) of one dimension (the extra pixel goes after)."""
-    total = max((-(-size // stride) - 1) * stride + kernel - size, 0)
-    return total // 2, total - total // 2
+__all__ = ["PhaseConv2d", "for_image"]
 
 
 def _phase_taps(kernel: int, stride: int, pad: int) -> tuple[list[list[tuple[int, int]]], int, int]:
@@ -65,7 +59,7 @@ class _PhaseGrad(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor, mod: PhaseConv2d) -> torch.Tensor:  # noqa: ANN401 - autograd's context
         ctx.mod, ctx.size, ctx.dtype = mod, tuple(x.shape[-2:]), x.dtype
-        return mod.plain(x)
+        return mod.conv(x)
 
     @staticmethod
     def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor, None]:  # noqa: ANN401
@@ -73,56 +67,35 @@ class _PhaseGrad(torch.autograd.Function):
 
 
 class PhaseConv2d(nn.Module):
-    """``conv`` (stride > 1, no groups or dilation, frozen) whose input gradient is computed by phases.
+    """``conv`` (stride > 1, no groups or dilation, frozen) whose input gradient is computed by phases."""
 
-    ``tf_same``: pad the input TensorFlow-style ('SAME', the extra pixel after)
-    instead of with the conv's own symmetric padding.
-    """
-
-    def __init__(self, conv: nn.Conv2d, tf_same: bool = False) -> None:
+    def __init__(self, conv: nn.Conv2d) -> None:
         super().__init__()
         k, s = conv.kernel_size, conv.stride
         if k[0] != k[1] or s[0] != s[1] or s[0] < 2 or conv.groups != 1 or conv.dilation != (1, 1):
             raise ValueError("PhaseConv2d: a square kernel, one stride > 1, no groups, no dilation")
-        if tf_same and conv.padding != (0, 0):
-            raise ValueError("PhaseConv2d: tf_same needs a conv without padding of its own")
         if isinstance(conv.padding, str):
             raise ValueError("PhaseConv2d: numeric padding only")
         self.conv = conv
-        self.padding = (int(conv.padding[0]), int(conv.padding[1]))
-        self.k, self.s, self.tf_same = k[0], s[0], tf_same
-        self._kernels: dict[tuple[int, int, torch.dtype, torch.device], torch.Tensor] = {}
-
-    def pads(self, h: int, w: int) -> tuple[int, int, int, int]:
-        """(top, bottom, left, right) padding of an ``h`` x ``w`` input."""
-        if self.tf_same:
-            return (*tf_same_pads(h, self.k, self.s), *tf_same_pads(w, self.k, self.s))
-        py, px = self.padding
-        return py, py, px, px
-
-    def plain(self, x: torch.Tensor) -> torch.Tensor:
-        """The convolution itself."""
-        if self.tf_same:
-            top, bottom, left, right = self.pads(*x.shape[-2:])
-            if top or bottom or left or right:
-                x = F.pad(x, [left, right, top, bottom])
-        return self.conv(x)
+        self.top, self.left = int(conv.padding[0]), int(conv.padding[1])  # padding above, left of the input
+        self.k, self.s = k[0], s[0]
+        self._kernels: dict[tuple[torch.dtype, torch.device], torch.Tensor] = {}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # CPU only: measured there (oneDNN); on CUDA cuDNN's own backward is kept.
         wanted = torch.is_grad_enabled() and x.requires_grad and not self.conv.weight.requires_grad
         if wanted and x.device.type == "cpu":
             return _PhaseGrad.apply(x, self)
-        return self.plain(x)
+        return self.conv(x)
 
-    def _kernel(self, top: int, left: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-        """The phase kernel [C*s*s, O, T, T] for this padding (cached), channels-last."""
-        key = (top, left, dtype, device)
+    def _kernel(self, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+        """The phase kernel [C*s*s, O, T, T] (cached per dtype and device), channels-last."""
+        key = (dtype, device)
         if key not in self._kernels:
             w = self.conv.weight.detach().float()
             out_ch, in_ch = w.shape[:2]
-            rows, lo_y, hi_y = _phase_taps(self.k, self.s, top)
-            cols, lo_x, hi_x = _phase_taps(self.k, self.s, left)
+            rows, lo_y, hi_y = _phase_taps(self.k, self.s, self.top)
+            cols, lo_x, hi_x = _phase_taps(self.k, self.s, self.left)
             kern = w.new_zeros(in_ch, self.s, self.s, out_ch, hi_y - lo_y + 1, hi_x - lo_x + 1)
             for a, row_taps in enumerate(rows):
                 for b, col_taps in enumerate(cols):
@@ -136,28 +109,22 @@ class PhaseConv2d(nn.Module):
     def input_grad(self, g: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
         """Gradient w.r.t. the (unpadded) input of ``size`` (H, W), from the output gradient ``g``."""
         h, w = size
-        top, _, left, _ = self.pads(h, w)
         s = self.s
-        _, lo_y, hi_y = _phase_taps(self.k, s, top)
-        _, lo_x, hi_x = _phase_taps(self.k, s, left)
+        _, lo_y, hi_y = _phase_taps(self.k, s, self.top)
+        _, lo_x, hi_x = _phase_taps(self.k, s, self.left)
         q, r = -(-h // s), -(-w // s)  # phase rows and columns covering the input
         # Symmetric padding wide enough for every window; then the rows/columns wanted.
         py = max(-lo_y, hi_y + q - g.shape[-2], 0)
         px = max(-lo_x, hi_x + r - g.shape[-1], 0)
-        kern = self._kernel(top, left, g.dtype, g.device)
+        kern = self._kernel(g.dtype, g.device)
         out = F.conv2d(g.contiguous(memory_format=torch.channels_last), kern, padding=(py, px))
         out = out[:, :, py + lo_y : py + lo_y + q, px + lo_x : px + lo_x + r]
         return _depth_to_space(out, s)[:, :, :h, :w]
 
-    def extra_repr(self) -> str:
-        return f"tf_same={self.tf_same}"
 
-
-def for_image(conv: nn.Conv2d, tf_same: bool = False) -> nn.Module:
-    """``conv`` as a :class:`PhaseConv2d` where that applies (strided, plain); else a plain equivalent."""
+def for_image(conv: nn.Conv2d) -> nn.Module:
+    """``conv`` as a :class:`PhaseConv2d` where that applies (strided, plain); else ``conv`` itself."""
     try:
-        return PhaseConv2d(conv, tf_same)
+        return PhaseConv2d(conv)
     except ValueError:
-        if tf_same:
-            raise
         return conv

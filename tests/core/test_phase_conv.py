@@ -4,41 +4,30 @@ from __future__ import annotations
 
 import pytest
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from dream_core.models.phase_conv import PhaseConv2d, for_image, tf_same_pads
+from dream_core.models.phase_conv import PhaseConv2d, for_image
 
-CASES = [  # kernel, stride, padding, TensorFlow 'SAME'
-    (7, 2, 3, False),  # GoogLeNet's and ResNet's conv1
-    (3, 2, 0, True),  # EfficientNet's stem
-    (5, 2, 0, True),
-    (3, 2, 1, False),
-    (4, 2, 1, False),  # an even kernel
-    (3, 3, 1, False),  # another stride
-    (7, 2, 0, False),  # no padding at all
+CASES = [  # kernel, stride, padding
+    (7, 2, 3),  # GoogLeNet's and ResNet's conv1
+    (3, 2, 0),
+    (5, 2, 2),
+    (3, 2, 1),
+    (4, 2, 1),  # an even kernel
+    (3, 3, 1),  # another stride
+    (7, 2, 0),  # no padding at all
 ]
 SIZES = [(64, 64), (65, 63), (31, 40), (17, 17), (8, 9)]
 
 
-def _plain(conv: nn.Conv2d, tf_same: bool, x: torch.Tensor) -> torch.Tensor:
-    """The same convolution as autograd sees it (padding copied in, then the conv)."""
-    if tf_same:
-        k, s = conv.kernel_size[0], conv.stride[0]
-        top, bottom = tf_same_pads(x.shape[-2], k, s)
-        left, right = tf_same_pads(x.shape[-1], k, s)
-        x = F.pad(x, [left, right, top, bottom])
-    return conv(x)
-
-
-@pytest.mark.parametrize(("kernel", "stride", "padding", "tf_same"), CASES)
-def test_input_gradient_equals_autograd(kernel, stride, padding, tf_same):
+@pytest.mark.parametrize(("kernel", "stride", "padding"), CASES)
+def test_input_gradient_equals_autograd(kernel, stride, padding):
     gen = torch.Generator().manual_seed(kernel * 10 + stride)
     conv = nn.Conv2d(3, 16, kernel, stride, padding).double().requires_grad_(False)
-    phase = PhaseConv2d(conv, tf_same=tf_same)
+    phase = PhaseConv2d(conv)
     for h, w in SIZES:
         x = torch.rand(1, 3, h, w, dtype=torch.float64, generator=gen).requires_grad_(True)
-        want_y, got_y = _plain(conv, tf_same, x), phase(x)
+        want_y, got_y = conv(x), phase(x)
         assert torch.equal(want_y, got_y)  # the forward is the convolution itself
         g = torch.randn(want_y.shape, dtype=torch.float64, generator=gen)
         (want,) = torch.autograd.grad(want_y, x, g)
@@ -80,8 +69,10 @@ def test_only_plain_strided_convs_are_wrapped():
     assert isinstance(for_image(nn.Conv2d(3, 8, 3, 2, 1)), PhaseConv2d)
     for conv in (nn.Conv2d(3, 8, 3, 1, 1), nn.Conv2d(4, 8, 3, 2, 1, groups=2), nn.Conv2d(3, 8, 3, 2, 1, dilation=2)):
         assert for_image(conv) is conv
+    valid = nn.Conv2d(3, 8, 3, 2, padding="valid")  # padding by name
+    assert for_image(valid) is valid
     with pytest.raises(ValueError, match="padding"):
-        PhaseConv2d(nn.Conv2d(3, 8, 3, 2, 1), tf_same=True)
+        PhaseConv2d(valid)
 
 
 def test_trainable_weights_keep_autograd():
