@@ -16,34 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.executor.processes import descendants, gone, seconds_until_gone
+
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
-
-
-def gone(pid: int) -> bool:
-    """True when ``pid`` no longer runs (a zombie counts as gone)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError, IndexError):
-        return True
-    return state in ("Z", "X")
-
-
-def descendants(pid: int) -> set[int]:
-    """Every live process below ``pid`` (children, their children, ...), from /proc."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-    found: set[int] = set()
-    frontier = {pid}
-    while frontier:
-        frontier = {child for child, parent in parents.items() if parent in frontier} - found
-        found |= frontier
-    return {p for p in found if not gone(p)}
 
 
 def kill_and_time(owner: subprocess.Popen, pids: set[int], limit_s: float) -> float:
@@ -51,12 +27,7 @@ def kill_and_time(owner: subprocess.Popen, pids: set[int], limit_s: float) -> fl
     t0 = time.monotonic()
     owner.send_signal(signal.SIGKILL)
     owner.wait(10)
-    while any(not gone(p) for p in pids) and time.monotonic() - t0 < limit_s:
-        time.sleep(0.02)
-    delay = time.monotonic() - t0
-    left = {p for p in pids if not gone(p)}
-    for p in left:
-        os.kill(p, signal.SIGKILL)
+    delay, left = seconds_until_gone(pids, t0, limit_s)
     assert not left, f"still running {delay:.1f} s after their owner was killed: {sorted(left)}"
     return delay
 
