@@ -10,7 +10,9 @@ taken the way torch itself takes it, without torch:
    ``torch.cuda._parse_visible_devices`` does (indices up to the first invalid
    one, ``GPU-`` UUID prefixes, a repeated entry hides every GPU), and the
    NVIDIA driver's NVML library counts the GPUs that remain, as
-   ``torch.cuda.device_count()`` does (``torch.cuda._device_count_nvml``).
+   ``torch.cuda.device_count()`` does (``torch.cuda._device_count_nvml``). A driver
+   too old for torch's CUDA version means the CPU, as ``torch.cuda.is_available()``
+   said before (with a log line saying why).
 3. Where that cannot tell (a ROCm build, ``MIG-`` UUIDs, NVML missing or failing)
    and this machine has a GPU device node, torch is asked in a short-lived
    subprocess: exactly what a worker will see.
@@ -29,7 +31,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Optional, Union
+from typing import NamedTuple, Optional, Union
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +51,8 @@ def default_devices() -> tuple[str, ...]:
 def gpu_count(
     env: Mapping[str, str] = os.environ,
     *,
-    build: Optional[str] = None,
-    nvml_uuids: Callable[[], Optional[list[str]]] = lambda: nvml_gpu_uuids(),
+    build: Optional[TorchBuild] = None,
+    nvml: Callable[[], Optional[NvmlGpus]] = lambda: nvml_gpus(),
     has_gpu_nodes: Callable[[], bool] = lambda: gpu_device_nodes(),
     probe: Callable[[], int] = lambda: count_with_torch(),
 ) -> int:
@@ -59,17 +61,23 @@ def gpu_count(
     The keyword arguments are the edges (the torch build, NVML, ``/dev``, the probe), for tests.
     """
     build = torch_build() if build is None else build
-    if build == "cpu":
+    if build.kind == "cpu":
         return 0
-    if build == "cuda":
+    if build.kind == "cuda":
         visible = parse_visible_devices(env.get("CUDA_VISIBLE_DEVICES"))
         if not visible:
             return 0
-        uuids = nvml_uuids()
-        if uuids is not None:
-            n = count_visible(visible, uuids)
-            if n is not None:
-                return n
+        gpus = nvml()
+        n = count_visible(visible, gpus.uuids) if gpus is not None else None
+        if gpus is not None and n is not None:
+            if n and not driver_runs(gpus.driver_cuda, build.cuda):
+                log.warning(
+                    "the NVIDIA driver supports CUDA %s but this torch needs CUDA %s: dreaming on the CPU "
+                    "(update the driver, or install a torch built for CUDA %s)",
+                    cuda_text(gpus.driver_cuda), build.cuda, cuda_text(gpus.driver_cuda),
+                )
+                return 0
+            return n
     if not has_gpu_nodes():
         return 0
     return probe()
@@ -131,16 +139,23 @@ def count_visible(visible: Visible, uuids: Sequence[str]) -> Optional[int]:
     return len(visible)
 
 
-def torch_build(spec_origin: Optional[str] = None) -> str:
-    """'cuda', 'rocm', 'cpu' (torch built without GPU support) or 'unknown', read from
-    the generated ``torch/version.py`` without importing torch."""
+class TorchBuild(NamedTuple):
+    """What the installed torch was built for: ``kind`` 'cuda', 'rocm', 'cpu' (no GPU support)
+    or 'unknown'; ``cuda`` its CUDA version ('12.4')."""
+
+    kind: str
+    cuda: Optional[str] = None
+
+
+def torch_build(spec_origin: Optional[str] = None) -> TorchBuild:
+    """The installed torch's build, read from its generated ``torch/version.py`` without importing torch."""
     if spec_origin is None:
         try:
             spec = importlib.util.find_spec("torch")
         except (ImportError, ValueError):
             spec = None
         if spec is None or not spec.origin:
-            return "cpu"  # no torch: the workers could not run on any GPU either
+            return TorchBuild("cpu")  # no torch: the workers could not run on any GPU either
         spec_origin = spec.origin
     values: dict[str, object] = {}
     try:
@@ -157,17 +172,42 @@ def torch_build(spec_origin: Optional[str] = None) -> str:
                 if isinstance(target, ast.Name) and target.id in ("cuda", "hip"):
                     values[target.id] = ast.literal_eval(value)
     except (OSError, SyntaxError, ValueError):
-        return "unknown"
+        return TorchBuild("unknown")
     if set(values) != {"cuda", "hip"}:
-        return "unknown"
+        return TorchBuild("unknown")
     if values["hip"]:
-        return "rocm"
-    return "cuda" if values["cuda"] else "cpu"
+        return TorchBuild("rocm")
+    return TorchBuild("cuda", str(values["cuda"])) if values["cuda"] else TorchBuild("cpu")
 
 
-def nvml_gpu_uuids() -> Optional[list[str]]:
-    """The UUIDs of this machine's NVIDIA GPUs from the driver's NVML library (no CUDA, no torch);
-    None when NVML is missing or fails."""
+def driver_runs(driver_cuda: Optional[int], torch_cuda: Optional[str]) -> bool:
+    """Whether a driver supporting CUDA ``driver_cuda`` (NVML's number: 12040 is 12.4) runs a torch
+    built for ``torch_cuda`` ('12.1'): CUDA's minor version compatibility needs the same major
+    version or a newer one. Unknown versions count as compatible (the worker then says more)."""
+    if not driver_cuda or not torch_cuda:
+        return True
+    try:
+        needed = int(torch_cuda.split(".")[0])
+    except ValueError:
+        return True
+    return driver_cuda // 1000 >= needed
+
+
+def cuda_text(version: Optional[int]) -> str:
+    """NVML's CUDA version number as people write it: 12040 -> '12.4'."""
+    return "?" if not version else f"{version // 1000}.{version % 1000 // 10}"
+
+
+class NvmlGpus(NamedTuple):
+    """The NVIDIA GPUs of this machine as the driver's NVML lists them."""
+
+    uuids: list[str]
+    driver_cuda: Optional[int] = None  # the newest CUDA version the driver supports (12040: 12.4)
+
+
+def nvml_gpus() -> Optional[NvmlGpus]:
+    """This machine's NVIDIA GPUs from the driver's NVML library (no CUDA context, no torch), as
+    ``torch.cuda.device_count`` reads them; None when NVML is missing or fails."""
     try:
         nvml = ctypes.CDLL("libnvidia-ml.so.1")
         if nvml.nvmlInit_v2() != 0:
@@ -187,7 +227,11 @@ def nvml_gpu_uuids() -> Optional[list[str]]:
             if nvml.nvmlDeviceGetUUID(handle, buf, len(buf)) != 0:
                 return None
             uuids.append(buf.value.decode("ascii", "replace"))
-        return uuids
+        driver = ctypes.c_int(0)
+        get_version = getattr(nvml, "nvmlSystemGetCudaDriverVersion_v2", None)
+        if get_version is None or get_version(ctypes.byref(driver)) != 0:
+            driver.value = 0
+        return NvmlGpus(uuids, driver.value or None)
     except AttributeError:
         return None
     finally:

@@ -17,9 +17,13 @@ from pathlib import Path
 import pytest
 
 from dream_core.executor.devices import (
+    NvmlGpus,
+    TorchBuild,
     count_visible,
+    driver_runs,
     gpu_count,
     gpu_device_nodes,
+    nvml_gpus,
     parse_visible_devices,
     torch_build,
 )
@@ -89,45 +93,71 @@ def _never(*_a):
     raise AssertionError("not to be asked")
 
 
+CUDA12 = TorchBuild("cuda", "12.4")
+
+
+def gpus(*uuids: str, driver: int = 12080) -> NvmlGpus:
+    return NvmlGpus(list(uuids), driver)
+
+
 def test_the_count_takes_the_cheapest_sure_way():
     env2 = {"CUDA_VISIBLE_DEVICES": "1,0"}
     # a torch built without GPU support never uses one: nothing else is asked
-    assert gpu_count({}, build="cpu", nvml_uuids=_never, has_gpu_nodes=_never, probe=_never) == 0
+    assert gpu_count({}, build=TorchBuild("cpu"), nvml=_never, has_gpu_nodes=_never, probe=_never) == 0
     # every GPU hidden: nothing else is asked
     for hidden in ("", "-1", "NoDevFiles"):
-        assert gpu_count({"CUDA_VISIBLE_DEVICES": hidden}, build="cuda", nvml_uuids=_never, probe=_never) == 0
+        assert gpu_count({"CUDA_VISIBLE_DEVICES": hidden}, build=CUDA12, nvml=_never, probe=_never) == 0
     # NVML answers
-    assert gpu_count({}, build="cuda", nvml_uuids=lambda: [A, B], probe=_never) == 2
-    assert gpu_count(env2, build="cuda", nvml_uuids=lambda: [A], probe=_never) == 0
-    assert gpu_count({"CUDA_VISIBLE_DEVICES": B}, build="cuda", nvml_uuids=lambda: [A, B], probe=_never) == 1
-    # NVML missing (or MIG), no GPU device node: no GPU
-    assert gpu_count({}, build="cuda", nvml_uuids=lambda: None, has_gpu_nodes=lambda: False, probe=_never) == 0
+    assert gpu_count({}, build=CUDA12, nvml=lambda: gpus(A, B), probe=_never) == 2
+    assert gpu_count({}, build=CUDA12, nvml=lambda: gpus(), probe=_never) == 0
+    assert gpu_count(env2, build=CUDA12, nvml=lambda: gpus(A), probe=_never) == 0
+    assert gpu_count({"CUDA_VISIBLE_DEVICES": B}, build=CUDA12, nvml=lambda: gpus(A, B), probe=_never) == 1
+    # NVML missing, no GPU device node: no GPU
+    assert gpu_count({}, build=CUDA12, nvml=lambda: None, has_gpu_nodes=lambda: False, probe=_never) == 0
     # ... with a GPU device node (WSL, NVML missing), MIG, a ROCm build, a torch we cannot read: torch decides
-    assert gpu_count({}, build="cuda", nvml_uuids=lambda: None, has_gpu_nodes=lambda: True, probe=lambda: 3) == 3
+    assert gpu_count({}, build=CUDA12, nvml=lambda: None, has_gpu_nodes=lambda: True, probe=lambda: 3) == 3
     mig = {"CUDA_VISIBLE_DEVICES": "MIG-4f2e"}
-    assert gpu_count(mig, build="cuda", nvml_uuids=lambda: [A], has_gpu_nodes=lambda: True, probe=lambda: 1) == 1
-    for build in ("rocm", "unknown"):
-        assert gpu_count({}, build=build, nvml_uuids=_never, has_gpu_nodes=lambda: True, probe=lambda: 2) == 2
-        assert gpu_count({}, build=build, nvml_uuids=_never, has_gpu_nodes=lambda: False, probe=_never) == 0
+    assert gpu_count(mig, build=CUDA12, nvml=lambda: gpus(A), has_gpu_nodes=lambda: True, probe=lambda: 1) == 1
+    for build in (TorchBuild("rocm"), TorchBuild("unknown")):
+        assert gpu_count({}, build=build, nvml=_never, has_gpu_nodes=lambda: True, probe=lambda: 2) == 2
+        assert gpu_count({}, build=build, nvml=_never, has_gpu_nodes=lambda: False, probe=_never) == 0
+
+
+def test_a_driver_too_old_for_torchs_cuda_means_the_cpu(caplog):
+    """As ``torch.cuda.is_available()`` said (False) when the bot asked torch; with a line saying why."""
+    assert gpu_count({}, build=TorchBuild("cuda", "13.0"), nvml=lambda: gpus(A, driver=12080), probe=_never) == 0
+    assert "supports CUDA 12.8 but this torch needs CUDA 13.0" in caplog.text
+    # CUDA's minor version compatibility: a 12.8 build runs on a 12.2 driver; unknown versions pass
+    assert gpu_count({}, build=TorchBuild("cuda", "12.8"), nvml=lambda: gpus(A, driver=12020), probe=_never) == 1
+    assert gpu_count({}, build=TorchBuild("cuda", "13.0"), nvml=lambda: gpus(A, driver=13010), probe=_never) == 1
+    assert gpu_count({}, build=TorchBuild("cuda", "12.1"), nvml=lambda: NvmlGpus([A]), probe=_never) == 1
+    assert driver_runs(11040, "11.8") and not driver_runs(11080, "12.1") and driver_runs(None, "12.1")
 
 
 def test_the_torch_build_is_read_without_importing_torch(tmp_path):
     import torch
 
-    assert torch_build() == ("rocm" if torch.version.hip else "cuda" if torch.version.cuda else "cpu")
+    expected = "rocm" if torch.version.hip else "cuda" if torch.version.cuda else "cpu"
+    assert torch_build() == TorchBuild(expected, torch.version.cuda if expected == "cuda" else None)
 
-    def build_of(version_py: str) -> str:
+    def build_of(version_py: str) -> TorchBuild:
         pkg = tmp_path / "torch"
         pkg.mkdir(exist_ok=True)
         (pkg / "version.py").write_text(version_py)
         return torch_build(str(pkg / "__init__.py"))
 
-    assert build_of("cuda: Optional[str] = None\nhip: Optional[str] = None\n") == "cpu"
-    assert build_of("cuda: Optional[str] = '12.4'\nhip: Optional[str] = None\n") == "cuda"
-    assert build_of("cuda = None\nhip = '6.2.41133'\n") == "rocm"
-    assert build_of("cuda = None\n") == "unknown"
-    assert build_of("cuda = (\n") == "unknown"
-    assert torch_build(str(tmp_path / "none" / "__init__.py")) == "unknown"
+    assert build_of("cuda: Optional[str] = None\nhip: Optional[str] = None\n") == TorchBuild("cpu")
+    assert build_of("cuda: Optional[str] = '12.4'\nhip: Optional[str] = None\n") == CUDA12
+    assert build_of("cuda = None\nhip = '6.2.41133'\n").kind == "rocm"
+    assert build_of("cuda = None\n").kind == "unknown"
+    assert build_of("cuda = (\n").kind == "unknown"
+    assert torch_build(str(tmp_path / "none" / "__init__.py")).kind == "unknown"
+
+
+def test_no_nvidia_driver_no_nvml_answer():
+    if Path("/proc/driver/nvidia").exists():
+        pytest.skip("this machine has the NVIDIA driver")
+    assert nvml_gpus() is None
 
 
 def test_gpu_device_nodes(tmp_path):
