@@ -31,6 +31,7 @@ class ProgressState:
     """Where a dream stands, as shown to its owner."""
 
     stage: str = "queued"  # queued | running | finishing
+    note: str = ""  # a first line, e.g. "Resumed after a restart"
     position: Optional[int] = None  # place in the queue (1 = next)
     fraction: float = 0.0
     eta_s: Optional[float] = None
@@ -60,7 +61,12 @@ def format_eta(seconds: Optional[float]) -> str:
 
 
 def render_progress(state: ProgressState) -> str:
-    """The progress line for ``state``."""
+    """The progress line for ``state`` (after its note, when it has one)."""
+    prefix = f"{state.note}\n" if state.note else ""
+    return prefix + _render_stage(state)
+
+
+def _render_stage(state: ProgressState) -> str:
     suffix = f"\n-# {state.label}" if state.label else ""
     if state.stage == "queued":
         if state.position is not None and state.position > 1:

@@ -37,12 +37,15 @@ class BotEnv:
         from bot.metrics import Metrics
         from bot.runner import build_bot
 
-        bot = await build_bot(settings or self.settings, store=self.store, executor=self.executor, metrics=Metrics())
+        bot = await build_bot(
+            settings or self.settings, store=self.store, executor=self.executor, metrics=Metrics(), resume=True
+        )
         self.bot = await self.stack.enter_async_context(self.fake.run_bot(bot, timeout=60))
         return self.bot
 
     async def restart(self, settings: Any = None) -> Any:
-        """Close the running bot (as a process exit would) and start a new one."""
+        """Close the running bot (as a clean process exit would: unfinished dreams are
+        handed over) and start a new one, which resumes them."""
         await self.bot.close()
         return await self.start_bot(settings)
 
@@ -77,7 +80,7 @@ async def bot_env(tmp_path_factory) -> AsyncIterator[BotEnv]:
 
     settings = make_settings(tmp_path_factory.mktemp("botdata"))
     store = await Store.open(settings)  # upgrades the fresh SQLite file through the migrations
-    await store.recover_interrupted()
+    await store.claim_unfinished()
     executor = create_executor(executor_config(settings, torch_threads=1))
     await executor.start()
     try:
