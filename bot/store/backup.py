@@ -42,7 +42,7 @@ from bot.store.database import async_url, create_engine_checked, safe_url
 from bot.store.errors import DatabaseError, StoreError
 from bot.store.files import FileStore
 from bot.store.migrate import current, head, upgrade
-from bot.store.pg_tools import pg_dump, pg_restore
+from bot.store.pg_tools import find_pg_dump, pg_dump, pg_restore
 
 MANIFEST = "dreambot-backup.json"
 SQLITE_FILE = "dreambot.db"
@@ -102,6 +102,8 @@ def backup(url: Union[str, URL], files_dir: Path, dest: Path) -> Manifest:
     kind = u.get_backend_name()
     if kind not in ("sqlite", "postgresql"):
         raise BackupError(f"backups support SQLite and PostgreSQL, not {kind}")
+    if kind == "postgresql":  # before anything is written
+        find_pg_dump(u, dest / PG_DUMP_FILE, then=f"then copy {files_dir} to {dest / FILES}")
     if current(u.render_as_string(hide_password=False)) is None:
         raise BackupError(f"the database at {safe_url(u)} holds no DreamBot data (not initialised); nothing to back up")
     work = dest.with_name(f"{_TMP_PREFIX}{dest.name}-{os.getpid()}")

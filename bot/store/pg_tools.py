@@ -22,7 +22,10 @@ from bot.store.errors import DatabaseError
 
 # URL query parameters that libpq reads from the environment as well
 _QUERY_ENV = {"sslmode": "PGSSLMODE", "sslrootcert": "PGSSLROOTCERT", "sslcert": "PGSSLCERT", "sslkey": "PGSSLKEY"}
-_INSTALL = "install the PostgreSQL client tools (Debian: apt-get install postgresql-client, the server's major version)"
+_INSTALL = (
+    "install the PostgreSQL client tools (Debian: apt-get install postgresql-client, "
+    "the server's major version or newer)"
+)
 
 
 class PgToolMissing(DatabaseError):
@@ -72,14 +75,24 @@ def _run(argv: list[str], url: Union[str, URL], what: str) -> None:
         raise DatabaseError(f"{what} failed: {reason}")
 
 
+def _dump_options(out: Path) -> list[str]:
+    return ["--format=custom", "--no-owner", "--no-privileges", "--file", str(out)]
+
+
+def find_pg_dump(url: Union[str, URL], out: Path, *, then: str = "") -> str:
+    """The path of ``pg_dump``; else :class:`PgToolMissing` naming the command that dumps
+    the database at ``url`` into ``out`` by hand (and ``then``, what to do next)."""
+    hint = shlex.join(["pg_dump", *_dump_options(out), *connection_flags(url), async_url(url).database or ""])
+    return _tool("pg_dump", hint + (f", {then}" if then else ""))
+
+
 def pg_dump(url: Union[str, URL], out: Path, *, snapshot: Optional[str] = None) -> None:
     """Dump the database at ``url`` into ``out`` (custom format, without owners and grants,
     so it restores into a database owned by another user). ``snapshot``: an exported
     snapshot (``pg_export_snapshot()``) to dump exactly what that transaction sees."""
-    options = ["--format=custom", "--no-owner", "--no-privileges", "--file", str(out)]
-    database = async_url(url).database or ""
-    exe = _tool("pg_dump", shlex.join(["pg_dump", *options, *connection_flags(url), database]))
-    _run([exe, *options, *([f"--snapshot={snapshot}"] if snapshot else []), database], url, "pg_dump")
+    exe = find_pg_dump(url, out)
+    argv = [exe, *_dump_options(out), *([f"--snapshot={snapshot}"] if snapshot else [])]
+    _run([*argv, async_url(url).database or ""], url, "pg_dump")
 
 
 def pg_restore(url: Union[str, URL], dump: Path) -> None:
