@@ -21,7 +21,13 @@ from bot.store.database import async_url
 from bot.store.errors import DatabaseError
 
 # URL query parameters that libpq reads from the environment as well
-_QUERY_ENV = {"sslmode": "PGSSLMODE", "sslrootcert": "PGSSLROOTCERT", "sslcert": "PGSSLCERT", "sslkey": "PGSSLKEY"}
+_QUERY_ENV = {
+    "host": "PGHOST",  # ?host=/run/postgresql: a Unix socket
+    "sslmode": "PGSSLMODE",
+    "sslrootcert": "PGSSLROOTCERT",
+    "sslcert": "PGSSLCERT",
+    "sslkey": "PGSSLKEY",
+}
 _INSTALL = (
     "install the PostgreSQL client tools (Debian: apt-get install postgresql-client, "
     "the server's major version or newer)"
@@ -39,7 +45,8 @@ def pg_env(url: Union[str, URL]) -> dict[str, str]:
     env["PGDATABASE"], env["PGPASSWORD"] = u.database, u.password
     for key, var in _QUERY_ENV.items():
         value = u.query.get(key)
-        env[var] = value if isinstance(value, str) else None
+        if isinstance(value, str):
+            env[var] = value
     return {k: v for k, v in env.items() if v}
 
 

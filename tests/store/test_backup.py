@@ -202,6 +202,17 @@ def test_without_pg_dump_the_line_says_what_to_run(tmp_path, monkeypatch):
     assert "s3cret" not in line and "\n" not in line
 
 
+def test_pg_tools_get_the_connection_in_their_environment():
+    from bot.store.pg_tools import pg_env
+
+    env = pg_env("postgresql://dream:p%40ss%20w@db.example:5433/dreams?sslmode=require")
+    assert env == {
+        "PGHOST": "db.example", "PGPORT": "5433", "PGUSER": "dream", "PGDATABASE": "dreams",
+        "PGPASSWORD": "p@ss w", "PGSSLMODE": "require",
+    }
+    assert pg_env("postgresql://dream@/dreams?host=/run/postgresql")["PGHOST"] == "/run/postgresql"
+
+
 @pytest.mark.skipif(not OTHER_DATABASE, reason="PostgreSQL only (set DREAMBOT_TEST_DATABASE_URL)")
 async def test_a_postgresql_backup_without_pg_dump_writes_nothing_and_says_what_to_run(
     store, finished_dream, tmp_path, monkeypatch
