@@ -71,7 +71,7 @@ class Manifest:
     gallery_entries: int
     files: int
     bytes: int
-    missing_files: int  # referenced by the snapshot, deleted before they were copied
+    missing_files: int  # referenced by the snapshot, not in the file store when copied
 
     @property
     def database_file(self) -> str:

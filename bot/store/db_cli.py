@@ -110,7 +110,8 @@ def _cmd_backup(args: argparse.Namespace) -> int:
     print(f"backed up {safe_url(url)} (revision {m.revision}): {m.summary()} into {args.path}")
     if m.missing_files:
         print(
-            f"note: {m.missing_files} file(s) of dreams deleted while the backup ran were gone before they were copied",
+            f"note: {m.missing_files} file(s) the snapshot refers to were not in {get_settings().files_dir} "
+            "(dreams deleted while the backup ran, or files lost before it)",
             file=sys.stderr,
         )
     return 0
