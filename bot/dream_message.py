@@ -16,6 +16,7 @@ from dream_core.executor.events import JobResult
 log = logging.getLogger(__name__)
 
 UPLOAD_HEADROOM = 64 * 1024  # room for the embed and multipart overhead
+INVALID_WEBHOOK_TOKEN = 50027  # Discord's error code for an expired interaction token
 
 
 class DreamMessage:
@@ -46,16 +47,31 @@ class DreamMessage:
             return None
         return channel.get_partial_message(self.message_id)
 
+    def _token_refused(self, exc: discord.HTTPException) -> bool:
+        """Discord no longer honours the token (its 15 minutes ran out — e.g. across a
+        restart, or by a clock skew): from now on the channel is used."""
+        if exc.status == 401 or exc.code == INVALID_WEBHOOK_TOKEN:
+            log.info("the interaction token of a dream expired; going through the channel")
+            self.deadline = 0.0
+            return True
+        return False
+
     async def edit(self, **kwargs: Any) -> None:
         if self.gone:
             return
         try:
             if self.token_alive:
-                msg = await self.reply.edit_original(**kwargs)
-                self.message_id = msg.id
-                self._channel = msg.channel
-                self.channel_id = msg.channel.id
-                return
+                try:
+                    msg = await self.reply.edit_original(**kwargs)
+                except discord.HTTPException as exc:
+                    if isinstance(exc, discord.NotFound) or not self._token_refused(exc):
+                        raise
+                    _rewind(kwargs)
+                else:
+                    self.message_id = msg.id
+                    self._channel = msg.channel
+                    self.channel_id = msg.channel.id
+                    return
             partial = self._partial()
             if partial is not None:
                 await partial.edit(**kwargs)
@@ -73,8 +89,12 @@ class DreamMessage:
     async def fail(self, text: str) -> None:
         """Errors are ephemeral: drop the public message and tell only the user."""
         if self.token_alive:
-            with contextlib.suppress(discord.HTTPException):
+            try:
                 await self.reply.delete_original()
+            except discord.HTTPException as exc:
+                if self._token_refused(exc):
+                    await self.finish(f"😵 {text}")
+                    return
             await self.reply.send_ephemeral(text)
         else:
             await self.finish(f"😵 {text}")
@@ -95,6 +115,10 @@ class DreamMessage:
             except discord.NotFound:
                 self.gone = True
                 file.reset()
+            except discord.HTTPException as exc:
+                if not self._token_refused(exc):
+                    raise
+                file.reset()
         partial = None if self.gone else self._partial()
         if partial is not None:
             with contextlib.suppress(discord.NotFound):
@@ -104,6 +128,13 @@ class DreamMessage:
             return None
         sent = await channel.send(content=f"<@{mention}> your dream is ready!", embed=embed, file=file, view=view)
         return sent.channel.id, sent.id
+
+
+def _rewind(kwargs: dict[str, Any]) -> None:
+    """Files already read by a failed request, ready to be sent again."""
+    for item in kwargs.get("attachments") or ():
+        if isinstance(item, discord.File):
+            item.reset()
 
 
 def result_embed(

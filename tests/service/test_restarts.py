@@ -205,3 +205,32 @@ async def test_a_result_finished_during_a_discord_outage_reaches_the_user_after(
             assert f"<@{w.alice.id}>" in h.original.content
         finally:
             await bot.close()
+
+
+async def test_a_dream_resumed_after_its_token_expired_is_posted_to_the_channel(tmp_path, small_png):
+    """The bot was down longer than Discord honours the interaction (15 minutes): the
+    resumed dream's result goes to the channel as a message that mentions its user, and
+    no progress bar is left behind."""
+    async with FakeDiscord() as fake:
+        w = fake.setup_world()
+        data = tmp_path / "data"
+        first = BotProcess(fake, data)
+        try:
+            await first.started(START_S)
+            h = await ask(fake, w.alice, small_png, **LONG)
+            await h.wait_for_original(dreaming, timeout=DREAM_S)
+            await first.kill()
+        finally:
+            await first.close()
+        fake.expire(h)  # the restart took more than 15 minutes
+        second = BotProcess(fake, data, name="second")
+        try:
+            await second.started(START_S)
+            posted = await fake.wait_for(
+                lambda: [m for m in fake.bot_messages(w.general) if result_done(m) and m is not h.original],
+                timeout=DREAM_S, what="the result in the channel",
+            )
+            assert f"<@{w.alice.id}>" in posted[-1].content and posted[-1].webhook_id is None
+            assert h.original.deleted or no_live_cancel(h)
+        finally:
+            await second.close()
