@@ -221,6 +221,18 @@ def _guide_check(args: argparse.Namespace, guide_bytes: bytes | None) -> None:
         )
 
 
+def share_cpu(device: str | None) -> None:
+    """On the CPU, the dream's threads follow the cores other processes leave free
+    (``DREAMBOT_CPU_SHARE``, :mod:`dream_core.cpu_share`)."""
+    import torch
+
+    from dream_core import cpu_share
+    from dream_core.models import resolve_device
+
+    if resolve_device(device).type == "cpu":
+        cpu_share.enable(torch.get_num_threads())
+
+
 def cmd_dream(args: argparse.Namespace) -> int:
     from dream_core.clips.cli import clip_input
     from dream_core.clips.cli import run as dream_clip_cli
@@ -255,6 +267,7 @@ def cmd_dream(args: argparse.Namespace) -> int:
         if args.input == "-":
             src = sys.stdin.buffer.read()
         if args.input != "sample" and (clip := clip_input(src)) is not None:  # an animation or a video
+            share_cpu(args.device)
             bar = _ProgressBar(sys.stderr) if (not args.quiet and sys.stderr.isatty()) else None
             return dream_clip_cli(args, params, clip, bar)
         image = load_image(src, max_size=params.max_size)
@@ -262,6 +275,7 @@ def cmd_dream(args: argparse.Namespace) -> int:
 
     from dream_core.engine import dream
 
+    share_cpu(args.device)
     bar = _ProgressBar(sys.stderr) if (not args.quiet and sys.stderr.isatty()) else None
     try:
         result = dream(image, params, guide=guide, progress=bar, device=args.device, weights=args.weights)

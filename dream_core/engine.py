@@ -36,6 +36,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from dream_core import cpu_share
 from dream_core.autotune import Planner
 from dream_core.errors import DreamCancelled, DreamParamsError
 from dream_core.models import (
@@ -110,6 +111,7 @@ class _Runner:
         self.frame = 1 if frames else 0
 
     def step(self, x: torch.Tensor, it: int, iterations: int) -> torch.Tensor:
+        cpu_share.tick()  # the cores other processes leave free may have changed
         p = self.p
         j = p.jitter
         dy = self.rng.randint(-j, j) if j else 0
@@ -333,6 +335,7 @@ def dream(
     total = len(sizes) * p.iterations + p.zoom_frames * p.frame_iterations
     frames_n = p.zoom_frames + 1 if p.zoom_frames else 0
     runner = _Runner(model, objective, p, planner, total, progress, cancel, frames_n)
+    cpu_share.before_dream()  # threads from the cores other processes leave free (where sharing is on)
 
     x = runner.octaves(x0, p.octaves, p.octave_scale, p.iterations)
     if p.keep_colors:

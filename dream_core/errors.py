@@ -15,6 +15,10 @@ class DreamParamsError(DreamError, ValueError):
     """Parameters are invalid (unknown layer, filter out of range, bad spec...)."""
 
 
+class DreamSettingError(DreamError, ValueError):
+    """An environment setting of the dream core has a value it does not know."""
+
+
 class ModelUnavailableError(DreamError, RuntimeError):
     """A model's weights cannot be loaded here (offline, no local file)."""
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from dream_core import cpu_share
 from dream_core.models import DreamModel
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,8 @@ def machine_key(model: DreamModel) -> str:
     if dev.type == "cuda":
         where = f"cuda:{torch.cuda.get_device_name(dev)}"
     else:
-        where = f"cpu:{torch.backends.cpu.get_cpu_capability()}:{torch.get_num_threads()}t"
+        threads = cpu_share.tuning_threads(torch.get_num_threads())  # the full count while sharing the CPU
+        where = f"cpu:{torch.backends.cpu.get_cpu_capability()}:{threads}t"
     return f"{model.name}|{where}|torch {torch.__version__}|engine {ENGINE_VERSION}"
 
 

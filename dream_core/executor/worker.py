@@ -102,10 +102,13 @@ def setup_worker(device: str, options: WorkerOptions) -> ModelCache:
     logging.basicConfig(level=options.log_level, format="%(asctime)s %(levelname)s worker[%(process)d]: %(message)s")
     import torch
 
+    from dream_core import cpu_share
     from dream_core.runtime import tune_process
 
     if options.torch_threads:
         torch.set_num_threads(options.torch_threads)
+    if not device.startswith("cuda"):
+        cpu_share.enable(torch.get_num_threads())  # each dream's threads: the cores others leave free
     tune_process()  # flush denormals, reuse activation memory (the engine also calls it)
     if device.startswith("cuda"):
         if not torch.cuda.is_available():
