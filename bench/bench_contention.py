@@ -7,8 +7,9 @@ quiet and under four kinds of load, ratios measured in one run.
 
 The dream: skimage's ``chelsea`` (451x300), ``mixed3``, strength ``high``, through the
 real executor with its default configuration (one CPU worker process with every core).
-Each candidate is a worker environment (``DREAMBOT_CPU_SHARE``, ``OMP_WAIT_POLICY``,
-``GOMP_SPINCOUNT``, ...) set when its workers are spawned; every candidate has two
+Each candidate is a worker environment (``OMP_WAIT_POLICY``, ``GOMP_SPINCOUNT``, ...) set
+when its workers are spawned, and executor settings (``cpu_share``, ``torch_threads``); every
+candidate has two
 executors (two dream processes). Scenarios, interleaved candidate by candidate in
 every round so that drift on the box hits all of them alike:
 
@@ -46,19 +47,19 @@ sys.path.insert(0, str(ROOT / "bench"))
 #: worker environments (and executor settings); every variable named in any candidate is
 #: cleared for the others
 CANDIDATES: dict[str, tuple[dict[str, str], dict[str, Any]]] = {
-    "before": ({"DREAMBOT_CPU_SHARE": "off"}, {}),  # a fixed thread count, libgomp's default wait (as before)
+    "before": ({}, {"cpu_share": "off"}),  # a fixed thread count, libgomp's default wait (as before)
     "after": ({}, {}),  # the defaults
-    "passive": ({"DREAMBOT_CPU_SHARE": "off", "OMP_WAIT_POLICY": "PASSIVE"}, {}),
+    "passive": ({"OMP_WAIT_POLICY": "PASSIVE"}, {"cpu_share": "off"}),
     "share+passive": ({"OMP_WAIT_POLICY": "PASSIVE"}, {}),
     "share+active": ({"OMP_WAIT_POLICY": "ACTIVE"}, {}),
     "share+spin30k": ({"GOMP_SPINCOUNT": "30000"}, {}),
     "share+spin3k": ({"GOMP_SPINCOUNT": "3000"}, {}),
     "share+spindef": ({"GOMP_SPINCOUNT": "300000"}, {}),  # libgomp's default spin, named
-    "fixed1": ({"DREAMBOT_CPU_SHARE": "off"}, {"torch_threads": 1}),
+    "fixed1": ({}, {"cpu_share": "off", "torch_threads": 1}),
 }
 ENV_KEYS = sorted(
     {k for env, _ in CANDIDATES.values() for k in env}
-    | {"OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME", "OMP_NUM_THREADS", "MKL_NUM_THREADS"}
+    | {"OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "DREAMBOT_CPU_SHARE"}
 )
 SCENARIOS = ("quiet", "busy core", "two dreams", "gallery")
 TARGETS = {"busy core": 2.3, "two dreams": 2.5, "gallery": 1.3}

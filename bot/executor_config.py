@@ -27,6 +27,7 @@ def executor_config(settings: Settings, **overrides: Any) -> ExecutorConfig:
         "max_pixels": settings.max_pixels,
         "max_size": settings.max_size,
         "preload_models": (settings.default_model,),
+        "cpu_share": settings.cpu_share,
         "ray_address": settings.ray_address,
         "ray_actors": settings.ray_actors,
         "ray_gpus_per_actor": settings.ray_gpus_per_actor,

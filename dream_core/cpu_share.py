@@ -206,8 +206,9 @@ _share: CpuShare | None = None
 _tuning_threads: int | None = None
 
 
-def enabled_by_env() -> bool:
-    value = os.environ.get(SHARE_ENV, "auto").strip().lower()
+def wanted(mode: str | None = None) -> bool:
+    """Whether ``mode`` (default: ``DREAMBOT_CPU_SHARE``, else ``auto``) asks for sharing."""
+    value = (os.environ.get(SHARE_ENV, "auto") if mode is None else mode).strip().lower()
     if value in ("auto", "on", "1", "yes", "true", ""):
         return True
     if value in ("off", "0", "no", "false"):
@@ -215,12 +216,15 @@ def enabled_by_env() -> bool:
     raise DreamSettingError(f"{SHARE_ENV} must be 'auto' or 'off', not {value!r}")
 
 
-def enable(max_threads: int) -> CpuShare | None:
-    """Let this process's dreams share the CPU (``DREAMBOT_CPU_SHARE`` permitting); call once torch
-    runs ``max_threads`` threads. Returns the share, or None where it is off or /proc/stat is unreadable."""
+def enable(max_threads: int, mode: str | None = None) -> CpuShare | None:
+    """Let this process's dreams share the CPU, where ``mode`` (default: ``DREAMBOT_CPU_SHARE``)
+    asks for it; call once torch runs ``max_threads`` threads. Returns the share, or None where
+    it is off or /proc/stat is unreadable."""
     global _share, _tuning_threads
+    if not wanted(mode):
+        return None
     _tuning_threads = max_threads
-    if _share is not None or not enabled_by_env():
+    if _share is not None:
         return _share
     share = CpuShare(max_threads)
     if share.sampler.sample() is None:
@@ -228,6 +232,11 @@ def enable(max_threads: int) -> CpuShare | None:
     share.sampler.start()
     _share = share
     return share
+
+
+def active() -> CpuShare | None:
+    """This process's share, None where its dreams don't share the CPU."""
+    return _share
 
 
 def disable() -> None:

@@ -49,6 +49,11 @@ class ExecutorConfig(BaseModel):
     preload_models: tuple[str, ...] = Field((DEFAULT_MODEL,), description="models each worker loads at start")
     model_cache_size: int = Field(2, ge=1, description="models a worker keeps warm")
     torch_threads: Optional[int] = Field(None, ge=1, description="torch.set_num_threads in each worker")
+    cpu_share: Literal["auto", "off"] = Field(
+        "auto",
+        description="auto: a CPU worker's torch threads follow the cores other processes leave free, "
+        "up to torch_threads (dream_core.cpu_share); off: always torch_threads",
+    )
     worker_start_timeout_s: float = Field(300.0, gt=0)
     progress_every_s: float = Field(0.25, ge=0, description="min seconds between progress events from a worker")
     preview_size: int = Field(256, ge=16, le=1024, description="long side of octave previews (px)")

@@ -62,6 +62,7 @@ def worker_options(config: ExecutorConfig, devices: Sequence[str] = ()) -> Worke
         preload_models=config.preload_models,
         model_cache_size=config.model_cache_size,
         torch_threads=config.torch_threads or cpu_threads_per_worker(devices),
+        cpu_share=config.cpu_share,
         progress_interval_s=config.progress_every_s,
         preview_size=config.preview_size,
         log_level=logging.getLogger().getEffectiveLevel(),

@@ -55,6 +55,7 @@ class WorkerOptions:
     preload_models: tuple[str, ...] = ()
     model_cache_size: int = 2
     torch_threads: Optional[int] = None
+    cpu_share: str = "auto"  # "auto" | "off" (dream_core.cpu_share)
     progress_interval_s: float = 0.25
     preview_size: int = 256
     log_level: int = logging.WARNING
@@ -108,7 +109,7 @@ def setup_worker(device: str, options: WorkerOptions) -> ModelCache:
     if options.torch_threads:
         torch.set_num_threads(options.torch_threads)
     if not device.startswith("cuda"):
-        cpu_share.enable(torch.get_num_threads())  # each dream's threads: the cores others leave free
+        cpu_share.enable(torch.get_num_threads(), options.cpu_share)  # threads: the cores others leave free
     tune_process()  # flush denormals, reuse activation memory (the engine also calls it)
     if device.startswith("cuda"):
         if not torch.cuda.is_available():

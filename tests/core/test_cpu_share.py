@@ -159,3 +159,40 @@ def test_a_busy_process_is_seen_as_the_others_load():
         spin.kill()
         spin.wait()
     assert others is not None and others >= 0.7  # one core's worth, whatever else runs
+
+
+class LoadedBox(LoadSampler):
+    """A box where other processes keep ``others`` cores busy (set by the test)."""
+
+    def __init__(self) -> None:
+        super().__init__(cpus={0, 1})
+        self.others = 0.0
+
+    def others_busy(self, window_s: float = 1.0) -> float | None:
+        return self.others
+
+
+def test_a_dream_runs_on_the_threads_the_share_chooses(model, cat, fast, monkeypatch):
+    from dream_core.engine import dream
+
+    box = LoadedBox()
+    share = CpuShare(2, sampler=box, cores=2)
+    monkeypatch.setattr(cpu_share, "_share", share)
+    monkeypatch.setattr(cpu_share, "DECIDE_S", 0.0)  # choose again at every step
+    seen: list[int] = []
+    before = torch.get_num_threads()
+
+    def progress(p) -> None:
+        seen.append(torch.get_num_threads())
+        box.others = 1.0  # another process takes a core after the first step
+
+    try:
+        torch.set_num_threads(2)
+        dream(cat, fast, progress=progress, device="cpu")
+        assert seen[0] == 2  # a quiet box: both cores
+        assert seen[1:] == [1] * (len(seen) - 1)  # from the next step on: the one left free
+        box.others = 0.0
+        dream(cat, fast, device="cpu")
+        assert torch.get_num_threads() == 2  # free again: both cores from the start
+    finally:
+        torch.set_num_threads(before)

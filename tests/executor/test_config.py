@@ -8,6 +8,7 @@ from pydantic import ValidationError
 from bot.executor_config import executor_config
 from bot.settings import Settings
 from dream_core.executor import ExecutorConfig, create_executor
+from dream_core.executor.local import worker_options
 
 
 def test_from_the_bots_settings():
@@ -34,6 +35,16 @@ def test_from_the_bots_settings():
     assert (cfg.max_attachment_bytes, cfg.max_pixels, cfg.max_size) == (2_000_000, 1_000_000, 640)
     assert cfg.preload_models == ("googlenet",)
     assert executor_config(Settings()).devices is None  # auto: every GPU, else the CPU
+
+
+def test_cpu_share_setting_reaches_the_workers(monkeypatch):
+    assert executor_config(Settings(_env_file=None)).cpu_share == "auto"  # the default users get
+    monkeypatch.setenv("DREAMBOT_CPU_SHARE", "off")
+    cfg = executor_config(Settings(_env_file=None))
+    assert cfg.cpu_share == "off"
+    assert worker_options(cfg, ["cpu"]).cpu_share == "off"
+    with pytest.raises(ValidationError):
+        Settings(_env_file=None, cpu_share="sometimes")
 
 
 def test_bad_values_are_refused_clearly():
