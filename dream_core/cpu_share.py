@@ -10,7 +10,7 @@ With the share switched on (the executor's CPU workers and ``dreambot dream``;
 ``DREAMBOT_CPU_SHARE``, default ``auto``), a sampler thread reads the CPUs'
 busy time (``/proc/stat``, only the CPUs this process may run on) and this
 process's own CPU time every :data:`SAMPLE_S`; what is left is what the others
-use. Before a dream and every :data:`DECIDE_S` during it, the dream gets
+use. At a dream's first step and every :data:`DECIDE_S` after, the dream gets
 :func:`threads_for` threads: the cores the others leave free, rounded, at
 least one, at most the cores this process may use (affinity, cgroup quota)
 or the thread count it was started with. Two dreams at once settle on one
@@ -249,14 +249,9 @@ def disable() -> None:
             _set_torch_threads(share.max_threads)
 
 
-def before_dream() -> None:
-    """Choose the threads for the dream about to start (nothing where sharing is off)."""
-    if _share is not None:
-        _share.decide()
-
-
 def tick() -> None:
-    """Between steps of a dream: choose again now and then (nothing where sharing is off)."""
+    """Before each step of a dream: choose again when the last choice is :data:`DECIDE_S` old
+    (so at a dream's first step, after an idle worker), nothing where sharing is off."""
     if _share is not None:
         _share.tick()
 

@@ -335,7 +335,6 @@ def dream(
     total = len(sizes) * p.iterations + p.zoom_frames * p.frame_iterations
     frames_n = p.zoom_frames + 1 if p.zoom_frames else 0
     runner = _Runner(model, objective, p, planner, total, progress, cancel, frames_n)
-    cpu_share.before_dream()  # threads from the cores other processes leave free (where sharing is on)
 
     x = runner.octaves(x0, p.octaves, p.octave_scale, p.iterations)
     if p.keep_colors:
