@@ -117,11 +117,15 @@ def spinner():
 
 
 @contextmanager
-def gallery(rate: float, dreams: int):
-    """The web gallery in its own process, and a load process asking it ``rate`` requests a second."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+def gallery(rate: float, dreams: int, tree: str | None = None):
+    """The web gallery in its own process (from ``tree``, another checkout, if given), and a
+    load process asking it ``rate`` requests a second."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1"}
     server = subprocess.Popen(
-        [sys.executable, __file__, "--serve-gallery", str(dreams)], stdout=subprocess.PIPE, text=True, env=env
+        [sys.executable, __file__, "--serve-gallery", str(dreams), tree or str(ROOT)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     load = None
     try:
@@ -146,8 +150,9 @@ def gallery(rate: float, dreams: int):
                     p.kill()
 
 
-def serve_gallery(dreams: int) -> None:
-    """(Child process) seed a store and serve the real gallery app; print its URL."""
+def serve_gallery(dreams: int, tree: str) -> None:
+    """(Child process) seed a store and serve the real gallery app of the checkout ``tree``; print its URL."""
+    sys.path[:0] = [tree, str(Path(tree) / "bench")]
     from aiohttp import web
     from bench_web import seed_store
 
@@ -287,7 +292,7 @@ async def run(args: argparse.Namespace) -> None:
                         a, b = await asyncio.gather(c.dream(image, params, 0), c.dream(image, params, 1))
                         c.times["two dreams"] += [a, b]
                 elif scenario == "gallery":
-                    with gallery(args.rate, args.dreams) as (server, load):
+                    with gallery(args.rate, args.dreams, args.gallery_tree) as (server, load):
                         s0, l0, w0 = cpu_seconds(server.pid), cpu_seconds(load.pid), time.perf_counter()
                         for c in order:
                             c.times["gallery"].append(await c.dream(image, params))
@@ -315,8 +320,8 @@ async def run(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    if len(sys.argv) > 2 and sys.argv[1] == "--serve-gallery":
-        return serve_gallery(int(sys.argv[2]))
+    if len(sys.argv) > 3 and sys.argv[1] == "--serve-gallery":
+        return serve_gallery(int(sys.argv[2]), sys.argv[3])
     if len(sys.argv) > 3 and sys.argv[1] == "--load-gallery":
         return load_gallery(sys.argv[2], float(sys.argv[3]))
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -325,6 +330,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--rate", type=float, default=100.0, help="gallery requests per second")
     ap.add_argument("--dreams", type=int, default=300, help="dreams in the gallery's store")
+    ap.add_argument("--gallery-tree", help="serve the gallery of this checkout (e.g. another branch's "
+                    "'git archive' export) instead of this one's")  # fmt: skip
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="dreambot-contention-")
     # one tuning for every candidate (measured by the first worker, read by the others)

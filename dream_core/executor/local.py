@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from multiprocessing.connection import wait as mp_wait
 from typing import Any, Optional
 
+from dream_core.cpu_share import usable_cores
 from dream_core.executor.base import BaseExecutor
 from dream_core.executor.config import ExecutorConfig
 from dream_core.executor.devices import default_devices
@@ -37,20 +38,20 @@ log = logging.getLogger(__name__)
 _DEAD = "__dead__"
 
 
-def cpu_threads_per_worker(devices: Sequence[str]) -> Optional[int]:
-    """Torch threads for each CPU worker: the usable cores shared evenly (None when no worker is on CPU).
+def cpu_threads_per_worker(devices: Sequence[str], shared: bool = False) -> Optional[int]:
+    """Torch threads for each CPU worker (None when no worker is on CPU).
 
-    One CPU worker gets every core; N CPU workers get cores/N each, so they
-    never fight over cores (oversubscribed threads make every dream slower).
+    One CPU worker gets every core. N CPU workers get cores/N each, so they
+    never fight over cores (oversubscribed threads make every dream slower) —
+    unless their dreams share the CPU (``shared``, :mod:`dream_core.cpu_share`):
+    then each may use every core, and takes what the others leave free (a lone
+    dream every core, two at once one each on two cores).
     """
     n_cpu = sum(1 for d in devices if not d.startswith("cuda"))
     if not n_cpu:
         return None
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # pragma: no cover - not Linux
-        cores = os.cpu_count() or 1
-    return max(1, cores // n_cpu)
+    cores = usable_cores()
+    return cores if shared else max(1, cores // n_cpu)
 
 
 def worker_options(config: ExecutorConfig, devices: Sequence[str] = ()) -> WorkerOptions:
@@ -61,7 +62,7 @@ def worker_options(config: ExecutorConfig, devices: Sequence[str] = ()) -> Worke
         max_size=config.max_size,
         preload_models=config.preload_models,
         model_cache_size=config.model_cache_size,
-        torch_threads=config.torch_threads or cpu_threads_per_worker(devices),
+        torch_threads=config.torch_threads or cpu_threads_per_worker(devices, config.cpu_share == "auto"),
         cpu_share=config.cpu_share,
         progress_interval_s=config.progress_every_s,
         preview_size=config.preview_size,

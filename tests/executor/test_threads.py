@@ -16,6 +16,11 @@ def test_cpu_workers_share_the_cores():
     assert cpu_threads_per_worker(["cuda:0", "cpu"]) == cores
     assert cpu_threads_per_worker(["cuda:0", "cuda:1"]) is None
     assert cpu_threads_per_worker(["cpu"] * (cores + 3)) == 1
+    # dreams that share the CPU may each use every core: each takes what the others leave
+    assert cpu_threads_per_worker(["cpu", "cpu"], shared=True) == cores
+    assert cpu_threads_per_worker(["cuda:0", "cuda:1"], shared=True) is None
+    assert worker_options(ExecutorConfig(), ["cpu", "cpu"]).torch_threads == cores  # the default: sharing
+    assert worker_options(ExecutorConfig(cpu_share="off"), ["cpu", "cpu"]).torch_threads == max(1, cores // 2)
 
 
 def test_an_explicit_thread_count_wins():
