@@ -229,6 +229,8 @@ class Candidate:
         self.env, self.config = CANDIDATES[name]
         self.executors: list[Any] = []
         self.times: dict[str, list[float]] = {s: [] for s in SCENARIOS}
+        self.cpu: dict[str, list[float]] = {s: [] for s in SCENARIOS}  # the worker's CPU seconds per dream
+        self.last_cpu = 0.0
 
     async def start(self, stack: AsyncExitStack) -> None:
         from dream_core.executor import ExecutorConfig, create_executor
@@ -240,8 +242,16 @@ class Candidate:
                 self.executors.append(ex)
 
     async def dream(self, image: bytes, params: Any, which: int = 0) -> float:
+        pid = self.executors[which].status().workers[0].pid
+        c0 = cpu_seconds(pid)
         job = await self.executors[which].submit(image, params, user_id=1 + which)
-        return float((await job.result()).seconds)
+        seconds = float((await job.result()).seconds)
+        self.last_cpu = cpu_seconds(pid) - c0
+        return seconds
+
+    async def record(self, scenario: str, image: bytes, params: Any) -> None:
+        self.times[scenario].append(await self.dream(image, params))
+        self.cpu[scenario].append(self.last_cpu)
 
 
 def median(xs: list[float]) -> float:
@@ -282,11 +292,11 @@ async def run(args: argparse.Namespace) -> None:
             for scenario in scenarios:
                 if scenario == "quiet":
                     for c in order:
-                        c.times["quiet"].append(await c.dream(image, params))
+                        await c.record("quiet", image, params)
                 elif scenario == "busy core":
                     with spinner():
                         for c in order:
-                            c.times["busy core"].append(await c.dream(image, params))
+                            await c.record("busy core", image, params)
                 elif scenario == "two dreams":
                     for c in order:
                         a, b = await asyncio.gather(c.dream(image, params, 0), c.dream(image, params, 1))
@@ -295,7 +305,7 @@ async def run(args: argparse.Namespace) -> None:
                     with gallery(args.rate, args.dreams, args.gallery_tree) as (server, load):
                         s0, l0, w0 = cpu_seconds(server.pid), cpu_seconds(load.pid), time.perf_counter()
                         for c in order:
-                            c.times["gallery"].append(await c.dream(image, params))
+                            await c.record("gallery", image, params)
                         w = time.perf_counter() - w0
                         print(f"  round {r + 1} gallery: server {(cpu_seconds(server.pid) - s0) / w:.2f} cores, "
                               f"load process {(cpu_seconds(load.pid) - l0) / w:.2f} cores")  # fmt: skip
@@ -314,6 +324,8 @@ async def run(args: argparse.Namespace) -> None:
             m = median(c.times[s])
             cells.append(f"{m:6.2f} s" + (f" ({m / q:4.2f}x)" if s != "quiet" else f" ({m / ref_quiet:4.2f}x)"))
         print(f"{c.name:16s} " + " ".join(f"{cell:>18s}" for cell in cells))
+        cpu = [f"{median(c.cpu[s]):6.2f} CPU s" if c.cpu[s] else "" for s in scenarios]
+        print(f"{'':16s} " + " ".join(f"{cell:>18s}" for cell in cpu))
     print("(quiet column: x the first candidate's quiet; targets: "
           + ", ".join(f"{s} <= {t}x" for s, t in TARGETS.items()) + ")")  # fmt: skip
     print(f"{time.perf_counter() - t_all:.0f} s in all; load {os.getloadavg()[0]:.2f} at the end")
