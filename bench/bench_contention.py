@@ -64,6 +64,7 @@ ENV_KEYS = sorted(
 SCENARIOS = ("quiet", "busy core", "two dreams", "gallery")
 TARGETS = {"busy core": 2.3, "two dreams": 2.5, "gallery": 1.3}
 GUILD = 900_000_000_000_000_001
+SETTLE_S = 1.0  # pause before a measured dream: longer than cpu_share's window
 
 
 def chelsea_png() -> bytes:
@@ -250,6 +251,7 @@ class Candidate:
         return seconds
 
     async def record(self, scenario: str, image: bytes, params: Any) -> None:
+        await asyncio.sleep(SETTLE_S)  # the last candidate's dream is not this one's load
         self.times[scenario].append(await self.dream(image, params))
         self.cpu[scenario].append(self.last_cpu)
 
@@ -299,6 +301,7 @@ async def run(args: argparse.Namespace) -> None:
                             await c.record("busy core", image, params)
                 elif scenario == "two dreams":
                     for c in order:
+                        await asyncio.sleep(SETTLE_S)
                         a, b = await asyncio.gather(c.dream(image, params, 0), c.dream(image, params, 1))
                         c.times["two dreams"] += [a, b]
                 elif scenario == "gallery":

@@ -41,8 +41,8 @@ from dream_core.errors import DreamSettingError
 log = logging.getLogger(__name__)
 
 SHARE_ENV = "DREAMBOT_CPU_SHARE"
-SAMPLE_S = 0.25  #: seconds between samples of /proc/stat
-WINDOW_S = 1.0  #: the others' load is their average over this long
+SAMPLE_S = 0.1  #: seconds between samples of /proc/stat (~30 us each)
+WINDOW_S = 0.5  #: the others' load is their average over this long (a load that ended is soon forgotten)
 DECIDE_S = 0.5  #: during a dream, the thread count is chosen again at most this often
 SLACK = 0.5  #: a core counts as free once the others leave at least 1 - SLACK of it (rounding)
 

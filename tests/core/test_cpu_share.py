@@ -87,7 +87,7 @@ def test_the_others_load_leaves_out_this_process():
     s.feed((0.0, 100.0, 10.0), (0.5, 100.9, 10.5), (1.0, 101.8, 11.0))
     s.sample()
     s.sample()
-    # over the last second: 1.8 core-seconds busy, 1.0 of them this process's
+    # over the last half second: 0.9 core-seconds busy, 0.5 of them this process's
     assert s.others_busy() == pytest.approx(0.8)
     s.feed((2.0, 103.8, 13.0))  # this process alone on both cores
     assert s.others_busy() == pytest.approx(0.0)
