@@ -31,6 +31,11 @@ class FileBytes:
         self._size = 0
         self._reading: dict[str, asyncio.Future[bytes]] = {}
 
+    def clear(self) -> None:
+        """Forget every file's bytes."""
+        self._data.clear()
+        self._size = 0
+
     async def read(self, found: ImageFile) -> bytes:
         """The file's bytes (:class:`~bot.store.FileMissing` if it is gone)."""
         data = self._data.get(found.sha256)
