@@ -1,0 +1,404 @@
+"""The gallery's caches never show what the store no longer shows.
+
+Pages, picture lookups and picture bytes are cached (bot/web/page_cache.py,
+bot/web/file_bytes.py) until the database changes (bot/store/changes.py). These
+tests warm every cache, change the store as the bot does (publish, vote, hide,
+unpublish, delete, opt out, visibility), and ask again: on SQLite the very next
+request must show the change, in this process and in a separate ``dreambot web``
+process sharing the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+
+import aiohttp
+import pytest
+import pytest_asyncio
+
+from tests.web.conftest import _finished_dream, dreamlike, encode, get
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+GUILD = 444_000_000_000_000_001
+AUTHOR, VOTER, MODERATOR = 555_000_000_000_000_001, 555_000_000_000_000_002, 555_000_000_000_000_003
+
+
+def entry_ids(body: bytes) -> list[int]:
+    return [int(x) for x in re.findall(rb'data-dream-id="(\d+)"', body)]
+
+
+def score(body: bytes) -> int:
+    """The vote count a dream's page shows."""
+    m = re.search(rb'<span class="score">(\d+)</span>', body)
+    assert m, body[:2000]
+    return int(m.group(1))
+
+
+async def publish_one(
+    store, image, variant: int, *, user: int = AUTHOR, name: str = "Ada", guild: int = GUILD
+) -> tuple[int, str]:
+    """A finished dream published in ``guild``: its entry id and its result's versioned picture path."""
+    d, _, res = await _finished_dream(store, user, name, guild, "Cache Club", image,
+                                      encode(dreamlike(image, variant).rotate(90 * variant)))
+    entry = (await store.publish(d.id, guild, by_user_id=user)).id
+    return entry, f"/img/{entry}/result?v={res.sha256[:16]}"
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def site(tmp_path, sample_image):
+    """A store of its own (a SQLite file through the migrations) with a public gallery, and
+    the real app serving it: ``(http, store)``."""
+    from aiohttp import web
+
+    from bot.metrics import Metrics
+    from bot.settings import Settings
+    from bot.store import Store
+    from bot.web import create_web_app
+
+    settings = Settings(_env_file=None, data_dir=tmp_path / "data", web_page_size=4, web_url=None)
+    store = await Store.open(settings)
+    await store.set_gallery_visibility(GUILD, "public", guild_name="Cache Club")
+    runner = web.AppRunner(create_web_app(store, store.files, settings=settings, metrics=Metrics()))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        async with aiohttp.ClientSession(base_url=f"http://127.0.0.1:{runner.addresses[0][1]}") as http:
+            yield http, store
+    finally:
+        await runner.cleanup()
+        await store.close()
+
+
+async def warm(http, *paths: str) -> dict[str, tuple[int, object, bytes]]:
+    """Ask for each path twice (the second answer comes from the caches)."""
+    out = {}
+    for path in paths:
+        await get(http, path)
+        out[path] = await get(http, path)
+    return out
+
+
+async def test_hidden_and_deleted_entries_are_never_served_from_a_cache(site, sample_image):
+    http, store = site
+    entry, result = await publish_one(store, sample_image, 1)
+    other, _ = await publish_one(store, sample_image, 2)
+    pages = (f"/d/{entry}", f"/g/{GUILD}", f"/g/{GUILD}?sort=top", "/")
+    pictures = (result, f"/img/{entry}/result", f"/img/{entry}/thumb", f"/img/{entry}/source")
+    seen = await warm(http, *pages, *pictures)
+    assert all(status == 200 for status, _, _ in seen.values()), {p: s for p, (s, _, _) in seen.items()}
+    assert entry in entry_ids(seen[f"/g/{GUILD}"][2]) and entry in entry_ids(seen[f"/g/{GUILD}?sort=top"][2])
+    assert b"2 dreams</span>" in seen["/"][2]
+    # a shared cache (CDN, proxy) must ask again every time; browsers keep a picture briefly
+    assert seen[result][1]["Cache-Control"] == "public, max-age=300, s-maxage=0, must-revalidate"
+    etag = seen[result][1]["ETag"]
+    page_etag = seen[f"/d/{entry}"][1]["ETag"]
+    assert (await get(http, result, headers={"If-None-Match": etag}))[0] == 304
+    assert (await get(http, f"/d/{entry}", headers={"If-None-Match": page_etag}))[0] == 304
+
+    await store.hide_entry(entry, moderator=True)
+    for path in (f"/d/{entry}", *pictures):
+        assert (await get(http, path))[0] == 404, path
+    # revalidating what a browser or proxy kept: 404 too, never 304
+    assert (await get(http, result, headers={"If-None-Match": etag}))[0] == 404
+    assert (await get(http, f"/d/{entry}", headers={"If-None-Match": page_etag}))[0] == 404
+    for path in (f"/g/{GUILD}", f"/g/{GUILD}?sort=top"):
+        assert entry_ids((await get(http, path))[2]) == [other], path
+    assert b"1 dream</span>" in (await get(http, "/"))[2]
+
+    await store.unhide_entry(entry, moderator=True)
+    await warm(http, *pages, *pictures)
+    assert (await get(http, result))[0] == 200
+
+    report = await store.delete_dream((await store.get_entry(entry)).dream.id, by_user_id=AUTHOR)
+    assert report.gallery_entries == 1
+    for path in (f"/d/{entry}", *pictures):
+        assert (await get(http, path))[0] == 404, path
+    assert (await get(http, result, headers={"If-None-Match": etag}))[0] == 404
+    assert entry not in entry_ids((await get(http, f"/g/{GUILD}"))[2])
+
+
+async def test_publish_vote_unpublish_opt_out_and_visibility_show_at_once(site, sample_image):
+    http, store = site
+    first, _ = await publish_one(store, sample_image, 0)
+    await warm(http, f"/g/{GUILD}", f"/g/{GUILD}?sort=top", f"/d/{first}", "/")
+    # publish: the new entry leads the gallery
+    second, _ = await publish_one(store, sample_image, 1, user=VOTER, name="Bea")
+    assert entry_ids((await get(http, f"/g/{GUILD}"))[2])[:2] == [second, first]
+    # vote: the count on the dream's page and the top order change
+    await warm(http, f"/d/{second}", f"/g/{GUILD}?sort=top")
+    assert score((await get(http, f"/d/{second}"))[2]) == 0
+    await store.vote(second, MODERATOR)
+    assert score((await get(http, f"/d/{second}"))[2]) == 1
+    assert entry_ids((await get(http, f"/g/{GUILD}?sort=top"))[2])[0] == second
+    await store.unvote(second, MODERATOR)
+    assert score((await get(http, f"/d/{second}"))[2]) == 0
+    # unpublish
+    await store.unpublish(second, by_user_id=VOTER)
+    assert (await get(http, f"/d/{second}"))[0] == 404
+    assert second not in entry_ids((await get(http, f"/g/{GUILD}"))[2])
+    # the author opts out of galleries: their entries go
+    await warm(http, f"/d/{first}", f"/img/{first}/thumb")
+    await store.set_gallery_opt_out(AUTHOR, True)
+    assert (await get(http, f"/d/{first}"))[0] == 404
+    assert (await get(http, f"/img/{first}/thumb"))[0] == 404
+    await store.set_gallery_opt_out(AUTHOR, False)
+    assert (await get(http, f"/d/{first}"))[0] == 200
+    # the server closes its gallery
+    await warm(http, f"/g/{GUILD}", f"/d/{first}", "/")
+    await store.set_gallery_visibility(GUILD, "off")
+    assert (await get(http, f"/g/{GUILD}"))[0] == 404
+    assert (await get(http, f"/d/{first}"))[0] == 404
+    assert b"Cache Club" not in (await get(http, "/"))[2]
+    await store.set_gallery_visibility(GUILD, "public")
+    assert (await get(http, f"/d/{first}"))[0] == 200
+
+
+async def test_pages_answer_revalidation_with_304_until_they_change(site, sample_image):
+    http, store = site
+    entry, _ = await publish_one(store, sample_image, 2)
+    status, headers, body = await get(http, f"/d/{entry}")
+    assert status == 200 and headers["ETag"] and headers["Cache-Control"] == "public, no-cache"
+    status, h304, body304 = await get(http, f"/d/{entry}", headers={"If-None-Match": headers["ETag"]})
+    assert status == 304 and body304 == b"" and h304["ETag"] == headers["ETag"]
+    assert h304["Cache-Control"] == "public, no-cache" and h304["X-Frame-Options"] == "DENY"
+    await store.vote(entry, MODERATOR)
+    status, changed, body = await get(http, f"/d/{entry}", headers={"If-None-Match": headers["ETag"]})
+    assert status == 200 and changed["ETag"] != headers["ETag"] and score(body) == 1
+
+
+async def test_a_value_built_while_a_commit_lands_is_not_reused(site, sample_image):
+    """The page cache tags a value with the change token read *before* building it."""
+    from bot.store.changes import watcher_for
+    from bot.web.page_cache import PageCache
+
+    _, store = site
+    entry, _ = await publish_one(store, sample_image, 0)
+    watcher = watcher_for(store.db)
+    cache: PageCache[str] = PageCache(watcher)
+    builds = []
+
+    async def build_while_hiding() -> str:
+        builds.append("built")
+        await store.hide_entry(entry, moderator=True)  # lands after the build read the store
+        return "visible"
+
+    async def build() -> str:
+        builds.append("built")
+        return "hidden"
+
+    try:
+        assert await cache.get("page", build_while_hiding) == "visible"
+        assert await cache.get("page", build) == "hidden"
+        assert await cache.get("page", build) == "hidden"
+        assert builds == ["built", "built"]  # kept once nothing changed
+    finally:
+        watcher.close()
+        await store.unhide_entry(entry, moderator=True)
+
+
+async def test_concurrent_misses_share_one_build(site):
+    from bot.store.changes import watcher_for
+    from bot.web.page_cache import PageCache
+
+    _, store = site
+    watcher = watcher_for(store.db)
+    cache: PageCache[int] = PageCache(watcher)
+    release = asyncio.Event()
+    builds = 0
+
+    async def build() -> int:
+        nonlocal builds
+        builds += 1
+        await release.wait()
+        return 42
+
+    try:
+        waiting = [asyncio.ensure_future(cache.get("page", build)) for _ in range(20)]
+        await asyncio.sleep(0)
+        release.set()
+        assert await asyncio.gather(*waiting) == [42] * 20
+        assert builds == 1
+    finally:
+        watcher.close()
+
+
+async def test_change_tokens_follow_commits_of_other_connections(tmp_path):
+    """SQLite's data_version: equal while nothing is committed, different after a commit
+    by any other connection; an in-memory database is never cached."""
+    from bot.settings import Settings
+    from bot.store import Database, FileStore, Store
+    from bot.store.changes import ChangeWatcher, SqliteDataVersion, watcher_for
+
+    store = await Store.open(Settings(_env_file=None, data_dir=tmp_path))
+    await store.touch_guild(GUILD, "Cache Club")
+    watcher = watcher_for(store.db)
+    try:
+        assert isinstance(watcher, SqliteDataVersion)
+        before = await watcher.token()
+        await store.get_guild(GUILD)  # a read commits nothing
+        assert await watcher.token() == before
+        await store.touch_guild(GUILD, "Renamed")
+        after = await watcher.token()
+        assert after != before and await watcher.token() == after
+    finally:
+        watcher.close()
+        await store.close()
+    memory = Store(Database("sqlite+aiosqlite:///:memory:"), FileStore(tmp_path / "files"))
+    never = watcher_for(memory.db)
+    assert type(never) is ChangeWatcher and await never.token() != await never.token()
+    await memory.close()
+
+
+@pytest.mark.skipif(
+    not os.environ.get("DREAMBOT_TEST_DATABASE_URL", "").startswith("postgres"),
+    reason="needs DREAMBOT_TEST_DATABASE_URL=postgresql+asyncpg://...",
+)
+async def test_postgres_change_tokens_follow_commits(tmp_path):
+    from bot.store import Database, FileStore, Store
+    from bot.store.changes import PostgresSnapshot, watcher_for
+    from bot.store.migrate import upgrade_async
+
+    url = os.environ["DREAMBOT_TEST_DATABASE_URL"]
+    await upgrade_async(url)
+    writer = Store(Database(url), FileStore(tmp_path / "files"))
+    reader = Database(url)  # another connection pool, as a separate web process has
+    watcher = watcher_for(reader)
+    try:
+        assert isinstance(watcher, PostgresSnapshot)
+        watcher.poll_s = 0.0
+        before = await watcher.token()
+        assert await watcher.token() == before
+        await writer.rotate_gallery_token(GUILD)  # commits (the guild is created the first time)
+        assert await watcher.token() != before
+    finally:
+        await reader.dispose()
+        await writer.close()
+
+
+# ------------------------------------------------------------------ two processes
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _fetch(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as r:
+            return r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers), err.read()
+
+
+DATABASES = [
+    "sqlite",
+    pytest.param(
+        "postgres",
+        marks=pytest.mark.skipif(
+            not os.environ.get("DREAMBOT_TEST_DATABASE_URL", "").startswith("postgres"),
+            reason="needs DREAMBOT_TEST_DATABASE_URL=postgresql+asyncpg://...",
+        ),
+    ),
+]
+
+
+@pytest.mark.slow  # a dreambot web process
+@pytest.mark.parametrize("database", DATABASES)
+async def test_a_separate_web_process_shows_the_bots_changes(tmp_path, sample_image, database):
+    """The bot (this process's store) and ``dreambot web`` (a real second process) share
+    one database: the web process's caches drop what the bot changes. On SQLite its
+    next request shows the change; on PostgreSQL any request from
+    :data:`~bot.store.changes.POSTGRES_POLL_S` after the commit does."""
+    import random
+
+    from bot.settings import Settings
+    from bot.store import Store
+    from bot.store.changes import POSTGRES_POLL_S
+
+    data = tmp_path / "data"
+    url = os.environ["DREAMBOT_TEST_DATABASE_URL"] if database == "postgres" else None
+    # PostgreSQL keeps what earlier runs wrote: a gallery of this run's own
+    guild = GUILD if url is None else random.randrange(10**17, 10**18)
+    author = AUTHOR if url is None else guild + 1
+    settle = 0.0 if url is None else POSTGRES_POLL_S + 0.1
+    store = await Store.open(Settings(_env_file=None, data_dir=data, database_url=url))
+    await store.set_gallery_visibility(guild, "public", guild_name="Cache Club")
+    entry, result = await publish_one(store, sample_image, 1, user=author, guild=guild)
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DREAMBOT_DATA_DIR": str(data),
+        "DREAMBOT_WEB_HOST": "127.0.0.1",
+        "DREAMBOT_WEB_PORT": str(port),
+        "DREAMBOT_METRICS_PORT": "0",
+        "DREAMBOT_LOG_LEVEL": "WARNING",
+    }
+    env.pop("DREAMBOT_DATABASE_URL", None)
+    if url is not None:
+        env["DREAMBOT_DATABASE_URL"] = url
+    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "web"], env=env, cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+
+    async def fetch(path: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+        return await asyncio.to_thread(_fetch, base + path, headers)
+
+    async def changed() -> None:
+        """After a commit: the next request must show it (SQLite), or one this long after it."""
+        await asyncio.sleep(settle)
+
+    try:
+        for _ in range(300):  # up to a minute for the process to listen
+            assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
+            try:
+                await fetch("/healthz")
+                break
+            except (urllib.error.URLError, ConnectionError):
+                await asyncio.sleep(0.2)
+        paths = (f"/d/{entry}", f"/g/{guild}", "/", result, f"/img/{entry}/thumb")
+        for path in paths * 2:  # the second round is served from the web process's caches
+            assert (await fetch(path))[0] == 200, path
+        etag = (await fetch(result))[1]["ETag"]
+        assert score((await fetch(f"/d/{entry}"))[2]) == 0
+
+        await store.vote(entry, VOTER)
+        await changed()
+        assert score((await fetch(f"/d/{entry}"))[2]) == 1
+        second, _ = await publish_one(store, sample_image, 2, user=VOTER, name="Bea", guild=guild)
+        await changed()
+        assert entry_ids((await fetch(f"/g/{guild}"))[2]) == [second, entry]
+
+        await store.hide_entry(entry, moderator=True)
+        await changed()
+        for path in (f"/d/{entry}", result, f"/img/{entry}/thumb"):
+            assert (await fetch(path))[0] == 404, path
+        assert (await fetch(result, {"If-None-Match": etag}))[0] == 404
+        assert entry_ids((await fetch(f"/g/{guild}"))[2]) == [second]
+
+        await store.unhide_entry(entry, moderator=True)
+        await changed()
+        assert (await fetch(f"/d/{entry}"))[0] == 200
+        await store.delete_user_data(author)
+        await changed()
+        for path in (f"/d/{entry}", result, f"/img/{entry}/thumb"):
+            assert (await fetch(path))[0] == 404, path
+        assert entry_ids((await fetch(f"/g/{guild}"))[2]) == [second]
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(proc.wait, 20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        await store.close()
