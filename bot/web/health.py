@@ -10,6 +10,7 @@ second.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from typing import Any, Optional
 
@@ -47,14 +48,24 @@ async def check_executor(executor: Any, metrics: Optional[Metrics] = None) -> di
     return result
 
 
-async def healthz(request: web.Request) -> web.Response:
-    checks: dict[str, Any] = {"store": await request.app[STORE_CHECK_KEY]()}
-    executor = request.app[EXECUTOR_KEY]
-    if executor is not None:
-        checks["executor"] = await check_executor(executor, request.app[METRICS_KEY])
+def _answer(checks: dict[str, Any]) -> tuple[int, bytes]:
     ok = all(c["ok"] for c in checks.values())
     body = {"status": "ok" if ok else "unavailable", "checks": checks}
-    return web.json_response(body, status=200 if ok else 503, headers={"Cache-Control": "no-store"})
+    return (200 if ok else 503), json.dumps(body).encode()
+
+
+async def healthz(request: web.Request) -> web.Response:
+    store_check = request.app[STORE_CHECK_KEY]
+    store = await store_check()
+    executor = request.app[EXECUTOR_KEY]
+    if executor is None:  # the answer changes only with the store's check: encoded once per check
+        if store_check.answer is None or store_check.answer[0] is not store:
+            store_check.answer = (store, *_answer({"store": store}))
+        _, status, body = store_check.answer
+    else:
+        status, body = _answer({"store": store, "executor": await check_executor(executor, request.app[METRICS_KEY])})
+    headers = {"Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store"}
+    return web.Response(body=body, status=status, headers=headers)
 
 
 async def dream_counts(store: Any) -> dict[str, int]:

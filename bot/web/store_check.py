@@ -56,6 +56,8 @@ class StoreCheck:
         self._result: dict[str, Any] = {}
         self._checked_at = float("-inf")
         self._pending: Optional[asyncio.Future[dict[str, Any]]] = None
+        #: ``/healthz``'s encoded answer for the last result: ``(result, status, body)``
+        self.answer: Optional[tuple[dict[str, Any], int, bytes]] = None
 
     async def __call__(self) -> dict[str, Any]:
         if time.monotonic() - self._checked_at < self.ttl_s:
