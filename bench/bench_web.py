@@ -229,7 +229,7 @@ async def explain(store: Any) -> None:
         await store.list_gallery(GUILD, sort="top", page=4, page_size=24)
         first = (await store.list_gallery(GUILD, page=0, page_size=1)).items[0].id
         await store.get_entry(first)
-        await store.list_public_galleries()
+        await store.list_public_covers()
     finally:
         event.remove(engine, "before_cursor_execute", record)
     unique: dict[str, Any] = {}
