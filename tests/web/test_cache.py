@@ -402,3 +402,28 @@ async def test_a_separate_web_process_shows_the_bots_changes(tmp_path, sample_im
             proc.kill()
             proc.wait()
         await store.close()
+
+
+async def test_healthz_repeats_the_store_check_for_at_most_its_ttl(tmp_path):
+    """/healthz's store check is repeated for its TTL (a second by default), then asked
+    again: a store that stops answering shows."""
+    from bot.settings import Settings
+    from bot.store import Store
+    from bot.web.store_check import STORE_CHECK_TTL_S, StoreCheck
+
+    data = tmp_path / "data"
+    store = await Store.open(Settings(_env_file=None, data_dir=data))
+    try:
+        check = StoreCheck(store, ttl_s=3600)
+        assert check.ttl_s == 3600 and StoreCheck(store).ttl_s == STORE_CHECK_TTL_S == 1.0
+        first = await check()
+        assert first["ok"] is True
+        # the database goes away: its folder is moved and the pool's connections dropped
+        data.rename(tmp_path / "moved")
+        await store.db.dispose()
+        assert await check() is first  # within the TTL: the same answer
+        check.ttl_s = 0.0
+        gone = await check()
+        assert gone["ok"] is False and gone["error"]
+    finally:
+        await store.close()
