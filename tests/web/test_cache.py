@@ -427,3 +427,31 @@ async def test_healthz_repeats_the_store_check_for_at_most_its_ttl(tmp_path):
         assert gone["ok"] is False and gone["error"]
     finally:
         await store.close()
+
+
+async def test_front_page_covers_are_each_gallerys_top_entry(site, sample_image):
+    """Galleries most recently active first, each with its most-voted visible entry
+    (newest among equals) as the cover; a hidden cover is replaced on the next request."""
+    http, store = site
+    other = GUILD + 1
+    await store.set_gallery_visibility(other, "public", guild_name="Second Club")
+    older, _ = await publish_one(store, sample_image, 0)
+    top, _ = await publish_one(store, sample_image, 1)
+    newest, _ = await publish_one(store, sample_image, 2)
+    for voter in (VOTER, MODERATOR):
+        await store.vote(top, voter)
+    await store.vote(older, VOTER)
+    lone, _ = await publish_one(store, sample_image, 3, guild=other)  # the latest activity
+
+    def cards(body: bytes) -> list[tuple[int, int]]:
+        """(guild, cover entry) of each card, in order."""
+        found = re.findall(rb'href="/g/(\d+)">\s*<img src="/img/(\d+)/thumb\?v=[0-9a-f]{16}"', body)
+        return [(int(g), int(e)) for g, e in found]
+
+    assert cards((await get(http, "/"))[2]) == [(other, lone), (GUILD, top)]
+    await store.hide_entry(top, moderator=True)
+    assert cards((await get(http, "/"))[2]) == [(other, lone), (GUILD, older)]
+    await store.unvote(older, VOTER)  # no votes left: the newest
+    assert cards((await get(http, "/"))[2]) == [(other, lone), (GUILD, newest)]
+    await store.set_gallery_visibility(other, "off")
+    assert cards((await get(http, "/"))[2]) == [(GUILD, newest)]
