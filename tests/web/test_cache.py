@@ -4,20 +4,14 @@ Pages, picture lookups and picture bytes are cached (bot/web/page_cache.py,
 bot/web/file_bytes.py) until the database changes (bot/store/changes.py). These
 tests warm every cache, change the store as the bot does (publish, vote, hide,
 unpublish, delete, opt out, visibility), and ask again: on SQLite the very next
-request must show the change, in this process and in a separate ``dreambot web``
-process sharing the database.
+request must show the change (a separate ``dreambot web`` process sharing the
+database: test_cache_across_processes.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import signal
-import subprocess
-import sys
-import urllib.error
-import urllib.request
 
 import aiohttp
 import pytest
@@ -229,179 +223,6 @@ async def test_concurrent_misses_share_one_build(site):
         assert builds == 1
     finally:
         watcher.close()
-
-
-async def test_change_tokens_follow_commits_of_other_connections(tmp_path):
-    """SQLite's data_version: equal while nothing is committed, different after a commit
-    by any other connection; an in-memory database is never cached."""
-    from bot.settings import Settings
-    from bot.store import Database, FileStore, Store
-    from bot.store.changes import ChangeWatcher, SqliteDataVersion, watcher_for
-
-    store = await Store.open(Settings(_env_file=None, data_dir=tmp_path))
-    await store.touch_guild(GUILD, "Cache Club")
-    watcher = watcher_for(store.db)
-    try:
-        assert isinstance(watcher, SqliteDataVersion)
-        before = await watcher.token()
-        await store.get_guild(GUILD)  # a read commits nothing
-        assert await watcher.token() == before
-        await store.touch_guild(GUILD, "Renamed")
-        after = await watcher.token()
-        assert after != before and await watcher.token() == after
-    finally:
-        watcher.close()
-        await store.close()
-    memory = Store(Database("sqlite+aiosqlite:///:memory:"), FileStore(tmp_path / "files"))
-    never = watcher_for(memory.db)
-    assert type(never) is ChangeWatcher and await never.token() != await never.token()
-    await memory.close()
-
-
-@pytest.mark.skipif(
-    not os.environ.get("DREAMBOT_TEST_DATABASE_URL", "").startswith("postgres"),
-    reason="needs DREAMBOT_TEST_DATABASE_URL=postgresql+asyncpg://...",
-)
-async def test_postgres_change_tokens_follow_commits(tmp_path):
-    from bot.store import Database, FileStore, Store
-    from bot.store.changes import PostgresSnapshot, watcher_for
-    from bot.store.migrate import upgrade_async
-
-    url = os.environ["DREAMBOT_TEST_DATABASE_URL"]
-    await upgrade_async(url)
-    writer = Store(Database(url), FileStore(tmp_path / "files"))
-    reader = Database(url)  # another connection pool, as a separate web process has
-    watcher = watcher_for(reader)
-    try:
-        assert isinstance(watcher, PostgresSnapshot)
-        watcher.poll_s = 0.0
-        before = await watcher.token()
-        assert await watcher.token() == before
-        await writer.rotate_gallery_token(GUILD)  # commits (the guild is created the first time)
-        assert await watcher.token() != before
-    finally:
-        await reader.dispose()
-        await writer.close()
-
-
-# ------------------------------------------------------------------ two processes
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _fetch(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
-    request = urllib.request.Request(url, headers=headers or {})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as r:
-            return r.status, dict(r.headers), r.read()
-    except urllib.error.HTTPError as err:
-        return err.code, dict(err.headers), err.read()
-
-
-DATABASES = [
-    "sqlite",
-    pytest.param(
-        "postgres",
-        marks=pytest.mark.skipif(
-            not os.environ.get("DREAMBOT_TEST_DATABASE_URL", "").startswith("postgres"),
-            reason="needs DREAMBOT_TEST_DATABASE_URL=postgresql+asyncpg://...",
-        ),
-    ),
-]
-
-
-@pytest.mark.slow  # a dreambot web process
-@pytest.mark.parametrize("database", DATABASES)
-async def test_a_separate_web_process_shows_the_bots_changes(tmp_path, sample_image, database):
-    """The bot (this process's store) and ``dreambot web`` (a real second process) share
-    one database: the web process's caches drop what the bot changes. On SQLite its
-    next request shows the change; on PostgreSQL any request from
-    :data:`~bot.store.changes.POSTGRES_POLL_S` after the commit does."""
-    import random
-
-    from bot.settings import Settings
-    from bot.store import Store
-    from bot.store.changes import POSTGRES_POLL_S
-
-    data = tmp_path / "data"
-    url = os.environ["DREAMBOT_TEST_DATABASE_URL"] if database == "postgres" else None
-    # PostgreSQL keeps what earlier runs wrote: a gallery of this run's own
-    guild = GUILD if url is None else random.randrange(10**17, 10**18)
-    author = AUTHOR if url is None else guild + 1
-    settle = 0.0 if url is None else POSTGRES_POLL_S + 0.1
-    store = await Store.open(Settings(_env_file=None, data_dir=data, database_url=url))
-    await store.set_gallery_visibility(guild, "public", guild_name="Cache Club")
-    entry, result = await publish_one(store, sample_image, 1, user=author, guild=guild)
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DREAMBOT_DATA_DIR": str(data),
-        "DREAMBOT_WEB_HOST": "127.0.0.1",
-        "DREAMBOT_WEB_PORT": str(port),
-        "DREAMBOT_METRICS_PORT": "0",
-        "DREAMBOT_LOG_LEVEL": "WARNING",
-    }
-    env.pop("DREAMBOT_DATABASE_URL", None)
-    if url is not None:
-        env["DREAMBOT_DATABASE_URL"] = url
-    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "web"], env=env, cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-
-    async def fetch(path: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
-        return await asyncio.to_thread(_fetch, base + path, headers)
-
-    async def changed() -> None:
-        """After a commit: the next request must show it (SQLite), or one this long after it."""
-        await asyncio.sleep(settle)
-
-    try:
-        for _ in range(300):  # up to a minute for the process to listen
-            assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
-            try:
-                await fetch("/healthz")
-                break
-            except (urllib.error.URLError, ConnectionError):
-                await asyncio.sleep(0.2)
-        paths = (f"/d/{entry}", f"/g/{guild}", "/", result, f"/img/{entry}/thumb")
-        for path in paths * 2:  # the second round is served from the web process's caches
-            assert (await fetch(path))[0] == 200, path
-        etag = (await fetch(result))[1]["ETag"]
-        assert score((await fetch(f"/d/{entry}"))[2]) == 0
-
-        await store.vote(entry, VOTER)
-        await changed()
-        assert score((await fetch(f"/d/{entry}"))[2]) == 1
-        second, _ = await publish_one(store, sample_image, 2, user=VOTER, name="Bea", guild=guild)
-        await changed()
-        assert entry_ids((await fetch(f"/g/{guild}"))[2]) == [second, entry]
-
-        await store.hide_entry(entry, moderator=True)
-        await changed()
-        for path in (f"/d/{entry}", result, f"/img/{entry}/thumb"):
-            assert (await fetch(path))[0] == 404, path
-        assert (await fetch(result, {"If-None-Match": etag}))[0] == 404
-        assert entry_ids((await fetch(f"/g/{guild}"))[2]) == [second]
-
-        await store.unhide_entry(entry, moderator=True)
-        await changed()
-        assert (await fetch(f"/d/{entry}"))[0] == 200
-        await store.delete_user_data(author)
-        await changed()
-        for path in (f"/d/{entry}", result, f"/img/{entry}/thumb"):
-            assert (await fetch(path))[0] == 404, path
-        assert entry_ids((await fetch(f"/g/{guild}"))[2]) == [second]
-        proc.send_signal(signal.SIGTERM)
-        assert await asyncio.to_thread(proc.wait, 20) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        await store.close()
 
 
 async def test_healthz_repeats_the_store_check_for_at_most_its_ttl(tmp_path):
