@@ -112,7 +112,7 @@ def create_web_app(
     app[GALLERY_KEY] = GalleryReader(store, files, page_size=settings.web_page_size)
     watcher = _watcher(store)
     app[PAGES_KEY] = PageCache(watcher)
-    app[PICTURES_KEY] = PageCache(watcher)
+    app[PICTURES_KEY] = PageCache(watcher, max_entries=4096)  # small records: which file, may it be seen
     app[FILE_BYTES_KEY] = FileBytes()
     app[STORE_CHECK_KEY] = StoreCheck(store)
 

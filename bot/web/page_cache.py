@@ -29,8 +29,8 @@ from bot.store.changes import ChangeWatcher
 
 V = TypeVar("V")
 
-#: entries kept by default: pages of a few big galleries, every picture lookup of a spike
-DEFAULT_ENTRIES = 4096
+#: entries kept by default (pages are 5-30 kB: up to ~30 MB of pages)
+DEFAULT_ENTRIES = 1024
 
 
 @dataclass(frozen=True)
@@ -48,24 +48,18 @@ class CachedPage:
         return cls(body, dict(headers), f'"{digest}"')
 
 
-@dataclass
-class _Entry(Generic[V]):
-    token: object
-    value: V
-
-
 class PageCache(Generic[V]):
     """A versioned LRU: ``await cache.get(key, build)`` returns the value stored for ``key``
     while the database has not changed since it was built, else ``await build()`` (once
-    for all concurrent callers) and keeps it."""
+    for all concurrent callers) and keeps it. Every value belongs to the token of the
+    moment: when the token moves, they all go at once (tokens never come back)."""
 
     def __init__(self, watcher: ChangeWatcher, *, max_entries: int = DEFAULT_ENTRIES) -> None:
         self.watcher = watcher
         self.max_entries = max_entries
-        self._entries: OrderedDict[Hashable, _Entry[V]] = OrderedDict()
+        self._token: object = object()
+        self._entries: OrderedDict[Hashable, V] = OrderedDict()
         self._building: dict[tuple[Hashable, object], asyncio.Future[V]] = {}
-        self.hits = 0
-        self.misses = 0
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -76,12 +70,12 @@ class PageCache(Generic[V]):
 
     async def get(self, key: Hashable, build: Callable[[], Awaitable[V]]) -> V:
         token = await self.watcher.token()
-        entry = self._entries.get(key)
-        if entry is not None and entry.token == token:
+        if token != self._token:
+            self._token = token
+            self._entries.clear()
+        elif key in self._entries:
             self._entries.move_to_end(key)
-            self.hits += 1
-            return entry.value
-        self.misses += 1
+            return self._entries[key]
         flight = (key, token)
         pending = self._building.get(flight)
         if pending is None:
@@ -93,16 +87,14 @@ class PageCache(Generic[V]):
 
     async def _build(self, key: Hashable, token: object, build: Callable[[], Awaitable[V]]) -> V:
         value = await build()
-        self._store(key, token, value)
+        if token == self._token:  # else the database changed meanwhile: not for keeping
+            self._entries[key] = value
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
         return value
 
     def _done(self, flight: tuple[Hashable, object], future: asyncio.Future[V]) -> None:
         self._building.pop(flight, None)
         if not future.cancelled():
             future.exception()  # retrieved: every waiter may have gone
-
-    def _store(self, key: Hashable, token: object, value: V) -> None:
-        self._entries[key] = _Entry(token, value)
-        self._entries.move_to_end(key)
-        while len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)

@@ -170,7 +170,9 @@ async def test_pages_answer_revalidation_with_304_until_they_change(site, sample
 
 
 async def test_a_value_built_while_a_commit_lands_is_not_reused(site, sample_image):
-    """The page cache tags a value with the change token read *before* building it."""
+    """The page cache keeps a value only under the change token read *before* building it:
+    one built while a commit lands is handed to its own callers but never reused, also
+    when a newer request already rebuilt the key."""
     from bot.store.changes import watcher_for
     from bot.web.page_cache import PageCache
 
@@ -179,24 +181,31 @@ async def test_a_value_built_while_a_commit_lands_is_not_reused(site, sample_ima
     watcher = watcher_for(store.db)
     cache: PageCache[str] = PageCache(watcher)
     builds = []
+    hidden, release = asyncio.Event(), asyncio.Event()
 
     async def build_while_hiding() -> str:
-        builds.append("built")
+        builds.append("stale")
         await store.hide_entry(entry, moderator=True)  # lands after the build read the store
+        hidden.set()
+        await release.wait()
         return "visible"
 
     async def build() -> str:
-        builds.append("built")
+        builds.append("fresh")
         return "hidden"
 
     try:
-        assert await cache.get("page", build_while_hiding) == "visible"
-        assert await cache.get("page", build) == "hidden"
-        assert await cache.get("page", build) == "hidden"
-        assert builds == ["built", "built"]  # kept once nothing changed
+        slow = asyncio.ensure_future(cache.get("page", build_while_hiding))
+        await hidden.wait()
+        assert await cache.get("page", build) == "hidden"  # a request after the commit
+        release.set()
+        assert await slow == "visible"  # its own caller gets what it asked for ...
+        assert await cache.get("page", build) == "hidden"  # ... nobody else
+        assert builds == ["stale", "fresh"]
+        await store.unhide_entry(entry, moderator=True)
+        assert await cache.get("page", build) == "hidden" and builds == ["stale", "fresh", "fresh"]
     finally:
         watcher.close()
-        await store.unhide_entry(entry, moderator=True)
 
 
 async def test_concurrent_misses_share_one_build(site):
