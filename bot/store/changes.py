@@ -104,16 +104,17 @@ class PostgresSnapshot(ChangeWatcher):
 
     async def _read(self) -> object:
         from sqlalchemy import text
+        from sqlalchemy.exc import ProgrammingError
 
         async with self.engine.connect() as conn:
             while True:
                 try:
                     return str(await conn.scalar(text(self.QUERIES[self._query])))
-                except Exception:
+                except ProgrammingError:  # no such function: before PostgreSQL 13
                     if self._query + 1 >= len(self.QUERIES):
                         raise
                     await conn.rollback()
-                    self._query += 1  # before PostgreSQL 13
+                    self._query += 1
 
     async def token(self) -> object:
         if time.monotonic() - self._read_at < self.poll_s:

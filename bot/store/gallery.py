@@ -49,13 +49,13 @@ def _shown(guild_id: Any, include_hidden: bool = False) -> Select:
     return select(GalleryEntry.id).where(GalleryEntry.guild_id == guild_id, *_shown_where(include_hidden))
 
 
-def _order(sort: GallerySort) -> list[Any]:
+def _order(sort: GallerySort, *, backwards: bool = False) -> list[Any]:
     """``recent`` walks the (guild_id, created_at) index backwards: no sort, and a page stops
     reading once it has its rows (ids break ties; SQLite's index holds them too). ``top``
-    counts every entry's votes (one index probe each) and sorts."""
-    if sort == "top":
-        return [_votes().desc(), GalleryEntry.id.desc()]
-    return [GalleryEntry.created_at.desc(), GalleryEntry.id.desc()]
+    counts every entry's votes (one index probe each) and sorts. ``backwards``: the same
+    order from its other end (ties are broken by id, so it is exactly the reverse)."""
+    keys = [_votes(), GalleryEntry.id] if sort == "top" else [GalleryEntry.created_at, GalleryEntry.id]
+    return [key.asc() if backwards else key.desc() for key in keys]
 
 
 def _item(entry: GalleryEntry, dream: Dream, author: User, votes: Any) -> GalleryItem:
@@ -215,10 +215,19 @@ class GalleryOps(StoreBase):
         page = max(0, int(page))
         page_size = max(1, min(int(page_size), 100))
         visible = _shown(guild_id, include_hidden)
+        start = page * page_size
         async with self.db.read() as s:
             total = int(await s.scalar(select(func.count()).select_from(visible.subquery())) or 0)
-            # the page's ids first, then only those rows in full
-            ids = list(await s.scalars(visible.order_by(*_order(sort)).offset(page * page_size).limit(page_size)))
+            # the page's ids first, then only those rows in full. A page past the middle is
+            # read from the other end: the database skips (and, for top, sorts) fewer rows
+            if start >= total:
+                ids: list[int] = []
+            elif 2 * start < total:
+                ids = list(await s.scalars(visible.order_by(*_order(sort)).offset(start).limit(page_size)))
+            else:
+                end = min(total, start + page_size)
+                q = visible.order_by(*_order(sort, backwards=True)).offset(total - end).limit(end - start)
+                ids = list(reversed(list(await s.scalars(q))))
             return Page(await self._items(s, ids), page, page_size, total)
 
     async def list_public_covers(self) -> list[tuple[GallerySummary, GalleryItem]]:

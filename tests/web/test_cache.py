@@ -285,3 +285,30 @@ async def test_front_page_covers_are_each_gallerys_top_entry(site, sample_image)
     assert cards((await get(http, "/"))[2]) == [(other, lone), (GUILD, newest)]
     await store.set_gallery_visibility(other, "off")
     assert cards((await get(http, "/"))[2]) == [(GUILD, newest)]
+
+
+async def test_every_page_of_both_orders_in_sequence(site, sample_image):
+    """Pages past the middle are read from the other end of the order: together the pages
+    still give every entry once, in order (most votes then newest, or newest first)."""
+    http, store = site
+    guild = GUILD + 2
+    await store.set_gallery_visibility(guild, "public", guild_name="Paging Club")
+    votes = [0, 2, 0, 1, 2, 0, 1, 3, 0, 1, 0]
+    entries = []
+    for i, n in enumerate(votes):
+        entry, _ = await publish_one(store, sample_image, i, guild=guild)
+        for voter in range(n):
+            await store.vote(entry, VOTER + 10 + voter)
+        entries.append(entry)
+    expected = {
+        "recent": sorted(entries, reverse=True),
+        "top": [e for _, e in sorted(zip(votes, entries, strict=True), key=lambda x: (-x[0], -x[1]))],
+    }
+    for sort, order in expected.items():
+        shown = []
+        for page in (1, 2, 3):  # 4 a page: page 3 (3 entries) is past the middle of 11
+            status, _, body = await get(http, f"/g/{guild}?sort={sort}&page={page}")
+            assert status == 200, (sort, page)
+            shown += entry_ids(body)
+        assert shown == order, sort
+        assert (await get(http, f"/g/{guild}?sort={sort}&page=4"))[0] == 404
