@@ -21,7 +21,7 @@ COPY dream_core ./dream_core
 COPY bot ./bot
 COPY migrations ./migrations
 # torch/torchvision come from the base image; the range in pyproject admits them.
-RUN pip install ".[ray]" \
+RUN pip install ".[ray,postgres]" \
     && useradd --create-home --uid 10001 dreambot \
     && mkdir -p /data && chown dreambot:dreambot /data
 

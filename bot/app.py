@@ -135,6 +135,7 @@ class _DreamBotMixin:
         self._stop_hooks: list[Hook] = []
         self.commands_synced = False
         self.web_runner: Any = None  # the web gallery's aiohttp AppRunner, when it runs in-process
+        self.draining = False  # stopping for a restart (bot.drain): /healthz says so
 
     def _client_options(self, settings: Settings) -> dict[str, Any]:
         """Extra discord.py client options (a default each; ``kwargs`` given to ``__init__`` win)."""
@@ -171,7 +172,8 @@ class _DreamBotMixin:
         return synced
 
     async def close(self) -> None:
-        await self.dreams.shutdown()
+        # whatever is still under way goes to the next start (the durable queue), not to waste
+        await self.dreams.hand_over()
         try:
             await super().close()  # type: ignore[misc]
         finally:

@@ -10,22 +10,20 @@ table of handlers.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Optional
 
 import discord
 
-from bot.attachments import InputImage
-from bot.clip_input import ClipRejected, inspect_clip
+from bot.clip_input import ClipRejected
 from bot.collaborators import DreamRecords, Files
-from bot.dream_runner import DreamRequest, DreamRunner
+from bot.dream_request import DreamRequest
+from bot.dream_runner import DreamRunner
 from bot.gallery_service import GalleryService
 from bot.params_policy import ParamsPolicy
 from bot.replies import SORRY, UserError, fail_early, find_dream, is_admin, send_error
 from bot.store.errors import StoreError
-from bot.store.files import FileRef
+from bot.stored_inputs import stored_guide, stored_image
 from bot.views import SavePresetModal
 from dream_core.errors import DreamParamsError
 
@@ -161,39 +159,12 @@ class ButtonController:
             source = dream.result if deeper else dream.source
             params = self.policy.again_params(dream.params)
             zoom_result = deeper and bool(dream.params.zoom_frames)
-            image = await self._stored_image(source, f"dream-{dream_id}", as_clip=not zoom_result)
-            guide, notes = await self._stored_guide(dream.guide, f"guide-{dream_id}")
+            clip_limits = self.runner.limits.image_limits.clip
+            image = await stored_image(self.files, source, f"dream-{dream_id}", clip_limits, as_clip=not zoom_result)
+            guide, notes = await stored_guide(self.files, dream.guide, f"guide-{dream_id}")
             again = "deeper" if deeper else "again"
             request = DreamRequest.by(interaction, params, image, guide=guide, source=again, notes=notes)
         except (UserError, DreamParamsError, ClipRejected) as exc:
             await fail_early(interaction, str(exc))
             return
         await self.runner.run(interaction, request)
-
-    async def _stored_image(self, ref: Optional[FileRef], name: str, *, as_clip: bool = True) -> Optional[InputImage]:
-        """A stored picture to dream again; an animation or a video is checked as a clip (with
-        today's limits) unless ``as_clip`` is False."""
-        if ref is None:
-            return None
-        try:
-            data = await self.files.aread(ref.sha256)
-        except (StoreError, OSError):
-            raise UserError("The picture behind that dream is gone, so I can't dream it again.") from None
-        filename = f"{name}.{ref.ext}"
-        plan = None
-        if as_clip:
-            limits = self.runner.limits.image_limits.clip
-            plan = await asyncio.to_thread(inspect_clip, data, filename, limits)
-        return InputImage(data=data, filename=filename, width=0, height=0, source_url="", clip=plan)
-
-    async def _stored_guide(self, ref: Optional[FileRef], name: str) -> tuple[Optional[InputImage], list[str]]:
-        """The stored guide image of a dream, and notes for the result: a guide file that is
-        gone (deleted, lost) is not worth refusing the dream, so it goes on without it."""
-        if ref is None:
-            return None, []
-        try:
-            data = await self.files.aread(ref.sha256)
-        except (StoreError, OSError):
-            log.warning("guide image %s of %s is gone; dreaming without it", ref.sha256[:12], name)
-            return None, ["the guide picture is gone, so this one dreamed without it"]
-        return InputImage(data=data, filename=f"{name}.{ref.ext}", width=0, height=0, source_url=""), []

@@ -12,6 +12,7 @@ client), so each can be built and tested on its own and none imports
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any, Optional, Protocol, Union
 
 from bot.store.files import FileRef
@@ -48,6 +49,9 @@ class DreamRecords(Protocol):
         guide: Optional[FileRef] = None,
         user_name: Optional[str] = None,
         guild_name: Optional[str] = None,
+        reply_token: Optional[str] = None,
+        reply_expires_at: Optional[datetime] = None,
+        upload_limit: Optional[int] = None,
     ) -> DreamInfo: ...
 
     async def mark_running(self, dream_id: int) -> DreamInfo: ...
@@ -64,7 +68,12 @@ class DreamRecords(Protocol):
         params: Union[DreamParams, dict[str, Any], None] = None,
         model: Optional[str] = None,
         seed: Optional[int] = None,
+        undelivered: bool = False,
     ) -> DreamInfo: ...
+
+    async def mark_delivered(self, dream_id: int) -> None: ...
+
+    async def hand_over(self, dream_id: int) -> bool: ...
 
     async def mark_failed(self, dream_id: int, error: str) -> DreamInfo: ...
 

@@ -14,92 +14,39 @@ Its collaborators are the typed protocols of :mod:`bot.collaborators`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import logging
 import time
 from collections.abc import Awaitable
-from dataclasses import dataclass, field
 from typing import Any, Optional
 
 import discord
 
-from bot.attachments import ImageRef, ImageRejected, InputImage, check_ref, fetch_image
-from bot.clip_input import ClipRejected, check_clip_params, clip_job
+from bot.attachments import ImageRef, ImageRejected, check_ref, fetch_image
+from bot.clip_input import ClipRejected, clip_job
 from bot.collaborators import DreamExecutor, DreamMetrics, DreamRecords, Files, JobHandle, RunnerSettings
-from bot.dream_message import UPLOAD_HEADROOM, DreamMessage, result_embed
+from bot.delivery import ResultDelivery
+from bot.dream_message import DreamMessage, result_embed
+from bot.dream_request import ActiveDream, DreamRequest, upload_limit
 from bot.limits import DreamLimits
-from bot.params_policy import describe_params
 from bot.progress import ProgressReporter, ProgressState
 from bot.replies import SORRY, UserError, as_sentence, fail_early, send_error
+from bot.reply import InteractionReply, token_expiry
 from bot.store.errors import StoreError
 from bot.upload import Upload, fit_upload
-from bot.views import cancel_view, result_view
+from bot.views import cancel_view
 from dream_core.executor.errors import SubmitRefused
 from dream_core.executor.events import Cancelled, Done, Failed, JobProgress, JobResult, Queued, Started
 from dream_core.params import DreamParams
 
 log = logging.getLogger(__name__)
 
-
-@dataclass
-class DreamRequest:
-    """Everything needed to start one dream."""
-
-    user_id: int
-    guild_id: Optional[int]
-    channel_id: Optional[int]
-    params: DreamParams
-    image: Optional[InputImage]  # None: dream from noise
-    guide: Optional[InputImage] = None
-    source: str = "dream"  # dream | menu | preset | again | deeper (for the logs)
-    notes: list[str] = field(default_factory=list)  # shown with the result (e.g. a lost guide)
-
-    @classmethod
-    def by(
-        cls,
-        interaction: discord.Interaction,
-        params: DreamParams,
-        image: Optional[InputImage],
-        *,
-        guide: Optional[InputImage] = None,
-        source: str,
-        notes: Optional[list[str]] = None,
-    ) -> DreamRequest:
-        """A dream by whoever made ``interaction``, where they made it. Raises
-        :class:`ClipRejected` for params a clip can't take (a zoom animation)."""
-        if image is not None and image.is_clip:
-            check_clip_params(params)
-        return cls(
-            user_id=interaction.user.id,
-            guild_id=interaction.guild_id,
-            channel_id=interaction.channel_id,
-            params=params,
-            image=image,
-            guide=guide,
-            source=source,
-            notes=notes if notes is not None else [],
-        )
-
-    @property
-    def label(self) -> str:
-        """What the progress message says is being dreamed (``mixed4 · medium · clip of 40 frames``)."""
-        text = describe_params(self.params)
-        if self.image is not None and self.image.clip is not None:
-            text += f" · clip of {self.image.clip.n_frames} frames"
-        return text
-
-
-@dataclass
-class ActiveDream:
-    """A dream between submission and its final message."""
-
-    dream_id: int
-    user_id: int
-    guild_id: Optional[int]
-    job: Optional[JobHandle] = None
-    cancel_requested: bool = False
-    shutting_down: bool = False
-    started: float = field(default_factory=time.monotonic)
+#: the one line for a dream asked for while the bot drains for a restart
+RESTARTING_QUEUED = "🔁 DreamBot is restarting — your dream is queued and will start in a moment."
+#: a dream still under way when the grace period ends goes to the next process
+HANDED_OVER = "🔁 DreamBot is restarting — your dream will go on in a moment."
+RESUMED = "🔁 Resumed after a restart."
 
 
 def _refusal_text(exc: Exception) -> str:
@@ -107,15 +54,13 @@ def _refusal_text(exc: Exception) -> str:
     return str(exc) or "The dream queue is full. Please try again in a few minutes."
 
 
-def upload_limit(interaction: discord.Interaction) -> int:
-    """The bytes a result may have to be posted where ``interaction`` happened."""
-    guild = interaction.guild
-    limit = guild.filesize_limit if guild else discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
-    return limit - UPLOAD_HEADROOM
-
-
 class DreamRunner:
-    """Runs dreams for Discord users. One per bot."""
+    """Runs dreams for Discord users. One per bot.
+
+    While the bot drains for a restart (:attr:`draining`), a new dream is recorded and
+    left queued for the next process, with one line saying so; :meth:`hand_over` gives
+    the dreams still under way at the end of the grace period to the next process.
+    """
 
     def __init__(
         self,
@@ -133,7 +78,9 @@ class DreamRunner:
         self.executor = executor
         self.limits = limits
         self.metrics = metrics
+        self.delivery = ResultDelivery(store)
         self.active: dict[int, ActiveDream] = {}
+        self.draining = False
 
     def check_limits(self, user_id: int, guild_id: Optional[int]) -> None:
         """Raise :class:`UserError` when this user may not start another dream now."""
@@ -189,11 +136,13 @@ class DreamRunner:
         """Record, submit and follow one dream to its end; returns the dream's id.
 
         The interaction must already be deferred: its response message becomes
-        the progress message and then the result.
+        the progress message and then the result. The store keeps the interaction's
+        token, so a restarted bot can resume the dream in the same message.
         """
         source = await self.files.aput(request.image.data) if request.image else None
         # the guide is kept too, so "Dream again" / "Deeper" can dream with it
         guide = await self.files.aput(request.guide.data) if request.guide else None
+        limit = upload_limit(interaction)
         dream = await self.store.create_dream(
             request.user_id,
             request.params,
@@ -204,16 +153,38 @@ class DreamRunner:
             guide=guide,
             user_name=interaction.user.display_name,
             guild_name=interaction.guild.name if interaction.guild else None,
+            reply_token=interaction.token,
+            reply_expires_at=token_expiry(interaction),
+            upload_limit=limit,
         )
-        dream_id = dream.id
         log.info(
             "dream %s (%s) by user %s in guild %s: %s",
-            dream_id, request.source, request.user_id, request.guild_id, describe_params(request.params),
+            dream.id, request.source, request.user_id, request.guild_id, request.label,
         )
-        active = ActiveDream(dream_id, request.user_id, request.guild_id)
-        self.active[dream_id] = active
         self.limits.started(request.user_id)
-        message = DreamMessage(interaction, self.settings.followup_window_s)
+        message = DreamMessage(InteractionReply(interaction), self.settings.followup_window_s)
+        if self.draining:
+            await message.edit(content=RESTARTING_QUEUED)
+            await self._remember_message(dream.id, message)
+            return dream.id
+        await self.drive(dream.id, request, message, limit)
+        return dream.id
+
+    async def drive(
+        self,
+        dream_id: int,
+        request: DreamRequest,
+        message: DreamMessage,
+        limit: int,
+        *,
+        note: str = "",
+        submitted: Optional[asyncio.Event] = None,
+    ) -> None:
+        """Submit a recorded dream and follow it to its end, showing progress in
+        ``message`` (under ``note``, e.g. "Resumed after a restart"). ``submitted`` is
+        set once the executor has it (or it ended before that)."""
+        active = ActiveDream(dream_id, request.user_id, request.guild_id, message=message)
+        self.active[dream_id] = active
         label = request.label
 
         async def show_progress(text: str, preview: Optional[bytes]) -> None:
@@ -223,18 +194,16 @@ class DreamRunner:
             await message.edit(**kwargs)
 
         reporter = ProgressReporter(show_progress, min_interval=self.settings.progress_edit_interval_s)
+        active.reporter = reporter
         try:
-            await reporter.update(ProgressState(stage="queued", label=label))
-            if message.message_id is not None:
-                await self.store.set_dream_messages(
-                    dream_id, channel_id=message.channel_id, message_id=message.message_id
-                )
+            await reporter.update(ProgressState(stage="queued", label=label, note=note))
+            await self._remember_message(dream_id, message)
             if active.cancel_requested:
                 await self._end_cancelled(dream_id, reporter, message)
-                return dream_id
+                return
             clip = None
             if request.image is not None and request.image.clip is not None:
-                clip = clip_job(request.image.clip, self.limits.image_limits.clip, upload_limit(interaction))
+                clip = clip_job(request.image.clip, self.limits.image_limits.clip, limit)
             try:
                 job = await self.executor.submit(
                     request.image.data if request.image else None,
@@ -247,37 +216,52 @@ class DreamRunner:
             except SubmitRefused as exc:
                 self._count("refused")
                 await self._end_failed(dream_id, reporter, message, f"refused: {exc}", _refusal_text(exc))
-                return dream_id
+                return
+            finally:
+                if submitted is not None:
+                    submitted.set()
             active.job = job
             self._count("submitted")
-            if active.cancel_requested:
+            if active.cancel_requested or active.handed_over:
                 await job.cancel()
-            await self._follow(request, dream_id, job, reporter, message)
+            await self._follow(request, dream_id, job, reporter, message, limit, note)
         except asyncio.CancelledError:
             if active.job is not None:
                 await asyncio.shield(active.job.cancel())
             raise
         except Exception:
             log.exception("dream %s crashed in the bot", dream_id)
-            await self._end_failed(
-                dream_id, reporter, message, "internal error", SORRY
-            )
+            await self._end_failed(dream_id, reporter, message, "internal error", SORRY)
         finally:
+            if submitted is not None:
+                submitted.set()
             await reporter.close()
             self.active.pop(dream_id, None)
-        return dream_id
+
+    async def _remember_message(self, dream_id: int, message: DreamMessage) -> None:
+        if message.message_id is not None:
+            await self._mark(
+                self.store.set_dream_messages(dream_id, channel_id=message.channel_id, message_id=message.message_id)
+            )
 
     async def _follow(
-        self, request: DreamRequest, dream_id: int, job: JobHandle, reporter: ProgressReporter, message: DreamMessage
+        self,
+        request: DreamRequest,
+        dream_id: int,
+        job: JobHandle,
+        reporter: ProgressReporter,
+        message: DreamMessage,
+        limit: int,
+        note: str,
     ) -> None:
         label = request.label
         previews = self.settings.progress_previews
         async for event in job.events():
             if isinstance(event, Queued):
-                await reporter.update(ProgressState(stage="queued", position=event.position, label=label))
+                await reporter.update(ProgressState(stage="queued", position=event.position, label=label, note=note))
             elif isinstance(event, Started):
                 await self._mark(self.store.mark_running(dream_id))
-                await reporter.update(ProgressState(stage="running", fraction=0.0, label=label))
+                await reporter.update(ProgressState(stage="running", fraction=0.0, label=label, note=note))
             elif isinstance(event, JobProgress):
                 state = ProgressState(
                     stage="running",
@@ -288,11 +272,12 @@ class DreamRunner:
                     frame=event.frame,
                     frames=event.frames,
                     label=label,
+                    note=note,
                 )
                 await reporter.update(state, preview=event.preview if previews else None)
             elif isinstance(event, Done):
                 await reporter.close()
-                await self._end_done(request, dream_id, event.result, message)
+                await self._end_done(request, dream_id, event.result, message, limit)
                 return
             elif isinstance(event, Failed):
                 text = f"That dream failed: {as_sentence(event.reason)}"
@@ -315,14 +300,11 @@ class DreamRunner:
     async def _end_cancelled(self, dream_id: int, reporter: ProgressReporter, message: DreamMessage) -> None:
         await reporter.close()
         active = self.active.get(dream_id)
-        if active is not None and active.shutting_down:
-            await self._mark(self.store.mark_cancelled(dream_id, "the bot was restarting"))
-            text = "✖️ I had to restart and this dream was stopped — please start it again."
-        else:
-            await self._mark(self.store.mark_cancelled(dream_id))
-            text = "✖️ Dream cancelled."
+        if active is not None and active.handed_over:
+            return  # the next bot process resumes it; its message already says so
+        await self._mark(self.store.mark_cancelled(dream_id))
         self._count("cancelled")
-        await message.finish(text)
+        await message.finish("✖️ Dream cancelled.")
 
     async def _end_failed(
         self, dream_id: int, reporter: ProgressReporter, message: DreamMessage, reason: str, text: str
@@ -332,7 +314,9 @@ class DreamRunner:
         await self._mark(self.store.mark_failed(dream_id, reason))
         await message.fail(text)
 
-    async def _end_done(self, request: DreamRequest, dream_id: int, result: JobResult, message: DreamMessage) -> None:
+    async def _end_done(
+        self, request: DreamRequest, dream_id: int, result: JobResult, message: DreamMessage, limit: int
+    ) -> None:
         ext = (result.format or "png").lower().replace("jpeg", "jpg")
         ref = await self.files.aput(result.data, ext)
         await self._mark(
@@ -346,26 +330,23 @@ class DreamRunner:
                 params=result.params,
                 model=result.model,
                 seed=result.seed,
+                undelivered=True,
             )
         )
         self._count("done", result.seconds)
-        limit = upload_limit(message.interaction)
         if request.image is not None and request.image.is_clip:
             upload = Upload(result.data, ext)  # the worker fitted it to the limit (its notes say how)
         else:
             upload = await asyncio.to_thread(fit_upload, result.data, ext, limit)
-        filename = f"dream-{dream_id}.{upload.extension}"
-        embed = result_embed(dream_id, result, filename, reencoded=upload.reencoded, extra_notes=request.notes)
-        posted = await message.show_result(
+        await self.delivery.deliver(
+            dream_id,
+            message,
             mention=request.user_id,
-            embed=embed,
-            file=discord.File(io.BytesIO(upload.data), filename=filename),
-            view=result_view(dream_id),
+            upload=upload,
+            embed=lambda filename: result_embed(
+                dream_id, result, filename, reencoded=upload.reencoded, extra_notes=request.notes
+            ),
         )
-        if posted is not None:
-            await self._mark(
-                self.store.set_dream_messages(dream_id, channel_id=posted[0], result_message_id=posted[1])
-            )
 
     # ------------------------------------------------------------------ cancelling
     async def cancel(self, dream_id: int) -> bool:
@@ -378,16 +359,36 @@ class DreamRunner:
             await active.job.cancel()
         return True
 
-    async def shutdown(self, timeout: float = 5.0) -> None:
-        """Stop every dream and give them ``timeout`` seconds to record it and say so."""
-        for dream_id, active in list(self.active.items()):
-            active.shutting_down = True
-            await self.cancel(dream_id)
+    # ------------------------------------------------------------------ restarts
+    async def wait_idle(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for every dream under way to end; True if they did."""
         deadline = time.monotonic() + timeout
         while self.active and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
-        if self.active:
+        return not self.active
+
+    async def hand_over(self, timeout: float = 5.0) -> int:
+        """Give every dream still under way to the next bot process: back to ``queued`` in
+        the store, its message saying so, its job stopped here. Returns how many."""
+        self.draining = True
+        handed = 0
+        for dream_id, active in list(self.active.items()):
+            active.handed_over = True
+            if await self.store.hand_over(dream_id):
+                handed += 1
+                if active.reporter is not None:
+                    await active.reporter.close()  # no progress edit after the last word
+                if active.message is not None:
+                    with contextlib.suppress(discord.HTTPException):
+                        await active.message.edit(content=HANDED_OVER, view=None, attachments=[])
+            if active.job is not None:
+                await active.job.cancel()
+        if not await self.wait_idle(timeout):
             log.warning("%d dream(s) still running at shutdown", len(self.active))
+        await self.delivery.close()
+        if handed:
+            log.info("handed %d unfinished dream(s) to the next start", handed)
+        return handed
 
     def _count(self, status: str, seconds: Optional[float] = None) -> None:
         metrics = self.metrics

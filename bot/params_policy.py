@@ -126,6 +126,11 @@ class ParamsPolicy:
         seed, over today's bot defaults and caps."""
         return self.check_params(self._over_defaults(params.without_seed().explicit()))
 
+    def resumed_params(self, params: DreamParams) -> DreamParams:
+        """The params of a dream resumed after a restart: what its user set (its seed
+        too, when set), over today's bot defaults and caps."""
+        return self.check_params(self._over_defaults(params.explicit()))
+
     async def save_preset(
         self, user_id: int, name: str, params: DreamParams, user_name: Optional[str] = None
     ) -> tuple[PresetInfo, bool]:

@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from typing import Optional
+from typing import Any, Optional
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,7 @@ class ProgressState:
     """Where a dream stands, as shown to its owner."""
 
     stage: str = "queued"  # queued | running | finishing
+    note: str = ""  # a first line, e.g. "Resumed after a restart"
     position: Optional[int] = None  # place in the queue (1 = next)
     fraction: float = 0.0
     eta_s: Optional[float] = None
@@ -60,7 +61,12 @@ def format_eta(seconds: Optional[float]) -> str:
 
 
 def render_progress(state: ProgressState) -> str:
-    """The progress line for ``state``."""
+    """The progress line for ``state`` (after its note, when it has one)."""
+    prefix = f"{state.note}\n" if state.note else ""
+    return prefix + _render_stage(state)
+
+
+def _render_stage(state: ProgressState) -> str:
     suffix = f"\n-# {state.label}" if state.label else ""
     if state.stage == "queued":
         if state.position is not None and state.position > 1:
@@ -96,6 +102,8 @@ class ProgressReporter:
         *,
         min_interval: float = 1.5,
         clock: Callable[[], float] = time.monotonic,
+        inline_wait_s: float = 2.0,
+        close_wait_s: float = 10.0,
     ) -> None:
         self._edit = edit
         self._min_interval = min_interval
@@ -105,6 +113,9 @@ class ProgressReporter:
         self._shown: tuple[str, Optional[bytes]] = ("", None)
         self._last_edit = float("-inf")
         self._pending: Optional[asyncio.Task[None]] = None
+        self._inflight: Optional[asyncio.Task[Any]] = None  # the edit on its way, if any
+        self.inline_wait_s = inline_wait_s
+        self.close_wait_s = close_wait_s
         self._lock = asyncio.Lock()
         self._closed = False
         self.edits = 0
@@ -114,17 +125,23 @@ class ProgressReporter:
         return self._state
 
     async def update(self, state: ProgressState, preview: Optional[bytes] = None) -> None:
-        """Record ``state`` (and a new octave preview) and edit if allowed now."""
+        """Record ``state`` (and a new octave preview) and edit if allowed now.
+
+        It waits for the edit at most ``inline_wait_s``: when Discord is slow or down
+        (discord.py retries a 5xx for ~25 s) the dream goes on and the edit finishes
+        in the background; states meanwhile are coalesced into one later edit."""
         if self._closed:
             return
         self._state = state
         if preview is not None:
             self._preview = preview
         wait = self._last_edit + self._min_interval - self._clock()
-        if wait <= 0:
-            await self._flush()
+        busy = self._inflight is not None and not self._inflight.done()
+        if wait <= 0 and not busy:
+            self._inflight = asyncio.create_task(self._flush())
+            await asyncio.wait({self._inflight}, timeout=self.inline_wait_s)
         elif self._pending is None or self._pending.done():
-            self._pending = asyncio.create_task(self._flush_later(wait))
+            self._pending = asyncio.create_task(self._flush_later(max(wait, 0.0)))
 
     def merge(self, **changes: object) -> ProgressState:
         """The current state with ``changes`` applied (for callers building the next one)."""
@@ -133,6 +150,9 @@ class ProgressReporter:
     async def _flush_later(self, delay: float) -> None:
         try:
             await asyncio.sleep(delay)
+            if self._inflight is not None and not self._inflight.done():
+                await asyncio.wait({self._inflight})
+            self._inflight = asyncio.current_task()
             await self._flush()
         except asyncio.CancelledError:
             pass
@@ -157,12 +177,18 @@ class ProgressReporter:
     async def close(self) -> None:
         """Stop editing; pending updates are dropped.
 
-        An edit already on its way is allowed to finish first, so it can never
-        land after (and overwrite) the message that replaces the progress.
+        An edit already on its way is allowed to finish first (up to ``close_wait_s``,
+        then it is abandoned), so it can't land after (and overwrite) the message
+        that replaces the progress.
         """
         self._closed = True
-        async with self._lock:
-            pass
+        inflight = self._inflight
+        if inflight is not None and not inflight.done() and inflight is not asyncio.current_task():
+            await asyncio.wait({inflight}, timeout=self.close_wait_s)
+            if not inflight.done():
+                inflight.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await inflight
         if self._pending is not None and not self._pending.done():
             self._pending.cancel()
             with contextlib.suppress(asyncio.CancelledError):

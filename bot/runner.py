@@ -72,15 +72,18 @@ async def build_bot(
     executor: Any = None,
     metrics: Any = None,
     web: Optional[bool] = None,
+    resume: Optional[bool] = None,
     **bot_kwargs: Any,
 ) -> AnyDreamBot:
     """A bot wired to its services.
 
     ``store`` defaults to ``Store.open(settings)`` (which upgrades the
-    database) followed by ``recover_interrupted()``; ``executor`` defaults to
-    one built from the settings. Services built here are started by the bot's
-    ``setup_hook`` and closed when the bot closes; passed-in ones are left to
-    the caller. ``web`` (default ``settings.web_enabled``) serves the gallery.
+    database); ``executor`` defaults to one built from the settings. Services
+    built here are started by the bot's ``setup_hook`` and closed when the bot
+    closes; passed-in ones are left to the caller. ``web`` (default
+    ``settings.web_enabled``) serves the gallery. ``resume`` (default: when the
+    store is the bot's own) claims the dreams the last process left and, once
+    connected, resumes them (:mod:`bot.resume`).
     """
     from bot.metrics import get_metrics
 
@@ -91,9 +94,7 @@ async def build_bot(
         from bot.store import Store
 
         store = await Store.open(settings)
-        recovered = await store.recover_interrupted()
-        if recovered:
-            log.warning("%d dream(s) interrupted by the last shutdown were marked failed", recovered)
+    plan = await store.claim_unfinished() if (own_store if resume is None else resume) else None
     own_executor = executor is None
     if own_executor:
         from bot.executor_config import executor_config
@@ -103,6 +104,10 @@ async def build_bot(
     bot = create_bot(settings, store=store, files=store.files, executor=executor, metrics=metrics, **bot_kwargs)
     if own_store:
         bot.add_lifecycle(stop=store.close)
+    web_enabled = settings.web_enabled if web is None else web
+    if web_enabled:
+        # registered before the executor's: the gallery (and /healthz) stops after it, last
+        bot.add_lifecycle(stop=lambda: _stop_web(bot))
     if own_executor:
 
         async def start_executor() -> None:
@@ -111,8 +116,10 @@ async def build_bot(
             bot.add_lifecycle(stop=executor.close)
 
         bot.add_lifecycle(start=start_executor)
-    if settings.web_enabled if web is None else web:
+    if web_enabled:
         _add_web(bot, settings, store, executor, metrics)
+    if plan:
+        _add_resume(bot, plan)
     return bot
 
 
@@ -124,20 +131,61 @@ def _add_web(bot: AnyDreamBot, settings: Settings, store: Any, executor: Any, me
         return
 
     async def start() -> None:
-        runner = await start_web(store, store.files, settings=settings, executor=executor, metrics=metrics)
-        bot.web_runner = runner
-        bot.add_lifecycle(stop=runner.cleanup)
+        bot.web_runner = await start_web(store, store.files, settings=settings, executor=executor, metrics=metrics)
 
     bot.add_lifecycle(start=start)
 
 
+async def _stop_web(bot: AnyDreamBot) -> None:
+    runner, bot.web_runner = bot.web_runner, None
+    if runner is not None:
+        await runner.cleanup()
+
+
+def _add_resume(bot: AnyDreamBot, plan: Any) -> None:
+    """Once connected (channels known), resume what the last process left."""
+    from bot.resume import DreamResumer
+
+    resumer = DreamResumer(bot, bot.dreams, bot.params_policy, bot.store)
+
+    async def resume_when_ready() -> None:
+        await bot.wait_until_ready()
+        try:
+            await resumer.run(plan)
+        except Exception:
+            log.exception("resuming the dreams of the last process failed")
+
+    async def start() -> None:
+        task = asyncio.create_task(resume_when_ready(), name="resume-dreams")
+        bot.add_lifecycle(stop=lambda: _cancel(task, resumer))
+
+    bot.add_lifecycle(start=start)
+
+
+async def _cancel(task: asyncio.Task[None], resumer: Any) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    await resumer.close()
+
+
 async def serve_bot(settings: Settings) -> None:
-    """Build the bot and run it until it is closed (Ctrl-C, SIGTERM)."""
+    """Build the bot and run it until it is closed; SIGTERM and SIGINT drain it first
+    (:func:`bot.drain.drain`): running dreams get ``shutdown_grace_s`` to finish, the
+    rest is handed to the next start."""
+    from bot.drain import drain, stop_signals
+
     token = token_from(settings)
     bot = await build_bot(settings)
-    async with bot:
+    async with bot, stop_signals() as stopping:
+        running = asyncio.create_task(bot.start(token), name="discord-client")
+        stop = asyncio.create_task(stopping.wait(), name="stop-signal")
+        await asyncio.wait({running, stop}, return_when=asyncio.FIRST_COMPLETED)
+        if not running.done():
+            await drain(bot, settings.shutdown_grace_s)
+            await bot.close()
+        stop.cancel()
         try:
-            await bot.start(token)
+            await running
         except discord.LoginFailure:
             raise BotStartError(WRONG_TOKEN) from None
         except discord.PrivilegedIntentsRequired:

@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     channel_scan_messages: int = Field(20, ge=0, le=100, description="messages searched for a recent image")
     progress_edit_interval_s: float = Field(1.5, ge=0, description="least time between two progress message edits")
     progress_previews: bool = Field(True, description="show octave previews in the progress message")
+    shutdown_grace_s: float = Field(
+        25.0, ge=0, description="on SIGTERM/SIGINT, how long running dreams may finish before they are handed over"
+    )
     followup_window_s: float = Field(
         840.0, ge=0, description="after this long a result goes to the channel (interaction tokens last 15 min)"
     )

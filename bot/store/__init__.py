@@ -11,7 +11,8 @@ max_presets_per_user=25)``. ``await store.close()`` at shutdown;
 ``await store.ping()`` for health checks. The database is ``DREAMBOT_DATABASE_URL``
 (any SQLAlchemy async URL, e.g. ``postgresql+asyncpg://...``), default
 ``sqlite+aiosqlite:///<DREAMBOT_DATA_DIR>/dreambot.db``; files go to
-``<DREAMBOT_DATA_DIR>/files``. At bot start call ``await store.recover_interrupted()``.
+``<DREAMBOT_DATA_DIR>/files``. At bot start, ``await store.claim_unfinished()`` says what the
+last process left (``resume.py``).
 
 Every ``Store`` method is ``async``, runs in its own transaction and returns
 frozen dataclasses from :mod:`bot.store.records` (no session needed). Refusals
@@ -52,10 +53,11 @@ unique per owner ignoring case; params validated by ``parse_params``.
 Dreams (``dreams.py``): queued -> running -> done | failed | cancelled
     create_dream(user_id, params, *, guild_id=None, channel_id=None, message_id=None,
                  source: FileRef | None = None, source_url=None,
-                 guide: FileRef | None = None, user_name=None, guild_name=None) -> DreamInfo
+                 guide: FileRef | None = None, user_name=None, guild_name=None,
+                 reply_token=None, reply_expires_at=None, upload_limit=None) -> DreamInfo
     mark_running(dream_id) -> DreamInfo                              InvalidTransition
     mark_done(dream_id, result: FileRef, *, width, height, seconds, is_animation=False,
-              params=None, model=None, seed=None) -> DreamInfo
+              params=None, model=None, seed=None, undelivered=False) -> DreamInfo
     mark_failed(dream_id, error) -> DreamInfo
     mark_cancelled(dream_id, reason=None) -> DreamInfo
     set_dream_messages(dream_id, *, channel_id=None, message_id=None,
@@ -63,12 +65,18 @@ Dreams (``dreams.py``): queued -> running -> done | failed | cancelled
     get_dream(dream_id) -> DreamInfo                                 NotFound
     list_history(user_id, *, page=0, page_size=10, statuses=None) -> Page[DreamInfo]
     delete_dream(dream_id, *, by_user_id=None) -> DeletionReport   NotAllowed, InvalidTransition
-    recover_interrupted(reason=...) -> int
     ``DreamInfo``: id, user_id, guild_id, channel_id, message_id, result_message_id,
     source_url, source (FileRef|None), guide (FileRef|None: the guide image),
     params (DreamParams) / params_data, model, seed,
     status (DreamStatus), error, created_at, started_at, finished_at, result
-    (FileRef|None), width, height, size_bytes, seconds, is_animation.
+    (FileRef|None), width, height, size_bytes, seconds, is_animation; and for the durable
+    queue reply_token, reply_expires_at, upload_limit, interruptions, undelivered.
+
+The durable queue (``resume.py``): what a starting bot does with the last process's dreams
+    claim_unfinished(*, max_interruptions=2) -> ResumePlan(resume, given_up, undelivered)
+        (``running`` rows count an interruption; at 2 they fail with GIVEN_UP_REASON)
+    hand_over(dream_id) -> bool   (clean shutdown: back to queued, no interruption)
+    mark_delivered(dream_id)      (the result reached the user; the token is dropped)
 
 Gallery and votes (``gallery.py``)
     publish(dream_id, guild_id, *, by_user_id, moderator=False, title=None,

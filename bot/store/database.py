@@ -61,19 +61,23 @@ def safe_url(url: Union[str, URL]) -> str:
 def async_url(url: Union[str, URL]) -> URL:
     """``url`` parsed, with the async driver the store uses when it names none
     (``sqlite:///x.db`` -> ``sqlite+aiosqlite:///x.db``, ``postgres://`` ->
-    ``postgresql+asyncpg://``). Raises :class:`DatabaseError` for a malformed URL."""
+    ``postgresql+asyncpg://``). Raises :class:`DatabaseError` for a malformed URL.
+
+    A :class:`URL` is used as it is, never re-parsed from ``str(url)``: that string hides
+    the password as ``***``, so a password-protected database would refuse the login.
+    """
     from sqlalchemy.exc import ArgumentError
 
-    text = str(url) if isinstance(url, URL) else url
-    if isinstance(text, str) and text.startswith("postgres://"):
-        text = "postgresql://" + text[len("postgres://") :]
-    try:
-        u = make_url(text)
-    except ArgumentError:
-        raise DatabaseError(
-            "DREAMBOT_DATABASE_URL is not a valid database URL; expected something like "
-            "postgresql+asyncpg://user:password@host/dbname or sqlite+aiosqlite:////data/dreambot.db"
-        ) from None
+    if isinstance(url, URL):
+        u = url
+    else:
+        try:
+            u = make_url(url)
+        except ArgumentError:
+            raise DatabaseError(
+                "DREAMBOT_DATABASE_URL is not a valid database URL; expected something like "
+                "postgresql+asyncpg://user:password@host/dbname or sqlite+aiosqlite:////data/dreambot.db"
+            ) from None
     return u.set(drivername=_ASYNC_DRIVERS.get(u.drivername, u.drivername))
 
 

@@ -1,7 +1,8 @@
-"""``dreambot db upgrade|downgrade|current|delete-user|gc``: the database commands.
+"""``dreambot db upgrade|downgrade|current|delete-user|gc|backup|restore``: the database commands.
 
 :func:`add_db_subcommands` adds them to a CLI (``bot/cli.py``). The schema commands
-run :mod:`bot.store.migrate`; ``delete-user`` and ``gc`` open a :class:`Store`.
+run :mod:`bot.store.migrate`; ``delete-user`` and ``gc`` open a :class:`Store`;
+``backup`` and ``restore`` run :mod:`bot.store.backup` on the database and the file store.
 Store errors end the command with one line and exit status 2.
 """
 
@@ -11,8 +12,10 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from bot.settings import get_settings
+from bot.store.backup import backup, restore
 from bot.store.database import Database, safe_url
 from bot.store.errors import StoreError
 from bot.store.files import FileStore
@@ -100,6 +103,29 @@ def _cmd_gc(args: argparse.Namespace) -> int:
     return _store_command(args, action)
 
 
+@_cli
+def _cmd_backup(args: argparse.Namespace) -> int:
+    url = resolve_url(args.url)
+    m = backup(url, get_settings().files_dir, args.path)
+    print(f"backed up {safe_url(url)} (revision {m.revision}): {m.summary()} into {args.path}")
+    if m.missing_files:
+        print(
+            f"note: {m.missing_files} file(s) the snapshot refers to were not in {get_settings().files_dir} "
+            "(dreams deleted while the backup ran, or files lost before it)",
+            file=sys.stderr,
+        )
+    return 0
+
+
+@_cli
+def _cmd_restore(args: argparse.Namespace) -> int:
+    url = resolve_url(args.url)
+    files = get_settings().files_dir
+    m = restore(args.path, url, files, force=args.force)
+    print(f"restored {args.path} (made {m.created}): {m.summary()} into {safe_url(url)} and {files}")
+    return 0
+
+
 def add_db_subcommands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``db upgrade|downgrade|current|delete-user|gc`` to a CLI's subcommands (each
     sets ``func``, returning an exit status)."""
@@ -122,3 +148,12 @@ def add_db_subcommands(subparsers: argparse._SubParsersAction[argparse.ArgumentP
     gc = sub.add_parser("gc", help="delete stored images that no dream refers to")
     gc.add_argument("--min-age-hours", type=float, default=1.0, help="keep files younger than this (default 1)")
     gc.set_defaults(func=_cmd_gc)
+    bk = sub.add_parser(
+        "backup", help="copy the database and the stored images into a new folder (safe while the bot runs)"
+    )
+    bk.add_argument("path", type=Path, help="a new folder for the backup")
+    bk.set_defaults(func=_cmd_backup)
+    rs = sub.add_parser("restore", help="restore a backup folder (stop the bot first)")
+    rs.add_argument("path", type=Path, help="a folder made by 'dreambot db backup'")
+    rs.add_argument("--force", action="store_true", help="replace a database or file store that holds data")
+    rs.set_defaults(func=_cmd_restore)

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Optional, Union
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.store.base import StoreBase, clip, run_count
+from bot.store.base import StoreBase, clip
 from bot.store.errors import InvalidTransition, NotAllowed, NotFound, StoreError
 from bot.store.files import FileRef
 from bot.store.models import ERROR_MAX, Dream, DreamStatus, utcnow
@@ -20,7 +21,6 @@ from dream_core.params import DreamParams, parse_params
 
 log = logging.getLogger(__name__)
 
-INTERRUPTED_REASON = "The bot restarted while this dream was in progress."
 _ACTIVE = (DreamStatus.QUEUED.value, DreamStatus.RUNNING.value)
 
 
@@ -48,12 +48,17 @@ class DreamOps(StoreBase):
         guide: Optional[FileRef] = None,
         user_name: Optional[str] = None,
         guild_name: Optional[str] = None,
+        reply_token: Optional[str] = None,
+        reply_expires_at: Optional[datetime] = None,
+        upload_limit: Optional[int] = None,
     ) -> DreamInfo:
         """Record a new dream as ``queued`` (user and guild rows are created as needed).
 
         ``source`` is the input image already put in the file store (``None`` for a
         dream from noise); ``source_url`` where it came from (e.g. the attachment URL);
         ``guide`` the guide image, also already in the file store (``None``: unguided).
+        ``reply_token`` / ``reply_expires_at`` / ``upload_limit``: the interaction that asked
+        for it, so a restarted bot can resume it and answer in the same message.
         """
         data, model = _params_data(params)
         async with self.db.write() as s:
@@ -76,6 +81,9 @@ class DreamOps(StoreBase):
                 model=model.model,
                 seed=model.seed,
                 status=DreamStatus.QUEUED.value,
+                reply_token=reply_token,
+                reply_expires_at=reply_expires_at,
+                upload_limit=upload_limit,
             )
             s.add(dream)
             await s.flush()
@@ -102,10 +110,12 @@ class DreamOps(StoreBase):
         params: Optional[Union[DreamParams, dict, str]] = None,
         model: Optional[str] = None,
         seed: Optional[int] = None,
+        undelivered: bool = False,
     ) -> DreamInfo:
         """``queued|running -> done`` with the result file and its size; ``params`` (as the
         dream ran: what was set plus the seed), ``model`` and ``seed`` replace what was
-        recorded when given."""
+        recorded when given. ``undelivered``: the result still has to reach the user
+        (``mark_delivered`` once it has; a restarted bot posts it)."""
         data = _params_data(params) if params is not None else None
         async with self.db.write() as s:
             dream = await self._dream_for_update(s, dream_id, allowed=_ACTIVE, to="finish")
@@ -121,6 +131,9 @@ class DreamOps(StoreBase):
             dream.seconds = float(seconds)
             dream.is_animation = bool(is_animation)
             dream.error = None
+            dream.undelivered = bool(undelivered)
+            if not undelivered:
+                dream.reply_token = None
             if data is not None:
                 dream.params = data[0]
                 dream.model = data[1].model
@@ -139,6 +152,7 @@ class DreamOps(StoreBase):
             dream.status = DreamStatus.FAILED.value
             dream.error = clip(str(error) or "failed", ERROR_MAX)
             dream.finished_at = utcnow()
+            dream.reply_token = None
             await s.flush()
             return dream_info(dream)
 
@@ -149,6 +163,7 @@ class DreamOps(StoreBase):
             dream.status = DreamStatus.CANCELLED.value
             dream.error = clip(reason, ERROR_MAX)
             dream.finished_at = utcnow()
+            dream.reply_token = None
             await s.flush()
             return dream_info(dream)
 
@@ -224,20 +239,6 @@ class DreamOps(StoreBase):
         removed = self._remove_files(unused)
         return DeletionReport(user_id=user_id, dreams=n, gallery_entries=entries, votes=votes, files=removed)
 
-    async def recover_interrupted(self, reason: str = INTERRUPTED_REASON) -> int:
-        """At startup: mark every dream left ``queued`` or ``running`` (by a crash or restart)
-        ``failed`` with ``reason``. Returns how many."""
-        async with self.db.write() as s:
-            n = await run_count(
-                s,
-                update(Dream)
-                .where(Dream.status.in_(_ACTIVE))
-                .values(status=DreamStatus.FAILED.value, error=clip(reason, ERROR_MAX), finished_at=utcnow()),
-            )
-        if n:
-            log.warning("marked %d interrupted dream(s) failed", n)
-        return n
-
     # ------------------------------------------------------------------ helpers
     async def _dream_for_update(
         self, s: AsyncSession, dream_id: int, *, allowed: tuple[str, ...], to: str
@@ -250,4 +251,4 @@ class DreamOps(StoreBase):
         return dream
 
 
-__all__ = ["DreamOps", "INTERRUPTED_REASON", "NotFound"]
+__all__ = ["DreamOps", "NotFound"]

@@ -31,6 +31,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.expression import false as sa_false
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -168,6 +169,17 @@ class Dream(Base):
     size_bytes: Mapped[Optional[int]] = mapped_column(BigInteger, nullable=True)
     seconds: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
     is_animation: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    # The durable queue (issue 17): what a new bot process needs to resume the dream and
+    # answer in the user's own message. The interaction token is a secret that Discord
+    # honours for 15 minutes; it is cleared once the dream has ended.
+    reply_token: Mapped[Optional[str]] = mapped_column(String(255), nullable=True)
+    reply_expires_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True), nullable=True)
+    upload_limit: Mapped[Optional[int]] = mapped_column(BigInteger, nullable=True)
+    # times a bot process died while this dream was running (2: not tried again)
+    interruptions: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # done, but the result is not yet in the user's message (Discord was down, or the bot died)
+    undelivered: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
 
 
 class GalleryEntry(Base):

@@ -6,7 +6,7 @@ are timezone-aware UTC.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Generic, Optional, TypeVar
 
@@ -94,6 +94,12 @@ class DreamInfo:
     size_bytes: Optional[int]
     seconds: Optional[float]
     is_animation: bool
+    # the durable queue: how to answer in the user's message after a restart (issue 17)
+    reply_token: Optional[str] = field(default=None, repr=False)
+    reply_expires_at: Optional[datetime] = None
+    upload_limit: Optional[int] = None
+    interruptions: int = 0
+    undelivered: bool = False
 
     @property
     def params(self) -> DreamParams:
@@ -229,4 +235,9 @@ def dream_info(row: Any) -> DreamInfo:
         size_bytes=row.size_bytes,
         seconds=row.seconds,
         is_animation=bool(row.is_animation),
+        reply_token=row.reply_token,
+        reply_expires_at=aware(row.reply_expires_at),
+        upload_limit=row.upload_limit,
+        interruptions=int(row.interruptions or 0),
+        undelivered=bool(row.undelivered),
     )

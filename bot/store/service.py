@@ -20,6 +20,7 @@ from bot.store.files import FileStore
 from bot.store.gallery import GalleryOps
 from bot.store.guilds import GuildOps
 from bot.store.presets import PresetOps
+from bot.store.resume import ResumeOps
 from bot.store.users import UserOps
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ def _mtime(path: Any) -> float:
         return float("inf")  # vanished: nothing to collect
 
 
-class Store(UserOps, GuildOps, PresetOps, DreamOps, GalleryOps):
+class Store(UserOps, GuildOps, PresetOps, DreamOps, ResumeOps, GalleryOps):
     """Presets, dream history, galleries, votes, users and guild settings.
 
     ``Store(database, files, max_presets_per_user=25)``; or ``await Store.open()``

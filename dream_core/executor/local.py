@@ -24,6 +24,7 @@ from typing import Any, Optional
 
 from dream_core.executor.base import BaseExecutor
 from dream_core.executor.config import ExecutorConfig
+from dream_core.executor.devices import default_devices
 from dream_core.executor.errors import WorkerStartError
 from dream_core.executor.events import Failed, JobEvent
 from dream_core.executor.job import Job
@@ -34,17 +35,6 @@ from dream_core.executor.worker import JobSpec, WorkerOptions, worker_main
 log = logging.getLogger(__name__)
 
 _DEAD = "__dead__"
-
-
-def default_devices() -> tuple[str, ...]:
-    """Every visible CUDA GPU, else one CPU worker."""
-    try:
-        import torch
-
-        n = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    except Exception:  # pragma: no cover - torch missing or broken CUDA
-        n = 0
-    return tuple(f"cuda:{i}" for i in range(n)) or ("cpu",)
 
 
 def cpu_threads_per_worker(devices: Sequence[str]) -> Optional[int]:
@@ -117,7 +107,7 @@ class LocalWorker(WorkerSlot):
         cancel_seq = self._ctx.Value("q", 0, lock=False)
         proc = self._ctx.Process(
             target=worker_main,
-            args=(child_conn, cancel_seq, self.device, self._options),
+            args=(child_conn, cancel_seq, self.device, self._options, os.getpid()),
             name=f"dreambot-{self.name}",
             daemon=True,
         )

@@ -31,6 +31,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional
 
+from dream_core.executor.parent_watch import exit_with_parent
+
 if TYPE_CHECKING:
     from dream_core.executor.clips import ClipJob
 
@@ -309,14 +311,16 @@ def execute_job(
             _free_memory(device)
 
 
-def worker_main(conn: Any, cancel_seq: Any, device: str, options: WorkerOptions) -> None:
+def worker_main(conn: Any, cancel_seq: Any, device: str, options: WorkerOptions, parent_pid: int) -> None:
     """Entry point of a local worker process (run with the ``spawn`` context).
 
     ``conn``: duplex pipe to the executor. ``cancel_seq``: a shared integer;
-    the running job stops when it equals the job's ``seq``. The worker also
-    stops a job when its parent process is gone (no orphans doing work).
+    the running job stops when it equals the job's ``seq``. ``parent_pid``: the
+    executor's process; the worker exits within a moment of its death, whatever
+    it is doing (:mod:`dream_core.executor.parent_watch`): no orphans holding
+    memory or the GPU.
     """
-    parent = os.getppid()
+    exit_with_parent(parent_pid)
     try:
         cache = setup_worker(device, options)
         conn.send(("ready", os.getpid(), device))
@@ -340,7 +344,7 @@ def worker_main(conn: Any, cancel_seq: Any, device: str, options: WorkerOptions)
         spec: JobSpec = msg[1]
 
         def cancelled(seq: int = spec.seq) -> bool:
-            return cancel_seq.value == seq or os.getppid() != parent
+            return bool(cancel_seq.value == seq)
 
         try:
             outcome = execute_job(spec, device, options, send, cancelled, cache)

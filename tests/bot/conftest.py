@@ -3,14 +3,17 @@
 The real discord.py client (``bot.app.DreamBot``) talks to the fake Discord
 server of ``tests.fakediscord`` over HTTP and a websocket; dreams run on the
 real local executor (one CPU worker, the bundled model) and are recorded in a
-real SQLite file upgraded through the real Alembic migrations. Dreams are made
-cheap through ``settings.default_params`` (one octave, two iterations, 96 px).
+real SQLite file upgraded through the real Alembic migrations (or, with
+``DREAMBOT_TEST_DATABASE_URL`` set, in that database, emptied first, as the store
+tests do). Dreams are made cheap through ``settings.default_params`` (one octave,
+two iterations, 96 px).
 Package scope: the worker process and the bot are gone before other areas' tests run.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -37,12 +40,15 @@ class BotEnv:
         from bot.metrics import Metrics
         from bot.runner import build_bot
 
-        bot = await build_bot(settings or self.settings, store=self.store, executor=self.executor, metrics=Metrics())
+        bot = await build_bot(
+            settings or self.settings, store=self.store, executor=self.executor, metrics=Metrics(), resume=True
+        )
         self.bot = await self.stack.enter_async_context(self.fake.run_bot(bot, timeout=60))
         return self.bot
 
     async def restart(self, settings: Any = None) -> Any:
-        """Close the running bot (as a process exit would) and start a new one."""
+        """Close the running bot (as a clean process exit would: unfinished dreams are
+        handed over) and start a new one, which resumes them."""
         await self.bot.close()
         return await self.start_bot(settings)
 
@@ -75,9 +81,14 @@ async def bot_env(tmp_path_factory) -> AsyncIterator[BotEnv]:
     from bot.store import Store
     from dream_core.executor import create_executor
 
-    settings = make_settings(tmp_path_factory.mktemp("botdata"))
+    other_database = os.environ.get("DREAMBOT_TEST_DATABASE_URL")
+    if other_database:
+        from bot.store.migrate import downgrade
+
+        downgrade(other_database, "base")
+    settings = make_settings(tmp_path_factory.mktemp("botdata"), database_url=other_database or None)
     store = await Store.open(settings)  # upgrades the fresh SQLite file through the migrations
-    await store.recover_interrupted()
+    await store.claim_unfinished()
     executor = create_executor(executor_config(settings, torch_threads=1))
     await executor.start()
     try:

@@ -211,10 +211,18 @@ async def test_buttons_work_after_a_restart(bot_env, small_png):
     old_bot = env.bot
     new_bot = await env.restart()
     assert new_bot is not old_bot and old_bot.is_closed()
-    # the dream that was running when the bot stopped says so, and the store knows
-    assert "restart" in slow.original.content and not slow.original.custom_ids()
-    stopped = (await env.store.list_history(w.alice.id, page_size=1)).items[0]
-    assert stopped.status.value == "cancelled"
+    # the dream that was running when the bot stopped was handed to the next start,
+    # which resumed it in the same message
+    assert any("restarting" in v.content and not v.components for v in slow.original.history)
+    await slow.wait_for_original(lambda m: "Resumed after a restart" in m.content, timeout=60)
+    resumed = (await env.store.list_history(w.alice.id, page_size=1)).items[0]
+    assert resumed.status.value in ("queued", "running")
+    # its Cancel button works as before: not for another user, for its dreamer
+    refused = await fake.click(slow.original, f"dream:cancel:{resumed.id}", user=w.bob)
+    assert refused.callback.ephemeral and "Only the person who started this dream" in refused.text
+    await fake.click(slow.original, f"dream:cancel:{resumed.id}", user=w.alice)
+    await slow.wait_for_original(lambda m: "cancelled" in m.content, timeout=60)
+    assert (await env.store.get_dream(resumed.id)).status.value == "cancelled"
     again = await fake.click(msg, f"dream:again:{dream_id}", user=w.bob)
     assert again.callback.type == 5
     again_msg = await again.wait_for_original(result_done, timeout=90)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import time
 
 import numpy as np
 import pytest
@@ -67,6 +68,29 @@ async def test_progress_pending_state_is_flushed_after_the_interval():
     await reporter.close()
     await reporter.update(ProgressState(stage="running", fraction=1.0))
     assert len(edits) == 2  # closed: no more edits
+
+
+@session_loop
+async def test_a_hanging_progress_edit_never_holds_the_dream_up():
+    """Discord down: discord.py retries an edit for ~25 s. The dream's progress goes on
+    (states are coalesced behind the edit in flight) and close() abandons the edit."""
+    started: list[str] = []
+    release = asyncio.Event()
+
+    async def edit(text: str, preview):
+        started.append(text)
+        await release.wait()
+
+    reporter = ProgressReporter(edit, min_interval=0.0, inline_wait_s=0.05, close_wait_s=0.1)
+    t0 = time.monotonic()
+    for i in range(10):
+        await reporter.update(ProgressState(stage="running", fraction=i / 10))
+    assert time.monotonic() - t0 < 1.0 and len(started) == 1  # one edit in flight, nine states waiting
+    await reporter.close()
+    assert time.monotonic() - t0 < 1.5
+    release.set()
+    await asyncio.sleep(0.05)
+    assert len(started) == 1  # nothing after close
 
 
 def test_render_progress_texts():
@@ -213,7 +237,7 @@ def test_fit_upload_keeps_animations_animated():
 
 
 @session_loop
-async def test_build_bot_upgrades_the_database_and_recovers_interrupted_dreams(tmp_path):
+async def test_build_bot_upgrades_the_database_and_claims_interrupted_dreams(tmp_path):
     from bot.runner import build_bot
     from bot.store import Store
     from bot.store.migrate import current, head
@@ -227,8 +251,8 @@ async def test_build_bot_upgrades_the_database_and_recovers_interrupted_dreams(t
     bot = await build_bot(settings)  # its own store and (not yet started) executor
     try:
         assert current(settings.resolved_database_url) == head()
-        info = await bot.store.get_dream(stuck.id)
-        assert info.status.value == "failed" and info.error
+        info = await bot.store.get_dream(stuck.id)  # to be resumed once connected; one interruption counted
+        assert info.status.value == "queued" and info.interruptions == 1
         assert not bot.executor.status().running  # workers start only in setup_hook, after login
     finally:
         await bot.close()

@@ -1,12 +1,16 @@
-"""A bot process as in production, to check it never imports torch (issue 11 §2).
+"""Drives the real ``dreambot run`` with the defaults users get, then kills it (issues 18 §2, 17 §3).
 
-Run as ``python -m tests.bot.torch_free_bot DATA_DIR``: builds the real bot with
-its own store and local executor (workers are separate processes: they hold
-torch), connects it to the fake Discord, runs dreams through ``/dream`` (a
-picture, noise, "Dream again", an animated GIF: clips are checked in the bot
-process too), then prints one JSON line: whether ``torch``
-(or ``torchvision``) is in this process's ``sys.modules``, its resident memory
-after the dreams, and what was recorded of the dreams' params.
+Run as ``python -m tests.bot.torch_free_bot WORK_DIR`` (its own process, so the fake
+Discord never shares a process with another test's bot): starts a fake Discord,
+starts ``dreambot run`` as a child process through
+:class:`tests.fakediscord.bot_process.BotProcess` (only ``DISCORD_TOKEN`` and
+``DREAMBOT_DATA_DIR`` set: every other setting is the default), and as users of the
+fake Discord runs ``/dream`` with a picture, ``/dream noise:True``, "Dream again" and
+``/dream`` with an animated GIF (a clip: checked in the bot process too). Then it reads
+the bot process's resident memory (``/proc/PID/status``) and whether it maps torch
+(``/proc/PID/maps``). Last, it starts a big dream, ``kill -9``s the bot mid-dream and
+times how long every process the bot started (its workers) outlives it.
+Prints one JSON line.
 """
 
 from __future__ import annotations
@@ -15,22 +19,16 @@ import asyncio
 import io
 import json
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 
-def rss_mb() -> float:
-    """This process's resident set size (VmRSS), in MB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def _png() -> bytes:
+def _png(size: tuple[int, int] = (96, 72)) -> bytes:
     from PIL import Image
 
     buf = io.BytesIO()
-    Image.new("RGB", (96, 72), (200, 120, 40)).save(buf, format="PNG")
+    Image.effect_noise(size, 64).convert("RGB").save(buf, format="PNG")
     return buf.getvalue()
 
 
@@ -43,42 +41,64 @@ def _gif(frames: int = 3) -> bytes:
     return buf.getvalue()
 
 
-async def main(data_dir: str) -> dict:
-    from bot.runner import build_bot
-    from tests.bot.conftest import make_settings
-    from tests.bot.helpers import dream_id_of, result_done
-    from tests.fakediscord import FakeDiscord
+def _torch_maps(maps: str) -> list[str]:
+    """The torch libraries and modules a process has mapped (``libtorch*``, ``.../torch/...``)."""
+    paths = {line.split()[-1] for line in maps.splitlines() if len(line.split()) >= 6}
+    return sorted(p for p in paths if "libtorch" in p or "/torch/" in p or "/torchvision/" in p)
 
-    settings = make_settings(Path(data_dir), max_size=64)
-    bot = await build_bot(settings, web=False)
+
+def _dreaming(message: Any) -> bool:
+    return "Dreaming" in (message.content or "")
+
+
+async def main(work_dir: str) -> dict[str, Any]:
+    from tests.bot.helpers import dream_id_of, result_done
+    from tests.executor.processes import descendants, seconds_until_gone
+    from tests.fakediscord import FakeDiscord
+    from tests.fakediscord.bot_process import BotProcess
+
     png = _png()
-    params: list[dict] = []
     async with FakeDiscord() as fake:
         w = fake.setup_world()
-        async with fake.run_bot(bot, timeout=120):
+        bot = BotProcess(fake, Path(work_dir) / "data")
+        try:
+            await bot.started(timeout=240)
+            await fake.wait_for(lambda: fake.global_commands, timeout=60, what="commands to be synced")
+            # one dream per user: the default cooldown is 10 s per user
             h = await fake.slash("dream", {"layer": "mixed3", "strength": "low"}, user=w.alice,
                                  attachments={"image": (png, "cat.png", "image/png")})
-            msg = await h.wait_for_original(result_done, timeout=180)
-            first = dream_id_of(msg)
-            h = await fake.slash("dream", {"noise": True, "seed": 3}, user=w.alice)
-            await h.wait_for_original(result_done, timeout=180)
-            again = await fake.click(msg, f"dream:again:{first}", user=w.bob)
-            await again.wait_for_original(result_done, timeout=180)
-            h = await fake.slash("dream", {"seed": 5}, user=w.bob,
+            msg = await h.wait_for_original(result_done, timeout=300)
+            h = await fake.slash("dream", {"noise": True, "seed": 3}, user=w.bob)
+            await h.wait_for_original(result_done, timeout=300)
+            again = await fake.click(msg, f"dream:again:{dream_id_of(msg)}", user=w.mod)
+            await again.wait_for_original(result_done, timeout=300)
+            h = await fake.slash("dream", {"seed": 5}, user=w.admin,
                                  attachments={"image": (_gif(), "clip.gif", "image/gif")})
-            clip = await h.wait_for_original(result_done, timeout=180)
+            clip = await h.wait_for_original(result_done, timeout=300)
             gif_frames = getattr(clip.image(), "n_frames", 1)
-            for user in (w.alice, w.bob):
-                for d in (await bot.store.list_history(user.id, page=0, page_size=10)).items:
-                    params.append(d.params_data)
-            errors = list(fake.bot_errors)
+            rss_mb = bot.rss_mb()
+            torch_maps = _torch_maps(bot.maps())
+            errors = [str(e) for e in fake.bot_errors]
+
+            # kill -9 mid-dream: the bot's workers must not outlive it
+            h = await fake.slash("dream", {"seed": 7}, user=w.owner,
+                                 attachments={"image": (_png((1024, 768)), "big.png", "image/png")})
+            await h.wait_for_original(_dreaming, timeout=300)
+            workers = descendants(bot.pid)
+            t0 = time.monotonic()
+            await bot.kill()
+            orphan_s, orphans = await asyncio.to_thread(seconds_until_gone, workers, t0, 10.0)
+        finally:
+            await bot.close()
     return {
-        "torch": "torch" in sys.modules,
-        "torchvision": "torchvision" in sys.modules,
-        "rss_mb": round(rss_mb(), 1),
-        "params": params,
+        "rss_mb": round(rss_mb, 1),
+        "torch_maps": torch_maps[:5],
         "gif_frames": gif_frames,
-        "errors": [str(e) for e in errors],
+        "errors": errors,
+        "workers": sorted(workers),
+        "orphan_exit_s": round(orphan_s, 3),
+        "orphans": sorted(orphans),
+        "log_tail": bot.log()[-1500:],
     }
 
 

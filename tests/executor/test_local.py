@@ -2,29 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import textwrap
-import time
-from pathlib import Path
-
 import pytest
 
 from dream_core.executor import Cancelled, SubmitRefused, create_executor
 from dream_core.executor.worker import JobSpec, WorkerOptions, execute_job
 from dream_core.params import DreamParams
 from tests.executor.helpers import LONG, QUICK, make_config, wait_running
-
-
-def gone(pid: int) -> bool:
-    """True when ``pid`` no longer runs (a zombie counts as gone)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError, IndexError):
-        return True
-    return state in ("Z", "X")
+from tests.executor.processes import gone
 
 
 @pytest.mark.asyncio(loop_scope="session")
@@ -42,53 +26,6 @@ async def test_close_cancels_everything_and_ends_the_workers(small_png):
     with pytest.raises(SubmitRefused) as refused:
         await ex.submit(small_png, QUICK, user_id=1)
     assert refused.value.code == "closed"
-
-
-@pytest.mark.slow  # a parent process with workers
-def test_worker_stops_when_its_parent_is_killed(tmp_path, small_png):
-    """No orphans: kill -9 the process that owns the executor mid-job; its worker exits."""
-    (tmp_path / "in.png").write_bytes(small_png)
-    script = tmp_path / "owner.py"
-    script.write_text(
-        textwrap.dedent(
-            f"""
-            import asyncio, sys, time
-            from dream_core.executor import JobProgress, create_executor
-            from tests.executor.helpers import make_config
-
-            async def main():
-                ex = create_executor(make_config("local"))
-                await ex.start()
-                job = await ex.submit(open({str(tmp_path / "in.png")!r}, "rb").read(), {LONG!r}, user_id=1)
-                async for ev in job.events():
-                    if isinstance(ev, JobProgress):
-                        break
-                print(ex.status().workers[0].pid, flush=True)
-                time.sleep(120)  # blocks the loop: only a kill ends this
-
-            if __name__ == "__main__":
-                asyncio.run(main())
-            """
-        )
-    )
-    root = Path(__file__).resolve().parents[2]
-    owner = subprocess.Popen(
-        [sys.executable, str(script)], stdout=subprocess.PIPE, cwd=root, env={**os.environ, "PYTHONPATH": str(root)}
-    )
-    try:
-        line = owner.stdout.readline()
-        assert line.strip(), "the owner process did not report its worker"
-        worker = int(line)
-        assert not gone(worker)
-        owner.send_signal(signal.SIGKILL)
-        owner.wait(10)
-        deadline = time.monotonic() + 15
-        while not gone(worker) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert gone(worker), "the worker outlived its parent"
-    finally:
-        if owner.poll() is None:
-            owner.kill()
 
 
 def test_out_of_memory_retries_once_with_half_tiles(monkeypatch, small_png):

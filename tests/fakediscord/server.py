@@ -115,6 +115,7 @@ class FakeDiscord(WorldMixin, MessagesMixin, UserActionsMixin, ResponsesMixin):
         self.bot_errors: list[logging.LogRecord] = []
         self.gateway_connections: list[GatewayConnection] = []
         self._injected: list[list[Any]] = []
+        self._outage: tuple[float, int] = (0.0, 503)  # (until, status): see outage()
         #: (event name, data) of every gateway DISPATCH sent to the bot.
         self.dispatched: list[tuple[str, Any]] = []
         self.identify_payload: dict[str, Any] | None = None
@@ -300,9 +301,17 @@ class FakeDiscord(WorldMixin, MessagesMixin, UserActionsMixin, ResponsesMixin):
         waits ``retry_after`` and retries); 5xx are retried by discord.py too (slowly)."""
         self._injected.append([method.upper(), re.compile(path), status, code, message, times, retry_after])
 
+    def outage(self, seconds: float, status: int = 503) -> None:
+        """Discord's API is down for the next ``seconds``: every REST and webhook request is
+        answered ``status`` (the gateway and the CDN stay up)."""
+        self._outage = (time.monotonic() + seconds, status)
+
     def _take_injected_error(self, method: str, full_path: str) -> web.Response | None:
         from .rest import API, json_response
 
+        until, status = self._outage
+        if full_path.startswith(API) and time.monotonic() < until:
+            return json_response({"message": "Service Unavailable (outage)", "code": 0}, status=status)
         path = full_path[len(API):] if full_path.startswith(API) else full_path
         for rule in self._injected:
             m, pattern, status, code, message, times, retry_after = rule

@@ -4,9 +4,10 @@ Alembic migrations, and a real file store in a temporary folder.
 The migrations run once per session into a template database; each test gets
 its own copy of that file (running Alembic per test would cost ~0.3 s each).
 
-``DREAMBOT_TEST_DATABASE_URL=postgresql+asyncpg://...`` runs the same tests
-against another database (its schema is dropped and migrated for every test;
-SQLite-only tests are skipped there).
+``DREAMBOT_TEST_DATABASE_URL=postgresql://user:password@host/db`` runs the same
+tests against another database (emptied for every test: its tables truncated when
+it is at the latest schema, else dropped and migrated again; SQLite-only tests are
+skipped there). ``.ci/postgres`` makes such a database.
 """
 
 from __future__ import annotations
@@ -25,6 +26,33 @@ OTHER_DATABASE = os.environ.get("DREAMBOT_TEST_DATABASE_URL")
 
 def sqlite_url(path: Path) -> str:
     return f"sqlite+aiosqlite:///{path}"
+
+
+def empty_other_database(url: str) -> None:
+    """Bring ``url`` to the latest schema with no rows (truncating is ~10x faster than
+    migrating down and up again, which is done when the schema is not the latest)."""
+    import asyncio
+
+    from sqlalchemy import text
+
+    from bot.store.migrate import current, head
+
+    if current(url) != head():
+        downgrade(url, "base")
+        upgrade(url)
+        return
+
+    async def truncate() -> None:
+        db = Database(url)
+        try:
+            async with db.write() as s:
+                names = await s.run_sync(lambda sync: sync.connection().dialect.get_table_names(sync.connection()))
+                tables = ", ".join(f'"{n}"' for n in names if n != "alembic_version")
+                await s.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        finally:
+            await db.dispose()
+
+    asyncio.run(truncate())
 
 
 @pytest.fixture(scope="session")
@@ -53,8 +81,7 @@ def db_path(tmp_path, migrated_template) -> Path:
 def db_url(tmp_path, migrated_template) -> str:
     """The URL of a freshly migrated, empty database."""
     if OTHER_DATABASE:
-        downgrade(OTHER_DATABASE, "base")
-        upgrade(OTHER_DATABASE)
+        empty_other_database(OTHER_DATABASE)
         return OTHER_DATABASE
     path = tmp_path / "dreambot.db"
     shutil.copyfile(migrated_template, path)

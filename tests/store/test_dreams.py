@@ -97,20 +97,6 @@ async def test_history_is_paged_newest_first(store):
     assert (await store.list_history(999)).total == 0
 
 
-async def test_recover_interrupted(store):
-    queued = await store.create_dream(ALICE, {})
-    running = await store.create_dream(ALICE, {})
-    await store.mark_running(running.id)
-    done = await store.create_dream(BOB, {})
-    await store.mark_done(done.id, store.files.put(b"r"), width=1, height=1, seconds=0.1)
-    assert await store.recover_interrupted() == 2
-    for d in (queued, running):
-        got = await store.get_dream(d.id)
-        assert got.status is DreamStatus.FAILED and "restarted" in got.error and got.finished_at
-    assert (await store.get_dream(done.id)).status is DreamStatus.DONE
-    assert await store.recover_interrupted("again") == 0
-
-
 async def test_delete_dream(store, finished_dream):
     d = await finished_dream(ALICE, 100)
     twin = await finished_dream(BOB, 100)  # same input bytes as d

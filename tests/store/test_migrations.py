@@ -150,12 +150,12 @@ def test_upgrade_uses_settings_by_default(data_dir):
 
 @pytest.mark.skipif(not OTHER_DATABASE, reason="set DREAMBOT_TEST_DATABASE_URL to check another database")
 async def test_models_and_migrations_agree_on_the_other_database():
-    from sqlalchemy.ext.asyncio import create_async_engine
+    from bot.store.database import create_engine_checked
 
     assert OTHER_DATABASE
     downgrade(OTHER_DATABASE, "base")
     upgrade(OTHER_DATABASE)
-    engine = create_async_engine(OTHER_DATABASE)
+    engine = create_engine_checked(OTHER_DATABASE)  # a plain postgresql:// URL gets asyncpg, as in the store
     try:
         async with engine.connect() as conn:
             diff = await conn.run_sync(
