@@ -34,6 +34,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Callable
 from typing import Any, Optional
 
 import jinja2
@@ -48,6 +49,7 @@ from bot.web.file_bytes import FileBytes
 from bot.web.gallery import GalleryReader
 from bot.web.keys import (
     ASSETS_KEY,
+    DRAINING_KEY,
     EXECUTOR_KEY,
     FILE_BYTES_KEY,
     FILES_KEY,
@@ -89,6 +91,7 @@ def create_web_app(
     settings: Settings,
     executor: Any = None,
     metrics: Optional[Metrics] = None,
+    draining: Callable[[], bool] = lambda: False,
 ) -> web.Application:
     """Build the gallery app.
 
@@ -105,6 +108,7 @@ def create_web_app(
     app[SETTINGS_KEY] = settings
     app[EXECUTOR_KEY] = executor
     app[METRICS_KEY] = metrics if metrics is not None else get_metrics()
+    app[DRAINING_KEY] = draining
     app[ASSETS_KEY] = assets
     app[TEMPLATES_KEY] = create_templates(assets)
     app.on_response_prepare.append(hide_server_version)
@@ -136,7 +140,13 @@ def _watcher(store: Any) -> ChangeWatcher:
     return watcher_for(database) if database is not None else ChangeWatcher()
 
 
-def create_metrics_app(store: Any, *, executor: Any = None, metrics: Optional[Metrics] = None) -> web.Application:
+def create_metrics_app(
+    store: Any,
+    *,
+    executor: Any = None,
+    metrics: Optional[Metrics] = None,
+    draining: Callable[[], bool] = lambda: False,
+) -> web.Application:
     """The operations app: ``/metrics`` (Prometheus text) and ``/healthz``, nothing else.
 
     Serve it on a private address only (:func:`start_web` uses
@@ -147,6 +157,7 @@ def create_metrics_app(store: Any, *, executor: Any = None, metrics: Optional[Me
     app[EXECUTOR_KEY] = executor
     app[METRICS_KEY] = metrics if metrics is not None else get_metrics()
     app[STORE_CHECK_KEY] = StoreCheck(store)
+    app[DRAINING_KEY] = draining
     app.on_response_prepare.append(hide_server_version)
     hide_server_version_everywhere()
     app.router.add_get("/metrics", health.metrics, name="metrics")
@@ -212,6 +223,7 @@ async def start_web(
     port: Optional[int] = None,
     metrics_host: Optional[str] = None,
     metrics_port: Optional[int] = None,
+    draining: Callable[[], bool] = lambda: False,
 ) -> WebServers:
     """Serve the gallery on ``host:port`` and ``/metrics`` on ``metrics_host:metrics_port``
     (default: the settings; metrics port 0 in the settings means no metrics listener).
@@ -220,7 +232,7 @@ async def start_web(
     ``dreambot run`` when ``DREAMBOT_WEB_ENABLED`` is set.
     """
     metrics = metrics if metrics is not None else get_metrics()
-    app = create_web_app(store, files, settings=settings, executor=executor, metrics=metrics)
+    app = create_web_app(store, files, settings=settings, executor=executor, metrics=metrics, draining=draining)
     host = host if host is not None else settings.web_host
     port = port if port is not None else settings.web_port
     gallery = await _serve(app, host, port, "web gallery", "DREAMBOT_WEB")
@@ -228,7 +240,7 @@ async def start_web(
         return WebServers(gallery, None)
     try:
         ops = await _serve(
-            create_metrics_app(store, executor=executor, metrics=metrics),
+            create_metrics_app(store, executor=executor, metrics=metrics, draining=draining),
             metrics_host if metrics_host is not None else settings.metrics_host,
             metrics_port if metrics_port is not None else settings.metrics_port,
             "metrics",

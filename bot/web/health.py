@@ -17,7 +17,7 @@ from typing import Any, Optional
 from aiohttp import web
 
 from bot.metrics import METRICS_CONTENT_TYPE, Metrics, workers_alive
-from bot.web.keys import EXECUTOR_KEY, METRICS_KEY, STORE_CHECK_KEY, STORE_KEY
+from bot.web.keys import DRAINING_KEY, EXECUTOR_KEY, METRICS_KEY, STORE_CHECK_KEY, STORE_KEY
 from bot.web.store_check import STORE_PROBE_TIMEOUT_S, maybe_await
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,13 @@ def _answer(checks: dict[str, Any]) -> tuple[int, bytes]:
     return (200 if ok else 503), json.dumps(body).encode()
 
 
+_HEADERS = {"Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store"}
+DRAINING = json.dumps({"status": "draining"}).encode()
+
+
 async def healthz(request: web.Request) -> web.Response:
+    if request.app[DRAINING_KEY]():  # stopping for a restart: a load balancer should look elsewhere
+        return web.Response(body=DRAINING, status=503, headers=_HEADERS)
     store_check = request.app[STORE_CHECK_KEY]
     store = await store_check()
     executor = request.app[EXECUTOR_KEY]
@@ -64,8 +70,7 @@ async def healthz(request: web.Request) -> web.Response:
         _, status, body = store_check.answer
     else:
         status, body = _answer({"store": store, "executor": await check_executor(executor, request.app[METRICS_KEY])})
-    headers = {"Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store"}
-    return web.Response(body=body, status=status, headers=headers)
+    return web.Response(body=body, status=status, headers=_HEADERS)
 
 
 async def dream_counts(store: Any) -> dict[str, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Optional
 
 import jinja2
@@ -31,3 +32,5 @@ PICTURES_KEY = web.AppKey("dreambot_pictures", PageCache[Optional[ImageFile]])
 FILE_BYTES_KEY = web.AppKey("dreambot_file_bytes", FileBytes)
 #: the store's health check, run at most once a second
 STORE_CHECK_KEY = web.AppKey("dreambot_store_check", StoreCheck)
+#: whether the service is draining for a restart (``/healthz`` then answers 503 "draining")
+DRAINING_KEY: web.AppKey[Callable[[], bool]] = web.AppKey("dreambot_draining")

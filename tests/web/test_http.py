@@ -353,6 +353,32 @@ async def test_healthz_ok_and_metrics_text(http, served):
     assert 'dreambot_dreams{status="failed"} 0.0' in text
 
 
+async def test_healthz_says_draining_while_the_bot_stops(served):
+    """SIGTERM: /healthz on both listeners answers 503 "draining" (a load balancer stops
+    sending traffic) until the web gallery, which stops last, closes."""
+    import json
+
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from bot.metrics import Metrics
+    from bot.web import create_metrics_app, create_web_app
+
+    draining = False
+    apps = [
+        create_web_app(served.store, served.store.files, settings=served.settings, metrics=Metrics(),
+                       draining=lambda: draining),
+        create_metrics_app(served.store, metrics=Metrics(), draining=lambda: draining),
+    ]
+    for app in apps:
+        async with TestClient(TestServer(app)) as client:
+            draining = False
+            assert (await client.get("/healthz")).status == 200
+            draining = True
+            r = await client.get("/healthz")
+            assert r.status == 503 and json.loads(await r.read()) == {"status": "draining"}
+            assert r.headers["Cache-Control"] == "no-store"
+
+
 async def test_healthz_and_metrics_with_executor_and_broken_store(tmp_path, served):
     """An executor's status feeds /healthz and /metrics; an unreachable database gives 503."""
     from aiohttp.test_utils import TestClient, TestServer
