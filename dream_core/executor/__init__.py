@@ -98,6 +98,7 @@ from dream_core.executor.events import (
     JobResult,
     Queued,
     Started,
+    Waiting,
     is_terminal,
 )
 from dream_core.executor.job import Job, JobState
@@ -123,6 +124,7 @@ __all__ = [
     "Started",
     "SubmitRefused",
     "WorkerInfo",
+    "Waiting",
     "WorkerStartError",
     "create_executor",
     "is_terminal",

@@ -22,7 +22,7 @@ from dream_core.executor.admission import ParamsLike, admit_params, oversized_in
 from dream_core.executor.clips import ClipJob
 from dream_core.executor.config import ExecutorConfig
 from dream_core.executor.errors import SubmitRefused, WorkerStartError
-from dream_core.executor.events import Cancelled, Done, Failed, Queued, Started
+from dream_core.executor.events import Cancelled, Done, Failed, Queued, Started, Waiting
 from dream_core.executor.job import Job
 from dream_core.executor.scheduler import FairScheduler
 from dream_core.executor.slot import WorkerSlot
@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 SHUTDOWN_REASON = "The dream service is shutting down."
 UNAVAILABLE_REASON = "The dream workers are down and failing to restart. Please try again later."
 UNAVAILABLE_AFTER = 3  # failed restarts of every worker before waiting jobs are failed
+#: a job is started again once after its worker was lost; the second loss fails it
+WORKER_LOSSES_ALLOWED = 1
 
 
 # --- the executor ----------------------------------------------------------------
@@ -70,6 +72,8 @@ class BaseExecutor(abc.ABC):
         self._closed = False
         self._worker_restarts = 0
         self._counts = {"done": 0, "failed": 0, "cancelled": 0}
+        self._retried = 0
+        self._outage = False  # no worker up: queued jobs were told (Waiting)
 
     # --- lifecycle --------------------------------------------------------------
 
@@ -192,6 +196,8 @@ class BaseExecutor(abc.ABC):
             return job
         position = self._sched.push(job, user_id, guild_id)  # raises SubmitRefused
         job.emit(Queued(position))
+        if self._outage:
+            job.emit(Waiting(self.outage_reason))
         self._pump()
         return job
 
@@ -233,6 +239,7 @@ class BaseExecutor(abc.ABC):
             jobs_done=self._counts["done"],
             jobs_failed=self._counts["failed"],
             jobs_cancelled=self._counts["cancelled"],
+            jobs_retried=self._retried,
         )
 
     # --- dispatch -------------------------------------------------------------------
@@ -247,6 +254,7 @@ class BaseExecutor(abc.ABC):
         """Start waiting jobs on idle workers; refresh queue positions."""
         if not self._started or self._closed:
             return
+        self._check_outage()
         for slot in self._slots:
             if not slot.alive or slot.restarting or slot.job is not None:
                 continue
@@ -257,7 +265,8 @@ class BaseExecutor(abc.ABC):
             self._running[job] = slot
             job.emit(Started(slot.name, slot.device))
             self._spawn(self._run(slot, job), name=f"dream-run-{job.id}")
-        self._publish_positions()
+        if not self._outage:  # while no worker is up, the jobs' last word stays the Waiting line
+            self._publish_positions()
 
     def _publish_positions(self) -> None:
         for job, position in self._sched.positions().items():
@@ -289,6 +298,16 @@ class BaseExecutor(abc.ABC):
                 outcome = Cancelled(self._stopping[job])
         self._stopping.pop(job, None)
         self._timed_out.discard(job)
+        if isinstance(outcome, Failed) and outcome.kind == "worker_died":
+            job.workers_lost += 1
+            if job.workers_lost <= WORKER_LOSSES_ALLOWED and not self._closed:
+                self._retry(slot, job, outcome.reason)
+                return
+            outcome = Failed(
+                f"The dream worker was lost twice while working on this dream ({outcome.reason}), so it was "
+                "not tried again: this picture or these settings may be what stops it.",
+                "worker_died",
+            )
         job.emit(outcome)
         key = "done" if isinstance(outcome, Done) else "failed" if isinstance(outcome, Failed) else "cancelled"
         self._counts[key] += 1
@@ -296,6 +315,24 @@ class BaseExecutor(abc.ABC):
             slot.jobs_done += 1
         self._running.pop(job, None)
         slot.job = None
+        if not slot.alive:
+            self._restart(slot)
+        self._pump()
+
+    def _retry(self, slot: WorkerSlot, job: Job, cause: str) -> None:
+        """Queue a job whose worker was lost again, first in line, and say so."""
+        self._running.pop(job, None)
+        slot.job = None
+        self._retried += 1
+        if any(s.alive and s.job is None and s is not slot for s in self._slots):
+            then = "it is starting again on another worker"
+        elif any(s.alive and s is not slot for s in self._slots):
+            then = "it starts again, first in line, when a worker is free"
+        else:
+            then = "it starts again, first in line, as soon as a worker is back"
+        log.warning("%s: lost while running %s (%s); retrying it", slot.name, job.id, cause)
+        job.emit(Waiting(f"The worker running this dream was lost ({cause}); {then}.", retry=True))
+        self._sched.requeue(job, job.user_id, job.guild_id)
         if not slot.alive:
             self._restart(slot)
         self._pump()
@@ -318,6 +355,21 @@ class BaseExecutor(abc.ABC):
 
     # --- faults ---------------------------------------------------------------------
 
+    #: what queued jobs are told while no worker is up (a backend may say more)
+    outage_reason = "No dream worker is up right now (restarting); your dream stays queued and starts when one is."
+
+    def _check_outage(self) -> None:
+        """Tell queued jobs once when no worker is up (``Waiting``); the next ``Queued`` ends it."""
+        if any(s.alive for s in self._slots) or not self._slots:
+            self._outage = False
+            return
+        if self._outage:
+            return
+        self._outage = True
+        for job in self._sched.order():
+            if not isinstance(job.history[-1], Waiting):  # e.g. a retry, already told
+                job.emit(Waiting(self.outage_reason))
+
     def _unavailable(self) -> bool:
         """No worker alive and each failed to restart several times: nothing will run soon."""
         return bool(self._slots) and all(not s.alive and s.failed_starts >= UNAVAILABLE_AFTER for s in self._slots)
@@ -333,6 +385,7 @@ class BaseExecutor(abc.ABC):
         if slot.job is None:  # died while idle; a busy slot is handled by _run
             log.warning("%s (pid %s) died while idle", slot.name, slot.pid)
             self._restart(slot)
+        self._check_outage()
 
     def _restart(self, slot: WorkerSlot) -> None:
         if self._closed or slot.restarting:
