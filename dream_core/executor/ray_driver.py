@@ -162,8 +162,8 @@ class _Keeper(threading.Thread):
             if "responding" in cause:
                 cause += f" for {self._settings.heartbeat_s:g} s"
             log.warning("%s: lost during job %s: %s (%s)", self.actor_name, spec.seq, cause, first_line(exc))
+            self._send(("lost", self.actor_name, spec.seq, cause))  # first: a kill can take seconds
             self.kill()
-            self._send(("lost", self.actor_name, spec.seq, cause))
             if cause == CLUSTER_LOST:
                 os._exit(3)  # a fresh driver reconnects (Ray Client does not come back by itself)
 
@@ -179,9 +179,9 @@ class _Keeper(threading.Thread):
             if self.actor is not actor:
                 return  # killed meanwhile
             log.warning("%s: lost while idle: %s", self.actor_name, first_line(exc))
-            self.kill()
             cause = _lost_cause(exc)
             self._send(("lost", self.actor_name, None, cause))
+            self.kill()
             if cause == CLUSTER_LOST:
                 os._exit(3)
 
@@ -202,6 +202,9 @@ def _connect(settings: DriverSettings) -> None:
 
 def driver_main(conn: Any, settings: DriverSettings) -> None:
     """Entry point of the driver process (``spawn``)."""
+    # Ray Client waits this long for a lost connection to come back before it gives up
+    # (default 30 s); a connection down for a heartbeat is a lost cluster.
+    os.environ.setdefault("RAY_CLIENT_RECONNECT_GRACE_PERIOD", str(max(1, round(settings.heartbeat_s))))
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s ray-driver: %(message)s")
     lock = threading.Lock()
 

@@ -25,6 +25,7 @@ from dream_core.executor.ray_driver import CLUSTER_LOST, DriverSettings, driver_
 log = logging.getLogger(__name__)
 
 _DEAD = "__dead__"
+CONNECT_RETRY_S = 3.0
 
 
 class LinkedSlot(Protocol):
@@ -67,9 +68,18 @@ class RayDriverLink:
             if self.alive:
                 return self.resources
             await self._reap()
-            return await self._start()
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + self.connect_timeout_s
+            while True:  # a cluster that is still starting refuses clients for a while: a fresh driver tries again
+                try:
+                    return await self._start(max(1.0, deadline - loop.time()))
+                except WorkerStartError as exc:
+                    if loop.time() + CONNECT_RETRY_S >= deadline:
+                        raise
+                    log.warning("%s; trying again", exc)
+                await asyncio.sleep(CONNECT_RETRY_S)
 
-    async def _start(self) -> dict[str, float]:
+    async def _start(self, timeout_s: float) -> dict[str, float]:
         loop = asyncio.get_running_loop()
         self._generation += 1
         gen = self._generation
@@ -84,9 +94,9 @@ class RayDriverLink:
         ).start()
         where = self.settings.address or "a local Ray"
         try:
-            msg = await asyncio.wait_for(asyncio.shield(self._connected), self.connect_timeout_s)
+            msg = await asyncio.wait_for(asyncio.shield(self._connected), timeout_s)
         except asyncio.TimeoutError:
-            msg = ("connect_failed", f"no answer within {self.connect_timeout_s:.0f} s")
+            msg = ("connect_failed", f"no answer within {timeout_s:.0f} s")
         if msg[0] != "connected":
             await self._reap()
             raise WorkerStartError(f"could not connect to {where}: {msg[1]}")
