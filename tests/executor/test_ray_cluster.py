@@ -14,7 +14,10 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -163,3 +166,43 @@ async def test_close_releases_the_actors_at_once(executor, small_png):
     await wait_until(lambda: all(gone(pid) for pid in pids), 30)
     MEASURED["close: actors gone after"] = time.monotonic() - t0
     assert closed < 10.0
+
+
+OWNER = """
+import asyncio, sys
+from dream_core.executor import ExecutorConfig, create_executor
+
+async def main():
+    ex = create_executor(ExecutorConfig(backend="ray", ray_address=sys.argv[1], ray_actors=1, torch_threads=1))
+    await ex.start()
+    print(ex._slots[0].pid, ex._link._proc.pid, flush=True)
+    await asyncio.sleep(600)  # never closes: only a signal ends it
+
+if __name__ == "__main__":
+    asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+async def test_a_bot_that_dies_without_closing_leaves_no_actor(cluster, tmp_path, sig):
+    """SIGTERM with no handler (the default) or kill -9: the driver sees its pipe close and releases the actors."""
+    script = tmp_path / "owner.py"
+    script.write_text(OWNER)
+    root = str(Path(__file__).resolve().parents[2])
+    owner = subprocess.Popen(  # (not asyncio's: its wait() also waits for the driver, which shares stdout)
+        [sys.executable, str(script), cluster.client_address], cwd=root, env={**os.environ, "PYTHONPATH": root},
+        stdout=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        line = await asyncio.wait_for(asyncio.to_thread(owner.stdout.readline), 180)
+        actor, driver = (int(x) for x in line.split())
+        assert not gone(actor) and not gone(driver)
+        t0 = time.monotonic()
+        owner.send_signal(sig)
+        await asyncio.to_thread(owner.wait, 10)
+        await wait_until(lambda: gone(actor) and gone(driver), 30, every=0.1)
+        MEASURED[f"owner {signal.Signals(sig).name}: actor and driver gone after"] = time.monotonic() - t0
+    finally:
+        if owner.poll() is None:
+            owner.kill()
+            owner.wait()
