@@ -2,7 +2,7 @@
 
 ``ray start --head`` (no CPUs: it only coordinates, as a head usually does) and
 worker nodes with ``ray start --address`` (1 CPU each), all with token
-authentication (``RAY_AUTH_MODE=token``, one token file) in their own temp dir.
+authentication (``RAY_AUTH_MODE=token``, one ``RAY_AUTH_TOKEN``) in their own temp dir.
 A node is faulted by signalling its raylet and every process under it (its
 dream actor included): SIGKILL is a lost node, SIGSTOP a hung one.
 :meth:`RayCluster.destroy` kills every process of this cluster (and only those).
@@ -74,10 +74,8 @@ class RayCluster:
         self.port = free_port()
         self.client_port = free_port()
         self.temp_dir = Path(f"/tmp/dbray-{secrets.token_hex(3)}")
-        token = tmp / "ray-token"
-        token.write_text(secrets.token_hex(32))
-        #: what every node and every client needs (the bot's driver process inherits it)
-        self.auth_env = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token)}
+        #: what every node and every client needs, as the README says (the bot's driver process inherits it)
+        self.auth_env = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
         self.env = {
             **os.environ,
             **self.auth_env,
@@ -112,7 +110,7 @@ class RayCluster:
     def pids(self) -> set[int]:
         """Every process of this cluster: those naming its temp dir or port, and all under them."""
         marks = (str(self.temp_dir), f":{self.port}", f"port={self.port}")
-        token = f"RAY_AUTH_TOKEN_PATH={self.auth_env['RAY_AUTH_TOKEN_PATH']}".encode()
+        token = f"RAY_AUTH_TOKEN={self.auth_env['RAY_AUTH_TOKEN']}".encode()
         roots = set()
         for pid, (_, cmd) in _processes().items():
             if any(m in cmd for m in marks):
