@@ -150,7 +150,8 @@ class _Keeper(threading.Thread):
         try:
             if actor is None:
                 raise RuntimeError("no actor")
-            actor.start.remote(spec)
+            # started before the first poll (a threaded actor runs calls side by side, in any order)
+            ray.get(actor.start.remote(spec), timeout=self._settings.heartbeat_s)
             while True:
                 batch = ray.get(actor.poll.remote(spec.seq, POLL_WAIT_S), timeout=self._settings.heartbeat_s)
                 for msg in batch:
