@@ -72,6 +72,11 @@ async def test_progress_pending_state_is_flushed_after_the_interval():
 def test_render_progress_texts():
     assert progress_bar(0.5, 10) == "▰" * 5 + "▱" * 5
     assert "next" in render_progress(ProgressState(stage="queued", position=1))
+    lost = "The worker running this dream was lost (its Ray actor died); it is starting again on another worker."
+    assert render_progress(ProgressState(stage="queued", position=1, note=lost)) == f"⏳ {lost}"
+    assert render_progress(ProgressState(stage="queued", position=3, note=lost, label="x")).endswith(
+        "Position **3** in the queue.\n-# x"
+    )
     text = render_progress(ProgressState(stage="running", fraction=0.25, octave=1, octaves=3, eta_s=200, label="x"))
     assert "25%" in text and "octave 1/3" in text and "~3 min left" in text and text.endswith("x")
     assert "frame" not in text  # a still
