@@ -79,7 +79,8 @@ worker process (also at interpreter exit).
 
 Modules: :mod:`.config` (ExecutorConfig), :mod:`.events` (events, JobResult),
 :mod:`.job` (Job), :mod:`.scheduler`, :mod:`.status`, :mod:`.errors`,
-:mod:`.base` (shared executor logic), :mod:`.admission` (what ``submit`` checks),
+:mod:`.base` (shared executor logic), :mod:`.recovery` (lost workers: retry, restarts),
+:mod:`.admission` (what ``submit`` checks),
 :mod:`.slot` (WorkerSlot, one worker as the executor sees it), :mod:`.messages`
 (worker messages as events), :mod:`.worker` (the torch side),
 :mod:`.local` (worker processes), :mod:`.ray_backend` (Ray actors: :mod:`.ray_actor`,
