@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -144,3 +145,4 @@ class RayCluster:
             self.signal_all(pids, signal.SIGKILL)
             self.signal_all(pids, signal.SIGCONT)
             time.sleep(0.5)
+        shutil.rmtree(self.temp_dir, ignore_errors=True)  # its sessions' logs and sockets
