@@ -37,7 +37,7 @@ from bot.store.errors import StoreError
 from bot.upload import Upload, fit_upload
 from bot.views import cancel_view
 from dream_core.executor.errors import SubmitRefused
-from dream_core.executor.events import Cancelled, Done, Failed, JobProgress, JobResult, Queued, Started
+from dream_core.executor.events import Cancelled, Done, Failed, JobProgress, JobResult, Queued, Started, Waiting
 from dream_core.params import DreamParams
 
 log = logging.getLogger(__name__)
@@ -256,9 +256,16 @@ class DreamRunner:
     ) -> None:
         label = request.label
         previews = self.settings.progress_previews
+        retry_note = ""  # "the worker was lost; it starts again": shown until it has
         async for event in job.events():
             if isinstance(event, Queued):
-                await reporter.update(ProgressState(stage="queued", position=event.position, label=label, note=note))
+                state = ProgressState(
+                    stage="queued", position=event.position, label=label, note=note, waiting=retry_note
+                )
+                await reporter.update(state)
+            elif isinstance(event, Waiting):  # its worker was lost (it runs again), or none is up
+                retry_note = event.reason if event.retry else retry_note
+                await reporter.update(ProgressState(stage="queued", label=label, note=note, waiting=event.reason))
             elif isinstance(event, Started):
                 await self._mark(self.store.mark_running(dream_id))
                 await reporter.update(ProgressState(stage="running", fraction=0.0, label=label, note=note))

@@ -82,7 +82,7 @@ class Settings(BaseSettings):
     max_queued_per_user: int = Field(3, ge=1)
     max_queued_per_guild: int = Field(20, ge=1)
     job_timeout_s: float = Field(900.0, gt=0)
-    ray_address: Optional[str] = Field(None, description="'auto' or 'ray://host:10001'; default: a local Ray")
+    ray_address: Optional[str] = Field(None, description="'ray://host:10001' (Ray Client); default: a local Ray")
     ray_actors: Optional[int] = Field(None, ge=1, description="number of dream actors; default: one per GPU")
     ray_gpus_per_actor: float = Field(1.0, ge=0)
 
