@@ -341,6 +341,7 @@ class DreamRunner:
             )
         )
         self._count("done", result.seconds)
+        self.active.pop(dream_id, None)  # done: no longer counts against limits, nothing to hand over
         if request.image is not None and request.image.is_clip:
             upload = Upload(result.data, ext)  # the worker fitted it to the limit (its notes say how)
         else:
