@@ -23,8 +23,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="session"), pytes
 
 #: what users type: a quick dream, and one that runs long enough to be caught mid-way
 SHORT = {"octaves": 1, "iterations": 2}
-MEDIUM = {"octaves": 1, "iterations": 100}  # a few seconds on 2 quiet cores
-LONG = {"octaves": 2, "iterations": 120}
+MEDIUM = {"octaves": 1, "iterations": 300}  # ~4 s on 2 quiet cores
+LONG = {"octaves": 2, "iterations": 80}
 START_S = 240  # a fresh machine calibrates the model on the first start
 DREAM_S = 300
 
@@ -154,7 +154,7 @@ async def test_a_dream_asked_for_while_draining_is_done_after_the_restart(tmp_pa
         try:
             await first.started(START_S)
             running = await ask(fake, w.alice, small_png, **MEDIUM)
-            await running.wait_for_original(dreaming, timeout=DREAM_S)
+            await running.wait_for_original(lambda m: waiting(m) or dreaming(m), timeout=DREAM_S)  # submitted
             first.signal(signal.SIGTERM)
             await wait_log(first, "draining")
             late = await ask(fake, w.bob, small_png, **SHORT)
