@@ -12,7 +12,7 @@ Also prints the time from a start to the first resumed dream's result, the CPU a
 
 Run by hand::
 
-    python bench/bench_restarts.py                    # 12 dreams, 20 restarts
+    python bench/bench_restarts.py                    # 18 dreams, 20 restarts
     python bench/bench_restarts.py --dreams 6 --restarts 5
 """
 
@@ -96,6 +96,7 @@ async def main(args: argparse.Namespace) -> int:
                                                 attachments={"image": (png, "cat.png", "image/png")}))
             kinds = {"SIGTERM": 0, "kill -9": 0}
             resume_latency: list[float] = []
+            answered_by: list[int] = []
             for i in range(args.restarts):
                 await asyncio.sleep(rng.uniform(0.5, args.max_wait))
                 kind = rng.choice(list(kinds))
@@ -116,6 +117,7 @@ async def main(args: argparse.Namespace) -> int:
                     except TimeoutError:
                         pass
                 done = sum(1 for h in handles if answered(h))
+                answered_by.append(done)
                 print(f"restart {i + 1:2d} ({kind:7s}): {done}/{len(handles)} answered")
             deadline = time.monotonic() + args.settle
             while time.monotonic() < deadline and not all(answered(h) for h in handles):
@@ -125,7 +127,7 @@ async def main(args: argparse.Namespace) -> int:
             lost = outcome.count("")
             live = sum(1 for h in handles if h.original is not None and not h.original.deleted
                        and any(c.startswith("dream:cancel:") for c in h.original.custom_ids()))
-            print(f"restarts: {kinds}")
+            print(f"restarts: {kinds}; answered by restart: {answered_by}")
             print(f"results {outcome.count('result')}, one-line answers {outcome.count('line')}, "
                   f"LOST {lost} (target 0); live progress bars left: {live}")
             if resume_latency:
@@ -136,13 +138,14 @@ async def main(args: argparse.Namespace) -> int:
 
 def parse(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--dreams", type=int, default=12)
+    p.add_argument("--dreams", type=int, default=18)
     p.add_argument("--restarts", type=int, default=20)
     p.add_argument("--max-wait", type=float, default=8.0, help="longest random time between restarts (s)")
     p.add_argument("--settle", type=float, default=600.0, help="time allowed at the end (s)")
     p.add_argument("--seed", type=int, default=17)
+    p.add_argument("--iterations", type=int, default=60, help="steps of each dream (1 octave, 96 px)")
     args = p.parse_args(argv)
-    args.options = {"octaves": 1, "iterations": 20}
+    args.options = {"octaves": 1, "iterations": args.iterations}
     return args
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Optional
 
@@ -136,6 +137,7 @@ class _DreamBotMixin:
         self.commands_synced = False
         self.web_runner: Any = None  # the web gallery's aiohttp AppRunner, when it runs in-process
         self.draining = False  # stopping for a restart (bot.drain): /healthz says so
+        self.last_interaction = 0.0  # time.monotonic() of the newest interaction (bot.drain waits for quiet)
 
     def _client_options(self, settings: Settings) -> dict[str, Any]:
         """Extra discord.py client options (a default each; ``kwargs`` given to ``__init__`` win)."""
@@ -188,6 +190,9 @@ class _DreamBotMixin:
         """Remember the new server (its gallery starts unlisted)."""
         log.info("joined guild %s (%s)", guild.name, guild.id)
         await self.store.touch_guild(guild.id, guild.name)
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        self.last_interaction = time.monotonic()
 
     async def on_ready(self) -> None:
         user = self.user  # type: ignore[attr-defined]

@@ -27,7 +27,7 @@ from bot.views import result_view
 log = logging.getLogger(__name__)
 
 #: how long a result is retried while Discord is down (then it waits for the next start)
-RETRY_FOR_S = 30 * 60
+RETRY_FOR_S = 24 * 3600
 FIRST_PAUSE_S = 2.0
 MAX_PAUSE_S = 60.0
 

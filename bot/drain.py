@@ -18,12 +18,15 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 log = logging.getLogger(__name__)
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+#: how long after the newest interaction the bot counts as idle
+SETTLE_S = 1.0
 
 
 @contextlib.asynccontextmanager
@@ -54,13 +57,22 @@ def _received(sig: signal.Signals, event: asyncio.Event) -> None:
 
 
 async def drain(bot: Any, grace_s: float) -> None:
-    """Steps 1-3 above; the caller closes the bot after."""
+    """Steps 1-3 above; the caller closes the bot after. The bot is idle when no dream is
+    under way and no interaction arrived for :data:`SETTLE_S` (a command being parsed has
+    not reached the runner yet)."""
     runner = bot.dreams
     runner.draining = True
     bot.draining = True
-    if runner.active:
-        log.info("waiting up to %.0f s for %d dream(s) to finish", grace_s, len(runner.active))
-    finished = await runner.wait_idle(grace_s)
-    if not finished:
-        log.info("grace period over: handing %d dream(s) to the next start", len(runner.active))
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + grace_s
+    if runner.busy:
+        log.info("waiting up to %.0f s for %d dream(s) to finish", grace_s, runner.busy)
+    while True:
+        idle = await runner.wait_idle(max(0.0, deadline - loop.time()))
+        quiet = time.monotonic() - bot.last_interaction >= SETTLE_S
+        if (idle and quiet) or loop.time() >= deadline:
+            break
+        await asyncio.sleep(0.1)
+    if runner.busy:
+        log.info("grace period over: handing %d dream(s) to the next start", runner.busy)
     await runner.hand_over()

@@ -18,7 +18,7 @@ import contextlib
 import io
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Iterator
 from typing import Any, Optional
 
 import discord
@@ -27,17 +27,16 @@ from bot.attachments import ImageRef, ImageRejected, check_ref, fetch_image
 from bot.clip_input import ClipRejected, clip_job
 from bot.collaborators import DreamExecutor, DreamMetrics, DreamRecords, Files, JobHandle, RunnerSettings
 from bot.delivery import ResultDelivery
-from bot.dream_message import DreamMessage, result_embed
+from bot.dream_endings import DreamEndings
+from bot.dream_message import DreamMessage
 from bot.dream_request import ActiveDream, DreamRequest, upload_limit
 from bot.limits import DreamLimits
 from bot.progress import ProgressReporter, ProgressState
 from bot.replies import SORRY, UserError, as_sentence, fail_early, send_error
 from bot.reply import InteractionReply, token_expiry
-from bot.store.errors import StoreError
-from bot.upload import Upload, fit_upload
 from bot.views import cancel_view
 from dream_core.executor.errors import SubmitRefused
-from dream_core.executor.events import Cancelled, Done, Failed, JobProgress, JobResult, Queued, Started
+from dream_core.executor.events import Cancelled, Done, Failed, JobProgress, Queued, Started, Waiting
 from dream_core.params import DreamParams
 
 log = logging.getLogger(__name__)
@@ -54,7 +53,7 @@ def _refusal_text(exc: Exception) -> str:
     return str(exc) or "The dream queue is full. Please try again in a few minutes."
 
 
-class DreamRunner:
+class DreamRunner(DreamEndings):
     """Runs dreams for Discord users. One per bot.
 
     While the bot drains for a restart (:attr:`draining`), a new dream is recorded and
@@ -81,6 +80,7 @@ class DreamRunner:
         self.delivery = ResultDelivery(store)
         self.active: dict[int, ActiveDream] = {}
         self.draining = False
+        self._admitting = 0
 
     def check_limits(self, user_id: int, guild_id: Optional[int]) -> None:
         """Raise :class:`UserError` when this user may not start another dream now."""
@@ -110,15 +110,25 @@ class DreamRunner:
         except (UserError, ImageRejected) as exc:
             await send_error(interaction, str(exc))
             return
-        await self.defer(interaction)
+        with self.admitting():  # accepted: a drain waits for it to be recorded
+            await self.defer(interaction)
+            try:
+                image = await fetch_image(ref, self.limits.image_limits) if ref is not None else None
+                guide = await fetch_image(guide_ref, self.limits.image_limits) if guide_ref is not None else None
+                request = DreamRequest.by(interaction, params, image, guide=guide, source=source)
+            except (ImageRejected, ClipRejected) as exc:
+                await fail_early(interaction, str(exc))
+                return
+            await self.run(interaction, request)
+
+    @contextlib.contextmanager
+    def admitting(self) -> Iterator[None]:
+        """A dream acknowledged but not yet recorded (its pictures are downloading)."""
+        self._admitting += 1
         try:
-            image = await fetch_image(ref, self.limits.image_limits) if ref is not None else None
-            guide = await fetch_image(guide_ref, self.limits.image_limits) if guide_ref is not None else None
-            request = DreamRequest.by(interaction, params, image, guide=guide, source=source)
-        except (ImageRejected, ClipRejected) as exc:
-            await fail_early(interaction, str(exc))
-            return
-        await self.run(interaction, request)
+            yield
+        finally:
+            self._admitting -= 1
 
     async def defer(self, interaction: discord.Interaction) -> None:
         """Acknowledge publicly ("thinking…"); its message becomes the progress message."""
@@ -139,6 +149,19 @@ class DreamRunner:
         the progress message and then the result. The store keeps the interaction's
         token, so a restarted bot can resume the dream in the same message.
         """
+        with self.admitting():
+            dream, message, limit = await self._record(interaction, request)
+            if self.draining:
+                await message.edit(content=RESTARTING_QUEUED)
+                await self._remember_message(dream.id, message)
+                return dream.id
+        await self.drive(dream.id, request, message, limit)  # counted as active before its first await
+        return dream.id
+
+    async def _record(
+        self, interaction: discord.Interaction, request: DreamRequest
+    ) -> tuple[Any, DreamMessage, int]:
+        """Store the pictures and the dream (``queued``, with the interaction's token)."""
         source = await self.files.aput(request.image.data) if request.image else None
         # the guide is kept too, so "Dream again" / "Deeper" can dream with it
         guide = await self.files.aput(request.guide.data) if request.guide else None
@@ -162,13 +185,7 @@ class DreamRunner:
             dream.id, request.source, request.user_id, request.guild_id, request.label,
         )
         self.limits.started(request.user_id)
-        message = DreamMessage(InteractionReply(interaction), self.settings.followup_window_s)
-        if self.draining:
-            await message.edit(content=RESTARTING_QUEUED)
-            await self._remember_message(dream.id, message)
-            return dream.id
-        await self.drive(dream.id, request, message, limit)
-        return dream.id
+        return dream, DreamMessage(InteractionReply(interaction), self.settings.followup_window_s), limit
 
     async def drive(
         self,
@@ -256,9 +273,16 @@ class DreamRunner:
     ) -> None:
         label = request.label
         previews = self.settings.progress_previews
+        retry_note = ""  # "the worker was lost; it starts again": shown until it has
         async for event in job.events():
             if isinstance(event, Queued):
-                await reporter.update(ProgressState(stage="queued", position=event.position, label=label, note=note))
+                state = ProgressState(
+                    stage="queued", position=event.position, label=label, note=note, waiting=retry_note
+                )
+                await reporter.update(state)
+            elif isinstance(event, Waiting):  # its worker was lost (it runs again), or none is up
+                retry_note = event.reason if event.retry else retry_note
+                await reporter.update(ProgressState(stage="queued", label=label, note=note, waiting=event.reason))
             elif isinstance(event, Started):
                 await self._mark(self.store.mark_running(dream_id))
                 await reporter.update(ProgressState(stage="running", fraction=0.0, label=label, note=note))
@@ -290,64 +314,6 @@ class DreamRunner:
                 await self._end_cancelled(dream_id, reporter, message)
                 return
 
-    async def _mark(self, op: Awaitable[object]) -> None:
-        """Run a store status change, tolerating a dream that moved on (e.g. recovered)."""
-        try:
-            await op
-        except StoreError as exc:
-            log.warning("store status change refused: %s", exc)
-
-    async def _end_cancelled(self, dream_id: int, reporter: ProgressReporter, message: DreamMessage) -> None:
-        await reporter.close()
-        active = self.active.get(dream_id)
-        if active is not None and active.handed_over:
-            return  # the next bot process resumes it; its message already says so
-        await self._mark(self.store.mark_cancelled(dream_id))
-        self._count("cancelled")
-        await message.finish("✖️ Dream cancelled.")
-
-    async def _end_failed(
-        self, dream_id: int, reporter: ProgressReporter, message: DreamMessage, reason: str, text: str
-    ) -> None:
-        """Record the failure; tell the user ephemerally (the public progress message goes away)."""
-        await reporter.close()
-        await self._mark(self.store.mark_failed(dream_id, reason))
-        await message.fail(text)
-
-    async def _end_done(
-        self, request: DreamRequest, dream_id: int, result: JobResult, message: DreamMessage, limit: int
-    ) -> None:
-        ext = (result.format or "png").lower().replace("jpeg", "jpg")
-        ref = await self.files.aput(result.data, ext)
-        await self._mark(
-            self.store.mark_done(
-                dream_id,
-                ref,
-                width=result.width,
-                height=result.height,
-                seconds=result.seconds,
-                is_animation=result.is_animation,
-                params=result.params,
-                model=result.model,
-                seed=result.seed,
-                undelivered=True,
-            )
-        )
-        self._count("done", result.seconds)
-        if request.image is not None and request.image.is_clip:
-            upload = Upload(result.data, ext)  # the worker fitted it to the limit (its notes say how)
-        else:
-            upload = await asyncio.to_thread(fit_upload, result.data, ext, limit)
-        await self.delivery.deliver(
-            dream_id,
-            message,
-            mention=request.user_id,
-            upload=upload,
-            embed=lambda filename: result_embed(
-                dream_id, result, filename, reencoded=upload.reencoded, extra_notes=request.notes
-            ),
-        )
-
     # ------------------------------------------------------------------ cancelling
     async def cancel(self, dream_id: int) -> bool:
         """Ask a queued or running dream to stop. False if it isn't active."""
@@ -360,12 +326,17 @@ class DreamRunner:
         return True
 
     # ------------------------------------------------------------------ restarts
+    @property
+    def busy(self) -> int:
+        """Dreams under way, and acknowledged ones not yet recorded."""
+        return len(self.active) + self._admitting
+
     async def wait_idle(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for every dream under way to end; True if they did."""
         deadline = time.monotonic() + timeout
-        while self.active and time.monotonic() < deadline:
+        while self.busy and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
-        return not self.active
+        return not self.busy
 
     async def hand_over(self, timeout: float = 5.0) -> int:
         """Give every dream still under way to the next bot process: back to ``queued`` in
@@ -389,12 +360,3 @@ class DreamRunner:
         if handed:
             log.info("handed %d unfinished dream(s) to the next start", handed)
         return handed
-
-    def _count(self, status: str, seconds: Optional[float] = None) -> None:
-        metrics = self.metrics
-        if metrics is None:
-            return
-        if status == "done":
-            metrics.job_done(seconds)
-        else:
-            metrics.job(status)

@@ -40,6 +40,7 @@ class ProgressState:
     frame: int = 0  # a clip's frame being dreamed (1-based); 0: a still
     frames: int = 0
     label: str = ""  # e.g. "mixed4c · medium"
+    waiting: str = ""  # why a queued dream waits beyond its place in line (its worker was lost, none is up)
 
 
 def progress_bar(fraction: float, width: int = BAR_WIDTH) -> str:
@@ -68,6 +69,9 @@ def render_progress(state: ProgressState) -> str:
 
 def _render_stage(state: ProgressState) -> str:
     suffix = f"\n-# {state.label}" if state.label else ""
+    if state.stage == "queued" and state.waiting:
+        where = f" Position **{state.position}** in the queue." if state.position and state.position > 1 else ""
+        return f"⏳ {state.waiting}{where}{suffix}"
     if state.stage == "queued":
         if state.position is not None and state.position > 1:
             return f"⏳ In the queue — position **{state.position}**. I'll start soon.{suffix}"

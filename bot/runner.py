@@ -131,7 +131,9 @@ def _add_web(bot: AnyDreamBot, settings: Settings, store: Any, executor: Any, me
         return
 
     async def start() -> None:
-        bot.web_runner = await start_web(store, store.files, settings=settings, executor=executor, metrics=metrics)
+        bot.web_runner = await start_web(
+            store, store.files, settings=settings, executor=executor, metrics=metrics, draining=lambda: bot.draining
+        )
 
     bot.add_lifecycle(start=start)
 

@@ -90,6 +90,8 @@ Gallery and votes (``gallery.py``)
     vote_count(entry_id) -> int;  has_voted(entry_id, user_id) -> bool
     list_gallery(guild_id, *, sort="recent"|"top", page=0, page_size=10,
                  include_hidden=False) -> Page[GalleryItem]
+    list_public_covers() -> list[(GallerySummary, GalleryItem)]   (public galleries with
+                 entries, most recently active first, each with its top entry: the web front page)
     ``GalleryItem``: id, guild_id, dream (DreamInfo), author_id, author_name,
     published_by, title, created_at, hidden, votes.
     ``Page``: items, page, page_size, total, pages, has_next, has_prev.

@@ -11,18 +11,51 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store.base import StoreBase, clip, run_count
 from bot.store.errors import AlreadyPublished, NotAllowed, NotFinished, NotFound
-from bot.store.models import TITLE_MAX, Dream, DreamStatus, GalleryEntry, User, Vote
-from bot.store.records import GalleryItem, Page, VoteState, aware, dream_info
+from bot.store.models import TITLE_MAX, Dream, DreamStatus, GalleryEntry, GalleryVisibility, Guild, User, Vote
+from bot.store.records import GalleryItem, GallerySummary, Page, VoteState, aware, dream_info, guild_info
 
 GallerySort = Literal["recent", "top"]
 
 
-def _vote_counts():
+def _votes() -> Any:
+    """An entry's vote count, as a correlated subquery: one probe of the votes' primary
+    key (entry_id, user_id) per entry, never a scan of every vote."""
     return (
-        select(Vote.entry_id.label("entry_id"), func.count().label("votes"))
-        .group_by(Vote.entry_id)
-        .subquery()
+        select(func.count())
+        .select_from(Vote)
+        .where(Vote.entry_id == GalleryEntry.id)
+        .correlate(GalleryEntry)
+        .scalar_subquery()
     )
+
+
+def _opted_out_dreams() -> Select:
+    """The dreams of authors who opted out of galleries: few, so ``dream_id NOT IN`` this
+    set is one small lookup per entry, where joining every entry to its dream and author
+    was two."""
+    return select(Dream.id).join(User, User.id == Dream.user_id).where(User.gallery_opt_out.is_(True))
+
+
+def _shown_where(include_hidden: bool = False) -> list[Any]:
+    """What an entry needs to be shown: not hidden, its author has not opted out."""
+    where = [GalleryEntry.dream_id.not_in(_opted_out_dreams())]
+    if not include_hidden:
+        where.append(GalleryEntry.hidden.is_(False))
+    return where
+
+
+def _shown(guild_id: Any, include_hidden: bool = False) -> Select:
+    """The ids of a guild's entries that its gallery shows."""
+    return select(GalleryEntry.id).where(GalleryEntry.guild_id == guild_id, *_shown_where(include_hidden))
+
+
+def _order(sort: GallerySort, *, backwards: bool = False) -> list[Any]:
+    """``recent`` walks the (guild_id, created_at) index backwards: no sort, and a page stops
+    reading once it has its rows (ids break ties; SQLite's index holds them too). ``top``
+    counts every entry's votes (one index probe each) and sorts. ``backwards``: the same
+    order from its other end (ties are broken by id, so it is exactly the reverse)."""
+    keys = [_votes(), GalleryEntry.id] if sort == "top" else [GalleryEntry.created_at, GalleryEntry.id]
+    return [key.asc() if backwards else key.desc() for key in keys]
 
 
 def _item(entry: GalleryEntry, dream: Dream, author: User, votes: Any) -> GalleryItem:
@@ -111,12 +144,7 @@ class GalleryOps(StoreBase):
         """One entry with its vote count. Hidden entries and entries of opted-out authors
         are :class:`NotFound` unless ``include_hidden``."""
         async with self.db.read() as s:
-            counts = _vote_counts()
-            row = (
-                await s.execute(
-                    self._item_query(counts).where(GalleryEntry.id == entry_id)
-                )
-            ).first()
+            row = (await s.execute(self._item_query().where(GalleryEntry.id == entry_id))).first()
             if row is None:
                 raise self._missing("That gallery entry")
             entry, dream, author, votes = row
@@ -186,38 +214,70 @@ class GalleryOps(StoreBase):
             raise ValueError("sort must be 'recent' or 'top'")
         page = max(0, int(page))
         page_size = max(1, min(int(page_size), 100))
+        visible = _shown(guild_id, include_hidden)
+        start = page * page_size
         async with self.db.read() as s:
-            counts = _vote_counts()
-            cond: list[Any] = [GalleryEntry.guild_id == guild_id, User.gallery_opt_out.is_(False)]
-            if not include_hidden:
-                cond.append(GalleryEntry.hidden.is_(False))
-            total = int(
-                await s.scalar(
-                    select(func.count())
-                    .select_from(GalleryEntry)
-                    .join(Dream, Dream.id == GalleryEntry.dream_id)
-                    .join(User, User.id == Dream.user_id)
-                    .where(*cond)
-                )
-                or 0
-            )
-            q = self._item_query(counts).where(*cond)
-            if sort == "top":
-                q = q.order_by(func.coalesce(counts.c.votes, 0).desc(), GalleryEntry.id.desc())
+            total = int(await s.scalar(select(func.count()).select_from(visible.subquery())) or 0)
+            # the page's ids first, then only those rows in full. A page past the middle is
+            # read from the other end: the database skips (and, for top, sorts) fewer rows
+            if start >= total:
+                ids: list[int] = []
+            elif 2 * start < total:
+                ids = list(await s.scalars(visible.order_by(*_order(sort)).offset(start).limit(page_size)))
             else:
-                q = q.order_by(GalleryEntry.id.desc())
-            rows = await s.execute(q.offset(page * page_size).limit(page_size))
-            return Page([_item(*row) for row in rows], page, page_size, total)
+                end = min(total, start + page_size)
+                q = visible.order_by(*_order(sort, backwards=True)).offset(total - end).limit(end - start)
+                ids = list(reversed(list(await s.scalars(q))))
+            return Page(await self._items(s, ids), page, page_size, total)
+
+    async def list_public_covers(self) -> list[tuple[GallerySummary, GalleryItem]]:
+        """The public galleries that have entries to show, most recently active first
+        (as :meth:`list_public_galleries` orders them), each with its cover: its top entry."""
+        async with self.db.read() as s:
+            counts = (
+                select(
+                    GalleryEntry.guild_id.label("guild_id"),
+                    func.count(GalleryEntry.id).label("n"),
+                    func.max(GalleryEntry.created_at).label("latest"),
+                )
+                .where(*_shown_where())
+                .group_by(GalleryEntry.guild_id)
+                .subquery()
+            )
+            rows = (
+                await s.execute(
+                    select(Guild, counts.c.n, counts.c.latest)
+                    .join(counts, counts.c.guild_id == Guild.id)
+                    .where(Guild.gallery_visibility == GalleryVisibility.PUBLIC.value)
+                    .order_by(counts.c.latest.desc(), Guild.name, Guild.id)
+                )
+            ).all()
+            covers = []
+            for guild, _n, _latest in rows:
+                top = _shown(guild.id).order_by(*_order("top")).limit(1)
+                covers.append(await s.scalar(top))
+            items = {item.id: item for item in await self._items(s, [c for c in covers if c is not None])}
+            return [
+                (GallerySummary(guild=guild_info(g), entries=int(n), latest=aware(latest)), items[cover])
+                for (g, n, latest), cover in zip(rows, covers, strict=True)
+                if cover in items
+            ]
 
     # ------------------------------------------------------------------ helpers
     @staticmethod
-    def _item_query(counts: Any) -> Select:
+    def _item_query() -> Select:
         return (
-            select(GalleryEntry, Dream, User, counts.c.votes)
+            select(GalleryEntry, Dream, User, _votes())
             .join(Dream, Dream.id == GalleryEntry.dream_id)
             .join(User, User.id == Dream.user_id)
-            .outerjoin(counts, counts.c.entry_id == GalleryEntry.id)
         )
+
+    async def _items(self, s: AsyncSession, ids: list[int]) -> list[GalleryItem]:
+        """The entries ``ids`` in full, in that order."""
+        if not ids:
+            return []
+        rows = {row[0].id: row for row in await s.execute(self._item_query().where(GalleryEntry.id.in_(ids)))}
+        return [_item(*rows[i]) for i in ids if i in rows]
 
     async def _count(self, s: AsyncSession, entry_id: int) -> int:
         return int(await s.scalar(select(func.count()).select_from(Vote).where(Vote.entry_id == entry_id)) or 0)

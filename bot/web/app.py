@@ -11,12 +11,16 @@ Routes::
     GET /u/<token>            short unlisted link: redirects to /g/<guild>?key=<token>
     GET /d/<entry>            a dream's page (?key=<token> if its gallery is unlisted)
     GET /img/<entry>/<kind>   its result, source or thumb picture, by id only (?v=<sha256 prefix>
-                              pins the bytes; a stale ?v= is 404). Cached 5 minutes at most,
-                              then revalidated: a hidden entry is gone everywhere by then
+                              pins the bytes; a stale ?v= is 404). Browsers keep it 5 minutes,
+                              shared caches revalidate every time (a hidden entry answers 404)
     GET /static/<name>        the stylesheet, the slider script and the icon (a fixed whitelist)
     GET /healthz              JSON health: store reachable, executor workers alive (200 or 503)
 
 ``<entry>`` is a gallery entry id (a dream as published in one guild).
+
+Pages and picture lookups are kept in a :class:`~bot.web.page_cache.PageCache` until
+the database changes (:mod:`bot.store.changes`), picture bytes by sha256
+(:mod:`bot.web.file_bytes`); ``/healthz`` repeats the store's check for a second.
 
 ``/metrics`` (Prometheus text) is not on the gallery's port: :func:`create_metrics_app`
 serves it, with ``/healthz``, on its own listener (``DREAMBOT_METRICS_HOST`` /
@@ -30,6 +34,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Callable
 from typing import Any, Optional
 
 import jinja2
@@ -37,20 +42,29 @@ from aiohttp import web
 
 from bot.metrics import Metrics, get_metrics
 from bot.settings import Settings
-from bot.web import health, pages
+from bot.store.changes import ChangeWatcher, watcher_for
+from bot.web import health, pages, pictures
 from bot.web.assets import Assets
+from bot.web.file_bytes import FileBytes
 from bot.web.gallery import GalleryReader
 from bot.web.keys import (
     ASSETS_KEY,
+    DRAINING_KEY,
     EXECUTOR_KEY,
+    FILE_BYTES_KEY,
     FILES_KEY,
     GALLERY_KEY,
     METRICS_KEY,
+    PAGES_KEY,
+    PICTURES_KEY,
     SETTINGS_KEY,
+    STORE_CHECK_KEY,
     STORE_KEY,
     TEMPLATES_KEY,
 )
+from bot.web.page_cache import PageCache
 from bot.web.security import error_pages, hide_server_version, hide_server_version_everywhere, security_headers
+from bot.web.store_check import StoreCheck
 from bot.web.text import strip_bidi
 
 log = logging.getLogger(__name__)
@@ -77,6 +91,7 @@ def create_web_app(
     settings: Settings,
     executor: Any = None,
     metrics: Optional[Metrics] = None,
+    draining: Callable[[], bool] = lambda: False,
 ) -> web.Application:
     """Build the gallery app.
 
@@ -93,22 +108,45 @@ def create_web_app(
     app[SETTINGS_KEY] = settings
     app[EXECUTOR_KEY] = executor
     app[METRICS_KEY] = metrics if metrics is not None else get_metrics()
+    app[DRAINING_KEY] = draining
     app[ASSETS_KEY] = assets
     app[TEMPLATES_KEY] = create_templates(assets)
     app.on_response_prepare.append(hide_server_version)
     hide_server_version_everywhere()
     app[GALLERY_KEY] = GalleryReader(store, files, page_size=settings.web_page_size)
+    watcher = _watcher(store)
+    app[PAGES_KEY] = PageCache(watcher)
+    app[PICTURES_KEY] = PageCache(watcher, max_entries=4096)  # small records: which file, may it be seen
+    app[FILE_BYTES_KEY] = FileBytes()
+    app[STORE_CHECK_KEY] = StoreCheck(store)
+
+    async def close_watcher(_app: web.Application) -> None:
+        watcher.close()
+
+    app.on_cleanup.append(close_watcher)
     app.router.add_get("/", pages.index, name="index")
     app.router.add_get(r"/g/{guild_id:[0-9]{1,20}}", pages.gallery, name="gallery")
     app.router.add_get(r"/u/{token:[A-Za-z0-9_-]{16,64}}", pages.unlisted, name="unlisted")
     app.router.add_get(r"/d/{dream_id:[0-9]{1,18}}", pages.dream, name="dream")
-    app.router.add_get(r"/img/{dream_id:[0-9]{1,18}}/{kind:result|source|thumb}", pages.image, name="image")
+    app.router.add_get(r"/img/{dream_id:[0-9]{1,18}}/{kind:result|source|thumb}", pictures.image, name="image")
     app.router.add_get(r"/static/{name:[A-Za-z0-9_-]{1,64}\.[a-z]{2,4}}", pages.static, name="static")
     app.router.add_get("/healthz", health.healthz, name="healthz")
     return app
 
 
-def create_metrics_app(store: Any, *, executor: Any = None, metrics: Optional[Metrics] = None) -> web.Application:
+def _watcher(store: Any) -> ChangeWatcher:
+    """What tells the page cache that the store changed (no database: no caching)."""
+    database = getattr(store, "db", None)
+    return watcher_for(database) if database is not None else ChangeWatcher()
+
+
+def create_metrics_app(
+    store: Any,
+    *,
+    executor: Any = None,
+    metrics: Optional[Metrics] = None,
+    draining: Callable[[], bool] = lambda: False,
+) -> web.Application:
     """The operations app: ``/metrics`` (Prometheus text) and ``/healthz``, nothing else.
 
     Serve it on a private address only (:func:`start_web` uses
@@ -118,6 +156,8 @@ def create_metrics_app(store: Any, *, executor: Any = None, metrics: Optional[Me
     app[STORE_KEY] = store
     app[EXECUTOR_KEY] = executor
     app[METRICS_KEY] = metrics if metrics is not None else get_metrics()
+    app[STORE_CHECK_KEY] = StoreCheck(store)
+    app[DRAINING_KEY] = draining
     app.on_response_prepare.append(hide_server_version)
     hide_server_version_everywhere()
     app.router.add_get("/metrics", health.metrics, name="metrics")
@@ -183,6 +223,7 @@ async def start_web(
     port: Optional[int] = None,
     metrics_host: Optional[str] = None,
     metrics_port: Optional[int] = None,
+    draining: Callable[[], bool] = lambda: False,
 ) -> WebServers:
     """Serve the gallery on ``host:port`` and ``/metrics`` on ``metrics_host:metrics_port``
     (default: the settings; metrics port 0 in the settings means no metrics listener).
@@ -191,7 +232,7 @@ async def start_web(
     ``dreambot run`` when ``DREAMBOT_WEB_ENABLED`` is set.
     """
     metrics = metrics if metrics is not None else get_metrics()
-    app = create_web_app(store, files, settings=settings, executor=executor, metrics=metrics)
+    app = create_web_app(store, files, settings=settings, executor=executor, metrics=metrics, draining=draining)
     host = host if host is not None else settings.web_host
     port = port if port is not None else settings.web_port
     gallery = await _serve(app, host, port, "web gallery", "DREAMBOT_WEB")
@@ -199,7 +240,7 @@ async def start_web(
         return WebServers(gallery, None)
     try:
         ops = await _serve(
-            create_metrics_app(store, executor=executor, metrics=metrics),
+            create_metrics_app(store, executor=executor, metrics=metrics, draining=draining),
             metrics_host if metrics_host is not None else settings.metrics_host,
             metrics_port if metrics_port is not None else settings.metrics_port,
             "metrics",

@@ -140,17 +140,19 @@ class GalleryReader:
         """The public galleries that have dreams to show, for the front page, each with a
         cover (its top entry)."""
         out = []
-        for summary in await self.store.list_public_galleries():
-            if not summary.entries:
-                continue
-            cover, cover_version = None, None
-            first = await self.store.list_gallery(summary.guild.id, sort="top", page=0, page_size=1)
-            if first.items and first.items[0].dream.result is not None:
-                cover = first.items[0].id
-                cover_version = file_version(first.items[0].dream.result.sha256)
+        for summary, cover in await self.store.list_public_covers():
             g = summary.guild
+            result = cover.dream.result
             out.append(
-                GalleryInfo(g.id, g.name or f"Server {g.id}", False, None, summary.entries, cover, cover_version)
+                GalleryInfo(
+                    g.id,
+                    g.name or f"Server {g.id}",
+                    False,
+                    None,
+                    summary.entries,
+                    cover.id if result is not None else None,
+                    file_version(result.sha256) if result is not None else None,
+                )
             )
         return out
 

@@ -1,58 +1,31 @@
-"""Operations endpoints: ``/healthz`` (JSON, 200 or 503) and ``/metrics`` (Prometheus text)."""
+"""Operations endpoints: ``/healthz`` (JSON, 200 or 503) and ``/metrics`` (Prometheus text).
+
+``/healthz`` asks the executor for its workers on every request (in-process,
+cheap) and repeats the store's check for up to a second
+(:class:`~bot.web.store_check.StoreCheck`): a spike of probes costs the
+database one query a second, and a store that stops answering shows within a
+second.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import inspect
+import json
 import logging
-import time
 from typing import Any, Optional
 
 from aiohttp import web
 
 from bot.metrics import METRICS_CONTENT_TYPE, Metrics, workers_alive
-from bot.web.keys import EXECUTOR_KEY, METRICS_KEY, STORE_KEY
+from bot.web.keys import DRAINING_KEY, EXECUTOR_KEY, METRICS_KEY, STORE_CHECK_KEY, STORE_KEY
+from bot.web.store_check import STORE_PROBE_TIMEOUT_S, maybe_await
 
 log = logging.getLogger(__name__)
-
-#: a health probe of the store slower than this counts as a failure
-STORE_PROBE_TIMEOUT_S = 5.0
-
-
-async def _maybe_await(value: Any) -> Any:
-    if inspect.isawaitable(value):
-        return await value
-    return value
-
-
-async def ping_store(store: Any) -> None:
-    """The trivial query: ``store.ping()`` if the store has one, else ``SELECT 1``."""
-    ping = getattr(store, "ping", None)
-    if ping is not None:
-        await _maybe_await(ping())
-        return
-    from sqlalchemy import text
-
-    async with store.db.read() as session:
-        await session.execute(text("SELECT 1"))
-
-
-async def check_store(store: Any) -> dict[str, Any]:
-    """Run the store's trivial query; ``{"ok": bool, "ms": float, "error"?: str}``."""
-    start = time.perf_counter()
-    try:
-        await asyncio.wait_for(ping_store(store), STORE_PROBE_TIMEOUT_S)
-    except Exception as exc:  # any failure means unhealthy; say why
-        log.warning("health: store unreachable: %s", exc)
-        # the type only: messages of database errors can name paths and hosts
-        return {"ok": False, "error": type(exc).__name__}
-    return {"ok": True, "ms": round((time.perf_counter() - start) * 1000, 2)}
-
 
 async def check_executor(executor: Any, metrics: Optional[Metrics] = None) -> dict[str, Any]:
     """Ask the executor for its status; healthy when at least one worker is alive."""
     try:
-        status = await _maybe_await(executor.status())
+        status = await maybe_await(executor.status())
     except Exception as exc:
         log.warning("health: executor status failed: %s", exc)
         return {"ok": False, "error": type(exc).__name__}
@@ -75,14 +48,29 @@ async def check_executor(executor: Any, metrics: Optional[Metrics] = None) -> di
     return result
 
 
-async def healthz(request: web.Request) -> web.Response:
-    checks: dict[str, Any] = {"store": await check_store(request.app[STORE_KEY])}
-    executor = request.app[EXECUTOR_KEY]
-    if executor is not None:
-        checks["executor"] = await check_executor(executor, request.app[METRICS_KEY])
+def _answer(checks: dict[str, Any]) -> tuple[int, bytes]:
     ok = all(c["ok"] for c in checks.values())
     body = {"status": "ok" if ok else "unavailable", "checks": checks}
-    return web.json_response(body, status=200 if ok else 503, headers={"Cache-Control": "no-store"})
+    return (200 if ok else 503), json.dumps(body).encode()
+
+
+_HEADERS = {"Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store"}
+DRAINING = json.dumps({"status": "draining"}).encode()
+
+
+async def healthz(request: web.Request) -> web.Response:
+    if request.app[DRAINING_KEY]():  # stopping for a restart: a load balancer should look elsewhere
+        return web.Response(body=DRAINING, status=503, headers=_HEADERS)
+    store_check = request.app[STORE_CHECK_KEY]
+    store = await store_check()
+    executor = request.app[EXECUTOR_KEY]
+    if executor is None:  # the answer changes only with the store's check: encoded once per check
+        if store_check.answer is None or store_check.answer[0] is not store:
+            store_check.answer = (store, *_answer({"store": store}))
+        _, status, body = store_check.answer
+    else:
+        status, body = _answer({"store": store, "executor": await check_executor(executor, request.app[METRICS_KEY])})
+    return web.Response(body=body, status=status, headers=_HEADERS)
 
 
 async def dream_counts(store: Any) -> dict[str, int]:
@@ -103,7 +91,7 @@ async def metrics(request: web.Request) -> web.Response:
     executor: Any = request.app[EXECUTOR_KEY]
     if executor is not None:
         try:
-            collectors.update_from_executor_status(await _maybe_await(executor.status()))
+            collectors.update_from_executor_status(await maybe_await(executor.status()))
         except Exception as exc:
             log.warning("metrics: executor status failed: %s", exc)
     try:

@@ -19,6 +19,7 @@ Usage::
             match event:
                 case Queued(position=p): ...                # 1 = next; re-sent as it moves
                 case Started(worker=w, device=d): ...
+                case Waiting(reason=why, retry=r): ...      # worker lost (r: runs again) / none up
                 case JobProgress(fraction=f, eta_s=eta, preview=png): ...  # png at octave ends
                 case Done(result=r): ...
                 case Failed(reason=why, kind=k): ...        # one user-readable line
@@ -68,17 +69,22 @@ users with waiting jobs; caps ``max_queue``, ``max_queued_per_user``,
 ``max_queued_per_guild`` count waiting (not yet started) jobs.
 
 Faults: a per-job time limit (``job_timeout_s``) fails the job with a clear
-reason; a worker that dies mid-job (killed, segfault, OOM killer) fails that
-job with a clear reason and is restarted, queued jobs go on; CUDA
-out-of-memory is retried once with halved ``tile_size``. Closing ends every
+reason; a worker that dies mid-job (killed, segfault, OOM killer, a Ray node
+lost or hung) is restarted and its job runs again once, first in line
+(``Waiting(retry=True)``); a second loss fails the job with one line; queued
+jobs go on. While no worker is up, queued jobs are told (``Waiting``); the Ray
+backend keeps them queued until the cluster is back. CUDA out-of-memory is
+retried once with halved ``tile_size``. Closing ends every
 worker process (also at interpreter exit).
 
 Modules: :mod:`.config` (ExecutorConfig), :mod:`.events` (events, JobResult),
 :mod:`.job` (Job), :mod:`.scheduler`, :mod:`.status`, :mod:`.errors`,
-:mod:`.base` (shared executor logic), :mod:`.admission` (what ``submit`` checks),
+:mod:`.base` (shared executor logic), :mod:`.recovery` (lost workers: retry, restarts),
+:mod:`.admission` (what ``submit`` checks),
 :mod:`.slot` (WorkerSlot, one worker as the executor sees it), :mod:`.messages`
 (worker messages as events), :mod:`.worker` (the torch side),
-:mod:`.local` (worker processes), :mod:`.ray_backend` (Ray actors).
+:mod:`.local` (worker processes), :mod:`.ray_backend` (Ray actors: :mod:`.ray_actor`,
+:mod:`.ray_driver` the driver process, :mod:`.ray_link` its pipe).
 """
 
 from __future__ import annotations
@@ -98,6 +104,7 @@ from dream_core.executor.events import (
     JobResult,
     Queued,
     Started,
+    Waiting,
     is_terminal,
 )
 from dream_core.executor.job import Job, JobState
@@ -123,6 +130,7 @@ __all__ = [
     "Started",
     "SubmitRefused",
     "WorkerInfo",
+    "Waiting",
     "WorkerStartError",
     "create_executor",
     "is_terminal",

@@ -4,8 +4,9 @@ time limits, worker restarts, status and shutdown.
 A backend supplies :class:`~dream_core.executor.slot.WorkerSlot` objects (one per
 worker process or actor) from :meth:`BaseExecutor._create_slots`; the slots turn
 the worker's messages into events with :mod:`.messages`. What ``submit`` checks
-before a job waits is in :mod:`.admission`. Everything here runs in the caller's
-event loop; no torch is imported.
+before a job waits is in :mod:`.admission`; what happens when a worker is lost
+(one retry of its job, restarts, the outage notice) in :mod:`.recovery`.
+Everything here runs in the caller's event loop; no torch is imported.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from dream_core.executor.admission import ParamsLike, admit_params, oversized_in
 from dream_core.executor.clips import ClipJob
 from dream_core.executor.config import ExecutorConfig
 from dream_core.executor.errors import SubmitRefused, WorkerStartError
-from dream_core.executor.events import Cancelled, Done, Failed, Queued, Started
+from dream_core.executor.events import Cancelled, Done, Failed, Queued, Started, Waiting
 from dream_core.executor.job import Job
+from dream_core.executor.recovery import UNAVAILABLE_REASON, WORKER_LOSSES_ALLOWED, WorkerRecovery
 from dream_core.executor.scheduler import FairScheduler
 from dream_core.executor.slot import WorkerSlot
 from dream_core.executor.status import ExecutorStatus
@@ -34,8 +36,6 @@ __all__ = ["BaseExecutor", "ParamsLike"]
 log = logging.getLogger(__name__)
 
 SHUTDOWN_REASON = "The dream service is shutting down."
-UNAVAILABLE_REASON = "The dream workers are down and failing to restart. Please try again later."
-UNAVAILABLE_AFTER = 3  # failed restarts of every worker before waiting jobs are failed
 
 
 # --- the executor ----------------------------------------------------------------
@@ -51,7 +51,7 @@ def _kill_live_executors() -> None:  # no orphans even if close() was never awai
                 slot.kill_now()
 
 
-class BaseExecutor(abc.ABC):
+class BaseExecutor(WorkerRecovery, abc.ABC):
     """The executor interface (see :mod:`dream_core.executor`)."""
 
     backend = "base"
@@ -70,6 +70,8 @@ class BaseExecutor(abc.ABC):
         self._closed = False
         self._worker_restarts = 0
         self._counts = {"done": 0, "failed": 0, "cancelled": 0}
+        self._retried = 0
+        self._outage = False  # no worker up: queued jobs were told (Waiting)
 
     # --- lifecycle --------------------------------------------------------------
 
@@ -192,6 +194,8 @@ class BaseExecutor(abc.ABC):
             return job
         position = self._sched.push(job, user_id, guild_id)  # raises SubmitRefused
         job.emit(Queued(position))
+        if self._outage:
+            job.emit(Waiting(self.outage_reason))
         self._pump()
         return job
 
@@ -233,6 +237,7 @@ class BaseExecutor(abc.ABC):
             jobs_done=self._counts["done"],
             jobs_failed=self._counts["failed"],
             jobs_cancelled=self._counts["cancelled"],
+            jobs_retried=self._retried,
         )
 
     # --- dispatch -------------------------------------------------------------------
@@ -247,6 +252,7 @@ class BaseExecutor(abc.ABC):
         """Start waiting jobs on idle workers; refresh queue positions."""
         if not self._started or self._closed:
             return
+        self._check_outage()
         for slot in self._slots:
             if not slot.alive or slot.restarting or slot.job is not None:
                 continue
@@ -257,7 +263,8 @@ class BaseExecutor(abc.ABC):
             self._running[job] = slot
             job.emit(Started(slot.name, slot.device))
             self._spawn(self._run(slot, job), name=f"dream-run-{job.id}")
-        self._publish_positions()
+        if not self._outage:  # while no worker is up, the jobs' last word stays the Waiting line
+            self._publish_positions()
 
     def _publish_positions(self) -> None:
         for job, position in self._sched.positions().items():
@@ -289,6 +296,16 @@ class BaseExecutor(abc.ABC):
                 outcome = Cancelled(self._stopping[job])
         self._stopping.pop(job, None)
         self._timed_out.discard(job)
+        if isinstance(outcome, Failed) and outcome.kind == "worker_died":
+            job.workers_lost += 1
+            if job.workers_lost <= WORKER_LOSSES_ALLOWED and not self._closed:
+                self._retry(slot, job, outcome.reason)
+                return
+            outcome = Failed(
+                f"The dream worker was lost twice while working on this dream ({outcome.reason}), so it was "
+                "not tried again: this picture or these settings may be what stops it.",
+                "worker_died",
+            )
         job.emit(outcome)
         key = "done" if isinstance(outcome, Done) else "failed" if isinstance(outcome, Failed) else "cancelled"
         self._counts[key] += 1
@@ -315,53 +332,3 @@ class BaseExecutor(abc.ABC):
             grace = self.config.cancel_grace_s
             log.warning("%s: job %s %s within %.0f s; killing the worker", slot.name, job.id, why, grace)
             await slot.kill()
-
-    # --- faults ---------------------------------------------------------------------
-
-    def _unavailable(self) -> bool:
-        """No worker alive and each failed to restart several times: nothing will run soon."""
-        return bool(self._slots) and all(not s.alive and s.failed_starts >= UNAVAILABLE_AFTER for s in self._slots)
-
-    def _fail_waiting(self) -> None:
-        for job in self._sched.order():
-            self._sched.remove(job)
-            job.emit(Failed(UNAVAILABLE_REASON, "worker_died"))
-            self._counts["failed"] += 1
-
-    def _slot_died(self, slot: WorkerSlot) -> None:
-        slot.alive = False
-        if slot.job is None:  # died while idle; a busy slot is handled by _run
-            log.warning("%s (pid %s) died while idle", slot.name, slot.pid)
-            self._restart(slot)
-
-    def _restart(self, slot: WorkerSlot) -> None:
-        if self._closed or slot.restarting:
-            return
-        slot.restarting = True
-        self._worker_restarts += 1
-        slot.restarts += 1
-        self._spawn(self._restart_loop(slot))
-
-    async def _restart_loop(self, slot: WorkerSlot) -> None:
-        try:
-            while not self._closed:
-                delay = min(self.config.restart_backoff_max_s, 2.0 ** slot.failed_starts - 1.0)
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                try:
-                    await slot.stop()  # reap what is left of the old worker
-                    await slot.start()
-                except Exception as exc:
-                    slot.failed_starts += 1
-                    log.error("%s: restart failed (%s); retrying", slot.name, exc)
-                    if self._unavailable():
-                        self._fail_waiting()
-                    continue
-                slot.failed_starts = 0
-                log.warning("%s restarted (pid %s)", slot.name, slot.pid)
-                break
-        finally:
-            slot.restarting = False
-            if self._closed:
-                await slot.stop()
-            self._pump()

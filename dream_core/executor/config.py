@@ -66,6 +66,10 @@ class ExecutorConfig(BaseModel):
     ray_cpus_per_actor: float = Field(1.0, ge=0)
     ray_num_cpus: Optional[int] = Field(None, ge=1, description="CPUs of a locally started Ray (default: all)")
     ray_namespace: str = "dreambot"
+    ray_heartbeat_s: float = Field(
+        10.0, gt=0, description="an actor that does not answer for this long, busy or idle, is a hung node: replaced"
+    )
+    ray_connect_timeout_s: float = Field(60.0, gt=0, description="how long one connection attempt to Ray may take")
     ray_ship_code: bool = Field(
         False, description="ship the dream_core package to the cluster (runtime_env py_modules)"
     )

@@ -2,11 +2,16 @@
 
 A job's event stream is::
 
-    Queued(position)*  Started  JobProgress*  (Done | Failed | Cancelled)
+    (Queued | Waiting)*  Started  JobProgress*  [Waiting(retry)  (Queued | Waiting)*  Started  JobProgress*]
+    (Done | Failed | Cancelled)
 
 ``Queued`` is sent on submit and again whenever the position changes. A job
 cancelled or refused before it starts goes straight from ``Queued`` to
-``Cancelled``/``Failed``. Exactly one terminal event ends every stream.
+``Cancelled``/``Failed``. ``Waiting`` says, in one line, why a job is not
+running beyond its place in the line: its worker was lost and it will run
+again (once; it then starts from the beginning), or no worker is reachable
+(a Ray cluster that is down) and it stays queued until one is. Exactly one
+terminal event ends every stream.
 """
 
 from __future__ import annotations
@@ -73,6 +78,19 @@ class JobProgress:
 
 
 @dataclass(frozen=True)
+class Waiting:
+    """Not running, for a reason beyond the queue; ``reason`` is one user-readable line.
+
+    ``retry``: the job was running and its worker was lost; it is queued again
+    (first in line) and will start over. Otherwise no worker is reachable right
+    now and the job stays queued until one is.
+    """
+
+    reason: str
+    retry: bool = False
+
+
+@dataclass(frozen=True)
 class Done:
     result: JobResult = field(repr=False)
 
@@ -95,7 +113,7 @@ class Cancelled:
     reason: str = "cancelled"
 
 
-JobEvent = Union[Queued, Started, JobProgress, Done, Failed, Cancelled]
+JobEvent = Union[Queued, Started, JobProgress, Waiting, Done, Failed, Cancelled]
 TERMINAL_EVENTS = (Done, Failed, Cancelled)
 
 

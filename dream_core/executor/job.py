@@ -26,6 +26,7 @@ from dream_core.executor.events import (
     JobResult,
     Queued,
     Started,
+    Waiting,
     is_terminal,
 )
 from dream_core.params import DreamParams
@@ -73,6 +74,7 @@ class Job:
         self.state = JobState.QUEUED
         self.position: Optional[int] = None
         self.worker: Optional[str] = None
+        self.workers_lost = 0  # times a worker died while running this job (the executor retries once)
         self._on_cancel = on_cancel
         # the inputs, for the executor to ship to a worker (dropped once the job ended)
         self.image_bytes = image_bytes
@@ -153,6 +155,12 @@ class Job:
             self.worker = event.worker
             self.started_at = time.time()
             self._started_mono = time.monotonic()
+        elif isinstance(event, Waiting):
+            self.position = None  # the next Queued is shown again
+            if event.retry:  # queued again after its worker was lost
+                self.state = JobState.QUEUED
+                self.worker = None
+                self._started_mono = None
         elif isinstance(event, JobProgress):
             if event.eta_s is None and self._started_mono is not None and event.fraction > 0:
                 elapsed = time.monotonic() - self._started_mono

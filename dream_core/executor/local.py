@@ -71,7 +71,7 @@ def worker_options(config: ExecutorConfig, devices: Sequence[str] = ()) -> Worke
 
 
 def describe_exit(exitcode: Optional[int]) -> str:
-    """'killed by SIGKILL (possibly out of memory)', 'exit code 1', ..."""
+    """'was killed by SIGKILL, possibly out of memory', 'exited with code 1', ..."""
     if exitcode is None:
         return "stopped responding"
     if exitcode < 0:
@@ -79,8 +79,8 @@ def describe_exit(exitcode: Optional[int]) -> str:
             name = signal.Signals(-exitcode).name
         except ValueError:
             name = f"signal {-exitcode}"
-        extra = " (possibly out of memory)" if -exitcode == signal.SIGKILL else ""
-        return f"killed by {name}{extra}"
+        extra = ", possibly out of memory" if -exitcode == signal.SIGKILL else ""
+        return f"was killed by {name}{extra}"
     return f"exited with code {exitcode}"
 
 
@@ -186,11 +186,7 @@ class LocalWorker(WorkerSlot):
             kind = msg[0]
             if kind == _DEAD:
                 self.alive = False
-                return Failed(
-                    f"The dream worker crashed while working on this dream ({describe_exit(msg[1])}); "
-                    "it has been restarted. Please try again.",
-                    "worker_died",
-                )
+                return Failed(f"its process {describe_exit(msg[1])}", "worker_died")  # the executor words it
             if len(msg) < 2 or msg[1] != spec.seq:
                 continue
             if kind == "progress":

@@ -3,7 +3,8 @@
 Fair between users: the next job comes from the user with waiting jobs who
 was served longest ago (a user never served comes first), so one user with
 ten jobs does not hold up another user's single job — each user gets a turn
-per round. Jobs of one user keep their order.
+per round. Jobs of one user keep their order. A job put back after its worker
+was lost (:meth:`FairScheduler.requeue`) starts next, ahead of every other.
 
 Caps (checked by :meth:`FairScheduler.check` / :meth:`push`): waiting jobs in
 total, per user and per guild (``guild_id=None``, a DM, has no guild cap).
@@ -33,6 +34,7 @@ class _Entry(Generic[T]):
     user_id: int
     guild_id: Optional[int]
     seq: int = field(default=0)
+    first: bool = False  # queued again after its worker was lost: next to start
 
 
 class FairScheduler(Generic[T]):
@@ -85,6 +87,16 @@ class FairScheduler(Generic[T]):
         if guild_id is not None:
             self._guild_counts[guild_id] += 1
         return self.position(item) or 0
+
+    def requeue(self, item: T, user_id: int, guild_id: Optional[int]) -> None:
+        """Put a job that was running back in the line, first (its worker was lost); no caps apply."""
+        if item in self._entries:
+            raise ValueError(f"{item!r} is already queued")
+        entry = _Entry(item, user_id, guild_id, -next(self._seq), first=True)
+        self._queues.setdefault(user_id, deque()).appendleft(entry)
+        self._entries[item] = entry
+        if guild_id is not None:
+            self._guild_counts[guild_id] += 1
 
     def pop(self) -> Optional[T]:
         """Take the next job to start (None when nothing waits)."""
@@ -145,8 +157,9 @@ class FairScheduler(Generic[T]):
 
     # --- internals ----------------------------------------------------------------
 
-    def _user_key(self, user: int) -> tuple[int, int]:
-        return (self._last_served.get(user, -1), self._queues[user][0].seq)
+    def _user_key(self, user: int) -> tuple[bool, int, int]:
+        head = self._queues[user][0]
+        return (not head.first, self._last_served.get(user, -1), head.seq)
 
     def _next_user(self) -> Optional[int]:
         if not self._queues:

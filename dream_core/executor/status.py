@@ -33,3 +33,4 @@ class ExecutorStatus:
     jobs_done: int = 0
     jobs_failed: int = 0
     jobs_cancelled: int = 0
+    jobs_retried: int = 0  # started again after their worker was lost

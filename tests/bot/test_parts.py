@@ -96,6 +96,13 @@ async def test_a_hanging_progress_edit_never_holds_the_dream_up():
 def test_render_progress_texts():
     assert progress_bar(0.5, 10) == "▰" * 5 + "▱" * 5
     assert "next" in render_progress(ProgressState(stage="queued", position=1))
+    lost = "The worker running this dream was lost (its Ray actor died); it is starting again on another worker."
+    assert render_progress(ProgressState(stage="queued", position=1, waiting=lost)) == f"⏳ {lost}"
+    assert render_progress(ProgressState(stage="queued", position=3, waiting=lost, label="x")).endswith(
+        "Position **3** in the queue.\n-# x"
+    )
+    resumed = render_progress(ProgressState(stage="running", fraction=0.5, note="🔁 Resumed after a restart."))
+    assert resumed.startswith("🔁 Resumed after a restart.\n🌀 Dreaming…") and "50%" in resumed
     text = render_progress(ProgressState(stage="running", fraction=0.25, octave=1, octaves=3, eta_s=200, label="x"))
     assert "25%" in text and "octave 1/3" in text and "~3 min left" in text and text.endswith("x")
     assert "frame" not in text  # a still
@@ -207,8 +214,9 @@ async def test_web_gallery_starts_and_stops_with_the_bot(bot_env):
     async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/healthz") as resp:
         assert resp.status in (200, 503)
         assert "store" in await resp.text()
+    runner = bot.web_runner
     await bot.close()
-    assert not bot.web_runner.sites  # cleaned up
+    assert not runner.sites and bot.web_runner is None  # cleaned up
 
 
 def test_every_button_is_template_dispatched():

@@ -28,6 +28,7 @@ def make_config(backend: str, **overrides) -> ExecutorConfig:
 # Small, quick dreams; a "long" one runs for many seconds unless stopped.
 QUICK = {"octaves": 1, "iterations": 2, "jitter": 8}
 LONG = {"octaves": 1, "iterations": 500, "jitter": 8}
+MEDIUM = {"octaves": 1, "iterations": 40, "jitter": 8}  # a few seconds: long enough to be killed mid-dream
 
 
 async def wait_until(predicate, timeout: float = 30.0, every: float = 0.05) -> None:

@@ -21,8 +21,9 @@ from dream_core.executor import (
     Queued,
     Started,
     SubmitRefused,
+    Waiting,
 )
-from tests.executor.helpers import LONG, QUICK, wait_running, wait_until
+from tests.executor.helpers import LONG, MEDIUM, QUICK, wait_running, wait_until
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -158,22 +159,53 @@ async def test_job_over_its_time_limit_fails(executor, small_png):
     assert job.finished_at - job.started_at < 10
 
 
-async def test_killed_worker_fails_its_job_and_the_next_job_succeeds(executor, small_png):
-    restarts = executor.status().worker_restarts
-    victim = await executor.submit(small_png, LONG, user_id=500)
-    queued = await executor.submit(small_png, QUICK, user_id=501)
-    await wait_running(victim)
-    pid = worker_pid(executor, victim)
+async def kill_its_worker_each_time_it_runs(executor, job, times: int) -> int:
+    """The poison: SIGKILL the worker (process or actor) running ``job`` at its first dream step, ``times`` times."""
+    killed, armed = 0, False
+    async for ev in job.events():
+        if isinstance(ev, Started):
+            armed = True
+        elif isinstance(ev, JobProgress) and armed and killed < times:
+            os.kill(worker_pid(executor, job), signal.SIGKILL)
+            killed, armed = killed + 1, False
+    return killed
 
-    os.kill(pid, signal.SIGKILL)
-    ev = await asyncio.wait_for(victim.wait(), 30)
-    assert isinstance(ev, Failed) and ev.kind == "worker_died"
-    assert "crashed" in ev.reason and "try again" in ev.reason
+
+async def test_a_worker_lost_mid_dream_is_retried_once_first_in_line(executor, small_png):
+    before = executor.status()
+    victim = await executor.submit(small_png, MEDIUM, user_id=500)
+    queued = await executor.submit(small_png, QUICK, user_id=501)
+    killer = asyncio.create_task(kill_its_worker_each_time_it_runs(executor, victim, 1))
+
+    ev = await asyncio.wait_for(victim.wait(), 180)
+    assert await killer == 1
+    assert isinstance(ev, Done), ev
+    kinds = [type(e) for e in victim.history]
+    assert kinds.count(Started) == 2 and kinds.count(Waiting) == 1
+    (told,) = [e for e in victim.history if isinstance(e, Waiting)]
+    assert told.retry and told.reason.startswith("The worker running this dream was lost (") and "\n" not in told.reason
+    assert kinds.index(Waiting) < len(kinds) - kinds[::-1].index(Started) - 1  # told before it started again
 
     assert isinstance(await asyncio.wait_for(queued.wait(), 120), Done)  # queued work goes on
-    after = await executor.submit(small_png, QUICK, user_id=500)
-    assert isinstance(await asyncio.wait_for(after.wait(), 60), Done)
+    assert queued.started_at > victim.started_at  # the retried dream went first
     status = executor.status()
-    assert status.worker_restarts == restarts + 1
-    assert status.workers_alive == len(status.workers) and pid not in {w.pid for w in status.workers}
+    assert status.worker_restarts == before.worker_restarts + 1 and status.jobs_retried == before.jobs_retried + 1
+    await wait_until(lambda: executor.status().workers_alive == len(status.workers), 120)
+
+
+async def test_a_poison_job_is_retried_once_then_fails_with_one_line_and_others_go_on(executor, small_png):
+    poison = await executor.submit(small_png, MEDIUM, user_id=510)
+    other = await executor.submit(small_png, QUICK, user_id=511)
+    killer = asyncio.create_task(kill_its_worker_each_time_it_runs(executor, poison, 5))
+
+    ev = await asyncio.wait_for(poison.wait(), 180)
+    assert await killer == 2  # killed on its first run and on its retry; never started a third time
+    assert isinstance(ev, Failed) and ev.kind == "worker_died", ev
+    assert ev.reason.startswith("The dream worker was lost twice while working on this dream (")
+    assert "not tried again" in ev.reason and "\n" not in ev.reason
+    assert [type(e) for e in poison.history].count(Started) == 2
+
+    assert isinstance(await asyncio.wait_for(other.wait(), 120), Done)
+    after = await executor.submit(small_png, QUICK, user_id=510)
+    assert isinstance(await asyncio.wait_for(after.wait(), 120), Done)
     await wait_until(lambda: executor.status().running_jobs == 0)

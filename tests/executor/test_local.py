@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from dream_core.executor import Cancelled, SubmitRefused, create_executor
 from dream_core.executor.worker import JobSpec, WorkerOptions, execute_job
 from dream_core.params import DreamParams
 from tests.executor.helpers import LONG, QUICK, make_config, wait_running
-
-
-def gone(pid: int) -> bool:
-    """True when ``pid`` no longer runs (a zombie counts as gone)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError, IndexError):
-        return True
-    return state in ("Z", "X")
+from tests.executor.processes import gone
 
 
 @pytest.mark.asyncio(loop_scope="session")

@@ -68,3 +68,14 @@ def test_caps_refuse_with_clear_reasons():
     s.pop()
     s.push("d1", 4, 11)  # room again
     assert len(s) == 4
+
+
+def test_a_job_put_back_after_its_worker_was_lost_starts_next_whatever_the_caps():
+    s: FairScheduler[str] = FairScheduler(max_queue=3, max_per_user=2, max_per_guild=3)
+    for item, user in (("a1", 1), ("b1", 2), ("a2", 1)):
+        s.push(item, user, 10)
+    assert s.pop() == "a1"  # Alice's first starts; her worker is lost
+    s.push("c1", 3, 10)  # the queue is full again (b1 a2 c1)
+    s.requeue("a1", 1, 10)  # no cap applies to a job that was already admitted
+    assert s.order() == ["a1", "b1", "c1", "a2"] and s.positions()["a1"] == 1
+    assert [s.pop() for _ in range(4)] == ["a1", "b1", "c1", "a2"]

@@ -23,8 +23,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="session"), pytes
 
 #: what users type: a quick dream, and one that runs long enough to be caught mid-way
 SHORT = {"octaves": 1, "iterations": 2}
-MEDIUM = {"octaves": 1, "iterations": 40}  # a few seconds: well inside the default 25 s grace period
-LONG = {"octaves": 2, "iterations": 120}
+MEDIUM = {"octaves": 1, "iterations": 300}  # ~4 s on 2 quiet cores
+LONG = {"octaves": 2, "iterations": 80}
 START_S = 240  # a fresh machine calibrates the model on the first start
 DREAM_S = 300
 
@@ -100,36 +100,11 @@ def result_time(handle: Any) -> float:
     return min(v.at for v in handle.original.history if v.attachments and "<@" in v.content)
 
 
-async def test_kill_9_mid_dream_then_a_start_finishes_every_dream(tmp_path, small_png):
+async def test_kill_9_mid_dream_and_a_dream_the_bot_died_under_twice(tmp_path, small_png):
     """``kill -9`` (an OOM kill, a lost host) with a dream running and one queued: no
-    clean-up runs, yet the next start resumes both in their users' messages."""
-    async with FakeDiscord() as fake:
-        w = fake.setup_world()
-        data = tmp_path / "data"
-        first = BotProcess(fake, data)
-        try:
-            await first.started(START_S)
-            running = await ask(fake, w.alice, small_png, **LONG)
-            await running.wait_for_original(dreaming, timeout=DREAM_S)
-            queued = await ask(fake, w.bob, small_png, **SHORT)
-            await queued.wait_for_original(waiting, timeout=60)
-            await first.kill()
-        finally:
-            await first.close()
-        second = BotProcess(fake, data, name="second")
-        try:
-            await second.started(START_S)
-            for h in (running, queued):
-                await h.wait_for_original(result_done, timeout=DREAM_S)
-                assert ever(h, "Resumed after a restart") and no_live_cancel(h)
-        finally:
-            await second.close()
-
-
-async def test_a_dream_the_bot_died_under_twice_is_not_tried_a_third_time(tmp_path, small_png):
-    """A poison dream (it takes the whole process down, like an OOM) is resumed once;
-    when the process dies under it again, the next start fails it with one line instead of
-    crash-looping, and goes on serving the dream queued behind it and new ones."""
+    clean-up runs, yet the next start resumes both in their users' messages. A poison dream
+    (it takes the whole process down again) is not tried a third time: the next start fails
+    it with one line instead of crash-looping, and serves the dream behind it and new ones."""
     async with FakeDiscord() as fake:
         w = fake.setup_world()
         data = tmp_path / "data"
@@ -140,9 +115,13 @@ async def test_a_dream_the_bot_died_under_twice_is_not_tried_a_third_time(tmp_pa
                 await bot.started(START_S)
                 if poison is None:
                     poison = await ask(fake, w.alice, small_png, **LONG)
+                    await poison.wait_for_original(dreaming, timeout=DREAM_S)  # admitted first
                     behind = await ask(fake, w.bob, small_png, **SHORT)
-                else:
+                    await behind.wait_for_original(waiting, timeout=60)
+                else:  # resumed in the user's own message, in the original order
                     await poison.wait_for_original(lambda m: "Resumed" in m.content and dreaming(m), timeout=DREAM_S)
+                    await behind.wait_for_original(lambda m: "Resumed after a restart" in m.content, timeout=60)
+                    assert not result_done(behind.original)
                 await poison.wait_for_original(dreaming, timeout=DREAM_S)
                 await bot.kill()  # the "poison" kills the process while it runs
             finally:
@@ -155,6 +134,7 @@ async def test_a_dream_the_bot_died_under_twice_is_not_tried_a_third_time(tmp_pa
             assert line.ephemeral and "won't try it a third time" in line.content
             assert poison.original.deleted  # no progress bar left behind
             await behind.wait_for_original(result_done, timeout=DREAM_S)
+            assert no_live_cancel(behind) and f"<@{w.bob.id}>" in behind.original.content
             fresh = await ask(fake, w.alice, small_png, **SHORT)
             await fresh.wait_for_original(result_done, timeout=DREAM_S)
             assert last.returncode is None  # still serving
@@ -163,22 +143,24 @@ async def test_a_dream_the_bot_died_under_twice_is_not_tried_a_third_time(tmp_pa
 
 
 async def test_a_dream_asked_for_while_draining_is_done_after_the_restart(tmp_path, small_png):
-    """With the default grace period a running dream finishes and is posted before the
-    process exits; a /dream during the drain gets the one line, and is dreamed after the start."""
+    """A running dream finishes inside the grace period and is posted before the process
+    exits; a /dream during the drain gets the one line, and is dreamed after the start.
+    (The grace period is raised from 25 s so that a loaded test machine can't turn the
+    finish into a hand-over; the hand-over has its own test above.)"""
     async with FakeDiscord() as fake:
         w = fake.setup_world()
         data = tmp_path / "data"
-        first = BotProcess(fake, data)
+        first = BotProcess(fake, data, env={"DREAMBOT_SHUTDOWN_GRACE_S": "180"})
         try:
             await first.started(START_S)
             running = await ask(fake, w.alice, small_png, **MEDIUM)
-            await running.wait_for_original(dreaming, timeout=DREAM_S)
+            await running.wait_for_original(lambda m: waiting(m) or dreaming(m), timeout=DREAM_S)  # submitted
             first.signal(signal.SIGTERM)
             await wait_log(first, "draining")
             late = await ask(fake, w.bob, small_png, **SHORT)
             await late.wait_for_original(lambda m: "restarting" in m.content, timeout=30)
             assert "your dream is queued and will start in a moment" in late.original.content
-            assert await first.wait(60) == 0
+            assert await first.wait(200) == 0
             assert result_done(running.original)  # finished inside the grace period, and posted
         finally:
             await first.close()

@@ -190,13 +190,13 @@ async def test_pictures_have_content_type_etag_and_short_cache(http, served, whi
     sha = hashlib.sha256(body).hexdigest()
     assert headers["ETag"] == f'"{sha}"'
     assert sha == s.result_sha[entry]
-    assert headers["Cache-Control"] == "public, max-age=300, must-revalidate"
+    assert headers["Cache-Control"] == "public, max-age=300, s-maxage=0, must-revalidate"
     assert_security_headers(headers)
     # the versioned URL the pages use is pinned to these bytes (a stale version is 404), but it is
-    # cached no longer than a bare one: the entry may be hidden at any time
+    # cached no longer than a bare one: the entry may be hidden at any time (shared caches ask every time)
     status, headers, body = await get(http, f"/img/{entry}/result", params={"v": sha[:16]})
     assert status == 200 and hashlib.sha256(body).hexdigest() == sha
-    assert headers["Cache-Control"] == "public, max-age=300, must-revalidate"
+    assert headers["Cache-Control"] == "public, max-age=300, s-maxage=0, must-revalidate"
     assert (await get(http, f"/img/{entry}/result", params={"v": "0" * 16}))[0] == 404
     # revalidation: 304 with no body, for exact, weak and listed validators
     for validator in (f'"{sha}"', f'W/"{sha}"', f'"nope", "{sha}"', "*"):
@@ -351,6 +351,32 @@ async def test_healthz_ok_and_metrics_text(http, served):
     text = body.decode()
     assert f'dreambot_dreams{{status="done"}} {float(total)}' in text
     assert 'dreambot_dreams{status="failed"} 0.0' in text
+
+
+async def test_healthz_says_draining_while_the_bot_stops(served):
+    """SIGTERM: /healthz on both listeners answers 503 "draining" (a load balancer stops
+    sending traffic) until the web gallery, which stops last, closes."""
+    import json
+
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from bot.metrics import Metrics
+    from bot.web import create_metrics_app, create_web_app
+
+    draining = False
+    apps = [
+        create_web_app(served.store, served.store.files, settings=served.settings, metrics=Metrics(),
+                       draining=lambda: draining),
+        create_metrics_app(served.store, metrics=Metrics(), draining=lambda: draining),
+    ]
+    for app in apps:
+        async with TestClient(TestServer(app)) as client:
+            draining = False
+            assert (await client.get("/healthz")).status == 200
+            draining = True
+            r = await client.get("/healthz")
+            assert r.status == 503 and json.loads(await r.read()) == {"status": "draining"}
+            assert r.headers["Cache-Control"] == "no-store"
 
 
 async def test_healthz_and_metrics_with_executor_and_broken_store(tmp_path, served):

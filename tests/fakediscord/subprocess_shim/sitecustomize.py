@@ -5,7 +5,8 @@ the child's ``PYTHONPATH`` and sets ``FAKEDISCORD_URL`` to the fake's base
 URL (``http://127.0.0.1:PORT``). Python imports ``sitecustomize`` at start-up;
 this one adds an import hook that, once ``discord.http`` and ``discord.gateway``
 are imported, re-points ``Route.BASE`` and ``DiscordWebSocket.DEFAULT_GATEWAY``
-— the same two class attributes ``FakeDiscord.patch_discord`` sets in-process.
+— the same two class attributes ``FakeDiscord.patch_discord`` sets in-process —
+and lowers ``guild_ready_timeout`` to 0.1 s as ``FakeDiscord.run_bot`` does.
 Nothing is imported eagerly, so a worker process that never imports discord.py
 pays nothing. The bot's own code is unchanged: this is the edge of the test.
 """
@@ -29,6 +30,16 @@ def _patch(module: ModuleType) -> None:
         import yarl
 
         module.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(_BASE.replace("http", "ws", 1) + "/gateway")
+    elif module.__name__ == "discord.state":
+        # as FakeDiscord.run_bot does in-process: the fake sends every GUILD_CREATE at once,
+        # so waiting 2 s for more before on_ready only slows the tests down
+        init = module.ConnectionState.__init__
+
+        def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+            init(self, *args, **kwargs)
+            self.guild_ready_timeout = min(self.guild_ready_timeout, 0.1)
+
+        module.ConnectionState.__init__ = __init__
 
 
 class _Loader(importlib.abc.Loader):
@@ -44,7 +55,7 @@ class _Loader(importlib.abc.Loader):
 
 
 class _Finder(importlib.abc.MetaPathFinder):
-    targets = {"discord.http", "discord.gateway"}
+    targets = {"discord.http", "discord.gateway", "discord.state"}
 
     def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
         if fullname not in self.targets:
