@@ -169,6 +169,7 @@ def test_unknown_model():
         resolve_targets("alexnet", "mixed4")
 
 
+@pytest.mark.slow  # builds a full-size torchvision model
 def test_static_weight_file_names_match_torchvision():
     import os
 
@@ -186,6 +187,7 @@ def test_default_model_listed_as_offline():
     assert rows["efficientnet-lite0"].available_offline and rows["efficientnet-lite0"].default
 
 
+@pytest.mark.slow  # builds a full-size torchvision model
 def test_googlenet_from_a_local_weights_file(googlenet_weights, cat):
     from dream_core.engine import dream
     from dream_core.params import DreamParams

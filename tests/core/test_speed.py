@@ -60,6 +60,7 @@ def test_folded_googlenet_matches_torchvision(googlenet_weights):
     assert torch.allclose(got, h, rtol=1e-4, atol=1e-4 * h.abs().max().item()), (got - h).abs().max()
 
 
+@pytest.mark.slow  # builds a full-size torchvision model
 def test_folded_resnet50_matches_torchvision(tmp_path):
     from torchvision.models import resnet50
 
