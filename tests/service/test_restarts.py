@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="session"), pytes
 #: what users type: a quick dream, and one that runs long enough to be caught mid-way
 SHORT = {"octaves": 1, "iterations": 2}
 MEDIUM = {"octaves": 1, "iterations": 300}  # ~4 s on 2 quiet cores
-LONG = {"octaves": 2, "iterations": 80}
+LONG = {"octaves": 2, "iterations": 150}  # ~10 s on 2 quiet cores: caught mid-way by a signal
 START_S = 240  # a fresh machine calibrates the model on the first start
 DREAM_S = 300
 
