@@ -92,6 +92,9 @@ Gallery and votes (``gallery.py``)
                  include_hidden=False) -> Page[GalleryItem]
     list_public_covers() -> list[(GallerySummary, GalleryItem)]   (public galleries with
                  entries, most recently active first, each with its top entry: the web front page)
+    public_layer_dreams(model, layer, *, filter=None, limit=12) -> list[GalleryItem]
+                 (``atlas_dreams.py``: public galleries' shown dreams that targeted an own layer,
+                 or one filter of it, newest first: the web atlas's filter pages)
     ``GalleryItem``: id, guild_id, dream (DreamInfo), author_id, author_name,
     published_by, title, created_at, hidden, votes.
     ``Page``: items, page, page_size, total, pages, has_next, has_prev.

@@ -1,7 +1,7 @@
 """`Store`: the one object the bot and the web gallery use for persistence.
 
 It combines the per-concept operations (:mod:`users`, :mod:`guilds`,
-:mod:`presets`, :mod:`dreams`, :mod:`gallery`) over one :class:`Database` and one
+:mod:`presets`, :mod:`dreams`, :mod:`gallery`, :mod:`atlas_dreams`) over one :class:`Database` and one
 :class:`FileStore`. Every method is ``async``, runs in its own transaction and
 returns plain frozen records (:mod:`bot.store.records`).
 """
@@ -13,6 +13,7 @@ import logging
 import time
 from typing import Any, Optional
 
+from bot.store.atlas_dreams import AtlasDreamOps
 from bot.store.database import Database
 from bot.store.dreams import DreamOps
 from bot.store.errors import DatabaseError
@@ -33,7 +34,7 @@ def _mtime(path: Any) -> float:
         return float("inf")  # vanished: nothing to collect
 
 
-class Store(UserOps, GuildOps, PresetOps, DreamOps, ResumeOps, GalleryOps):
+class Store(UserOps, GuildOps, PresetOps, DreamOps, ResumeOps, GalleryOps, AtlasDreamOps):
     """Presets, dream history, galleries, votes, users and guild settings.
 
     ``Store(database, files, max_presets_per_user=25)``; or ``await Store.open()``

@@ -15,6 +15,12 @@ Routes::
                               shared caches revalidate every time (a hidden entry answers 404)
     GET /static/<name>        the stylesheet, the slider script and the icon (a fixed whitelist)
     GET /healthz              JSON health: store reachable, executor workers alive (200 or 503)
+    GET /atlas                the atlas: every model's layers (bot/web/atlas_pages.py)
+    GET /atlas/<model>/<layer>              a layer's filters in a grid (an alias redirects to its own name)
+    GET /atlas/<model>/<layer>/status       JSON ?page=N: which of 16 filters are rendered; orders the rest
+    GET /atlas/<model>/<layer>/<n>          one filter: large, its diversity images, /dream line, dreams
+    GET /atlas/<model>/<layer>/<n>/status   JSON: the filter's renders; orders them
+    GET /atlas/<model>/<layer>/<n>/<size>-<variant>.png   a render from the atlas cache
 
 ``<entry>`` is a gallery entry id (a dream as published in one guild).
 
@@ -43,12 +49,17 @@ from aiohttp import web
 from bot.metrics import Metrics, get_metrics
 from bot.settings import Settings
 from bot.store.changes import ChangeWatcher, watcher_for
-from bot.web import health, pages, pictures
+from bot.web import atlas_pages, health, pages, pictures
 from bot.web.assets import Assets
+from bot.web.atlas_images import AtlasImages
+from bot.web.atlas_renders import AtlasRenderer, AtlasRenders, ExecutorRenderer
 from bot.web.file_bytes import FileBytes
 from bot.web.gallery import GalleryReader
 from bot.web.keys import (
     ASSETS_KEY,
+    ATLAS_DREAMS_KEY,
+    ATLAS_IMAGES_KEY,
+    ATLAS_RENDERS_KEY,
     DRAINING_KEY,
     EXECUTOR_KEY,
     FILE_BYTES_KEY,
@@ -92,6 +103,8 @@ def create_web_app(
     executor: Any = None,
     metrics: Optional[Metrics] = None,
     draining: Callable[[], bool] = lambda: False,
+    atlas_cache: Any = None,
+    atlas_renderer: Optional[AtlasRenderer] = None,
 ) -> web.Application:
     """Build the gallery app.
 
@@ -100,6 +113,10 @@ def create_web_app(
     workers by ``/healthz`` and its queue by ``/metrics``; ``metrics``
     defaults to the process-wide :func:`bot.metrics.get_metrics`. The caller
     owns the store and executor: the app never closes them.
+
+    The atlas reads ``atlas_cache`` (default: :func:`dream_core.atlas.cache.default_cache`,
+    made on first use) and orders missing renders from ``atlas_renderer`` (default: the
+    executor's atlas jobs when there is an executor; none for ``dreambot web``).
     """
     app = web.Application(middlewares=[security_headers, error_pages(pages.render_error)])
     assets = Assets.load()
@@ -119,8 +136,14 @@ def create_web_app(
     app[PICTURES_KEY] = PageCache(watcher, max_entries=4096)  # small records: which file, may it be seen
     app[FILE_BYTES_KEY] = FileBytes()
     app[STORE_CHECK_KEY] = StoreCheck(store)
+    app[ATLAS_IMAGES_KEY] = AtlasImages(atlas_cache)
+    if atlas_renderer is None and ExecutorRenderer.supports(executor):
+        atlas_renderer = ExecutorRenderer(executor)
+    app[ATLAS_RENDERS_KEY] = renders = AtlasRenders(atlas_renderer)
+    app[ATLAS_DREAMS_KEY] = PageCache(watcher, max_entries=256)
 
     async def close_watcher(_app: web.Application) -> None:
+        await renders.close()
         watcher.close()
 
     app.on_cleanup.append(close_watcher)
@@ -131,7 +154,21 @@ def create_web_app(
     app.router.add_get(r"/img/{dream_id:[0-9]{1,18}}/{kind:result|source|thumb}", pictures.image, name="image")
     app.router.add_get(r"/static/{name:[A-Za-z0-9_-]{1,64}\.[a-z]{2,4}}", pages.static, name="static")
     app.router.add_get("/healthz", health.healthz, name="healthz")
+    _atlas_routes(app)
     return app
+
+
+def _atlas_routes(app: web.Application) -> None:
+    model, layer, n = r"{model:[A-Za-z0-9_-]{1,64}}", r"{layer:[A-Za-z0-9_.]{1,64}}", r"{n:[0-9]{1,5}}"
+    add = app.router.add_get
+    add("/atlas", atlas_pages.atlas_index, name="atlas")
+    add(f"/atlas/{model}", atlas_pages.atlas_model, name="atlas_model")
+    add(f"/atlas/{model}/{layer}", atlas_pages.atlas_layer, name="atlas_layer")
+    add(f"/atlas/{model}/{layer}/status", atlas_pages.atlas_layer_status, name="atlas_layer_status")
+    add(f"/atlas/{model}/{layer}/{n}", atlas_pages.atlas_filter, name="atlas_filter")
+    add(f"/atlas/{model}/{layer}/{n}/status", atlas_pages.atlas_filter_status, name="atlas_filter_status")
+    add(f"/atlas/{model}/{layer}/{n}/" + r"{size:[0-9]{1,4}}-{variant:[0-9]{1,2}}.png", atlas_pages.atlas_image,
+        name="atlas_image")
 
 
 def _watcher(store: Any) -> ChangeWatcher:

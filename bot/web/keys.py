@@ -11,6 +11,9 @@ from aiohttp import web
 from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.web.assets import Assets
+from bot.web.atlas_images import AtlasImages
+from bot.web.atlas_links import DreamCard
+from bot.web.atlas_renders import AtlasRenders
 from bot.web.file_bytes import FileBytes
 from bot.web.gallery import GalleryReader, ImageFile
 from bot.web.page_cache import CachedPage, PageCache
@@ -34,3 +37,9 @@ FILE_BYTES_KEY = web.AppKey("dreambot_file_bytes", FileBytes)
 STORE_CHECK_KEY = web.AppKey("dreambot_store_check", StoreCheck)
 #: whether the service is draining for a restart (``/healthz`` then answers 503 "draining")
 DRAINING_KEY: web.AppKey[Callable[[], bool]] = web.AppKey("dreambot_draining")
+#: the atlas's renders, read from its cache
+ATLAS_IMAGES_KEY = web.AppKey("dreambot_atlas_images", AtlasImages)
+#: renders asked of the executor for the atlas's pages (none without one)
+ATLAS_RENDERS_KEY = web.AppKey("dreambot_atlas_renders", AtlasRenders)
+#: a filter's published dreams (with the filter, with its layer), until the database changes
+ATLAS_DREAMS_KEY = web.AppKey("dreambot_atlas_dreams", PageCache[tuple[list[DreamCard], list[DreamCard]]])

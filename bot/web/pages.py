@@ -21,6 +21,7 @@ from typing import Any, Optional
 from aiohttp import web
 
 from bot.web.assets import etag_matches
+from bot.web.atlas_links import dream_targets
 from bot.web.command import cli_command, key_parameter_rows, parameter_rows, reproduce_command
 from bot.web.gallery import GalleryInfo, GalleryReader
 from bot.web.keys import ASSETS_KEY, GALLERY_KEY, PAGES_KEY, SETTINGS_KEY, TEMPLATES_KEY
@@ -220,6 +221,7 @@ async def _dream_page(app: web.Application, entry_id: int, key: Optional[str]) -
             "title": d.title,
             "model": d.model,
             "seconds": d.seconds,
+            "atlas": dream_targets(d.model, d.params.layer),
         },
     }
     return render_page(app, "dream.html", context, cache=_page_cache(info), unlisted=info.unlisted)

@@ -74,3 +74,27 @@ VERSION_LEN = 16
 def file_version(sha256: str) -> str:
     """The ``?v=`` value for a file with this sha256."""
     return sha256[:VERSION_LEN]
+
+
+# ------------------------------------------------------------------ the atlas (issue 16)
+
+
+def atlas_url(model: Optional[str] = None, layer: Optional[str] = None, filter: Optional[int] = None,
+              *, base: Optional[str] = None) -> str:
+    """``/atlas``, ``/atlas/<model>/<layer>`` (a layer's grid) or ``/atlas/<model>/<layer>/<n>``
+    (one filter). ``layer`` is the model's own layer name (aliases redirect there)."""
+    path = "/atlas"
+    if model is not None:
+        path += f"/{model}"
+        if layer is not None:
+            path += f"/{layer}"
+            if filter is not None:
+                path += f"/{int(filter)}"
+    return _join(base, path, {})
+
+
+def atlas_image_url(model: str, layer: str, filter: int, size: int, variant: int = 0,
+                    *, version: Optional[str] = None) -> str:
+    """``/atlas/<model>/<layer>/<n>/<size>-<variant>.png``: a render from the atlas cache;
+    ``version`` (a prefix of the render's digest) marks the URL as never changing."""
+    return _join(None, f"/atlas/{model}/{layer}/{int(filter)}/{int(size)}-{int(variant)}.png", {"v": version})

@@ -1,0 +1,68 @@
+"""The atlas's content-addressed render cache on disk, torch-free (TEMPORARY stand-in, per the spec)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import astuple, dataclass
+from pathlib import Path
+
+from dream_core import catalog
+
+
+@dataclass(frozen=True)
+class RenderKey:
+    model: str
+    weights_id: str
+    layer: str
+    filter: int
+    size: int
+    variant: int
+    version: str
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256("\x1f".join(map(str, astuple(self))).encode()).hexdigest()
+
+
+def weights_id(model_name: str, weights: str | None = None) -> str:
+    info = catalog.get_info(model_name)
+    return info.weights.torchvision or info.name
+
+
+class AtlasCache:
+    def __init__(self, root: Path, max_bytes: int) -> None:
+        self.root = Path(root)
+        self.max_bytes = max_bytes
+
+    def _path(self, key: RenderKey) -> Path:
+        d = key.digest
+        return self.root / d[:2] / f"{d}.png"
+
+    def get(self, key: RenderKey) -> bytes | None:
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def has(self, key: RenderKey) -> bool:
+        return self._path(key).is_file()
+
+    def put(self, key: RenderKey, png: bytes) -> None:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            f.write(png)
+        os.replace(tmp, path)
+
+    def evict(self) -> None:
+        return None
+
+
+def default_cache() -> AtlasCache:
+    import platformdirs
+
+    root = os.environ.get("DREAMBOT_ATLAS_DIR") or str(Path(platformdirs.user_cache_dir("dreambot")) / "atlas")
+    return AtlasCache(Path(root), int(os.environ.get("DREAMBOT_ATLAS_CACHE_MB", "512")) * 1024 * 1024)
