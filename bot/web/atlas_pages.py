@@ -12,6 +12,7 @@ name; an unknown model, layer or filter is a 404 that says which, in one line.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Optional
 
 from aiohttp import web
@@ -106,13 +107,15 @@ async def atlas_model(request: web.Request) -> web.Response:
 # ------------------------------------------------------------------ a layer
 
 
-def _state(request: web.Request, target: AtlasTarget, missing: list[int], *, size: int, single: bool = False
-           ) -> RenderState:
+def _state(request: web.Request, target: AtlasTarget, filters: Sequence[int], missing: Sequence[int], *,
+           size: int, single: bool = False) -> RenderState:
+    """Orders the ``missing`` renders (if a renderer is at hand) and says where ``filters`` stand."""
     renders = request.app[ATLAS_RENDERS_KEY]
+    diversity = DIVERSITY if single else 0
     if not missing:
-        return RenderState(renderer=renders.renderer is not None, rendering=False)
-    return renders.request(RenderOrder(target.model, target.layer, tuple(missing), size, single=single,
-                                       diversity=DIVERSITY if single else 0))
+        busy = renders.busy(RenderOrder(target.model, target.layer, tuple(filters), size, single, diversity))
+        return RenderState(renderer=renders.renderer is not None, rendering=busy)
+    return renders.request(RenderOrder(target.model, target.layer, tuple(missing), size, single, diversity))
 
 
 async def atlas_layer(request: web.Request) -> web.Response:
@@ -172,7 +175,7 @@ async def atlas_layer_status(request: web.Request) -> web.Response:
         return web.json_response({"error": str(exc)}, status=404, headers={"Cache-Control": "no-store"})
     rendered = await request.app[ATLAS_IMAGES_KEY].rendered(target, filters, GRID_SIZE)
     missing = [n for n in filters if n not in rendered]
-    state = _state(request, target, missing, size=GRID_SIZE)
+    state = _state(request, target, filters, missing, size=GRID_SIZE)
     body = {
         "page": page,
         "images": {str(n): atlas_image_url(target.model, target.layer, n, GRID_SIZE, version=v)
@@ -192,7 +195,7 @@ async def _filter_images(request: web.Request, target: AtlasTarget, n: int) -> d
     images = request.app[ATLAS_IMAGES_KEY]
     large = await images.variants(target, n, LARGE_SIZE, range(DIVERSITY + 1))
     grid = await images.rendered(target, [n], GRID_SIZE)
-    state = _state(request, target, [] if 0 in large else [n], size=LARGE_SIZE, single=True)
+    state = _state(request, target, [n], [] if 0 in large else [n], size=LARGE_SIZE, single=True)
     return {
         "main": atlas_image_url(target.model, target.layer, n, LARGE_SIZE, 0, version=large[0]) if 0 in large
         else None,

@@ -94,6 +94,10 @@ class AtlasRenders:
     def _key(self, order: RenderOrder, n: int) -> tuple[str, str, int, bool, int]:
         return (order.model, order.layer, order.size, order.single, n)
 
+    def busy(self, order: RenderOrder) -> bool:
+        """Whether a render of one of ``order``'s filters is under way."""
+        return any(self._key(order, n) in self._busy for n in order.filters)
+
     def request(self, order: RenderOrder) -> RenderState:
         """Order the filters of ``order`` that are not under way (nor failed recently) and
         say where they stand. The caller passes only filters missing from the cache."""

@@ -20,6 +20,8 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "style-src 'self'",
         "img-src 'self'",
         "media-src 'self'",
+        # the atlas's pages ask their own status endpoints (fetch) as renders land
+        "connect-src 'self'",
         "base-uri 'none'",
         "form-action 'none'",
         "frame-ancestors 'none'",
