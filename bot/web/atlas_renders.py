@@ -24,10 +24,10 @@ from typing import Any, Optional, Protocol
 
 log = logging.getLogger(__name__)
 
-#: orders (jobs) the web may have under way at once
-MAX_ORDERS = 4
+#: orders (jobs) the web may have under way at once (under the executor's max_queued_per_user)
+MAX_ORDERS = 2
 #: seconds before a filter whose render failed is asked again
-RETRY_AFTER_S = 60.0
+RETRY_AFTER_S = 30.0
 #: the user id the web's atlas jobs are queued under (one "user" for fair scheduling)
 WEB_USER_ID = 0
 
