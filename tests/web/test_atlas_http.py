@@ -217,3 +217,4 @@ async def test_dream_page_links_to_the_atlas(client, served):
     assert f'<a href="/atlas/{MODEL}/{LAYER}/97">mixed4 filter 97</a>' in text
     text = (await get(client, f"/d/{served.seeded.public_entries[1]}"))[2].decode()  # the default layer
     assert f'<a href="/atlas/{MODEL}/{LAYER}">layer mixed4</a>' in text
+
