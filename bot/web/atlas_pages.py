@@ -18,7 +18,7 @@ from typing import Any, Optional
 from aiohttp import web
 
 from bot.web.assets import etag_matches
-from bot.web.atlas_images import DIVERSITY, GRID_SIZE, LARGE_SIZE, SIZES, VERSION_LEN
+from bot.web.atlas_images import GRID_SIZE, LARGE_SIZE, VERSION_LEN, VIEWS
 from bot.web.atlas_links import dream_line, filter_dreams, friendly_layer, layer_aliases
 from bot.web.atlas_renders import RenderOrder, RenderState
 from bot.web.keys import ATLAS_DREAMS_KEY, ATLAS_IMAGES_KEY, ATLAS_RENDERS_KEY, STORE_KEY, TEMPLATES_KEY
@@ -111,7 +111,7 @@ def _state(request: web.Request, target: AtlasTarget, filters: Sequence[int], mi
            size: int, single: bool = False) -> RenderState:
     """Orders the ``missing`` renders (if a renderer is at hand) and says where ``filters`` stand."""
     renders = request.app[ATLAS_RENDERS_KEY]
-    diversity = DIVERSITY if single else 0
+    diversity = VIEWS if single else 0
     if not missing:
         busy = renders.busy(RenderOrder(target.model, target.layer, tuple(filters), size, single, diversity))
         return RenderState(renderer=renders.renderer is not None, rendering=busy)
@@ -124,7 +124,7 @@ async def atlas_layer(request: web.Request) -> web.Response:
     except _Missing as exc:
         return _not_found(request, str(exc))
     images = request.app[ATLAS_IMAGES_KEY]
-    rendered = await images.rendered(target, range(target.channels), GRID_SIZE)
+    rendered = await images.rendered(target, range(target.channels))
     info = catalog.get_info(target.model)
     names = [name for name, _ in info.layers]
     depth = names.index(target.layer)
@@ -173,7 +173,7 @@ async def atlas_layer_status(request: web.Request) -> web.Response:
                                  headers={"Cache-Control": "no-store"})
     except (_Missing, AtlasInputError) as exc:
         return web.json_response({"error": str(exc)}, status=404, headers={"Cache-Control": "no-store"})
-    rendered = await request.app[ATLAS_IMAGES_KEY].rendered(target, filters, GRID_SIZE)
+    rendered = await request.app[ATLAS_IMAGES_KEY].rendered(target, filters)
     missing = [n for n in filters if n not in rendered]
     state = _state(request, target, filters, missing, size=GRID_SIZE)
     body = {
@@ -193,8 +193,8 @@ async def atlas_layer_status(request: web.Request) -> web.Response:
 
 async def _filter_images(request: web.Request, target: AtlasTarget, n: int) -> dict[str, Any]:
     images = request.app[ATLAS_IMAGES_KEY]
-    large = await images.variants(target, n, LARGE_SIZE, range(DIVERSITY + 1))
-    grid = await images.rendered(target, [n], GRID_SIZE)
+    large = await images.views(target, n)
+    grid = await images.rendered(target, [n])
     state = _state(request, target, [n], [] if 0 in large else [n], size=LARGE_SIZE, single=True)
     return {
         "main": atlas_image_url(target.model, target.layer, n, LARGE_SIZE, 0, version=large[0]) if 0 in large
@@ -233,7 +233,7 @@ async def atlas_filter(request: web.Request) -> web.Response:
         "with_layer": with_layer,
         "status_url": atlas_url(target.model, target.layer, n) + "/status",
         "poll_ms": POLL_MS,
-        "diversity": DIVERSITY,
+        "views": VIEWS,
         "large_size": LARGE_SIZE,
         "prev_url": atlas_url(target.model, target.layer, n - 1) if n > 0 else None,
         "next_url": atlas_url(target.model, target.layer, n + 1) if n + 1 < target.channels else None,
@@ -262,12 +262,9 @@ async def atlas_image(request: web.Request) -> web.StreamResponse:
     except _Missing as exc:
         return _not_found(request, str(exc))
     size, variant = int(request.match_info["size"]), int(request.match_info["variant"])
-    if size not in SIZES or not 0 <= variant <= DIVERSITY:
-        return _not_found(request, f"no such picture: sizes are {', '.join(map(str, SIZES))}, "
-                                   f"variants 0..{DIVERSITY}")
     found = await request.app[ATLAS_IMAGES_KEY].png(target, n, size, variant)
     if found is None:
-        return _not_found(request, f"filter {n} of {target.layer} is not rendered at {size} px yet")
+        return _not_found(request, f"filter {n} of {target.layer} has no picture {size}-{variant}.png (yet)")
     data, digest = found
     version: Optional[str] = request.query.get("v")
     etag = f'"{digest[:32]}"'

@@ -35,7 +35,7 @@ WEB_USER_ID = 0
 @dataclass(frozen=True)
 class RenderOrder:
     """Renders to make: ``filters`` of own layer ``layer`` at ``size``; ``single``: one filter
-    large, with ``diversity`` more images of it (stored as variants 1..)."""
+    large, ``diversity`` different images of it rendered together (variants 0..)."""
 
     model: str
     layer: str

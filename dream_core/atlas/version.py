@@ -1,3 +1,3 @@
-"""The atlas renderer's version: part of every render's cache key (TEMPORARY stand-in)."""
+"""The atlas renderer's version: part of every cache key, bumped when renders change."""
 
-RENDERER_VERSION = "0"
+RENDERER_VERSION = "1"

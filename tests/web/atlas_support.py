@@ -37,7 +37,9 @@ def put(cache: AtlasCache, layer: str, filters, size: int, variants=(0,), model:
     target = resolve_layer(model, layer)
     for n in filters:
         for v in variants:
-            cache.put(images.key(target, n, size, v), png(n, size, v))
+            key = images.key(target, n, size, v)
+            assert key is not None, (size, v)
+            cache.put(key, png(n, size, v))
 
 
 @dataclass
@@ -58,7 +60,7 @@ class FakeRenderer:
         await asyncio.sleep(self.delay)
         if self.fail:
             raise RuntimeError(self.fail)
-        variants = range(order.diversity + 1) if order.single else (0,)
+        variants = range(order.diversity) if order.single else (0,)
         await asyncio.to_thread(put, self.cache, order.layer, order.filters, order.size, variants, order.model)
 
 

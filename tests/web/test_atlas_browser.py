@@ -12,7 +12,7 @@ import re
 import pytest
 import pytest_asyncio
 
-from bot.web.atlas_images import GRID_SIZE
+from bot.web.atlas_images import GRID_SIZE, LARGE_SIZE
 from tests.web.atlas_support import LAYER, MODEL, put, serve_atlas
 from tests.web.test_browser import CHROMIUM, DESKTOP, LAUNCH_ARGS, PHONE, Tab, wait_images
 
@@ -111,8 +111,9 @@ async def test_inside_the_bot_the_grid_and_the_filter_render_on_their_own(browse
             "() => document.querySelector('.atlas-filter:not([data-pending])') && "
             "document.querySelectorAll('.atlas-variants img').length >= 1", timeout=15_000)
         widths = await wait_images(page)
-        assert any(src.startswith(f"/atlas/{MODEL}/block12/3/256-0.png") and w == 256 for src, w in widths), widths
-        assert await page.locator(".atlas-variants img").count() == in_bot.renderer.orders[-1].diversity
+        main = f"/atlas/{MODEL}/block12/3/{LARGE_SIZE}-0.png"
+        assert any(src.startswith(main) and w == LARGE_SIZE for src, w in widths), widths
+        assert await page.locator(".atlas-variants img").count() == in_bot.renderer.orders[-1].diversity - 1
         tab.check_clean()
     finally:
         await context.close()

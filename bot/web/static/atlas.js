@@ -90,7 +90,7 @@
       var src = s.main || s.grid;
       var main = hero.querySelector("img.atlas-main");
       if (src && (!main || main.getAttribute("src") !== src)) {
-        var img = image(src, "What this filter sees", 256);
+        var img = image(src, "What this filter sees", 224);
         img.className = "atlas-main";
         hero.replaceChildren(img);
       }
@@ -98,7 +98,7 @@
         if (shown.has(v)) return;
         shown.add(v);
         var li = document.createElement("li");
-        li.appendChild(image(v, "Another view of this filter", 256));
+        li.appendChild(image(v, "Another view of this filter", 224));
         variants.appendChild(li);
         var empty = filter.querySelector(".atlas-variants-empty");
         if (empty) empty.hidden = true;
