@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dream_core.atlas.lookup import CARD_DIVERSITY, CARD_SIZE, SHEET_SIZE
+
 
 @dataclass(frozen=True)
 class AtlasJob:
@@ -18,3 +20,11 @@ class AtlasJob:
     single: bool = False
     diversity: int = 0
     steps: int = 0
+
+    @property
+    def render_size(self) -> int:
+        return self.size or (CARD_SIZE if self.single else SHEET_SIZE)
+
+    @property
+    def render_diversity(self) -> int:
+        return (self.diversity or CARD_DIVERSITY) if self.single else 1

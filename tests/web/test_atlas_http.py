@@ -219,3 +219,53 @@ async def test_dream_page_links_to_the_atlas(client, served):
     text = (await get(client, f"/d/{served.seeded.public_entries[1]}"))[2].decode()  # the default layer
     assert f'<a href="/atlas/{MODEL}/{LAYER}">layer mixed4</a>' in text
 
+
+
+async def test_the_executors_atlas_jobs_render_what_the_pages_read(web_env, tmp_path):
+    """Inside the bot (an executor with ``submit_atlas``) the pages order atlas jobs that make
+    exactly the renders (sizes, images per filter) whose keys they look up."""
+    from aiohttp import web
+
+    from bot.metrics import Metrics
+    from bot.web import create_web_app
+    from bot.web.atlas_images import AtlasImages
+    from bot.web.atlas_renders import WEB_USER_ID
+    from dream_core.atlas.cache import AtlasCache
+    from dream_core.atlas.lookup import card_keys, sheet_keys
+    from dream_core.atlas.request import resolve_layer
+    from dream_core.executor.atlas_jobs import AtlasJob
+
+    class Job:
+        async def result(self):
+            return b"PNG"
+
+    class Executor:  # the edge: what the bot's executor offers the web (see bot/runner.py)
+        def __init__(self):
+            self.jobs = []
+
+        async def submit_atlas(self, atlas, *, user_id, guild_id=None):
+            self.jobs.append((atlas, user_id, guild_id))
+            return Job()
+
+    executor = Executor()
+    store, _, settings = web_env
+    app = create_web_app(store, store.files, settings=settings, metrics=Metrics(), executor=executor,
+                         atlas_cache=AtlasCache(tmp_path, 1 << 20))
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        async with aiohttp.ClientSession(base_url=f"http://127.0.0.1:{runner.addresses[0][1]}") as c:
+            assert (await get_json(c, f"/atlas/{MODEL}/{LAYER}/status?page=2"))[2]["renderer"] is True
+            assert (await get_json(c, f"/atlas/{MODEL}/{LAYER}/5/status"))[2]["renderer"] is True
+    finally:
+        await runner.cleanup()
+    target = resolve_layer(MODEL, LAYER)
+    (sheet, user, guild), (card, _, _) = executor.jobs
+    assert isinstance(sheet, AtlasJob) and (user, guild) == (WEB_USER_ID, None)
+    assert (sheet.model, sheet.layer, sheet.filters, sheet.single) == (MODEL, LAYER, tuple(range(16, 32)), False)
+    grid = AtlasImages.grid_keys(target, range(16, 32))
+    assert sheet_keys(target, sheet.filters, sheet.render_size) == list(grid.values())
+    assert (card.filters, card.single) == ((5,), True)
+    assert card_keys(target, 5, card.render_size, card.render_diversity) == AtlasImages.card(target, 5)
