@@ -114,9 +114,10 @@ def create_web_app(
     defaults to the process-wide :func:`bot.metrics.get_metrics`. The caller
     owns the store and executor: the app never closes them.
 
-    The atlas reads ``atlas_cache`` (default: :func:`dream_core.atlas.cache.default_cache`,
-    made on first use) and orders missing renders from ``atlas_renderer`` (default: the
-    executor's atlas jobs when there is an executor; none for ``dreambot web``).
+    The atlas reads ``atlas_cache`` (default: :func:`dream_core.atlas.cache.default_cache`;
+    a bad ``DREAMBOT_ATLAS_CACHE_MB`` is a :class:`~dream_core.errors.DreamSettingError`
+    here) and orders missing renders from ``atlas_renderer`` (default: the executor's
+    atlas jobs when there is an executor; none for ``dreambot web``).
     """
     app = web.Application(middlewares=[security_headers, error_pages(pages.render_error)])
     assets = Assets.load()

@@ -34,18 +34,12 @@ VERSION_LEN = 16
 
 
 class AtlasImages:
-    """Looks renders up in the atlas cache (made on first use from ``DREAMBOT_ATLAS_DIR`` and
-    ``DREAMBOT_ATLAS_CACHE_MB``, as the workers and ``dreambot atlas build`` make it, unless
-    one is given)."""
+    """Looks renders up in the atlas cache: by default the one ``DREAMBOT_ATLAS_DIR`` and
+    ``DREAMBOT_ATLAS_CACHE_MB`` name, as the workers and ``dreambot atlas build`` make it (a
+    bad setting fails here, when the app is built, with the setting's name)."""
 
     def __init__(self, cache: Optional[AtlasCache] = None) -> None:
-        self._cache = cache
-
-    @property
-    def cache(self) -> AtlasCache:
-        if self._cache is None:
-            self._cache = default_cache()
-        return self._cache
+        self.cache = cache if cache is not None else default_cache()  # no disk access yet
 
     @staticmethod
     def grid_keys(target: AtlasTarget, filters: Iterable[int]) -> dict[int, RenderKey]:

@@ -67,3 +67,15 @@ def test_dreambot_web_shows_what_a_build_left_in_the_default_cache(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+@pytest.mark.slow  # a dreambot web process
+def test_a_bad_atlas_cache_setting_stops_dreambot_web_with_one_line(tmp_path):
+    env = {**os.environ, "DREAMBOT_DATA_DIR": str(tmp_path / "data"), "DREAMBOT_WEB_PORT": str(free_port()),
+           "DREAMBOT_METRICS_PORT": "0", "DREAMBOT_ATLAS_CACHE_MB": "lots"}
+    env.pop("DREAMBOT_DATABASE_URL", None)
+    done = subprocess.run([sys.executable, "-m", "bot.cli", "web"], env=env, cwd=tmp_path, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("dreambot: error: DREAMBOT_ATLAS_CACHE_MB: 'lots' is not"), lines
