@@ -99,8 +99,8 @@ async def test_inside_the_bot_the_grid_and_the_filter_render_on_their_own(browse
         assert await page.locator("#not-rendered").count() == 0  # renders are on their way
         assert await page.inner_text(".atlas-cell[data-filter='0'] .atlas-placeholder") == "rendering…"
         await page.wait_for_function("() => document.querySelectorAll('.atlas-cell img').length >= 16", timeout=15_000)
-        await wait_images(page)
-        assert set(range(16)) <= set(await filled(page))
+        widths = await wait_images(page)
+        assert set(range(16)) <= set(await filled(page)), (widths, tab.problems, in_bot.renderer.orders)
         # only the pages on screen were ordered, each once
         ordered = [n for o in in_bot.renderer.orders for n in o.filters]
         assert len(ordered) == len(set(ordered)) and len(ordered) < 192
@@ -140,10 +140,11 @@ async def test_filter_and_gallery_dream_link_both_ways(browser, standalone, serv
         await context.close()
 
 
-@pytest.mark.parametrize("name, viewport", [("phone", PHONE), ("desktop", DESKTOP)])
+@pytest.mark.parametrize("name, viewport", [("phone", PHONE), ("small", {"width": 320, "height": 640}),
+                                            ("desktop", DESKTOP)])
 async def test_atlas_pages_fit_phones_and_screenshots(browser, standalone, served, artifacts_dir, name, viewport):
-    context, tab = await open_tab(browser, standalone.base, viewport, is_mobile=name == "phone",
-                                  has_touch=name == "phone")
+    phone = name != "desktop"
+    context, tab = await open_tab(browser, standalone.base, viewport, is_mobile=phone, has_touch=phone)
     page = tab.page
     try:
         await asyncio.to_thread(put, standalone.cache, "block5", range(16), GRID_SIZE)
