@@ -100,6 +100,8 @@ async def test_inside_the_bot_the_grid_and_the_filter_render_on_their_own(browse
         assert await page.inner_text(".atlas-cell[data-filter='0'] .atlas-placeholder") == "rendering…"
         await page.wait_for_function("() => document.querySelectorAll('.atlas-cell img').length >= 16", timeout=15_000)
         widths = await wait_images(page)
+        # the first page on screen is ordered (and filled) first
+        assert in_bot.renderer.orders[0].filters == tuple(range(16))
         assert set(range(16)) <= set(await filled(page)), (widths, tab.problems, in_bot.renderer.orders)
         # only the pages on screen were ordered, each once
         ordered = [n for o in in_bot.renderer.orders for n in o.filters]

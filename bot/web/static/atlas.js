@@ -58,22 +58,26 @@
     } else {
       Object.keys(cells).forEach(function (n) { visible.add(pageOf(cells[n])); });
     }
+    var ask = function (page) {
+      return getJSON(statusUrl + "?page=" + page).then(function (s) {
+        if (!s) return;
+        Object.keys(s.images).forEach(function (n) { fill(n, s.images[n]); });
+        if (s.failed) {
+          s.missing.forEach(function (n) {
+            var ph = cells[n] && cells[n].querySelector(".atlas-placeholder");
+            if (ph) ph.textContent = "render failed, retrying soon";
+          });
+        }
+      });
+    };
     var poll = function () {
-      var pages = Array.from(visible).filter(pending).slice(0, 4);
       visible.forEach(function (p) { if (!pending(p)) visible.delete(p); });
       if (!Object.keys(cells).length) return; // all filled: stop
-      Promise.all(pages.map(function (page) {
-        return getJSON(statusUrl + "?page=" + page).then(function (s) {
-          if (!s) return;
-          Object.keys(s.images).forEach(function (n) { fill(n, s.images[n]); });
-          if (s.failed) {
-            s.missing.forEach(function (n) {
-              var ph = cells[n] && cells[n].querySelector(".atlas-placeholder");
-              if (ph) ph.textContent = "render failed, retrying soon";
-            });
-          }
-        });
-      })).catch(function () {}).then(function () { setTimeout(poll, pollMs); });
+      // the pages on screen, top first, one after the other: renders are ordered in reading order
+      var pages = Array.from(visible).sort(function (a, b) { return a - b; }).slice(0, 4);
+      pages.reduce(function (done, page) {
+        return done.then(function () { return ask(page); });
+      }, Promise.resolve()).catch(function () {}).then(function () { setTimeout(poll, pollMs); });
     };
     setTimeout(poll, 50);
   }
