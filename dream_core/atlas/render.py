@@ -43,6 +43,14 @@ class RenderSettings:
     contrast: float = 1.6
     robust: Robustness = field(default_factory=Robustness)
     diversity_weight: float = 1.0
+    coarse: float = 0.5  # share of the steps that see a coarser view of the image (cheaper)
+    coarse_side: float = 0.75  # that view's side, as a share of the image's
+
+    def view_side(self, step: int, size: int) -> int:
+        """The side the network sees at ``step``: coarse first, then the full size."""
+        if step < self.coarse * self.steps:
+            return max(32, int(round(size * self.coarse_side / 8)) * 8)
+        return size
 
 
 def _amp_dtype(model: DreamModel) -> torch.dtype | None:
@@ -85,8 +93,8 @@ def _ascend(
     opt = torch.optim.Adam(image.parameters, lr=settings.lr)
     amp = _amp_dtype(model)
     layers = list(objective.layers)
-    for _ in range(settings.steps):
-        x = random_affine(image(), settings.robust, generator)
+    for step in range(settings.steps):
+        x = random_affine(image(), settings.robust, generator, settings.view_side(step, size))
         x = x.contiguous(memory_format=torch.channels_last)
         ctx = torch.autocast(model.device.type, dtype=amp) if amp is not None else nullcontext()
         with ctx:

@@ -32,9 +32,12 @@ class Robustness:
         return self.jitter == 0 and self.scale == 1 and self.rotate == 0
 
 
-def random_affine(x: torch.Tensor, robust: Robustness, generator: torch.Generator) -> torch.Tensor:
-    """``x`` ``[B, C, H, W]`` with a random affine transform per image (same size out)."""
-    if robust.identity:
+def random_affine(
+    x: torch.Tensor, robust: Robustness, generator: torch.Generator, out_side: int | None = None
+) -> torch.Tensor:
+    """``x`` ``[B, C, H, W]`` with a random affine transform per image, resampled to ``out_side``
+    square (default: the same size; a smaller side is a cheaper, coarser view of the whole image)."""
+    if robust.identity and out_side in (None, x.shape[-1]) and x.shape[-1] == x.shape[-2]:
         return x
     b = x.shape[0]
 
@@ -49,5 +52,6 @@ def random_affine(x: torch.Tensor, robust: Robustness, generator: torch.Generato
     theta = torch.stack([torch.stack([cos, -sin, tx], dim=1), torch.stack([sin, cos, ty], dim=1)], dim=1).to(
         device=x.device, dtype=x.dtype
     )
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    shape = list(x.shape) if out_side is None else [x.shape[0], x.shape[1], out_side, out_side]
+    grid = F.affine_grid(theta, shape, align_corners=False)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
