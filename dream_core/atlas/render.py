@@ -90,7 +90,7 @@ def _ascend(
     image = FourierImage(
         batch, size, size, decay=settings.decay, contrast=settings.contrast, generator=generator, device=model.device
     )
-    opt = torch.optim.Adam(image.parameters, lr=settings.lr)
+    opt = _Adam(image.parameters, settings.lr)
     amp = _amp_dtype(model)
     layers = list(objective.layers)
     for step in range(settings.steps):
@@ -102,13 +102,36 @@ def _ascend(
             score = objective(feats)
             if group > 1 and settings.diversity_weight > 0:
                 score = score + settings.diversity_weight * diversity_score(feats[layers[0]], group)
-        opt.zero_grad(set_to_none=True)
-        (-score.sum()).backward()
-        opt.step()
+        score.sum().backward()
+        opt.ascend()
         if tick is not None:
             tick()
     with torch.no_grad():
         return image()
+
+
+class _Adam:
+    """Adam on a list of tensors, a few lines: ``torch.optim`` imports TorchDynamo on first use,
+    which costs seconds (more than a small render) in a fresh worker."""
+
+    def __init__(self, params: Sequence[torch.Tensor], lr: float, betas: tuple[float, float] = (0.9, 0.999)) -> None:
+        self.params, self.lr, self.betas, self.t = list(params), lr, betas, 0
+        self.m = [torch.zeros_like(p) for p in self.params]
+        self.v = [torch.zeros_like(p) for p in self.params]
+
+    @torch.no_grad()
+    def ascend(self) -> None:
+        """One step up the gradient (``p.grad`` holds the objective's gradient), then clear the grads."""
+        b1, b2 = self.betas
+        self.t += 1
+        step = self.lr / (1 - b1**self.t)
+        for p, m, v in zip(self.params, self.m, self.v, strict=True):
+            assert p.grad is not None
+            m.lerp_(p.grad, 1 - b1)
+            v.mul_(b2).addcmul_(p.grad, p.grad, value=1 - b2)
+            denom = (v / (1 - b2**self.t)).sqrt_().add_(1e-8)
+            p.addcdiv_(m, denom, value=step)
+            p.grad = None
 
 
 class _Ticker:
