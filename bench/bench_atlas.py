@@ -90,7 +90,7 @@ def photos() -> list[tuple[str, Image.Image]]:
     except Exception:  # noqa: BLE001
         pass
     try:
-        import matplotlib.cbook as cbook
+        import matplotlib.cbook as cbook  # type: ignore[import-not-found,unused-ignore]
 
         for name in ("grace_hopper.jpg",):
             with cbook.get_sample_data(name) as f:
@@ -219,14 +219,15 @@ def reference_pass(model: DreamModel, side: int, repeat: int = 3) -> float:
 def bench_layer(model: DreamModel, layer: str, stats: PhotoStats, filters: list[int], s: RenderSettings, side: int):
     own = model.spec.canonical(layer)
     assert own is not None
-    ratios, wins, clips, times, spreads, refs = [], [], [], [], [], []
+    ratios, wins, clips, times, spreads, refs, cpus = [], [], [], [], [], [], []
     below = layer_below(model, own)
     for p in range(0, len(filters), PAGE):
         page = filters[p : p + PAGE]
         ref = reference_pass(model, side)
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.process_time()
         imgs = [v[0] for v in render_filters(model, layer, page, size=side, settings=s)]
         times.append(time.perf_counter() - t)
+        cpus.append(time.process_time() - cpu)
         refs.append(min(ref, reference_pass(model, side)))
         means = channel_means(model, to_tensor(imgs), [own, below])
         z = (means[own] - stats.mean[own]) / stats.std[own].clamp(min=1e-6)
@@ -262,7 +263,8 @@ def bench_layer(model: DreamModel, layer: str, stats: PhotoStats, filters: list[
     print(
         f"  time: first page {times[0]:.1f} s, median page {per_page:.1f} s; whole layer "
         f"({math.ceil(n_all / PAGE)} pages) ~ {per_page * math.ceil(n_all / PAGE) / 60:.1f} min "
-        f"[{torch.backends.cpu.get_cpu_capability()}, {torch.get_num_threads()} threads]"
+        f"[{torch.backends.cpu.get_cpu_capability()}, {torch.get_num_threads()} threads]; "
+        f"CPU time of the first page {cpus[0]:.1f} s (wall time on a busy box is not the renderer's)"
     )
     print(
         f"  a page costs {times[0] / refs[0]:.0f} reference passes (one fp32 forward+backward of 16x{side}^2 "
