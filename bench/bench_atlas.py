@@ -244,7 +244,8 @@ def bench_layer(model: DreamModel, layer: str, stats: PhotoStats, filters: list[
     finite = [r for r in ratios if math.isfinite(r)]
     print(
         f"\n== {model.name} {layer} ({own}, {n_all} filters): {len(filters)} rendered at {side} px, "
-        f"{s.steps} steps, lr {s.lr}, contrast {s.contrast}, decay {s.decay}"
+        f"{s.steps} steps (work of {s.cost(side):.0f} full-size steps), lr {s.lr}, contrast {s.contrast}, "
+        f"decay {s.decay}"
     )
     print(
         f"  activation / best photo crop: median {statistics.median(ratios):.2f}x, worst {min(ratios):.2f}x, "
@@ -297,12 +298,15 @@ def main() -> None:
     ap.add_argument("--lr", type=float)
     ap.add_argument("--contrast", type=float)
     ap.add_argument("--decay", type=float)
-    ap.add_argument("--coarse", type=float)
+    ap.add_argument("--views", help="coarse-to-fine stages, e.g. '0.5:0.5,0.25:0.75,0.25:1'")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     s = RenderSettings()
-    for k in ("steps", "lr", "contrast", "decay", "coarse"):
+    if args.views:
+        pairs = [st.split(":") for st in args.views.split(",")]
+        s = replace(s, views=tuple((float(a), float(b)) for a, b in pairs))
+    for k in ("steps", "lr", "contrast", "decay"):
         if getattr(args, k) is not None:
             s = replace(s, **{k: getattr(args, k)})
     print(f"CPU capability: {torch.backends.cpu.get_cpu_capability()}, torch {torch.__version__}")

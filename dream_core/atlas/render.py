@@ -43,14 +43,22 @@ class RenderSettings:
     contrast: float = 1.6
     robust: Robustness = field(default_factory=Robustness)
     diversity_weight: float = 1.0
-    coarse: float = 0.5  # share of the steps that see a coarser view of the image (cheaper)
-    coarse_side: float = 0.75  # that view's side, as a share of the image's
+    #: coarse to fine: (share of the steps, side of the view the network sees as a share of
+    #: the image's); the early, coarse views are cheaper and settle the large-scale layout
+    views: tuple[tuple[float, float], ...] = ((0.5, 0.5), (0.25, 0.75), (0.25, 1.0))
 
     def view_side(self, step: int, size: int) -> int:
-        """The side the network sees at ``step``: coarse first, then the full size."""
-        if step < self.coarse * self.steps:
-            return max(32, int(round(size * self.coarse_side / 8)) * 8)
+        """The side of the view the network sees at ``step`` (the last stage: the full size)."""
+        start = 0.0
+        for share, side in self.views:
+            start += share
+            if step < start * self.steps:
+                return size if side >= 1 else max(32, int(round(size * side / 8)) * 8)
         return size
+
+    def cost(self, size: int) -> float:
+        """The render's network work, in steps at the full size."""
+        return sum((self.view_side(i, size) / size) ** 2 for i in range(self.steps))
 
 
 def _amp_dtype(model: DreamModel) -> torch.dtype | None:
