@@ -35,17 +35,24 @@ MAX_BATCH = 32  # images per forward pass; a longer list of filters renders in c
 
 @dataclass(frozen=True)
 class RenderSettings:
-    """The knobs of a render; the defaults are the ones ``bench/bench_atlas.py`` measured."""
+    """The knobs of a render; the defaults are the ones ``bench/bench_atlas.py`` measured.
 
-    steps: int = 64
+    ``steps``/``lr``: Adam's; ``decay``: the spectrum's fall-off (1.0, photos' 1/f, let
+    renders reach ~7x photos' high-frequency energy; 1.5 holds them near photos');
+    ``contrast``: the logit RMS (2.0: a few % of pixels near the end stops);
+    ``diversity_weight``: the push apart of a filter's variants, in units of activation.
+    """
+
+    steps: int = 128
     lr: float = 0.05
-    decay: float = 1.0
-    contrast: float = 1.6
+    decay: float = 1.5
+    contrast: float = 2.0
     robust: Robustness = field(default_factory=Robustness)
     diversity_weight: float = 1.0
     #: coarse to fine: (share of the steps, side of the view the network sees as a share of
-    #: the image's); the early, coarse views are cheaper and settle the large-scale layout
-    views: tuple[tuple[float, float], ...] = ((0.5, 0.5), (0.25, 0.75), (0.25, 1.0))
+    #: the image's). Coarse early views are cheaper, but cost low layers activation (the
+    #: bench: mixed3's worst filter fell from 1.7x to 1.0x photos'); off by default.
+    views: tuple[tuple[float, float], ...] = ((1.0, 1.0),)
 
     def view_side(self, step: int, size: int) -> int:
         """The side of the view the network sees at ``step`` (the last stage: the full size)."""
