@@ -1,4 +1,5 @@
-"""Command line for the dream core: ``dream``, ``layers`` and ``models``.
+"""Command line for the dream core: ``dream``, ``layers``, ``models`` and ``atlas``
+(:mod:`dream_core.atlas.cli`).
 
 Used two ways: ``python -m dream_core ...`` (:func:`main`) and as part of the
 ``dreambot`` command, whose parser calls :func:`add_subcommands`.
@@ -98,7 +99,7 @@ def params_from_args(args: argparse.Namespace, base: DreamParams | None = None) 
 
 
 def add_subcommands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``dream``, ``layers`` and ``models`` to an argparse subparsers object."""
+    """Add ``dream``, ``layers``, ``models`` and ``atlas`` to an argparse subparsers object."""
     d = subparsers.add_parser(
         "dream",
         help="dream on an image (or 'noise', or 'sample')",
@@ -131,6 +132,10 @@ def add_subcommands(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
     mod = subparsers.add_parser("models", help="list models and whether each is available offline")
     mod.add_argument("--json", action="store_true", help="machine-readable output")
     mod.set_defaults(func=cmd_models)
+
+    from dream_core.atlas.cli import add_subcommands as add_atlas_subcommands
+
+    add_atlas_subcommands(subparsers)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -25,6 +25,7 @@ from dream_core.atlas.lookup import (
     assemble_card,
     assemble_sheet,
     card_keys,
+    missing,
     sheet_keys,
 )
 from dream_core.atlas.request import AtlasTarget, check_filter
@@ -61,6 +62,36 @@ def _lookup(cache: AtlasCache, keys: Sequence[RenderKey]) -> list[Optional[Image
         data = cache.get(key)
         out.append(decode_png(data) if data is not None else None)
     return out
+
+
+def render_missing(
+    model: DreamModel,
+    target: AtlasTarget,
+    filters: Sequence[int],
+    size: int = SHEET_SIZE,
+    cache: Optional[AtlasCache] = None,
+    progress: Optional[Progress] = None,
+    should_cancel: Optional[CancelCheck] = None,
+    *,
+    steps: Optional[int] = None,
+    weights: Optional[str] = None,
+) -> int:
+    """Render the sheet renders of ``filters`` the cache lacks and store them; the bytes stored."""
+    cache = cache if cache is not None else default_cache()
+    keys = missing(cache, sheet_keys(target, filters, size, steps=steps or 0, weights=weights))
+    stored = 0
+    if keys:
+        rendered = _render(
+            model, target, [k.filter for k in keys], size=size, steps=steps, diversity=1,
+            progress=progress, should_cancel=should_cancel,
+        )
+        for key, variants in zip(keys, rendered, strict=True):
+            png = encode_tile(variants[0])
+            cache.put(key, png)
+            stored += len(png)
+    if progress is not None:
+        progress(1.0)
+    return stored
 
 
 def render_sheet(
@@ -130,4 +161,4 @@ def render_single(
     return assemble_card(target, filt, images, keys)
 
 
-__all__ = ["render_sheet", "render_single"]
+__all__ = ["render_missing", "render_sheet", "render_single"]

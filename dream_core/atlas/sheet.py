@@ -40,8 +40,13 @@ def _font(size: int) -> Font:
 def _band(text: str, width: int, height: int) -> Image.Image:
     band = Image.new("RGB", (width, height), BACKGROUND)
     draw = ImageDraw.Draw(band)
-    font = _font(max(8, int(height * 0.7)))
+    points = max(8, int(height * 0.7))
+    font = _font(points)
     left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+    while right - left > width - 4 and points > 8:  # a long title on a narrow picture: a smaller font
+        points -= 1
+        font = _font(points)
+        left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
     x = max(0, (width - (right - left)) // 2 - left)
     y = (height - (bottom - top)) // 2 - top
     draw.text((x, y), text, fill=INK, font=font)
