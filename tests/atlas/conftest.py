@@ -1,26 +1,11 @@
-"""Atlas fixtures: a fresh render cache per test, and the renderer.
-
-Until the real renderer (``dream_core.atlas.render``) is in the tree, in-process
-tests use a small stand-in with the same signature (:mod:`tests.atlas.standin_render`);
-tests that start other processes need the real one and are skipped without it.
-"""
+"""Atlas fixtures: a fresh render cache per test, and the renderer (see :mod:`tests.atlas.renderer`)."""
 
 from __future__ import annotations
-
-import importlib
-import importlib.util
-import sys
 
 import pytest
 
 from dream_core.atlas.cache import AtlasCache
-
-
-def real_renderer() -> bool:
-    return importlib.util.find_spec("dream_core.atlas.render") is not None
-
-
-needs_renderer = pytest.mark.skipif(not real_renderer(), reason="dream_core.atlas.render is not in this tree yet")
+from tests.atlas.renderer import counted_renderer
 
 
 @pytest.fixture
@@ -30,21 +15,5 @@ def cache(tmp_path) -> AtlasCache:
 
 @pytest.fixture
 def renderer(monkeypatch):
-    """The module ``dream_core.atlas.render`` (real, or the stand-in), its calls counted:
-    ``renderer.calls`` lists the filters of each call."""
-    if real_renderer():
-        module = importlib.import_module("dream_core.atlas.render")
-    else:
-        from tests.atlas import standin_render as module
-
-        monkeypatch.setitem(sys.modules, "dream_core.atlas.render", module)
-    calls: list[list[int]] = []
-    original = module.render_filters
-
-    def counted(model, layer, filters, **kw):
-        calls.append(list(filters))
-        return original(model, layer, filters, **kw)
-
-    monkeypatch.setattr(module, "render_filters", counted)
-    monkeypatch.setattr(module, "calls", calls, raising=False)
-    return module
+    """``dream_core.atlas.render`` (real, or the stand-in); ``renderer.calls``: the filters of each call."""
+    return counted_renderer(monkeypatch)

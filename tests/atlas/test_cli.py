@@ -13,7 +13,7 @@ from PIL import Image
 
 from bot.cli import main
 from dream_core.atlas.sheet import read_atlas_meta
-from tests.atlas.conftest import needs_renderer
+from tests.atlas.renderer import needs_renderer
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ["--size", "32", "--steps", "2", "-q"]
