@@ -90,8 +90,19 @@ class AtlasCache:
         return f"AtlasCache({str(self.root)!r}, max_bytes={self.max_bytes})"
 
     def path(self, key: RenderKey) -> Path:
-        digest = key.digest
+        return self.path_of(key.digest)
+
+    def path_of(self, digest: str) -> Path:
+        if len(digest) != 64 or not all(c in "0123456789abcdef" for c in digest):
+            raise ValueError(f"not a render digest: {digest!r}")
         return self.root / digest[:2] / f"{digest}.png"
+
+    def keep(self, digest: str, png: bytes) -> bool:
+        """Store a render another process made (by its digest) unless it is here; True if stored."""
+        if self.path_of(digest).is_file():
+            return False
+        self._write(self.path_of(digest), png)
+        return True
 
     def has(self, key: RenderKey) -> bool:
         return self.path(key).is_file()
@@ -109,7 +120,9 @@ class AtlasCache:
 
     def put(self, key: RenderKey, png: bytes) -> None:
         """Store ``png`` under ``key`` (atomically); evict old renders past the cap."""
-        path = self.path(key)
+        self._write(self.path(key), png)
+
+    def _write(self, path: Path, png: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".png", dir=path.parent)
         try:

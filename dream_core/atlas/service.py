@@ -39,6 +39,14 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[float], None]
 CancelCheck = Callable[[], bool]
+#: (digest, png) of each render a call stored: a caller elsewhere (a Ray node's) keeps them too
+Stored = list[tuple[str, bytes]]
+
+
+def _put(cache: AtlasCache, key: RenderKey, png: bytes, stored: Optional[Stored]) -> None:
+    cache.put(key, png)
+    if stored is not None:
+        stored.append((key.digest, png))
 
 
 def _render(
@@ -75,11 +83,12 @@ def render_missing(
     *,
     steps: Optional[int] = None,
     weights: Optional[str] = None,
+    stored: Optional[Stored] = None,
 ) -> int:
     """Render the sheet renders of ``filters`` the cache lacks and store them; the bytes stored."""
     cache = cache if cache is not None else default_cache()
     keys = missing(cache, sheet_keys(target, filters, size, steps=steps or 0, weights=weights))
-    stored = 0
+    written = 0
     if keys:
         rendered = _render(
             model, target, [k.filter for k in keys], size=size, steps=steps, diversity=1,
@@ -87,11 +96,11 @@ def render_missing(
         )
         for key, variants in zip(keys, rendered, strict=True):
             png = encode_tile(variants[0])
-            cache.put(key, png)
-            stored += len(png)
+            _put(cache, key, png, stored)
+            written += len(png)
     if progress is not None:
         progress(1.0)
-    return stored
+    return written
 
 
 def render_sheet(
@@ -105,6 +114,7 @@ def render_sheet(
     *,
     steps: Optional[int] = None,
     weights: Optional[str] = None,
+    stored: Optional[Stored] = None,
 ) -> bytes:
     """The sheet PNG of ``filters`` of ``target`` at ``size``, rendering only what the cache lacks."""
     for f in filters:
@@ -120,7 +130,7 @@ def render_sheet(
             progress=progress, should_cancel=should_cancel,
         )
         for i, variants in zip(todo, rendered, strict=True):
-            cache.put(keys[i], encode_tile(variants[0]))
+            _put(cache, keys[i], encode_tile(variants[0]), stored)
             images[i] = variants[0]
     if progress is not None:
         progress(1.0)
@@ -139,6 +149,7 @@ def render_single(
     diversity: int = CARD_DIVERSITY,
     steps: Optional[int] = None,
     weights: Optional[str] = None,
+    stored: Optional[Stored] = None,
 ) -> bytes:
     """One filter large with its diversity images (a card PNG); cached as variants 0..diversity-1."""
     check_filter(target, filt)
@@ -155,7 +166,7 @@ def render_single(
             progress=progress, should_cancel=should_cancel,
         )[0]
         for key, img in zip(keys, images, strict=True):
-            cache.put(key, encode_tile(img))
+            _put(cache, key, encode_tile(img), stored)
     if progress is not None:
         progress(1.0)
     return assemble_card(target, filt, images, keys)

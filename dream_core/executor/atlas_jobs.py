@@ -8,6 +8,10 @@ a dream; ``Done.result.data`` is the PNG. Atlas jobs wait in a line of their own
 behind dreams, at most ``ExecutorConfig.atlas_max_running`` at once
 (:mod:`.priority`).
 
+The new renders come back with the result (``JobResult.renders``) and the executor
+keeps them in its own process's cache too (:func:`keep_renders`): with Ray, the worker
+may run on another machine, whose cache the bot does not read.
+
 This module is torch-free: :func:`run_atlas` imports the atlas service (torch)
 only when a worker calls it.
 """
@@ -86,8 +90,8 @@ _caches: dict[tuple[str, int], AtlasCache] = {}
 _caches_lock = threading.Lock()
 
 
-def worker_cache() -> AtlasCache:
-    """This worker process's view of the cache the settings name (one per directory and cap)."""
+def local_cache() -> AtlasCache:
+    """This process's view of the cache the settings name (one per directory and cap)."""
     from dream_core.atlas.cache import AtlasCache, default_cap_bytes, default_dir
 
     key = (str(default_dir()), default_cap_bytes())
@@ -117,16 +121,19 @@ def run_atlas(
 
     t0 = time.perf_counter()
     target = atlas.check()
-    cache = cache if cache is not None else worker_cache()
+    cache = cache if cache is not None else local_cache()
     model = models.get_model(atlas.model, device)
     steps = atlas.steps or None
+    stored: list[tuple[str, bytes]] = []
     if atlas.single:
         data = render_single(
             model, target, atlas.filters[0], atlas.render_size, cache, progress, cancel,
-            diversity=atlas.render_diversity, steps=steps,
+            diversity=atlas.render_diversity, steps=steps, stored=stored,
         )
     else:
-        data = render_sheet(model, target, atlas.filters, atlas.render_size, cache, progress, cancel, steps=steps)
+        data = render_sheet(
+            model, target, atlas.filters, atlas.render_size, cache, progress, cancel, steps=steps, stored=stored
+        )
     from dream_core.atlas.sheet import decode_png
 
     width, height = decode_png(data).size
@@ -146,7 +153,15 @@ def run_atlas(
         "input_size": (0, 0),
         "device": device,
         "worker_s": seconds,
+        "renders": tuple(stored),
     }
 
 
-__all__ = ["MAX_DIVERSITY", "MAX_SIZE", "MIN_SIZE", "AtlasJob", "run_atlas", "worker_cache"]
+def keep_renders(renders: tuple[tuple[str, bytes], ...]) -> int:
+    """Store the new renders a job brought back in this process's cache (the caller's side:
+    a worker on another machine, a Ray node, has a cache of its own); how many were new here."""
+    cache = local_cache()
+    return sum(cache.keep(digest, png) for digest, png in renders)
+
+
+__all__ = ["MAX_DIVERSITY", "MAX_SIZE", "MIN_SIZE", "AtlasJob", "run_atlas", "keep_renders", "local_cache"]

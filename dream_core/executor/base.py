@@ -21,7 +21,7 @@ from typing import Any, Optional
 
 from dream_core.errors import DreamParamsError
 from dream_core.executor.admission import ParamsLike, admit_params, oversized_input, time_limit
-from dream_core.executor.atlas_jobs import AtlasJob
+from dream_core.executor.atlas_jobs import AtlasJob, keep_renders
 from dream_core.executor.clips import ClipJob
 from dream_core.executor.config import ExecutorConfig
 from dream_core.executor.errors import SubmitRefused, WorkerStartError
@@ -353,11 +353,19 @@ class BaseExecutor(WorkerRecovery, abc.ABC):
         self._counts[key] += 1
         if isinstance(outcome, Done):
             slot.jobs_done += 1
+            if outcome.result.renders:
+                self._spawn(self._keep_renders(outcome.result.renders))
         self._running.pop(job, None)
         slot.job = None
         if not slot.alive:
             self._restart(slot)
         self._pump()
+
+    async def _keep_renders(self, renders: tuple[tuple[str, bytes], ...]) -> None:
+        try:
+            await asyncio.to_thread(keep_renders, renders)
+        except Exception as exc:  # noqa: BLE001 - the cache is an optimisation: the result was delivered
+            log.warning("could not keep %d atlas renders in the local cache: %s", len(renders), exc)
 
     async def _watchdog(self, slot: WorkerSlot, job: Job) -> None:
         await asyncio.sleep(job.timeout_s)

@@ -42,6 +42,14 @@ def test_put_get_has(cache):
     assert [p.name for p in cache.path(KEY).parent.iterdir()] == [f"{KEY.digest}.png"]  # no temporary left
 
 
+def test_keep_stores_another_processes_render_by_its_digest(cache):
+    assert cache.keep(KEY.digest, b"from a node") and not cache.keep(KEY.digest, b"again")
+    assert cache.get(KEY) == b"from a node"
+    for bad in ("../../etc/passwd", "ab", KEY.digest.upper()):
+        with pytest.raises(ValueError):
+            cache.keep(bad, b"x")
+
+
 def test_a_failed_write_leaves_nothing_half_written(cache, monkeypatch):
     cache.put(KEY, b"old")
 

@@ -9,8 +9,10 @@ import io
 import pytest
 from PIL import Image
 
+from dream_core.atlas.lookup import cached_sheet, sheet_keys
 from dream_core.atlas.sheet import read_atlas_meta
 from dream_core.executor import AtlasJob, Cancelled, Done, Failed, JobProgress, Queued, Started, create_executor
+from dream_core.executor.atlas_jobs import keep_renders, local_cache
 from dream_core.executor.base import BaseExecutor
 from dream_core.executor.slot import WorkerSlot
 from dream_core.executor.worker import JobSpec, WorkerOptions, execute_job
@@ -61,8 +63,16 @@ def test_the_worker_renders_an_atlas_job_with_progress_and_stops_when_cancelled(
     fractions = [m[2]["fraction"] for m in sent if m[0] == "progress"]
     assert fractions and fractions == sorted(fractions) and fractions[-1] == 1.0
     assert renderer.calls == [[0, 1, 2]]
+    renders = out[2]["renders"]
+    target = TINY.check()
+    assert [d for d, _ in renders] == [k.digest for k in sheet_keys(target, [0, 1, 2], 32, steps=2)]
+    # the caller keeps them in its own cache (a Ray node's cache is not the bot's)
+    monkeypatch.setenv("DREAMBOT_ATLAS_DIR", str(tmp_path / "caller"))
+    assert keep_renders(renders) == 3 and keep_renders(renders) == 0
+    assert cached_sheet(local_cache(), target, [0, 1, 2], 32, steps=2) is not None
+    monkeypatch.setenv("DREAMBOT_ATLAS_DIR", str(tmp_path))
     again = execute_job(JobSpec(8, spec.params_json, atlas=TINY), "cpu", OPTIONS, sent.append, lambda: False)
-    assert again[0] == "done"
+    assert again[0] == "done" and again[2]["renders"] == ()
     assert renderer.calls == [[0, 1, 2]]  # the second time from the cache
     other = AtlasJob(LITE0, "mixed3", (9,), size=32, steps=2)
     assert execute_job(JobSpec(9, spec.params_json, atlas=other), "cpu", OPTIONS, sent.append, lambda: True) == (
