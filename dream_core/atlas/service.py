@@ -5,7 +5,8 @@ cache, render only the misses (all of them in one batch, through
 :func:`dream_core.atlas.render.render_filters`), store each new render, and
 return the PNG assembled as :mod:`dream_core.atlas.lookup` does in the bot.
 ``progress`` gets the fraction of the job done (0..1); ``should_cancel`` is
-asked between steps, and a cancelled job raises :class:`DreamCancelled`.
+asked between steps, and a cancelled job raises :class:`DreamCancelled`;
+``stored``, when given, collects ``(digest, png)`` of each new render.
 """
 
 from __future__ import annotations
