@@ -97,6 +97,21 @@ class AtlasCache:
             raise ValueError(f"not a render digest: {digest!r}")
         return self.root / digest[:2] / f"{digest}.png"
 
+    def get_digest(self, digest: str) -> Optional[bytes]:
+        """What is stored under ``digest`` (a render, or an assembled sheet), or None; a hit is a use."""
+        path = self.path_of(digest)
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return None
+        with contextlib.suppress(OSError):
+            os.utime(path)
+        return data
+
+    def put_digest(self, digest: str, png: bytes) -> None:
+        """Store ``png`` under ``digest`` (atomically), evicting past the cap like :meth:`put`."""
+        self._write(self.path_of(digest), png)
+
     def keep(self, digest: str, png: bytes) -> bool:
         """Store a render another process made (by its digest) unless it is here; True if stored."""
         if self.path_of(digest).is_file():
@@ -108,19 +123,12 @@ class AtlasCache:
         return self.path(key).is_file()
 
     def get(self, key: RenderKey) -> Optional[bytes]:
-        """The stored PNG, or None; a hit counts as a use (it is evicted last)."""
-        path = self.path(key)
-        try:
-            data = path.read_bytes()
-        except OSError:  # not there, or evicted by another process just now
-            return None
-        with contextlib.suppress(OSError):
-            os.utime(path)
-        return data
+        """The stored PNG, or None (not there, or evicted just now); a hit counts as a use."""
+        return self.get_digest(key.digest)
 
     def put(self, key: RenderKey, png: bytes) -> None:
         """Store ``png`` under ``key`` (atomically); evict old renders past the cap."""
-        self._write(self.path(key), png)
+        self.put_digest(key.digest, png)
 
     def _write(self, path: Path, png: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

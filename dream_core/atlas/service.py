@@ -135,7 +135,7 @@ def render_sheet(
             images[i] = variants[0]
     if progress is not None:
         progress(1.0)
-    return assemble_sheet(target, filters, [img for img in images if img is not None], keys)
+    return assemble_sheet(target, filters, [img for img in images if img is not None], keys, cache)
 
 
 def render_single(
@@ -170,7 +170,7 @@ def render_single(
             _put(cache, key, encode_tile(img), stored)
     if progress is not None:
         progress(1.0)
-    return assemble_card(target, filt, images, keys)
+    return assemble_card(target, filt, images, keys, cache)
 
 
 __all__ = ["render_missing", "render_sheet", "render_single"]

@@ -65,6 +65,10 @@ def test_a_sheet_comes_from_the_cache_only_when_every_render_is_there(cache):
     assert meta["filters"] == filters and meta["layer"] == "block10" and meta["layer_name"] == "mixed4"
     assert meta["size"] == 64 and meta["renderer"] == RENDERER_VERSION and meta["kind"] == "sheet"
     assert Image.open(io.BytesIO(data)).size == contact_sheet([solid(0)] * 16, ["x"] * 16, title="t").size
+    # the assembled sheet is kept: next time it is one file read
+    cache.path(keys[0]).unlink()
+    assert cached_sheet(cache, target, filters, 64) == data
+    assert cached_sheet(cache, target, filters[:-1], 64) is None  # another sheet needs its own renders
 
 
 def test_a_card_comes_from_its_cached_variants(cache):
