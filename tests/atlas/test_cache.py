@@ -118,6 +118,7 @@ def test_weights_id_of_weights_not_downloaded_is_their_name(monkeypatch, tmp_pat
     assert weights_id("vgg16") == "VGG16_Weights.IMAGENET1K_V1"
 
 
+@pytest.mark.slow  # two new interpreters (about 2 s)
 def test_a_render_survives_a_new_process(tmp_path):
     """What one process stored, another finds (a restart), without importing torch."""
     env = {**os.environ, "DREAMBOT_ATLAS_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}

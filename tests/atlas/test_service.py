@@ -7,7 +7,6 @@ import io
 import pytest
 from PIL import Image
 
-from dream_core import models
 from dream_core.atlas.lookup import cached_sheet, card_keys, sheet_keys
 from dream_core.atlas.request import resolve_layer
 from dream_core.atlas.service import render_missing, render_sheet, render_single
@@ -21,6 +20,8 @@ SIZE, STEPS = 32, 2
 
 @pytest.fixture(scope="module")
 def model():
+    from dream_core import models
+
     return models.get_model("efficientnet-lite0", "cpu")
 
 
