@@ -284,6 +284,8 @@ def cmd_build(args: argparse.Namespace) -> int:
 
             stored += render_missing(model, target, filters, size, cache, show, steps=args.steps, weights=args.weights)
             done += len(filters)
+            if not bar.enabled and not args.quiet:  # a log, not a terminal: a line per page
+                print(f"atlas build: {target.name} up to filter {filters[-1]}: {done}/{left} rendered", flush=True)
             if not warned and stored / done * left > cache.max_bytes:
                 warned = True
                 print(
