@@ -330,7 +330,8 @@ class BaseExecutor(WorkerRecovery, abc.ABC):
                 smaller = "a shorter clip" if job.clip is not None else "a smaller image"
                 smaller = "fewer filters or a smaller size" if job.atlas is not None else smaller
                 outcome = Failed(
-                    f"The dream took longer than its {job.timeout_s:g} s time limit and was stopped. "
+                    f"The {'atlas render' if job.atlas is not None else 'dream'} took longer than its "
+                    f"{job.timeout_s:g} s time limit and was stopped. "
                     f"Try {smaller} or fewer iterations.",
                     "timeout",
                 )
