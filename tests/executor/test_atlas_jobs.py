@@ -125,3 +125,50 @@ async def test_a_dream_submitted_while_an_atlas_job_runs_starts_before_a_queued_
         await asyncio.wait_for(asyncio.gather(follow(dream, "dream"), follow(queued_atlas, "atlas")), 300)
         assert started == ["dream", "atlas"]
         assert all(isinstance(j.history[-1], Done) for j in (running, queued_atlas, dream))
+
+
+class HeldSlot(WorkerSlot):
+    """A worker that runs whatever it is given until the test lets it finish."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name, "cpu")
+        self.release: dict[str, asyncio.Event] = {}
+
+    async def start(self) -> None:
+        self.alive = True
+
+    async def run(self, job, spec: JobSpec):
+        gate = self.release.setdefault(job.id, asyncio.Event())
+        await gate.wait()
+        return Cancelled("released")
+
+    def request_cancel(self, job) -> None:
+        self.release.setdefault(job.id, asyncio.Event()).set()
+
+    async def kill(self) -> None:
+        self.alive = False
+
+    async def stop(self) -> None:
+        self.alive = False
+
+
+class TwoHeldWorkers(BaseExecutor):
+    backend = "held"
+
+    async def _create_slots(self) -> list[WorkerSlot]:
+        return [HeldSlot("w0"), HeldSlot("w1")]
+
+
+@ASYNC
+async def test_at_most_one_atlas_job_runs_even_with_a_worker_free():
+    async with TwoHeldWorkers(make_config("local")) as ex:
+        first = await ex.submit_atlas(TINY, user_id=1)
+        second = await ex.submit_atlas(TINY, user_id=2)
+        await asyncio.sleep(0)
+        assert isinstance(first.history[-1], Started) and second.position == 1  # w1 stays free
+        dream = await ex.submit(None, QUICK, user_id=3)
+        assert isinstance(dream.history[-1], Started)  # the free worker takes the dream
+        await first.cancel()
+        assert isinstance(second.history[-1], Started)  # the next atlas job starts once the first ended
+        await second.cancel()
+        await dream.cancel()
