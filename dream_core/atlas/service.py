@@ -11,7 +11,6 @@ asked between steps, and a cancelled job raises :class:`DreamCancelled`;
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Optional
@@ -54,9 +53,9 @@ def _render(
     model: DreamModel, target: AtlasTarget, filters: Sequence[int], *, size: int, steps: Optional[int],
     diversity: int, progress: Optional[Progress], should_cancel: Optional[CancelCheck],
 ) -> list[list[Image.Image]]:
-    # the renderer (torch) is imported by name so this module loads without it until it is called
-    render_filters = importlib.import_module("dream_core.atlas.render").render_filters
-    images: list[list[Image.Image]] = render_filters(
+    from dream_core.atlas.render import render_filters
+
+    images = render_filters(
         model, target.layer, list(filters), size=size, steps=steps, diversity=diversity,
         progress=progress, should_cancel=should_cancel,
     )

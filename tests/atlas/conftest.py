@@ -1,4 +1,4 @@
-"""Atlas fixtures: a fresh render cache per test, and the renderer (see :mod:`tests.atlas.renderer`)."""
+"""Atlas fixtures: a fresh render cache per test, and the renderer with its calls counted."""
 
 from __future__ import annotations
 
@@ -15,5 +15,5 @@ def cache(tmp_path) -> AtlasCache:
 
 @pytest.fixture
 def renderer(monkeypatch):
-    """``dream_core.atlas.render`` (real, or the stand-in); ``renderer.calls``: the filters of each call."""
+    """``dream_core.atlas.render``; ``renderer.calls``: the filters of each call."""
     return counted_renderer(monkeypatch)

@@ -13,7 +13,6 @@ from PIL import Image
 
 from bot.cli import main
 from dream_core.atlas.sheet import read_atlas_meta
-from tests.atlas.renderer import needs_renderer
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ["--size", "32", "--steps", "2", "-q"]
@@ -95,7 +94,6 @@ def test_sheet_filter_and_build_then_the_cache_serves_a_new_process(atlas_dir, t
     assert read_atlas_meta(again.read_bytes())["filters"] == list(range(64, 80))
 
 
-@needs_renderer
 @pytest.mark.slow  # the real console script in a new process
 def test_the_dreambot_console_script_writes_a_sheet(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "DREAMBOT_ATLAS_DIR": str(tmp_path / "c")}

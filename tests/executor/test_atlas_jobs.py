@@ -17,7 +17,7 @@ from dream_core.executor.base import BaseExecutor
 from dream_core.executor.slot import WorkerSlot
 from dream_core.executor.worker import JobSpec, WorkerOptions, execute_job
 from dream_core.params import DreamParams
-from tests.atlas.renderer import counted_renderer, needs_renderer
+from tests.atlas.renderer import counted_renderer
 from tests.executor.helpers import QUICK, make_config, wait_running
 
 ASYNC = pytest.mark.asyncio(loop_scope="session")
@@ -79,7 +79,6 @@ def test_the_worker_renders_an_atlas_job_with_progress_and_stops_when_cancelled(
         "cancelled", 9)
 
 
-@needs_renderer
 @ASYNC
 async def test_an_atlas_job_has_a_dreams_events_and_result(executor):
     job = await executor.submit_atlas(TINY, user_id=400)
@@ -94,7 +93,6 @@ async def test_an_atlas_job_has_a_dreams_events_and_result(executor):
     assert read_atlas_meta(result.data)["filters"] == [0, 1, 2] and result.model == LITE0
 
 
-@needs_renderer
 @ASYNC
 async def test_a_running_atlas_job_can_be_cancelled(executor):
     job = await executor.submit_atlas(LONG_ATLAS, user_id=401)
@@ -105,7 +103,6 @@ async def test_a_running_atlas_job_can_be_cancelled(executor):
     assert isinstance(await after.wait(), Done)
 
 
-@needs_renderer
 @pytest.mark.slow  # a real worker process
 @ASYNC
 async def test_a_dream_submitted_while_an_atlas_job_runs_starts_before_a_queued_atlas_job():
