@@ -26,6 +26,9 @@ os.environ.setdefault(
     "DREAMBOT_AUTOTUNE_CACHE", os.path.join(tempfile.mkdtemp(prefix="dreambot-test-"), "autotune.json")
 )
 
+# Atlas renders of the suite (tiny sizes, few steps) never reach the user's render cache.
+os.environ.setdefault("DREAMBOT_ATLAS_DIR", os.path.join(tempfile.mkdtemp(prefix="dreambot-test-"), "atlas"))
+
 
 #: fixture -> why a test that uses it (directly or through another fixture) is slow
 SLOW_FIXTURES = {
