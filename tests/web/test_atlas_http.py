@@ -54,6 +54,16 @@ async def get_json(session, path):
         return r.status, r.headers, await r.json()
 
 
+async def status_until(session, path, done, timeout=30.0):
+    """The status at ``path`` once ``done(status)`` (polled like atlas.js; a loaded box is slow)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        _, _, s = await get_json(session, path)
+        if done(s) or asyncio.get_running_loop().time() > deadline:
+            return s
+        await asyncio.sleep(0.05)
+
+
 async def test_atlas_lists_every_model_and_layer(client):
     status, headers, body = await get(client, "/atlas")
     assert status == 200
@@ -152,22 +162,14 @@ async def test_in_the_bot_a_missing_filter_is_ordered_once_at_a_time(in_bot):
         assert len(renderer.orders) == 1  # asked three times, ordered once
         assert renderer.orders[0].filters == tuple(range(16)) and renderer.orders[0].size == GRID_SIZE
         renderer.gate.set()
-        for _ in range(50):
-            _, _, s = await get_json(c, path)
-            if not s["rendering"]:
-                break
-            await asyncio.sleep(0.1)
+        s = await status_until(c, path, lambda s: not s["rendering"])
         assert sorted(map(int, s["images"])) == list(range(16)) and s["missing"] == []
         assert len(renderer.orders) == 1
         # a filter's page orders one large render with its diversity images
         path = f"/atlas/{MODEL}/{LAYER}/5/status"
         _, _, s = await get_json(c, path)
         assert s["rendering"] and s["main"] is None and s["grid"] is not None  # the small one meanwhile
-        for _ in range(50):
-            _, _, s = await get_json(c, path)
-            if s["main"] and not s["rendering"]:
-                break
-            await asyncio.sleep(0.1)
+        s = await status_until(c, path, lambda s: s["main"] and not s["rendering"])
         order = renderer.orders[-1]
         assert (order.filters, order.size, order.single) == ((5,), LARGE_SIZE, True)
         assert s["main"].startswith(f"/atlas/{MODEL}/{LAYER}/5/{LARGE_SIZE}-0.png?v=")
@@ -181,11 +183,7 @@ async def test_a_failed_render_says_so_and_is_not_asked_again_at_once(in_bot):
     async with aiohttp.ClientSession(base_url=in_bot.base) as c:
         path = f"/atlas/{MODEL}/{LAYER}/status?page=3"
         await get_json(c, path)
-        for _ in range(50):
-            _, _, s = await get_json(c, path)
-            if not s["rendering"]:
-                break
-            await asyncio.sleep(0.05)
+        s = await status_until(c, path, lambda s: not s["rendering"])
         assert s["failed"] == "the dream service is not running right now"
         assert len(in_bot.renderer.orders) == 1  # not again within RETRY_AFTER_S
         assert RETRY_AFTER_S >= 30
