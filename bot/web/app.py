@@ -137,9 +137,9 @@ def create_web_app(
     app[PICTURES_KEY] = PageCache(watcher, max_entries=4096)  # small records: which file, may it be seen
     app[FILE_BYTES_KEY] = FileBytes()
     app[STORE_CHECK_KEY] = StoreCheck(store)
-    app[ATLAS_IMAGES_KEY] = AtlasImages(atlas_cache)
+    app[ATLAS_IMAGES_KEY] = atlas_images = AtlasImages(atlas_cache)
     if atlas_renderer is None and ExecutorRenderer.supports(executor):
-        atlas_renderer = ExecutorRenderer(executor)
+        atlas_renderer = ExecutorRenderer(executor, atlas_images.cache)
     app[ATLAS_RENDERS_KEY] = renders = AtlasRenders(atlas_renderer)
     app[ATLAS_DREAMS_KEY] = PageCache(watcher, max_entries=256)
 

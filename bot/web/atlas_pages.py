@@ -12,6 +12,7 @@ name; an unknown model, layer or filter is a 404 that says which, in one line.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any, Optional
 
@@ -107,15 +108,18 @@ async def atlas_model(request: web.Request) -> web.Response:
 # ------------------------------------------------------------------ a layer
 
 
-def _state(request: web.Request, target: AtlasTarget, filters: Sequence[int], missing: Sequence[int], *,
-           size: int, single: bool = False) -> RenderState:
-    """Orders the ``missing`` renders (if a renderer is at hand) and says where ``filters`` stand."""
+def _order(target: AtlasTarget, filters: Sequence[int], *, size: int, single: bool = False) -> RenderOrder:
+    return RenderOrder(target.model, target.layer, tuple(filters), size, single, VIEWS if single else 0)
+
+
+def _state(request: web.Request, order: RenderOrder, missing: Sequence[int], *, was_busy: bool) -> RenderState:
+    """Orders the ``missing`` renders of ``order`` (if a renderer is at hand) and says where its
+    filters stand. ``was_busy``: some were under way *before* the cache was read (a render
+    landing meanwhile may have been half seen: the page asks once more)."""
     renders = request.app[ATLAS_RENDERS_KEY]
-    diversity = VIEWS if single else 0
-    if not missing:
-        busy = renders.busy(RenderOrder(target.model, target.layer, tuple(filters), size, single, diversity))
-        return RenderState(renderer=renders.renderer is not None, rendering=busy)
-    return renders.request(RenderOrder(target.model, target.layer, tuple(missing), size, single, diversity))
+    if missing:
+        return renders.request(dataclasses.replace(order, filters=tuple(missing)))
+    return RenderState(renderer=renders.renderer is not None, rendering=was_busy or renders.busy(order))
 
 
 async def atlas_layer(request: web.Request) -> web.Response:
@@ -175,9 +179,11 @@ async def atlas_layer_status(request: web.Request) -> web.Response:
                                  headers={"Cache-Control": "no-store"})
     except (_Missing, AtlasInputError) as exc:
         return web.json_response({"error": str(exc)}, status=404, headers={"Cache-Control": "no-store"})
+    order = _order(target, filters, size=GRID_SIZE)
+    was_busy = request.app[ATLAS_RENDERS_KEY].busy(order)
     rendered = await request.app[ATLAS_IMAGES_KEY].rendered(target, filters)
     missing = [n for n in filters if n not in rendered]
-    state = _state(request, target, filters, missing, size=GRID_SIZE)
+    state = _state(request, order, missing, was_busy=was_busy)
     body = {
         "page": page,
         "images": {str(n): atlas_image_url(target.model, target.layer, n, GRID_SIZE, version=v)
@@ -195,9 +201,11 @@ async def atlas_layer_status(request: web.Request) -> web.Response:
 
 async def _filter_images(request: web.Request, target: AtlasTarget, n: int) -> dict[str, Any]:
     images = request.app[ATLAS_IMAGES_KEY]
+    order = _order(target, [n], size=LARGE_SIZE, single=True)
+    was_busy = request.app[ATLAS_RENDERS_KEY].busy(order)
     large = await images.views(target, n)
     grid = await images.rendered(target, [n])
-    state = _state(request, target, [n], [] if 0 in large else [n], size=LARGE_SIZE, single=True)
+    state = _state(request, order, [] if 0 in large else [n], was_busy=was_busy)
     return {
         "main": atlas_image_url(target.model, target.layer, n, LARGE_SIZE, 0, version=large[0]) if 0 in large
         else None,

@@ -11,7 +11,7 @@ placeholders and point to ``dreambot atlas build``.
 :class:`AtlasRenders` keeps what is under way: a filter already being rendered is not
 asked again, at most :data:`MAX_ORDERS` orders wait at once (scrolling through a
 2048-filter layer asks page by page, as the pages come into view), and a filter whose
-render failed is not asked again for :data:`RETRY_AFTER_S`.
+render failed (or was made but is not in the cache) is not asked again for :data:`RETRY_AFTER_S`.
 """
 
 from __future__ import annotations
@@ -28,6 +28,11 @@ log = logging.getLogger(__name__)
 MAX_ORDERS = 2
 #: seconds before a filter whose render failed is asked again
 RETRY_AFTER_S = 30.0
+#: why a filter rendered a moment ago is still not in the cache (a job that ended well
+#: brings its renders into the cache first: this is a cache the site cannot write or read)
+UNSTORED = "rendered, but the render is not in the atlas cache (check DREAMBOT_ATLAS_DIR)"
+#: outcomes remembered before the old ones are forgotten
+MAX_REMEMBERED = 4096
 #: the user id the web's atlas jobs are queued under (one "user" for fair scheduling)
 WEB_USER_ID = 0
 
@@ -51,10 +56,16 @@ class AtlasRenderer(Protocol):
 
 
 class ExecutorRenderer:
-    """:class:`AtlasRenderer` over an executor's ``submit_atlas`` (an atlas job per order)."""
+    """:class:`AtlasRenderer` over an executor's ``submit_atlas`` (an atlas job per order).
 
-    def __init__(self, executor: Any) -> None:
+    A job's new renders come back with its result (a Ray worker's cache is not this
+    machine's): they are kept in ``cache`` before the order counts as done, so the page
+    that asks next finds them (the executor keeps them too, a moment later).
+    """
+
+    def __init__(self, executor: Any, cache: Any) -> None:
         self.executor = executor
+        self.cache = cache
 
     @staticmethod
     def supports(executor: Any) -> bool:
@@ -68,7 +79,10 @@ class ExecutorRenderer:
                      single=order.single, diversity=order.diversity),
             user_id=WEB_USER_ID,
         )
-        await job.result()
+        result = await job.result()
+        renders = tuple(getattr(result, "renders", ()) or ())
+        if renders:
+            await asyncio.to_thread(lambda: [self.cache.keep(digest, png) for digest, png in renders])
 
 
 @dataclass(frozen=True)
@@ -104,6 +118,8 @@ class AtlasRenders:
         if self.renderer is None:
             return RenderState(renderer=False, rendering=False)
         now = time.monotonic()
+        if len(self._failed) > MAX_REMEMBERED:
+            self._failed = {k: v for k, v in self._failed.items() if now - v[0] < RETRY_AFTER_S}
         failed = None
         todo = []
         for n in order.filters:
@@ -135,6 +151,10 @@ class AtlasRenders:
         assert self.renderer is not None
         try:
             await self.renderer.render(order)
+            # done: the filters are in the cache now; still missing on the next ask means they never got there
+            now = time.monotonic()
+            for key in keys:
+                self._failed[key] = (now, UNSTORED)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the job failed, was refused or cancelled: say so, ask again later

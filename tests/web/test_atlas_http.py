@@ -14,8 +14,9 @@ import pytest
 import pytest_asyncio
 
 from bot.web.atlas_images import GRID_SIZE, LARGE_SIZE
-from bot.web.atlas_renders import RETRY_AFTER_S
+from bot.web.atlas_renders import RETRY_AFTER_S, UNSTORED
 from dream_core import catalog
+from dream_core.atlas.cache import AtlasCache
 from tests.web.atlas_support import ALIAS, LAYER, MODEL, png, put, serve_atlas
 from tests.web.conftest import get
 from tests.web.test_http import assert_security_headers
@@ -187,6 +188,14 @@ async def test_a_failed_render_says_so_and_is_not_asked_again_at_once(in_bot):
         assert s["failed"] == "the dream service is not running right now"
         assert len(in_bot.renderer.orders) == 1  # not again within RETRY_AFTER_S
         assert RETRY_AFTER_S >= 30
+        # a render that ends well but never reaches the cache is not asked again and again either
+        in_bot.renderer.fail = None
+        in_bot.renderer.cache = AtlasCache(in_bot.cache.root.parent / "elsewhere", 1 << 20)
+        path = f"/atlas/{MODEL}/{LAYER}/status?page=4"
+        await get_json(c, path)
+        s = await status_until(c, path, lambda s: not s["rendering"])
+        assert s["failed"] == UNSTORED and "DREAMBOT_ATLAS_DIR" in UNSTORED and s["images"] == {}
+        assert len(in_bot.renderer.orders) == 2
 
 
 async def test_filter_page_has_the_dream_line_and_the_gallerys_dreams(client, served):
@@ -221,22 +230,27 @@ async def test_dream_page_links_to_the_atlas(client, served):
 
 
 async def test_the_executors_atlas_jobs_render_what_the_pages_read(web_env, tmp_path):
-    """Inside the bot (an executor with ``submit_atlas``) the pages order atlas jobs that make
-    exactly the renders (sizes, images per filter) whose keys they look up."""
+    """Inside the bot (an executor with ``submit_atlas``) the pages order atlas jobs; the renders
+    a job brings back (from a Ray node, say: nothing written to this machine's cache) are
+    kept in the site's cache and fill the very cells and views the pages look up."""
+    from types import SimpleNamespace
+
     from aiohttp import web
 
     from bot.metrics import Metrics
     from bot.web import create_web_app
-    from bot.web.atlas_images import AtlasImages
     from bot.web.atlas_renders import WEB_USER_ID
     from dream_core.atlas.cache import AtlasCache
     from dream_core.atlas.lookup import card_keys, sheet_keys
-    from dream_core.atlas.request import resolve_layer
     from dream_core.executor.atlas_jobs import AtlasJob
 
     class Job:
+        def __init__(self, renders):
+            self.renders = renders
+
         async def result(self):
-            return b"PNG"
+            await asyncio.sleep(0.05)
+            return SimpleNamespace(data=b"PNG", renders=self.renders)
 
     class Executor:  # the edge: what the bot's executor offers the web (see bot/runner.py)
         def __init__(self):
@@ -244,27 +258,32 @@ async def test_the_executors_atlas_jobs_render_what_the_pages_read(web_env, tmp_
 
         async def submit_atlas(self, atlas, *, user_id, guild_id=None):
             self.jobs.append((atlas, user_id, guild_id))
-            return Job()
+            target = atlas.check()
+            if atlas.single:
+                keys = card_keys(target, atlas.filters[0], atlas.render_size, atlas.render_diversity)
+            else:
+                keys = sheet_keys(target, atlas.filters, atlas.render_size)
+            return Job(tuple((k.digest, png(k.filter, k.size, k.variant)) for k in keys))
 
     executor = Executor()
     store, _, settings = web_env
     app = create_web_app(store, store.files, settings=settings, metrics=Metrics(), executor=executor,
-                         atlas_cache=AtlasCache(tmp_path, 1 << 20))
+                         atlas_cache=AtlasCache(tmp_path, 1 << 24))
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     try:
         async with aiohttp.ClientSession(base_url=f"http://127.0.0.1:{runner.addresses[0][1]}") as c:
-            assert (await get_json(c, f"/atlas/{MODEL}/{LAYER}/status?page=2"))[2]["renderer"] is True
-            assert (await get_json(c, f"/atlas/{MODEL}/{LAYER}/5/status"))[2]["renderer"] is True
+            s = await status_until(c, f"/atlas/{MODEL}/{LAYER}/status?page=2", lambda s: not s["missing"])
+            assert sorted(map(int, s["images"])) == list(range(16, 32)) and s["renderer"] is True
+            assert (await get(c, s["images"]["20"]))[2] == png(20, GRID_SIZE)
+            s = await status_until(c, f"/atlas/{MODEL}/{LAYER}/5/status", lambda s: s["main"] and not s["rendering"])
+            assert (await get(c, s["main"]))[2] == png(5, LARGE_SIZE, 0)
+            assert [(await get(c, url))[2] for url in s["variants"]] == [png(5, LARGE_SIZE, v) for v in (1, 2, 3)]
     finally:
         await runner.cleanup()
-    target = resolve_layer(MODEL, LAYER)
-    (sheet, user, guild), (card, _, _) = executor.jobs
+    (sheet, user, guild), (card, _, _) = executor.jobs  # each ordered once
     assert isinstance(sheet, AtlasJob) and (user, guild) == (WEB_USER_ID, None)
     assert (sheet.model, sheet.layer, sheet.filters, sheet.single) == (MODEL, LAYER, tuple(range(16, 32)), False)
-    grid = AtlasImages.grid_keys(target, range(16, 32))
-    assert sheet_keys(target, sheet.filters, sheet.render_size) == list(grid.values())
     assert (card.filters, card.single) == ((5,), True)
-    assert card_keys(target, 5, card.render_size, card.render_diversity) == AtlasImages.card(target, 5)
