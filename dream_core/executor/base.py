@@ -20,6 +20,7 @@ import weakref
 from typing import Any, Optional
 
 from dream_core.executor.admission import ParamsLike, admit_params, oversized_input, time_limit
+from dream_core.executor.atlas_jobs import AtlasJob
 from dream_core.executor.clips import ClipJob
 from dream_core.executor.config import ExecutorConfig
 from dream_core.executor.errors import SubmitRefused, WorkerStartError
@@ -198,6 +199,13 @@ class BaseExecutor(WorkerRecovery, abc.ABC):
             job.emit(Waiting(self.outage_reason))
         self._pump()
         return job
+
+    #: TEMPORARY (H3, atlas-chat): H2's executor implements atlas jobs; the merge of main removes this stub
+    _atlas_stub = True
+
+    async def submit_atlas(self, atlas: AtlasJob, *, user_id: int, guild_id: Optional[int] = None) -> Job:
+        """TEMPORARY stub (H3): atlas jobs come with H2's executor; the merge replaces this."""
+        raise SubmitRefused("Atlas rendering is not available yet.", code="closed")
 
     def _request_cancel(self, job: Job) -> None:
         if job.done:
