@@ -101,6 +101,20 @@ class Sheet:
         return discord.File(io.BytesIO(png), filename=f"atlas-{self.target.model}-{self.name}-p{self.page}.png")
 
 
+def check_sheet(settings: AtlasSettings, model: Optional[str], layer: str, page: int) -> Sheet:
+    """The checked request (``model`` None: the bot's default model); :class:`UserError`
+    (one line) for an unknown model or layer or a page past the end."""
+    model = (model or settings.default_model).strip()
+    name = layer.strip()
+    try:
+        target = resolve_layer(model, name)
+        filters = page_filters(target, page)
+    except AtlasInputError as exc:
+        raise UserError(as_sentence(str(exc))) from None
+    pages = -(-target.channels // PER_PAGE)
+    return Sheet(SheetKey(target, filters, settings.atlas_size), name, page, pages)
+
+
 @dataclass
 class _Rendering:
     user_id: int
@@ -134,18 +148,8 @@ class AtlasService:
         self.served_from_cache = 0
         self.jobs_submitted = 0
 
-    # ------------------------------------------------------------------ checking
     def sheet(self, model: Optional[str], layer: str, page: int) -> Sheet:
-        """The checked request; :class:`UserError` (one line) for bad input."""
-        model = (model or self.settings.default_model).strip()
-        name = layer.strip()
-        try:
-            target = resolve_layer(model, name)
-            filters = page_filters(target, page)
-        except AtlasInputError as exc:
-            raise UserError(as_sentence(str(exc))) from None
-        pages = -(-target.channels // PER_PAGE)
-        return Sheet(SheetKey(target, filters, self.settings.atlas_size), name, page, pages)
+        return check_sheet(self.settings, model, layer, page)
 
     # ------------------------------------------------------------------ entry points
     async def show(self, interaction: discord.Interaction, model: Optional[str], layer: str, page: int) -> None:

@@ -36,7 +36,7 @@ def layer_suggestions(model: str, current: str, limit: int = MAX_CHOICES) -> lis
     ``mixed4:1`` suggests filters of that layer (``mixed4:1``, ``mixed4:10``...);
     in a combined spec (``a+b``) only the last term is completed.
     """
-    from dream_core.models import layer_names, layer_table
+    from dream_core.catalog import layer_names, layer_table  # torch-free (dream_core.models imports torch)
 
     try:
         channels = {info.name: info.channels for info in layer_table(model)}

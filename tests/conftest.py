@@ -25,6 +25,8 @@ os.environ.setdefault("DREAMBOT_LOG_LEVEL", "WARNING")
 os.environ.setdefault(
     "DREAMBOT_AUTOTUNE_CACHE", os.path.join(tempfile.mkdtemp(prefix="dreambot-test-"), "autotune.json")
 )
+# ... nor its atlas renders: one render cache for this run, shared by the bot and the workers it starts.
+os.environ.setdefault("DREAMBOT_ATLAS_DIR", tempfile.mkdtemp(prefix="dreambot-test-atlas-"))
 
 
 #: fixture -> why a test that uses it (directly or through another fixture) is slow

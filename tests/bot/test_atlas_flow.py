@@ -1,0 +1,179 @@
+"""End-to-end: ``/atlas`` through the real discord.py client against the fake Discord, with
+the real executor and store: a sheet, its pages, "Dream with filter N" → a dream with
+``layer:mixed4:N``, a second request served from the render cache without a job, bad
+input answered in one line."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from typing import Any, Optional
+
+import pytest
+
+from tests.bot.conftest import ATLAS_SIZE
+from tests.bot.helpers import dream_id_of, finished_dream, result_done
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+MODEL = "efficientnet-lite0"
+
+
+def sheet_shown(message: Any) -> bool:
+    """A message holding a sheet: a picture and the "Dream with filter" menu."""
+    return bool(message.attachments) and any(c.startswith("atlas:pick:") for c in message.custom_ids())
+
+
+# ---------------------------------------------------------------- TEMPORARY (until H2's executor lands)
+def _stub_submit_atlas(executor: Any) -> None:
+    """TEMPORARY: the executor on this branch has no atlas jobs yet (H2 writes them); this
+    stand-in renders flat colours into the real render cache through a real ``Job``.
+    Removed at the merge of main."""
+    from PIL import Image
+
+    from bot.atlas_cached import CachedSheets, SheetKey, compose
+    from dream_core.atlas.cache import default_cache
+    from dream_core.atlas.request import resolve_layer
+    from dream_core.executor.events import Done, JobProgress, JobResult, Queued, Started
+    from dream_core.executor.job import Job
+    from dream_core.params import DreamParams
+
+    async def submit_atlas(atlas: Any, *, user_id: int, guild_id: Optional[int] = None) -> Job:
+        job = Job(DreamParams(), user_id=user_id, guild_id=guild_id, image_bytes=None, guide_bytes=None,
+                  timeout_s=60, on_cancel=lambda j: None)
+        job.emit(Queued(1))
+
+        async def run() -> None:
+            await asyncio.sleep(0.3)
+            job.emit(Started("stub", "cpu"))
+            cache = default_cache()
+            key = SheetKey(resolve_layer(atlas.model, atlas.layer), tuple(atlas.filters), atlas.size)
+            images = []
+            for f, rkey in zip(atlas.filters, CachedSheets(cache).render_keys(key), strict=True):
+                im = Image.new("RGB", (atlas.size, atlas.size), (f * 7 % 256, 90, 160))
+                buf = io.BytesIO()
+                im.save(buf, format="PNG")
+                cache.put(rkey, buf.getvalue())
+                images.append(im)
+            job.emit(JobProgress(1, 1, 1, 2, 0.5))
+            await asyncio.sleep(0.3)
+            png = compose(key, images)
+            job.emit(Done(JobResult(png, "png", 4 * atlas.size, 4 * atlas.size, DreamParams(), atlas.model, 0, 0.1)))
+
+        asyncio.get_running_loop().create_task(run())
+        return job
+
+    executor.submit_atlas = submit_atlas
+
+
+@pytest.fixture
+def atlas_env(bot_env):
+    if getattr(bot_env.executor, "_atlas_stub", False):
+        _stub_submit_atlas(bot_env.executor)
+    return bot_env
+# ---------------------------------------------------------------- end of TEMPORARY
+
+
+async def atlas(env: Any, *, user: Any = None, **options: Any) -> Any:
+    return await env.fake.slash("atlas", options, user=user or env.world.alice)
+
+
+async def test_atlas_sheet_pages_and_cache(atlas_env):
+    env = atlas_env
+    fake, w = env.fake, env.world
+    service = env.bot.atlas
+    submitted = service.jobs_submitted
+
+    # A sheet nobody has seen: an executor job, with its progress and a Cancel button, then the sheet.
+    h = await atlas(env, layer="mixed4")
+    assert h.callback.type == 5 and not h.callback.ephemeral and h.ack_delay < 3
+    msg = await h.wait_for_original(sheet_shown, timeout=120)
+    assert service.jobs_submitted == submitted + 1
+    seen = [v.content for v in msg.history]
+    assert any("queue" in t or "Dreaming" in t for t in seen), seen
+    assert any(v.components and "atlas:cancel:" in str(v.components) for v in msg.history)
+    img = msg.image()
+    assert min(img.size) >= 4 * ATLAS_SIZE  # 4 x 4 filters
+    assert "mixed4" in msg.content and "page 1/" in msg.content and "filters 0–15" in msg.content
+    ids = msg.custom_ids()
+    assert f"atlas:pick:{MODEL}:mixed4:1" in ids and f"atlas:page:{MODEL}:mixed4:2:n" in ids
+    values = [o["value"] for o in msg.component(f"atlas:pick:{MODEL}:mixed4:1")["options"]]
+    assert values == [str(n) for n in range(16)]
+    assert msg.component(f"atlas:page:{MODEL}:mixed4:1:p").get("disabled")  # no page 0
+
+    # ▶: the same message shows page 2 (rendered: nobody has seen it).
+    nxt = await fake.click(msg, f"atlas:page:{MODEL}:mixed4:2:n", user=w.bob)
+    assert nxt.callback.type == 6  # the sheet's message is edited, no new message
+    await nxt.wait_for(lambda hh: "page 2/" in msg.content and sheet_shown(msg), timeout=120)
+    assert f"atlas:pick:{MODEL}:mixed4:2" in msg.custom_ids()
+    assert [o["value"] for o in msg.component(f"atlas:pick:{MODEL}:mixed4:2")["options"]][0] == "16"
+    assert service.jobs_submitted == submitted + 2
+
+    # Seen once: back to page 1 and a second /atlas of it come from the render cache, at once, no job.
+    done_before = env.executor.status().jobs_done
+    back = await fake.click(msg, f"atlas:page:{MODEL}:mixed4:1:p", user=w.bob)
+    assert back.callback.type == 7  # answered with the sheet itself
+    assert "page 1/" in msg.content and sheet_shown(msg)
+    again = await atlas(env, layer="mixed4", user=w.bob)
+    assert again.callback.type == 4 and not again.callback.ephemeral  # the sheet itself, no "thinking…"
+    cached = again.original
+    assert cached is not None and sheet_shown(cached)
+    assert cached.image().size == img.size
+    assert service.jobs_submitted == submitted + 2 and env.executor.status().jobs_done == done_before
+    assert not fake.bot_errors and not fake.unhandled_routes
+
+
+async def test_dream_with_filter_uses_the_last_picture_or_noise(atlas_env, small_png):
+    env = atlas_env
+    fake, w = env.fake, env.world
+    _, _, last_id = await finished_dream(env, small_png, layer="mixed3", user=w.alice)
+    last = await env.store.get_dream(last_id)
+
+    h = await atlas(env, layer="mixed4")
+    sheet = await h.wait_for_original(sheet_shown, timeout=120)
+    pick = await fake.click(sheet, f"atlas:pick:{MODEL}:mixed4:1", values=["5"], user=w.alice)
+    assert pick.callback.type == 5 and pick.ack_delay < 3  # a new message: the dream
+    result = await pick.wait_for_original(result_done, timeout=120)
+    info = await env.store.get_dream(dream_id_of(result))
+    assert info.params.layer == "mixed4:5" and info.user_id == w.alice.id
+    assert info.source is not None and info.source.sha256 == last.source.sha256
+    assert "mixed4:5" in result.text
+
+    # Nobody has dreamed yet as "owner": the filter dreams from noise.
+    noise = await fake.click(sheet, f"atlas:pick:{MODEL}:mixed4:1", values=["7"], user=w.owner)
+    noise_result = await noise.wait_for_original(result_done, timeout=120)
+    noise_info = await env.store.get_dream(dream_id_of(noise_result))
+    assert noise_info.params.layer == "mixed4:7" and noise_info.source is None
+    assert "noise" in noise_result.text
+    assert not fake.bot_errors
+
+
+async def test_atlas_bad_input_is_one_line_and_runs_nothing(atlas_env):
+    env = atlas_env
+    service = env.bot.atlas
+    submitted = service.jobs_submitted
+    for options, words in (
+        ({"layer": "mixed4", "page": 99}, "past the end"),
+        ({"layer": "nope"}, "unknown layer"),
+        ({"layer": "mixed4", "model": "alexnet"}, "alexnet"),
+    ):
+        h = await atlas(env, **options)
+        await h.wait_for_final(timeout=10)
+        assert h.callback.type == 4 and h.callback.ephemeral, options
+        assert words in h.text and len(h.text.strip().splitlines()) == 1, h.text
+        assert not h.attachments
+    assert service.jobs_submitted == submitted
+    assert not env.fake.bot_errors
+
+
+async def test_layers_and_layer_autocomplete_point_to_the_atlas(atlas_env):
+    env = atlas_env
+    fake, w = env.fake, env.world
+    layers = await fake.slash("layers", {}, user=w.alice)
+    assert "/atlas layer:mixed4" in layers.text
+    choices = await fake.autocomplete("dream", {"layer": "mixed4:9"}, "layer", user=w.alice)
+    named = {c["value"]: c["name"] for c in choices}
+    assert named["mixed4:9"] == "mixed4:9 — see /atlas layer:mixed4 page:1"
+    assert named["mixed4:90"].endswith("/atlas layer:mixed4 page:6")
+    layer_names = [c["value"] for c in await fake.autocomplete("atlas", {"layer": "mix"}, "layer", user=w.alice)]
+    assert "mixed4" in layer_names and all(":" not in n for n in layer_names)
