@@ -24,7 +24,7 @@ from typing import Any, Optional, Protocol
 import discord
 
 from bot.atlas_cached import CachedSheets, SheetKey
-from bot.atlas_views import rendering_view, sheet_view
+from bot.atlas_views import NAME_RE, rendering_view, sheet_view
 from bot.collaborators import Files, JobHandle
 from bot.dream_request import DreamRequest
 from bot.dream_runner import DreamRunner
@@ -111,6 +111,8 @@ def check_sheet(settings: AtlasSettings, model: Optional[str], layer: str, page:
         filters = page_filters(target, page)
     except AtlasInputError as exc:
         raise UserError(as_sentence(str(exc))) from None
+    if not NAME_RE.fullmatch(name):  # it travels in the buttons' custom_id
+        name = target.layer
     pages = -(-target.channels // PER_PAGE)
     return Sheet(SheetKey(target, filters, settings.atlas_size), name, page, pages)
 

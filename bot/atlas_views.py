@@ -11,6 +11,7 @@ only parse their id and hand over to the client's ``atlas`` service
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any, Protocol, cast
 
@@ -21,6 +22,7 @@ from bot.views import DREAM_ACTIONS
 
 #: model and layer names as they appear in a custom_id (no ':')
 _NAME = r"[A-Za-z0-9_.\-]+"
+NAME_RE = re.compile(_NAME)
 _SHEET = rf"(?P<model>{_NAME}):(?P<layer>{_NAME}):(?P<page>[0-9]+)"
 
 
