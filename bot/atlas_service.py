@@ -18,6 +18,7 @@ import asyncio
 import io
 import itertools
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any, Optional, Protocol
 
@@ -34,7 +35,7 @@ from bot.replies import SORRY, UserError, as_sentence, is_admin, send_error
 from bot.store.errors import StoreError
 from bot.store.records import DreamInfo
 from bot.stored_inputs import stored_image
-from dream_core.atlas.request import PER_PAGE, AtlasInputError, AtlasTarget, check_filter, page_filters, resolve_layer
+from dream_core.atlas.request import AtlasInputError, AtlasTarget, check_filter, page_filters, resolve_layer
 from dream_core.executor.atlas_jobs import AtlasJob
 from dream_core.executor.errors import SubmitRefused
 from dream_core.executor.events import Cancelled, Done, Failed, JobProgress, Queued, Started, Waiting
@@ -51,6 +52,8 @@ class AtlasSettings(Protocol):
     def default_model(self) -> str: ...
     @property
     def atlas_size(self) -> int: ...
+    @property
+    def atlas_steps(self) -> int: ...
     @property
     def progress_edit_interval_s(self) -> float: ...
 
@@ -105,16 +108,20 @@ def check_sheet(settings: AtlasSettings, model: Optional[str], layer: str, page:
     """The checked request (``model`` None: the bot's default model); :class:`UserError`
     (one line) for an unknown model or layer or a page past the end."""
     model = (model or settings.default_model).strip()
-    name = layer.strip()
     try:
-        target = resolve_layer(model, name)
+        target = resolve_layer(model, layer)
         filters = page_filters(target, page)
     except AtlasInputError as exc:
-        raise UserError(as_sentence(str(exc))) from None
-    if not NAME_RE.fullmatch(name):  # it travels in the buttons' custom_id
-        name = target.layer
-    pages = -(-target.channels // PER_PAGE)
-    return Sheet(SheetKey(target, filters, settings.atlas_size), name, page, pages)
+        raise UserError(user_line(exc)) from None
+    name = target.name if NAME_RE.fullmatch(target.name) else target.layer  # it travels in custom_ids
+    key = SheetKey(target, filters, settings.atlas_size, settings.atlas_steps)
+    return Sheet(key, name, page, target.pages)
+
+
+def user_line(exc: Exception) -> str:
+    """An :class:`AtlasInputError` as the line a user reads (without its ``field:`` prefix)."""
+    text = re.sub(r"^[a-z_]+: ", "", as_sentence(str(exc)))
+    return text[:1].upper() + text[1:]
 
 
 @dataclass
@@ -245,7 +252,8 @@ class AtlasService:
     async def _submit(self, interaction: discord.Interaction, sheet: Sheet) -> Optional[JobHandle]:
         """The sheet's executor job; a refusal (queue full...) is answered here (None)."""
         t = sheet.target
-        atlas = AtlasJob(model=t.model, layer=t.layer, filters=sheet.filters, size=sheet.key.size)
+        key = sheet.key
+        atlas = AtlasJob(model=t.model, layer=t.layer, filters=key.filters, size=key.size, steps=key.steps)
         try:
             job = await self.executor.submit_atlas(atlas, user_id=interaction.user.id, guild_id=interaction.guild_id)
         except SubmitRefused as exc:

@@ -52,7 +52,10 @@ class Settings(BaseSettings):
     user_cooldown_s: float = Field(10.0, ge=0)
     guild_concurrent_jobs: int = Field(3, ge=1)
     max_presets_per_user: int = Field(25, ge=1)
-    atlas_size: int = Field(128, ge=16, le=512, description="pixels per filter in an /atlas sheet (16 filters a sheet)")
+    atlas_size: int = Field(128, ge=32, le=512, description="pixels per filter in an /atlas sheet (16 filters a sheet)")
+    atlas_steps: int = Field(
+        0, ge=0, le=10_000, description="optimisation steps of an /atlas render; 0: the renderer's default"
+    )
     default_params: dict[str, Any] = Field(
         default_factory=dict,
         description="DreamParams overrides under every dream (JSON), e.g. '{\"octaves\": 2}'",

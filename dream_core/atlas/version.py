@@ -1,3 +1,3 @@
-"""TEMPORARY stub (H3): H1 owns this module; the merge replaces it."""
+"""The atlas renderer's version: part of every cache key, bumped when renders change."""
 
-RENDERER_VERSION = "stub-1"
+RENDERER_VERSION = "1"

@@ -6,7 +6,6 @@ input answered in one line."""
 from __future__ import annotations
 
 import asyncio
-import io
 from typing import Any, Optional
 
 import pytest
@@ -31,9 +30,9 @@ def _stub_submit_atlas(executor: Any) -> None:
     Removed at the merge of main."""
     from PIL import Image
 
-    from bot.atlas_cached import CachedSheets, SheetKey, compose
     from dream_core.atlas.cache import default_cache
-    from dream_core.atlas.request import resolve_layer
+    from dream_core.atlas.lookup import assemble_sheet, sheet_keys
+    from dream_core.atlas.sheet import encode_tile
     from dream_core.executor.events import Done, JobProgress, JobResult, Queued, Started
     from dream_core.executor.job import Job
     from dream_core.params import DreamParams
@@ -47,18 +46,17 @@ def _stub_submit_atlas(executor: Any) -> None:
             await asyncio.sleep(0.3)
             job.emit(Started("stub", "cpu"))
             cache = default_cache()
-            key = SheetKey(resolve_layer(atlas.model, atlas.layer), tuple(atlas.filters), atlas.size)
+            target = atlas.check()
+            keys = sheet_keys(target, atlas.filters, atlas.render_size, steps=atlas.steps)
             images = []
-            for f, rkey in zip(atlas.filters, CachedSheets(cache).render_keys(key), strict=True):
-                im = Image.new("RGB", (atlas.size, atlas.size), (f * 7 % 256, 90, 160))
-                buf = io.BytesIO()
-                im.save(buf, format="PNG")
-                cache.put(rkey, buf.getvalue())
+            for f, key in zip(atlas.filters, keys, strict=True):
+                im = Image.new("RGB", (atlas.render_size, atlas.render_size), (f * 7 % 256, 90, 160))
+                cache.put(key, encode_tile(im))
                 images.append(im)
             job.emit(JobProgress(1, 1, 1, 2, 0.5))
             await asyncio.sleep(0.3)
-            png = compose(key, images)
-            job.emit(Done(JobResult(png, "png", 4 * atlas.size, 4 * atlas.size, DreamParams(), atlas.model, 0, 0.1)))
+            png = assemble_sheet(target, atlas.filters, images, keys)
+            job.emit(Done(JobResult(png, "png", 1, 1, DreamParams(), atlas.model, 0, 0.1)))
 
         asyncio.get_running_loop().create_task(run())
         return job
@@ -153,8 +151,8 @@ async def test_atlas_bad_input_is_one_line_and_runs_nothing(atlas_env):
     service = env.bot.atlas
     submitted = service.jobs_submitted
     for options, words in (
-        ({"layer": "mixed4", "page": 99}, "past the end"),
-        ({"layer": "nope"}, "unknown layer"),
+        ({"layer": "mixed4", "page": 99}, "Page 99 is past the end"),
+        ({"layer": "nope"}, "Unknown layer"),
         ({"layer": "mixed4", "model": "alexnet"}, "alexnet"),
     ):
         h = await atlas(env, **options)

@@ -30,7 +30,7 @@ def test_the_default_sheet_is_16_filters_of_the_default_model_at_128_px():
     settings = Settings(_env_file=None)
     sheet = check_sheet(settings, None, "mixed4", 2)
     channels = get_info(settings.default_model).channels["mixed4"]
-    assert sheet.target.model == settings.default_model and sheet.key.size == 128
+    assert sheet.target.model == settings.default_model and sheet.key.size == 128 and sheet.key.steps == 0
     assert sheet.filters == tuple(range(16, 32)) and sheet.pages == -(-channels // 16)
     assert sheet.name == "mixed4"  # dreams use the name the user knows: layer:mixed4:N
 
@@ -38,9 +38,9 @@ def test_the_default_sheet_is_16_filters_of_the_default_model_at_128_px():
 @pytest.mark.parametrize(
     "model, layer, page, words",
     [
-        (None, "mixed4", 999, "past the end"),
-        (None, "mixed9", 1, "unknown layer"),
-        ("alexnet", "mixed4", 1, "alexnet"),
+        (None, "mixed4", 999, "Page 999 is past the end"),
+        (None, "mixed9", 1, "Unknown layer 'mixed9'"),
+        ("alexnet", "mixed4", 1, "Unknown model 'alexnet'"),
     ],
 )
 def test_bad_input_is_one_line(model, layer, page, words):
@@ -72,18 +72,18 @@ def test_sheet_buttons_carry_model_layer_and_page_and_match_their_templates():
 def test_a_sheet_is_composed_from_the_render_cache_only_when_every_filter_is_there(tmp_path):
     cache = AtlasCache(tmp_path, 10 * 1024 * 1024)
     sheets = CachedSheets(cache)
-    key = SheetKey(resolve_layer("efficientnet-lite0", "mixed4"), tuple(range(16)), 24)
+    key = SheetKey(resolve_layer("efficientnet-lite0", "mixed4"), tuple(range(16)), 32)
     rkeys = sheets.render_keys(key)
     for n, rkey in enumerate(rkeys[:-1]):
-        cache.put(rkey, _png((n * 15, 100, 200), 24))
+        cache.put(rkey, _png((n * 15, 100, 200), 32))
     assert sheets.get(key) is None  # one filter missing: the executor renders the sheet
-    cache.put(rkeys[-1], _png((255, 0, 0), 24))
+    cache.put(rkeys[-1], _png((255, 0, 0), 32))
     png = sheets.get(key)
     assert png is not None
     img = Image.open(io.BytesIO(png))
-    assert min(img.size) >= 4 * 24
+    assert min(img.size) >= 4 * 32
     assert sheets.get(key) is png  # remembered
-    other = SheetKey(key.target, key.filters, 48)  # another size is another sheet
+    other = SheetKey(key.target, key.filters, 64)  # another size is another sheet
     assert sheets.get(other) is None
 
 
