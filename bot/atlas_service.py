@@ -287,7 +287,7 @@ class AtlasService:
                 elif isinstance(event, Done):
                     await reporter.close()
                     png = event.result.data
-                    self.sheets.remember(sheet.key, png)
+                    await asyncio.to_thread(self.sheets.store, sheet.key, png)
                     await interaction.edit_original_response(
                         content=sheet.caption(), attachments=[sheet.file(png)], view=sheet.view()
                     )

@@ -25,8 +25,9 @@ os.environ.setdefault("DREAMBOT_LOG_LEVEL", "WARNING")
 os.environ.setdefault(
     "DREAMBOT_AUTOTUNE_CACHE", os.path.join(tempfile.mkdtemp(prefix="dreambot-test-"), "autotune.json")
 )
-# ... nor its atlas renders: one render cache for this run, shared by the bot and the workers it starts.
-os.environ.setdefault("DREAMBOT_ATLAS_DIR", tempfile.mkdtemp(prefix="dreambot-test-atlas-"))
+
+# Atlas renders of the suite (tiny sizes, few steps) never reach the user's render cache.
+os.environ.setdefault("DREAMBOT_ATLAS_DIR", os.path.join(tempfile.mkdtemp(prefix="dreambot-test-"), "atlas"))
 
 
 #: fixture -> why a test that uses it (directly or through another fixture) is slow
