@@ -118,6 +118,16 @@ async def test_atlas_sheet_pages_and_cache(atlas_env):
     assert cached is not None and sheet_shown(cached)
     assert cached.image().size == img.size
     assert service.jobs_submitted == submitted + 2 and env.executor.status().jobs_done == done_before
+
+    # After a restart: the sheets still come at once (stored in the render cache), and the
+    # buttons of the sheet posted before it still work.
+    bot = await env.restart()
+    assert bot.atlas is not service and bot.atlas.jobs_submitted == 0
+    after = await atlas(env, layer="mixed4", page=2, user=w.alice)
+    assert after.callback.type == 4 and after.original is not None and sheet_shown(after.original)
+    old = await fake.click(msg, f"atlas:page:{MODEL}:mixed4:2:n", user=w.alice)
+    assert old.callback.type == 7 and "page 2/" in msg.content
+    assert bot.atlas.jobs_submitted == 0 and env.executor.status().jobs_done == done_before
     assert not fake.bot_errors and not fake.unhandled_routes
 
 
