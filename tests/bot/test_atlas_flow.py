@@ -185,3 +185,34 @@ async def test_layers_and_layer_autocomplete_point_to_the_atlas(atlas_env):
     assert named["mixed4:90"].endswith("/atlas layer:mixed4 page:6")
     layer_names = [c["value"] for c in await fake.autocomplete("atlas", {"layer": "mix"}, "layer", user=w.alice)]
     assert "mixed4" in layer_names and all(":" not in n for n in layer_names)
+
+
+async def test_a_sheet_waits_behind_dreams_with_its_place_in_line_and_can_be_cancelled(atlas_env, small_png):
+    env = atlas_env
+    if getattr(env.executor, "_atlas_stub", False):
+        pytest.skip("TEMPORARY: needs H2's executor (atlas jobs behind dreams)")
+    fake, w = env.fake, env.world
+    from tests.bot.helpers import dream
+
+    long = await dream(env, small_png, user=w.bob, iterations=400, octaves=3)
+
+    def running(m: Any) -> bool:
+        return any(c.startswith("dream:cancel:") for c in m.custom_ids()) and "Dreaming" in m.content
+
+    long_msg = await long.wait_for_original(running, timeout=60)
+    h = await atlas(env, layer="mixed4", page=5, user=w.alice)
+
+    def queued(m: Any) -> bool:
+        return "queue" in m.content and any(c.startswith("atlas:cancel:") for c in m.custom_ids())
+
+    msg = await h.wait_for_original(queued, timeout=30)  # the one worker dreams: the sheet waits its turn
+    cancel_id = next(c for c in msg.custom_ids() if c.startswith("atlas:cancel:"))
+    refused = await fake.click(msg, cancel_id, user=w.mod)
+    assert refused.callback.ephemeral and "Only the person who asked" in refused.text
+    click = await fake.click(msg, cancel_id, user=w.alice)
+    assert click.callback.type == 6
+    final = await h.wait_for_original(lambda m: "cancelled" in m.content, timeout=30)
+    assert not final.custom_ids() and not final.attachments
+    await fake.click(long_msg, next(c for c in long_msg.custom_ids() if c.startswith("dream:cancel:")), user=w.bob)
+    await long.wait_for_original(lambda m: "cancelled" in m.content, timeout=30)
+    assert not fake.bot_errors
