@@ -21,6 +21,7 @@ import logging
 import re
 from dataclasses import dataclass
 from typing import Any, Optional, Protocol
+from urllib.parse import quote
 
 import discord
 
@@ -56,6 +57,10 @@ class AtlasSettings(Protocol):
     def atlas_steps(self) -> int: ...
     @property
     def progress_edit_interval_s(self) -> float: ...
+    @property
+    def web_enabled(self) -> bool: ...
+    @property
+    def web_url(self) -> Optional[str]: ...
 
 
 class AtlasExecutor(Protocol):
@@ -76,6 +81,7 @@ class Sheet:
     name: str  # the layer as the user named it (``mixed4``): shown, and used for dreams
     page: int  # 1-based
     pages: int
+    web: str = ""  # the layer's page in the web gallery, when it has a public URL
 
     @property
     def target(self) -> AtlasTarget:
@@ -92,9 +98,10 @@ class Sheet:
 
     def caption(self) -> str:
         f = self.filters
+        web = f" · [every filter on the web](<{self.web}>)" if self.web else ""
         return (
             f"🗺️ **{self.name}** of {self.target.model} · filters {f[0]}–{f[-1]} · page {self.page}/{self.pages}\n"
-            f"-# What each filter wants to see. Pick one below to dream with it (`layer:{self.name}:N`)."
+            f"-# What each filter wants to see. Pick one below to dream with it (`layer:{self.name}:N`){web}."
         )
 
     def view(self) -> discord.ui.View:
@@ -115,7 +122,10 @@ def check_sheet(settings: AtlasSettings, model: Optional[str], layer: str, page:
         raise UserError(user_line(exc)) from None
     name = target.name if NAME_RE.fullmatch(target.name) else target.layer  # it travels in custom_ids
     key = SheetKey(target, filters, settings.atlas_size, settings.atlas_steps)
-    return Sheet(key, name, page, target.pages)
+    web = ""
+    if settings.web_enabled and settings.web_url:
+        web = f"{settings.web_url.rstrip('/')}/atlas/{quote(target.model)}/{quote(target.layer)}"
+    return Sheet(key, name, page, target.pages, web)
 
 
 def user_line(exc: Exception) -> str:

@@ -11,7 +11,7 @@ from typing import Any, Optional
 import pytest
 
 from tests.bot.conftest import ATLAS_SIZE
-from tests.bot.helpers import dream_id_of, finished_dream, result_done
+from tests.bot.helpers import dream, dream_id_of, finished_dream, result_done
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -192,8 +192,6 @@ async def test_a_sheet_waits_behind_dreams_with_its_place_in_line_and_can_be_can
     if getattr(env.executor, "_atlas_stub", False):
         pytest.skip("TEMPORARY: needs H2's executor (atlas jobs behind dreams)")
     fake, w = env.fake, env.world
-    from tests.bot.helpers import dream
-
     long = await dream(env, small_png, user=w.bob, iterations=400, octaves=3)
 
     def running(m: Any) -> bool:

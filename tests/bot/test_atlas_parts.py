@@ -33,6 +33,10 @@ def test_the_default_sheet_is_16_filters_of_the_default_model_at_128_px():
     assert sheet.target.model == settings.default_model and sheet.key.size == 128 and sheet.key.steps == 0
     assert sheet.filters == tuple(range(16, 32)) and sheet.pages == -(-channels // 16)
     assert sheet.name == "mixed4"  # dreams use the name the user knows: layer:mixed4:N
+    assert "/atlas/" not in sheet.caption()  # no web gallery configured: no link
+    web = Settings(_env_file=None, web_enabled=True, web_url="https://dreams.example/")
+    linked = check_sheet(web, None, "mixed4", 1)
+    assert f"(<https://dreams.example/atlas/{settings.default_model}/{linked.target.layer}>)" in linked.caption()
 
 
 @pytest.mark.parametrize(
