@@ -27,6 +27,7 @@ import discord
 
 from bot.atlas_cached import CachedSheets, SheetKey
 from bot.atlas_views import NAME_RE, rendering_view, sheet_view
+from bot.clip_input import ClipRejected
 from bot.collaborators import Files, JobHandle
 from bot.dream_request import DreamRequest
 from bot.dream_runner import DreamRunner
@@ -320,17 +321,21 @@ class AtlasService:
             self.rendering.pop(ticket, None)
 
     async def _last_picture(self, user_id: int) -> tuple[Any, list[str]]:
-        """The picture of the user's newest dream that had one (a still: a clip's first
-        frame), else None (noise), with a note for the result."""
+        """The still picture of the user's newest dream that had one (a clip is passed
+        over: a filter is tried on a picture), else None (noise), with a note for the result."""
         page = await self.store.list_history(user_id, page=0, page_size=RECENT_DREAMS)
         dreams: list[DreamInfo] = list(page.items)
+        clip_limits = self.runner.limits.image_limits.clip
         for dream in dreams:
             if dream.source is None:
                 continue
-            clip_limits = self.runner.limits.image_limits.clip
             try:
-                image = await stored_image(self.files, dream.source, f"dream-{dream.id}", clip_limits, as_clip=False)
+                image = await stored_image(self.files, dream.source, f"dream-{dream.id}", clip_limits)
             except UserError:  # that picture is gone: look further back
+                continue
+            except ClipRejected:  # a clip beyond today's limits: not a picture either
+                continue
+            if image is None or image.clip is not None:
                 continue
             return image, []
         return None, [NO_PICTURE_NOTE]
