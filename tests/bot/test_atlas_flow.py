@@ -205,7 +205,7 @@ async def test_a_sheet_waits_behind_dreams_with_its_place_in_line_and_can_be_can
 
     msg = await h.wait_for_original(queued, timeout=30)  # the one worker dreams: the sheet waits its turn
     cancel_id = next(c for c in msg.custom_ids() if c.startswith("atlas:cancel:"))
-    refused = await fake.click(msg, cancel_id, user=w.mod)
+    refused = await fake.click(msg, cancel_id, user=w.bob)  # not his sheet (mod and admin may)
     assert refused.callback.ephemeral and "Only the person who asked" in refused.text
     click = await fake.click(msg, cancel_id, user=w.alice)
     assert click.callback.type == 6
