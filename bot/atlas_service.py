@@ -19,6 +19,7 @@ import io
 import itertools
 import logging
 import re
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any, Optional, Protocol
 from urllib.parse import quote
@@ -182,7 +183,7 @@ class AtlasService:
         job = await self._submit(interaction, sheet)
         if job is None:
             return
-        await interaction.response.defer(thinking=True)
+        await self._acknowledge(job, interaction.response.defer(thinking=True))
         await self._follow(interaction, sheet, job)
 
     async def turn(self, interaction: discord.Interaction, model: str, layer: str, page: int) -> None:
@@ -198,7 +199,7 @@ class AtlasService:
             job = await self._submit(interaction, sheet)
             if job is None:
                 return
-            await interaction.response.defer()  # the sheet's own message becomes the progress
+            await self._acknowledge(job, interaction.response.defer())  # the sheet's message shows the progress
             await self._follow(interaction, sheet, job)
         except UserError as exc:
             await send_error(interaction, str(exc))
@@ -273,6 +274,15 @@ class AtlasService:
         self.jobs_submitted += 1
         log.info("atlas sheet %s/%s %s by user %s", t.model, t.layer, sheet.filters, interaction.user.id)
         return job
+
+    async def _acknowledge(self, job: JobHandle, defer: Awaitable[Any]) -> None:
+        """Acknowledge the interaction; when that fails (too late, Discord down) nobody would
+        see the sheet: its job is cancelled."""
+        try:
+            await defer
+        except BaseException:
+            await asyncio.shield(job.cancel())
+            raise
 
     async def _follow(self, interaction: discord.Interaction, sheet: Sheet, job: JobHandle) -> None:
         """Show the job's progress in the interaction's message, then the sheet."""
