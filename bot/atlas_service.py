@@ -15,6 +15,7 @@ noise when there is none.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import itertools
 import logging
@@ -229,6 +230,9 @@ class AtlasService:
             await send_error(interaction, SORRY)
             return
         await self.runner.defer(interaction)  # a new message: the dream's progress, then its result
+        if interaction.message is not None:  # the menu shows no choice again: the same filter can be picked twice
+            with contextlib.suppress(discord.HTTPException):
+                await interaction.message.edit(view=sheet.view())
         await self.runner.run(interaction, request)
 
     async def cancel_allowed(self, interaction: discord.Interaction, ticket: int) -> bool:

@@ -139,6 +139,7 @@ async def test_dream_with_filter_uses_the_last_picture_or_noise(atlas_env, small
 
     h = await atlas(env, layer="mixed4")
     sheet = await h.wait_for_original(sheet_shown, timeout=120)
+    shown, components = len(sheet.history), sheet.components
     pick = await fake.click(sheet, f"atlas:pick:{MODEL}:mixed4:1", values=["5"], user=w.alice)
     assert pick.callback.type == 5 and pick.ack_delay < 3  # a new message: the dream
     result = await pick.wait_for_original(result_done, timeout=120)
@@ -146,6 +147,9 @@ async def test_dream_with_filter_uses_the_last_picture_or_noise(atlas_env, small
     assert info.params.layer == "mixed4:5" and info.user_id == w.alice.id
     assert info.source is not None and info.source.sha256 == last.source.sha256
     assert "mixed4:5" in result.text
+
+    # the menu is reset (so the same filter can be picked again); the sheet stays as it was
+    assert len(sheet.history) == shown + 1 and sheet.history[-1].components == components and sheet_shown(sheet)
 
     # Nobody has dreamed yet as "owner": the filter dreams from noise.
     noise = await fake.click(sheet, f"atlas:pick:{MODEL}:mixed4:1", values=["7"], user=w.owner)
