@@ -27,6 +27,7 @@ its autotuned choices; the one-time calibration is run first and printed.
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import os
 import re
@@ -35,6 +36,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +44,7 @@ import torch
 from PIL import Image
 
 from dream_core import models
-from dream_core.autotune import Planner, cache_path
+from dream_core.autotune import Planner, cache_path, time_steps
 from dream_core.engine import dream
 from dream_core.images import sample_path
 from dream_core.models import get_model, resolve_targets
@@ -210,7 +212,9 @@ def run_case(case: Case, repeat: int, outdir: Path, seeds: int) -> None:
 
 
 def calibrate(model: str, weights: str | None) -> None:
-    """Run the one-time autotune for ``model`` (precision, then tiles at the sizes used) and say what it chose."""
+    """Run the one-time autotune for ``model`` (precision, then the memory probe) and say what it chose;
+    then time one gradient per tile side (not part of the calibration: the check that a bigger tile
+    costs less per pixel here, which the planner assumes)."""
     t = time.perf_counter()
     m = get_model(model, "cpu", weights)
     torch.set_flush_denormal(True)
@@ -218,10 +222,14 @@ def calibrate(model: str, weights: str | None) -> None:
     for side in (512, 703, 1024, 2048):
         pl.config((side, side))
     tu = pl.tuning
-    spp = {k: round(v * 1e6, 3) for k, v in sorted(tu.sec_per_px.items(), key=lambda kv: int(kv[0]))}
-    print(f"  autotune {model}: {time.perf_counter() - t:.1f} s (once per machine; cached in {cache_path()}): "
-          f"{tu.precision}{' channels-last' if tu.channels_last else ''}; step timings {tu.timings}; "
-          f"s/Mpx by tile side {spp}")  # fmt: skip
+    print(f"  autotune {model}: {time.perf_counter() - t:.2f} s, model build included (once per machine; cached in "
+          f"{cache_path()}): {tu.precision}{' channels-last' if tu.channels_last else ''}; step timings {tu.timings}")
+    cfg = pl.config((256, 256))
+    sides = (256, 384, 512, 768)
+    times = time_steps(m, {str(s): (s, replace(cfg, tile=s)) for s in sides}, repeat=2)
+    spp = {s: round(times[str(s)] / s**2 * 1e6, 3) for s in sides}
+    verdict = "bigger is cheaper" if all(a >= b for a, b in itertools.pairwise(spp.values())) else "NOT monotone"
+    print(f"  s/Mpx by tile side {spp} ({verdict})")
 
 
 # ------------------------------------------------------------------ parts

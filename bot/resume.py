@@ -32,7 +32,7 @@ from bot.store.errors import StoreError
 from bot.store.records import DreamInfo
 from bot.store.resume import GIVEN_UP_REASON, ResumePlan
 from bot.stored_inputs import stored_guide, stored_image
-from bot.upload import Upload
+from bot.upload import fit_upload
 from dream_core.executor.events import JobResult
 
 log = logging.getLogger(__name__)
@@ -120,10 +120,13 @@ class DreamResumer:
             params=dream.params, model=dream.model, seed=dream.seed or 0, seconds=dream.seconds or 0.0,
             is_animation=dream.is_animation,
         )
+        # as the dream's own ending does (a clip's result already fits: the worker fitted it to this limit)
+        limit = dream.upload_limit or DEFAULT_UPLOAD_LIMIT
+        upload = await asyncio.to_thread(fit_upload, data, dream.result.ext, limit)
         delivery: ResultDelivery = self.runner.delivery
         await delivery.deliver(
-            dream.id, self._message(dream), mention=dream.user_id, upload=Upload(data, dream.result.ext),
-            embed=lambda filename: result_embed(dream.id, result, filename),
+            dream.id, self._message(dream), mention=dream.user_id, upload=upload,
+            embed=lambda filename: result_embed(dream.id, result, filename, reencoded=upload.reencoded),
         )
 
     async def close(self) -> None:

@@ -7,11 +7,13 @@ Two choices, made per model, device, torch version and CPU capability:
   report AVX512-BF16 or AMX, under bf16 autocast; the fastest wins (bf16
   only when it is measured faster by a margin). CUDA uses fp16 autocast and
   channels-last without timing.
-* **tile size**: the time per pixel of one gradient is measured for a few
-  square tile sides (only those an image actually needs, at most once each);
-  for an image, every tiling that fits the memory budget is costed with those
-  figures (margins included) and the cheapest wins, within the memory budget
-  of :mod:`dream_core.memory` (the peak memory per pixel is measured once).
+* **tile size**: the fewest tiles that fit the memory budget of
+  :mod:`dream_core.memory` (the peak memory per pixel is measured once). Not
+  timed: a bigger tile has always cost less per pixel, on every machine and
+  model measured (smaller convolutions use the cores worse, and every tile pays
+  its margins), and timing the candidate sides was most of the first-use
+  calibration (issue 18: ~4 s on a user's first dream). ``bench_dream.py``
+  prints the time per pixel by tile side, to check this on a new machine.
 
 Results live in a small JSON file under the user cache directory
 (:mod:`dream_core.tuning_cache`).
@@ -26,12 +28,10 @@ Settings (environment):
 
 from __future__ import annotations
 
-import itertools
 import logging
 import math
 import os
 import time
-from collections.abc import Sequence
 from dataclasses import asdict
 
 import torch
@@ -68,18 +68,10 @@ log = logging.getLogger(__name__)
 PRECISION_ENV = "DREAMBOT_PRECISION"
 TILE_ENV = "DREAMBOT_TILE"
 
-TILE_SIDES = (
-    256,
-    384,
-    512,
-    768,
-    1024,
-    1536,
-    2048,
-)  # sides the time per pixel is measured at
-PRECISION_SIDE = 384  # image side the precision is timed at
+TILE_SIDES = (256, 384, 512, 768, 1024, 1536, 2048)  # tile sides tried, largest first, below the whole image
+PRECISION_SIDE = 256  # image side the precision is timed at
+PRECISION_REPEAT = 2  # timed runs per candidate (best of), after one warm-up run
 BF16_MARGIN = 0.9  # bf16 must take at most this share of fp32's time
-MORE_TILES_GAIN = 0.85  # a tiling with more tiles must take at most this share of the time
 
 
 # ------------------------------------------------------------------ measurements
@@ -142,7 +134,7 @@ def _measure_precision(model: DreamModel, tuning: Tuning) -> None:
     }
     if _cpu_has_bf16():
         options["bf16-cl"] = StepConfig(tile=side, amp_dtype=torch.bfloat16, channels_last=True)
-    times = time_steps(model, {name: (side, cfg) for name, cfg in options.items()})
+    times = time_steps(model, {name: (side, cfg) for name, cfg in options.items()}, repeat=PRECISION_REPEAT)
     fp32_best = min(times["fp32"], times["fp32-cl"])
     tuning.channels_last = times["fp32-cl"] < times["fp32"]
     if "bf16-cl" in times and times["bf16-cl"] < BF16_MARGIN * fp32_best:
@@ -213,41 +205,8 @@ class Planner:
             t.bytes_per_px = peak_bytes_per_pixel(self.model, cfg)
             store(self.key, t)
 
-    def _sec_per_px(self, px: int) -> float:
-        """Seconds per pixel for a tile of ``px`` pixels, from the measured sides (log-linear in between)."""
-        pts = sorted((int(s) ** 2, v) for s, v in self.tuning.sec_per_px.items())
-        if px <= pts[0][0]:
-            return pts[0][1]
-        for (p0, v0), (p1, v1) in itertools.pairwise(pts):
-            if px <= p1:
-                f = math.log(px / p0) / math.log(p1 / p0)
-                return v0 + f * (v1 - v0)
-        return pts[-1][1]
-
-    def _measure_sides(self, sides: Sequence[int]) -> None:
-        todo = [s for s in sides if str(s) not in self.tuning.sec_per_px]
-        if not todo:
-            return
-        with lock:
-
-            def cfg_of(side: int) -> StepConfig:
-                return StepConfig(tile=side, amp_dtype=self.tuning.amp_dtype, channels_last=self.tuning.channels_last)
-
-            # All the sides this choice compares, timed together (not only the new ones).
-            times = time_steps(self.model, {str(s): (s, cfg_of(s)) for s in sides})
-            for name, secs in times.items():
-                self.tuning.sec_per_px[name] = secs / int(name) ** 2
-            store(self.key, self.tuning)
-            self._ensure_bytes_per_px()
-        release_memory()  # the timed tiles' and the memory probe's activations
-        log.info(
-            "autotune %s: seconds per megapixel by tile side %s",
-            self.model.name,
-            {k: round(v * 1e6, 3) for k, v in sorted(self.tuning.sec_per_px.items(), key=lambda kv: int(kv[0]))},
-        )
-
     def tile_for(self, h: int, w: int) -> int:
-        """The tile side for an ``h`` x ``w`` image: the cheapest measured tiling within the memory budget."""
+        """The tile side for an ``h`` x ``w`` image: the fewest tiles within the memory budget."""
         if self.fixed_tile:
             return self.fixed_tile
         whole = math.ceil(max(h, w) / TILE_SLACK)
@@ -258,25 +217,10 @@ class Planner:
                 self._ensure_bytes_per_px()
             release_memory()  # the probe's activations
         max_px = memory_budget(self.model.device) / self.tuning.bytes_per_px
-        options: dict[tuple[int, ...], int] = {}  # tiling (tile pixel counts) -> tile side
-        for side in [*(s for s in TILE_SIDES if s < whole), whole]:
-            tiles = _tiles(h, w, side)
-            if max(tiles) <= max_px or side == TILE_SIDES[0]:
-                options.setdefault(tuple(tiles), side)
-        if len(options) == 1:
-            return next(iter(options.values()))
-        biggest = math.sqrt(max(max(t) for t in options))
-        need = [s for s in TILE_SIDES if s < biggest]
-        need += [s for s in TILE_SIDES if s >= biggest][:1]
-        # never time a tile the budget would not allow (the timing itself would break it)
-        self._measure_sides([s for s in need if s * s <= max_px] or [TILE_SIDES[0]])
-        # Fewest tiles first; more tiles must be clearly cheaper (seams, timing noise).
-        best_side, best_cost = 0, math.inf
-        for tiling, side in sorted(options.items(), key=lambda kv: (len(kv[0]), -kv[1])):
-            cost = sum(px * self._sec_per_px(px) for px in tiling)
-            if cost < MORE_TILES_GAIN * best_cost:
-                best_side, best_cost = side, cost
-        return best_side
+        for side in [whole, *(s for s in reversed(TILE_SIDES) if s < whole)]:
+            if max(_tiles(h, w, side)) <= max_px:
+                return side  # the largest side that fits: the fewest tiles
+        return TILE_SIDES[0]
 
     def config(self, size: tuple[int, int]) -> StepConfig:
         """The :class:`StepConfig` for an image of ``size`` (H, W)."""

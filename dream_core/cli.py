@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from dream_core.errors import DreamError
+from dream_core.errors import DreamError, DreamParamsError
 from dream_core.params import DreamParams, parse_params
 
 PROG = "python -m dream_core"
@@ -131,6 +131,17 @@ def add_subcommands(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
     mod = subparsers.add_parser("models", help="list models and whether each is available offline")
     mod.add_argument("--json", action="store_true", help="machine-readable output")
     mod.set_defaults(func=cmd_models)
+
+    warm = subparsers.add_parser(
+        "warmup",
+        help="calibrate a model on this machine now, so the first dream does not pay for it",
+        description="Measure how a model runs fastest here (precision, memory layout, memory per pixel) and cache "
+        "it; a dream would otherwise do it on first use. Workers do this at start for their preloaded models.",
+    )
+    warm.add_argument("--model", action="append", help="model name (repeatable; default: the default model)")
+    warm.add_argument("--weights", metavar="PATH", help="local weights file (one --model)")
+    warm.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: CUDA when available)")
+    warm.set_defaults(func=cmd_warmup)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -326,6 +337,21 @@ def cmd_models(args: argparse.Namespace) -> int:
         print(f"{r.name:<20} {flag}  {r.title}{default}")
         env = f"; local file via --weights PATH or {r.env_var}" if r.env_var and not r.default else ""
         print(f"{'':<20} weights: {r.weights}{env}")
+    return 0
+
+
+def cmd_warmup(args: argparse.Namespace) -> int:
+    from dream_core.catalog import DEFAULT_MODEL, get_info
+    from dream_core.warmup import warm_up
+
+    names = args.model or [DEFAULT_MODEL]
+    for name in names:
+        get_info(name)  # an unknown model: one line, before anything loads
+    if args.weights and len(names) > 1:
+        raise DreamParamsError("--weights: give one --model with it")
+    share_cpu(args.device)
+    for name in names:
+        print(warm_up(name, args.device, args.weights).describe())
     return 0
 
 

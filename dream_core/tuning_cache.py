@@ -34,7 +34,6 @@ class Tuning:
     precision: str = "fp32"  # "fp32" | "bf16" | "fp16"
     channels_last: bool = True
     bytes_per_px: float = 0.0  # one gradient's peak memory per input pixel (deepest layer)
-    sec_per_px: dict[str, float] = field(default_factory=dict)  # tile side -> seconds per tile pixel
     timings: dict[str, float] = field(default_factory=dict)  # the precision measurements (for the record)
 
     @property
@@ -54,7 +53,7 @@ def cache_path() -> Path | None:
 #: Bumped whenever the engine or a model changes in a way that moves the timings
 #: (kernels, layouts, allocator settings): tunings measured by older code are then
 #: measured again instead of trusted forever.
-ENGINE_VERSION = 4
+ENGINE_VERSION = 5
 
 
 def machine_key(model: DreamModel) -> str:

@@ -13,17 +13,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import multiprocessing
 import os
 import signal
 import threading
 from collections.abc import Sequence
-from multiprocessing.connection import wait as mp_wait
 from typing import Any, Optional
 
 from dream_core.cpu_share import usable_cores
 from dream_core.executor.base import BaseExecutor
+from dream_core.executor.child_pipe import read_until_exit
 from dream_core.executor.config import ExecutorConfig
 from dream_core.executor.devices import default_devices
 from dream_core.executor.errors import WorkerStartError
@@ -120,7 +121,10 @@ class LocalWorker(WorkerSlot):
         self._proc, self._conn, self._cancel_seq = proc, parent_conn, cancel_seq
         self.pid = proc.pid
         threading.Thread(
-            target=self._reader, args=(loop, gen, proc, parent_conn), name=f"{self.name}-reader", daemon=True
+            target=read_until_exit,
+            args=(loop, proc, parent_conn, functools.partial(self._deliver, gen), _DEAD),
+            name=f"{self.name}-reader",
+            daemon=True,
         ).start()
         try:
             msg = await asyncio.wait_for(asyncio.shield(self._ready), self._start_timeout_s)
@@ -195,35 +199,6 @@ class LocalWorker(WorkerSlot):
                 return terminal_event(msg, job)
 
     # --- the reader thread ---------------------------------------------------------
-
-    def _reader(self, loop: asyncio.AbstractEventLoop, gen: int, proc: Any, conn: Any) -> None:
-        """Forward worker messages to the loop; report the worker's death."""
-        while True:
-            try:
-                ready = mp_wait([conn, proc.sentinel])
-            except (OSError, ValueError):
-                break
-            if conn in ready:
-                try:
-                    msg = conn.recv()
-                except (EOFError, OSError, ValueError):
-                    proc.join(5.0)
-                    break
-                self._post(loop, gen, msg)
-                continue
-            if proc.sentinel in ready:
-                try:
-                    while conn.poll():
-                        self._post(loop, gen, conn.recv())
-                except (EOFError, OSError, ValueError):
-                    pass
-                proc.join(5.0)
-                break
-        self._post(loop, gen, (_DEAD, proc.exitcode))
-
-    def _post(self, loop: asyncio.AbstractEventLoop, gen: int, msg: tuple[Any, ...]) -> None:
-        with contextlib.suppress(RuntimeError):  # loop closed: nobody is listening any more
-            loop.call_soon_threadsafe(self._deliver, gen, msg)
 
     def _deliver(self, gen: int, msg: tuple[Any, ...]) -> None:
         if gen != self._generation:

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import multiprocessing
 import threading
-from multiprocessing.connection import wait as mp_wait
 from typing import Any, Optional, Protocol
 
+from dream_core.executor.child_pipe import read_until_exit
 from dream_core.executor.errors import WorkerStartError
 from dream_core.executor.ray_driver import CLUSTER_LOST, DriverSettings, driver_main
 
@@ -90,7 +91,10 @@ class RayDriverLink:
         child_conn.close()
         self._proc, self._conn = proc, parent_conn
         threading.Thread(
-            target=self._reader, args=(loop, gen, proc, parent_conn), name="ray-driver-reader", daemon=True
+            target=read_until_exit,
+            args=(loop, proc, parent_conn, functools.partial(self._deliver, gen), _DEAD),
+            name="ray-driver-reader",
+            daemon=True,
         ).start()
         where = self.settings.address or "a local Ray"
         try:
@@ -142,30 +146,6 @@ class RayDriverLink:
                 conn.close()
 
     # --- the reader thread ---------------------------------------------------------
-
-    def _reader(self, loop: asyncio.AbstractEventLoop, gen: int, proc: Any, conn: Any) -> None:
-        while True:
-            try:
-                ready = mp_wait([conn, proc.sentinel])
-            except (OSError, ValueError):
-                break
-            if conn in ready:
-                try:
-                    msg = conn.recv()
-                except (EOFError, OSError, ValueError):
-                    break
-                self._post(loop, gen, msg)
-                continue
-            with contextlib.suppress(EOFError, OSError, ValueError):
-                while conn.poll():
-                    self._post(loop, gen, conn.recv())
-            break
-        proc.join(5.0)
-        self._post(loop, gen, (_DEAD, proc.exitcode))
-
-    def _post(self, loop: asyncio.AbstractEventLoop, gen: int, msg: tuple[Any, ...]) -> None:
-        with contextlib.suppress(RuntimeError):  # loop closed: nobody is listening any more
-            loop.call_soon_threadsafe(self._deliver, gen, msg)
 
     def _deliver(self, gen: int, msg: tuple[Any, ...]) -> None:
         if gen != self._generation:

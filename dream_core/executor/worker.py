@@ -131,11 +131,10 @@ def setup_worker(device: str, options: WorkerOptions) -> ModelCache:
 
 def _warm_autotune(name: str, device: str, side: int) -> None:
     """Measure (or read from the cache) how ``name`` runs fastest here, so no job pays for it."""
-    from dream_core import models
-    from dream_core.autotune import Planner
+    from dream_core.warmup import warm_up
 
     try:
-        Planner(models.get_model(name, device)).config((side, side))
+        log.info("warm-up: %s", warm_up(name, device, side=side).describe())
     except Exception as exc:  # noqa: BLE001 - tuning is an optimisation: dreams still run without it
         log.warning("autotune of %s on %s failed: %s", name, device, exc)
 

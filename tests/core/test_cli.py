@@ -192,3 +192,31 @@ def test_errors_name_the_flag(tmp_path, capsys, argv, message):
     err = capsys.readouterr().err
     assert rc == 2 and message in err, err
     assert "KeyError" not in err and "max_size:" not in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_warmup_calibrates_once_and_the_dream_then_measures_nothing(tmp_path, monkeypatch, capsys):
+    """``dreambot warmup`` takes the first-use calibration off the first dream's path."""
+    from dream_core import autotune, tuning_cache
+
+    monkeypatch.setenv(autotune.CACHE_ENV, str(tmp_path / "tune.json"))
+    tuning_cache.clear_memory_cache()
+    assert main(["warmup"]) == 0
+    out = capsys.readouterr().out
+    assert "efficientnet-lite0 on cpu" in out and "calibrated in" in out
+    tuning_cache.clear_memory_cache()  # as a new process: read from the file
+    assert main(["warmup"]) == 0
+    assert "already calibrated" in capsys.readouterr().out
+
+    def no_timing(*args, **kwargs):
+        raise AssertionError("the dream measured again after the warm-up")
+
+    monkeypatch.setattr(autotune, "time_steps", no_timing)
+    monkeypatch.setattr(autotune, "peak_bytes_per_pixel", no_timing)
+    assert main(["dream", "sample", "-o", str(tmp_path / "d.png"), "-q", "--iterations", "1", "--octaves", "1"]) == 0
+
+
+def test_warmup_of_an_unknown_model_is_one_line(capsys):
+    assert main(["warmup", "--model", "alexnet"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown model" in err and len(err.strip().splitlines()) == 1

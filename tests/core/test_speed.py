@@ -214,7 +214,6 @@ def test_tile_choice_stays_within_the_memory_budget(model, tune_cache, monkeypat
     monkeypatch.setenv(autotune.PRECISION_ENV, "fp32")
     planner = autotune.Planner(model)
     planner.tuning.bytes_per_px = memory.peak_bytes_per_pixel(model, StepConfig(), side=64)
-    planner.tuning.sec_per_px = {"256": 1e-7, "384": 1e-7}  # as if measured: equal cost per pixel
     monkeypatch.setenv(memory.MEMORY_ENV, "4096")
     assert autotune._tiles(300, 300, planner.tile_for(300, 300)) == [300 * 300]  # no margins to pay
     budget_mb = 300  # 256 px tiles fit it, larger ones and the whole image do not
