@@ -66,7 +66,6 @@ def isa() -> str:
 async def main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["DREAMBOT_ATLAS_DIR"] = str(Path(tmp) / "atlas")  # before the bot and the workers read it
-        from bot.atlas_cached import sheet_render_key
         from bot.executor_config import executor_config
         from bot.metrics import Metrics
         from bot.runner import build_bot
@@ -102,7 +101,9 @@ async def main(args: argparse.Namespace) -> None:
                         service.sheets.forget()
                         if disk:
                             sheet_key = service.sheet(None, args.layer, page).key
-                            service.sheets.cache.path(sheet_render_key(sheet_key)).unlink(missing_ok=True)
+                            service.sheets.cache.path_of(service.sheets.stored_digest(sheet_key)).unlink(
+                                missing_ok=True
+                            )
 
                     for _ in range(args.rounds):
                         for page in pages:

@@ -269,7 +269,8 @@ class AtlasService:
         """The sheet's executor job; a refusal (queue full...) is answered here (None)."""
         t = sheet.target
         key = sheet.key
-        atlas = AtlasJob(model=t.model, layer=t.layer, filters=key.filters, size=key.size, steps=key.steps)
+        # the layer as the user named it: the worker's sheet (its title, its place in the cache) is this one
+        atlas = AtlasJob(model=t.model, layer=t.name, filters=key.filters, size=key.size, steps=key.steps)
         try:
             job = await self.executor.submit_atlas(atlas, user_id=interaction.user.id, guild_id=interaction.guild_id)
         except SubmitRefused as exc:
@@ -312,7 +313,7 @@ class AtlasService:
                 elif isinstance(event, Done):
                     await reporter.close()
                     png = event.result.data
-                    await asyncio.to_thread(self.sheets.store, sheet.key, png)
+                    self.sheets.remember(sheet.key, png)
                     await interaction.edit_original_response(
                         content=sheet.caption(), attachments=[sheet.file(png)], view=sheet.view()
                     )

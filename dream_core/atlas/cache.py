@@ -90,26 +90,47 @@ class AtlasCache:
         return f"AtlasCache({str(self.root)!r}, max_bytes={self.max_bytes})"
 
     def path(self, key: RenderKey) -> Path:
-        digest = key.digest
+        return self.path_of(key.digest)
+
+    def path_of(self, digest: str) -> Path:
+        if len(digest) != 64 or not all(c in "0123456789abcdef" for c in digest):
+            raise ValueError(f"not a render digest: {digest!r}")
         return self.root / digest[:2] / f"{digest}.png"
 
-    def has(self, key: RenderKey) -> bool:
-        return self.path(key).is_file()
-
-    def get(self, key: RenderKey) -> Optional[bytes]:
-        """The stored PNG, or None; a hit counts as a use (it is evicted last)."""
-        path = self.path(key)
+    def get_digest(self, digest: str) -> Optional[bytes]:
+        """What is stored under ``digest`` (a render, or an assembled sheet), or None; a hit is a use."""
+        path = self.path_of(digest)
         try:
             data = path.read_bytes()
-        except OSError:  # not there, or evicted by another process just now
+        except OSError:
             return None
         with contextlib.suppress(OSError):
             os.utime(path)
         return data
 
+    def put_digest(self, digest: str, png: bytes) -> None:
+        """Store ``png`` under ``digest`` (atomically), evicting past the cap like :meth:`put`."""
+        self._write(self.path_of(digest), png)
+
+    def keep(self, digest: str, png: bytes) -> bool:
+        """Store a render another process made (by its digest) unless it is here; True if stored."""
+        if self.path_of(digest).is_file():
+            return False
+        self._write(self.path_of(digest), png)
+        return True
+
+    def has(self, key: RenderKey) -> bool:
+        return self.path(key).is_file()
+
+    def get(self, key: RenderKey) -> Optional[bytes]:
+        """The stored PNG, or None (not there, or evicted just now); a hit counts as a use."""
+        return self.get_digest(key.digest)
+
     def put(self, key: RenderKey, png: bytes) -> None:
         """Store ``png`` under ``key`` (atomically); evict old renders past the cap."""
-        path = self.path(key)
+        self.put_digest(key.digest, png)
+
+    def _write(self, path: Path, png: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".png", dir=path.parent)
         try:

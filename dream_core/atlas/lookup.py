@@ -12,6 +12,8 @@ images: the main one large, the others in a strip below.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from typing import Any, Optional
 
@@ -29,6 +31,8 @@ CARD_SIZE = 224
 CARD_DIVERSITY = 4
 #: columns of a sheet
 COLUMNS = 4
+#: bump when the layout of sheets and cards changes (their assembled PNGs are cached under it)
+LAYOUT_VERSION = "1"
 
 
 def sheet_keys(
@@ -77,19 +81,35 @@ def sheet_title(target: AtlasTarget) -> str:
     return f"{target.model}  {target.name}{alias}"
 
 
+def picture_digest(kind: str, target: AtlasTarget, filters: Sequence[int], keys: Sequence[RenderKey]) -> str:
+    """The cache address of an assembled sheet or card: its layout, title and renders."""
+    what = [kind, LAYOUT_VERSION, target.model, target.name, list(filters), [k.digest for k in keys]]
+    return hashlib.sha256(json.dumps(what).encode()).hexdigest()
+
+
 def assemble_sheet(
-    target: AtlasTarget, filters: Sequence[int], images: Sequence[Image.Image], keys: Sequence[RenderKey]
+    target: AtlasTarget, filters: Sequence[int], images: Sequence[Image.Image], keys: Sequence[RenderKey],
+    cache: Optional[AtlasCache] = None,
 ) -> bytes:
-    """The sheet PNG of ``images`` (one per filter, in order)."""
+    """The sheet PNG of ``images`` (one per filter, in order); kept in ``cache`` when given."""
     labels = [str(f) for f in filters]
     grid = contact_sheet(images, labels, columns=COLUMNS, title=sheet_title(target))
-    return sheet_png(grid, sheet_meta(target, filters, keys, "sheet"))
+    data = sheet_png(grid, sheet_meta(target, filters, keys, "sheet"))
+    if cache is not None:
+        cache.put_digest(picture_digest("sheet", target, filters, keys), data)
+    return data
 
 
-def assemble_card(target: AtlasTarget, filt: int, images: Sequence[Image.Image], keys: Sequence[RenderKey]) -> bytes:
-    """The card PNG of one filter: ``images[0]`` large, the rest in a strip."""
+def assemble_card(
+    target: AtlasTarget, filt: int, images: Sequence[Image.Image], keys: Sequence[RenderKey],
+    cache: Optional[AtlasCache] = None,
+) -> bytes:
+    """The card PNG of one filter: ``images[0]`` large, the rest in a strip; kept in ``cache`` when given."""
     card = filter_card(images[0], images[1:], title=f"{target.model}  {target.name}:{filt}")
-    return sheet_png(card, sheet_meta(target, [filt], keys, "filter"))
+    data = sheet_png(card, sheet_meta(target, [filt], keys, "filter"))
+    if cache is not None:
+        cache.put_digest(picture_digest("filter", target, [filt], keys), data)
+    return data
 
 
 def _cached_images(cache: AtlasCache, keys: Sequence[RenderKey]) -> Optional[list[Image.Image]]:
@@ -107,8 +127,11 @@ def cached_sheet(
 ) -> Optional[bytes]:
     """The sheet PNG when every render is cached, else None (then submit an atlas job)."""
     keys = sheet_keys(target, filters, size, steps=steps)
+    found = cache.get_digest(picture_digest("sheet", target, filters, keys))
+    if found is not None:
+        return found
     images = _cached_images(cache, keys)
-    return assemble_sheet(target, filters, images, keys) if images is not None else None
+    return assemble_sheet(target, filters, images, keys, cache) if images is not None else None
 
 
 def cached_card(
@@ -117,8 +140,11 @@ def cached_card(
 ) -> Optional[bytes]:
     """The card PNG of one filter when its renders are cached, else None."""
     keys = card_keys(target, filt, size, diversity, steps=steps)
+    found = cache.get_digest(picture_digest("filter", target, [filt], keys))
+    if found is not None:
+        return found
     images = _cached_images(cache, keys)
-    return assemble_card(target, filt, images, keys) if images is not None else None
+    return assemble_card(target, filt, images, keys, cache) if images is not None else None
 
 
 def cached_tile(cache: AtlasCache, target: AtlasTarget, filt: int, size: int = SHEET_SIZE) -> Optional[bytes]:
@@ -138,6 +164,7 @@ __all__ = [
     "cached_tile",
     "card_keys",
     "missing",
+    "picture_digest",
     "sheet_keys",
     "sheet_meta",
 ]

@@ -55,7 +55,7 @@ def _stub_submit_atlas(executor: Any) -> None:
                 images.append(im)
             job.emit(JobProgress(1, 1, 1, 2, 0.5))
             await asyncio.sleep(0.3)
-            png = assemble_sheet(target, atlas.filters, images, keys)
+            png = assemble_sheet(target, atlas.filters, images, keys, cache)
             job.emit(Done(JobResult(png, "png", 1, 1, DreamParams(), atlas.model, 0, 0.1)))
 
         asyncio.get_running_loop().create_task(run())

@@ -9,7 +9,7 @@ import re
 import pytest
 from PIL import Image
 
-from bot.atlas_cached import CachedSheets, SheetKey, sheet_render_key
+from bot.atlas_cached import CachedSheets, SheetKey
 from bot.atlas_labels import filter_hint
 from bot.atlas_service import check_sheet
 from bot.atlas_views import ATLAS_ITEMS, rendering_view, sheet_view
@@ -87,14 +87,12 @@ def test_a_sheet_is_composed_from_the_render_cache_only_when_every_filter_is_the
     img = Image.open(io.BytesIO(png))
     assert min(img.size) >= 4 * 32
     assert sheets.get(key) is png  # remembered
-    assert cache.get(sheet_render_key(key)) == png  # and stored: a restarted bot reads it back
+    assert cache.get_digest(sheets.stored_digest(key)) == png  # and stored: a restarted bot reads it back
     for rkey in rkeys:  # even with its renders evicted
         cache.path(rkey).unlink()
-    restarted = CachedSheets(cache)
-    assert restarted.get(key) == png
+    assert CachedSheets(cache).get(key) == png
     other = SheetKey(key.target, key.filters, 64)  # another size is another sheet
-    assert sheets.get(other) is None
-    assert sheet_render_key(key) not in rkeys and sheet_render_key(key) != sheet_render_key(other)
+    assert sheets.get(other) is None and sheets.stored_digest(other) != sheets.stored_digest(key)
 
 
 def test_layer_autocomplete_names_a_filter_s_atlas_page():
