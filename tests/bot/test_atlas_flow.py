@@ -98,6 +98,9 @@ async def test_atlas_sheet_pages_and_cache(atlas_env):
     values = [o["value"] for o in msg.component(f"atlas:pick:{MODEL}:mixed4:1")["options"]]
     assert values == [str(n) for n in range(16)]
     assert msg.component(f"atlas:page:{MODEL}:mixed4:1:p").get("disabled")  # no page 0
+    # the worker stored the sheet where the bot looks for it: the next one is a file read
+    key = service.sheet(None, "mixed4", 1).key
+    assert service.sheets.cache.get_digest(service.sheets.stored_digest(key)) == msg.attachments[0].data
 
     # ▶: the same message shows page 2 (rendered: nobody has seen it).
     nxt = await fake.click(msg, f"atlas:page:{MODEL}:mixed4:2:n", user=w.bob)
