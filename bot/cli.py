@@ -1,6 +1,6 @@
 """The ``dreambot`` command line.
 
-``dream``, ``layers`` and ``models`` come from :mod:`dream_core.cli` (usable on
+``dream``, ``layers``, ``models`` and ``atlas`` come from :mod:`dream_core.cli` (usable on
 their own as ``python -m dream_core``); ``db``, ``run`` and ``web`` are the
 service commands of the bot, its store and its web gallery.
 """
@@ -41,7 +41,7 @@ def _cmd_web(args: argparse.Namespace) -> int:
     return run_web(settings) or 0
 
 
-DREAM_COMMANDS = ("dream", "layers", "models")  # need neither the store nor SQLAlchemy
+DREAM_COMMANDS = ("dream", "layers", "models", "atlas")  # need neither the store nor SQLAlchemy
 
 
 def build_parser(store_commands: bool = True) -> argparse.ArgumentParser:

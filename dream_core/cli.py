@@ -1,4 +1,5 @@
-"""Command line for the dream core: ``dream``, ``layers`` and ``models``.
+"""Command line for the dream core: ``dream``, ``layers``, ``models``, ``warmup`` and ``atlas``
+(:mod:`dream_core.atlas.cli`).
 
 Used two ways: ``python -m dream_core ...`` (:func:`main`) and as part of the
 ``dreambot`` command, whose parser calls :func:`add_subcommands`.
@@ -98,7 +99,7 @@ def params_from_args(args: argparse.Namespace, base: DreamParams | None = None) 
 
 
 def add_subcommands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``dream``, ``layers`` and ``models`` to an argparse subparsers object."""
+    """Add ``dream``, ``layers``, ``models``, ``warmup`` and ``atlas`` to an argparse subparsers object."""
     d = subparsers.add_parser(
         "dream",
         help="dream on an image (or 'noise', or 'sample')",
@@ -142,6 +143,10 @@ def add_subcommands(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
     warm.add_argument("--weights", metavar="PATH", help="local weights file (one --model)")
     warm.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: CUDA when available)")
     warm.set_defaults(func=cmd_warmup)
+
+    from dream_core.atlas.cli import add_subcommands as add_atlas_subcommands
+
+    add_atlas_subcommands(subparsers)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -52,6 +52,12 @@ timeout_s=None, clip=None) -> Job``
     frame by frame (``JobProgress.frame``/``frames``) into a GIF, WebP or MP4
     that fits ``clip.max_bytes``; the time limit grows with the frames up to
     ``config.clip_timeout_max_s``.
+``await executor.submit_atlas(atlas: AtlasJob, *, user_id, guild_id=None) -> Job``
+    An atlas render (:mod:`.atlas_jobs`): a sheet of filters, or one filter large with
+    its diversity images; ``Done.result.data`` is the PNG. The same events, progress
+    and Cancel as a dream. Atlas jobs wait in their own line behind every dream: one
+    never starts while a dream waits, and at most ``config.atlas_max_running`` (1) run
+    at once (:mod:`.priority`).
 ``Job``: ``id``, ``params``, ``user_id``, ``guild_id``, ``state`` (JobState),
     ``position``, ``events()``, ``result()``, ``cancel()``, ``wait()``,
     ``done``, ``history``.
@@ -80,7 +86,8 @@ worker process (also at interpreter exit).
 Modules: :mod:`.config` (ExecutorConfig), :mod:`.events` (events, JobResult),
 :mod:`.job` (Job), :mod:`.scheduler`, :mod:`.status`, :mod:`.errors`,
 :mod:`.base` (shared executor logic), :mod:`.recovery` (lost workers: retry, restarts),
-:mod:`.admission` (what ``submit`` checks),
+:mod:`.admission` (what ``submit`` checks), :mod:`.atlas_jobs` (AtlasJob),
+:mod:`.priority` (dreams before atlas jobs),
 :mod:`.slot` (WorkerSlot, one worker as the executor sees it), :mod:`.messages`
 (worker messages as events), :mod:`.worker` (the torch side),
 :mod:`.local` (worker processes), :mod:`.ray_backend` (Ray actors: :mod:`.ray_actor`,
@@ -91,6 +98,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dream_core.executor.atlas_jobs import AtlasJob
 from dream_core.executor.base import BaseExecutor
 from dream_core.executor.clips import ClipJob
 from dream_core.executor.config import ExecutorConfig
@@ -111,6 +119,7 @@ from dream_core.executor.job import Job, JobState
 from dream_core.executor.status import ExecutorStatus, WorkerInfo
 
 __all__ = [
+    "AtlasJob",
     "BaseExecutor",
     "Cancelled",
     "ClipJob",

@@ -19,15 +19,16 @@ import logging
 import weakref
 from typing import Any, Optional
 
+from dream_core.errors import DreamParamsError
 from dream_core.executor.admission import ParamsLike, admit_params, oversized_input, time_limit
-from dream_core.executor.atlas_jobs import AtlasJob
+from dream_core.executor.atlas_jobs import AtlasJob, keep_renders
 from dream_core.executor.clips import ClipJob
 from dream_core.executor.config import ExecutorConfig
 from dream_core.executor.errors import SubmitRefused, WorkerStartError
 from dream_core.executor.events import Cancelled, Done, Failed, Queued, Started, Waiting
 from dream_core.executor.job import Job
+from dream_core.executor.priority import PriorityScheduler
 from dream_core.executor.recovery import UNAVAILABLE_REASON, WORKER_LOSSES_ALLOWED, WorkerRecovery
-from dream_core.executor.scheduler import FairScheduler
 from dream_core.executor.slot import WorkerSlot
 from dream_core.executor.status import ExecutorStatus
 from dream_core.executor.worker import JobSpec
@@ -37,6 +38,10 @@ __all__ = ["BaseExecutor", "ParamsLike"]
 log = logging.getLogger(__name__)
 
 SHUTDOWN_REASON = "The dream service is shutting down."
+
+
+def _is_atlas(job: Job) -> bool:
+    return job.atlas is not None
 
 
 # --- the executor ----------------------------------------------------------------
@@ -59,8 +64,8 @@ class BaseExecutor(WorkerRecovery, abc.ABC):
 
     def __init__(self, config: ExecutorConfig) -> None:
         self.config = config
-        self._sched: FairScheduler[Job] = FairScheduler(
-            config.max_queue, config.max_queued_per_user, config.max_queued_per_guild
+        self._sched: PriorityScheduler[Job] = PriorityScheduler(
+            config.max_queue, config.max_queued_per_user, config.max_queued_per_guild, is_low=_is_atlas
         )
         self._slots: list[WorkerSlot] = []
         self._running: dict[Job, WorkerSlot] = {}
@@ -189,23 +194,50 @@ class BaseExecutor(WorkerRecovery, abc.ABC):
             clip=clip,
         )
         failure = failure or oversized_input(self.config, image_bytes, guide_bytes)
+        return self._enqueue(job, failure)
+
+    async def submit_atlas(self, atlas: AtlasJob, *, user_id: int, guild_id: Optional[int] = None) -> Job:
+        """Queue an atlas render (a sheet of filters, or one filter large) behind every dream.
+
+        Same :class:`Job`, events and Cancel as a dream; ``Done.result.data`` is the PNG.
+        Raises :class:`SubmitRefused` at once beyond a cap; an atlas job that names no such
+        layer or filter is already ``Failed`` (kind ``params``). At most
+        ``config.atlas_max_running`` run at once, and one never starts while a dream waits.
+        """
+        if not self._started or self._closed:
+            raise SubmitRefused("The dream service is not running right now.", code="closed")
+        if self._unavailable():
+            raise SubmitRefused(UNAVAILABLE_REASON, code="unavailable")
+        failure: Optional[Failed] = None
+        try:
+            target = atlas.check()
+            params, failure = admit_params(self.config, {"model": target.model, "layer": atlas.spec}, None)
+        except DreamParamsError as exc:  # AtlasInputError: one line
+            params, failure = admit_params(self.config, None, None)[0], Failed(str(exc), "params")
+        job = Job(
+            params,
+            user_id=user_id,
+            guild_id=guild_id,
+            image_bytes=None,
+            guide_bytes=None,
+            timeout_s=self.config.job_timeout_s,
+            on_cancel=self._request_cancel,
+            atlas=atlas,
+        )
+        return self._enqueue(job, failure)
+
+    def _enqueue(self, job: Job, failure: Optional[Failed]) -> Job:
+        """End ``job`` with ``failure``, or put it in its line (raises SubmitRefused past a cap)."""
         if failure is not None:
             job.emit(failure)
             self._counts["failed"] += 1
             return job
-        position = self._sched.push(job, user_id, guild_id)  # raises SubmitRefused
+        position = self._sched.push(job, job.user_id, job.guild_id)  # raises SubmitRefused
         job.emit(Queued(position))
         if self._outage:
             job.emit(Waiting(self.outage_reason))
         self._pump()
         return job
-
-    #: TEMPORARY (H3, atlas-chat): H2's executor implements atlas jobs; the merge of main removes this stub
-    _atlas_stub = True
-
-    async def submit_atlas(self, atlas: AtlasJob, *, user_id: int, guild_id: Optional[int] = None) -> Job:
-        """TEMPORARY stub (H3): atlas jobs come with H2's executor; the merge replaces this."""
-        raise SubmitRefused("Atlas rendering is not available yet.", code="closed")
 
     def _request_cancel(self, job: Job) -> None:
         if job.done:
@@ -264,7 +296,8 @@ class BaseExecutor(WorkerRecovery, abc.ABC):
         for slot in self._slots:
             if not slot.alive or slot.restarting or slot.job is not None:
                 continue
-            job = self._sched.pop()
+            atlas_running = sum(1 for j in self._running if j.atlas is not None)
+            job = self._sched.pop(low_allowed=atlas_running < self.config.atlas_max_running)
             if job is None:
                 break
             slot.job = job
@@ -279,7 +312,7 @@ class BaseExecutor(WorkerRecovery, abc.ABC):
             job.emit(Queued(position))
 
     async def _run(self, slot: WorkerSlot, job: Job) -> None:
-        spec = JobSpec(job.seq, job.params.to_wire(), job.image_bytes, job.guide_bytes, job.clip)
+        spec = JobSpec(job.seq, job.params.to_wire(), job.image_bytes, job.guide_bytes, job.clip, job.atlas)
         watchdog = self._spawn(self._watchdog(slot, job))
         try:
             outcome = await slot.run(job, spec)
@@ -295,8 +328,10 @@ class BaseExecutor(WorkerRecovery, abc.ABC):
         if not isinstance(outcome, Done):
             if job in self._timed_out:
                 smaller = "a shorter clip" if job.clip is not None else "a smaller image"
+                smaller = "fewer filters or a smaller size" if job.atlas is not None else smaller
                 outcome = Failed(
-                    f"The dream took longer than its {job.timeout_s:g} s time limit and was stopped. "
+                    f"The {'atlas render' if job.atlas is not None else 'dream'} took longer than its "
+                    f"{job.timeout_s:g} s time limit and was stopped. "
                     f"Try {smaller} or fewer iterations.",
                     "timeout",
                 )
@@ -319,11 +354,19 @@ class BaseExecutor(WorkerRecovery, abc.ABC):
         self._counts[key] += 1
         if isinstance(outcome, Done):
             slot.jobs_done += 1
+            if outcome.result.renders:
+                self._spawn(self._keep_renders(outcome.result.renders))
         self._running.pop(job, None)
         slot.job = None
         if not slot.alive:
             self._restart(slot)
         self._pump()
+
+    async def _keep_renders(self, renders: tuple[tuple[str, bytes], ...]) -> None:
+        try:
+            await asyncio.to_thread(keep_renders, renders)
+        except Exception as exc:  # noqa: BLE001 - the cache is an optimisation: the result was delivered
+            log.warning("could not keep %d atlas renders in the local cache: %s", len(renders), exc)
 
     async def _watchdog(self, slot: WorkerSlot, job: Job) -> None:
         await asyncio.sleep(job.timeout_s)

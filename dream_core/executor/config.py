@@ -36,6 +36,12 @@ class ExecutorConfig(BaseModel):
         gt=0,
         description="a clip's time limit grows with its frames (job_timeout_s x its work in stills) up to this",
     )
+    atlas_max_running: int = Field(
+        1,
+        ge=1,
+        description="atlas jobs (feature visualisations) running at once; they wait behind every dream: "
+        "one never starts while a dream is waiting",
+    )
     cancel_grace_s: float = Field(
         10.0, gt=0, description="after a cancel or time-out, how long a worker may take to stop before it is killed"
     )

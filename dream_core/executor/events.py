@@ -41,6 +41,8 @@ class JobResult:
     device: str = ""
     queued_s: float = 0.0  # time from submit to start
     worker_s: float = 0.0  # time the worker spent on the job (decode + dream + encode)
+    #: an atlas job's new renders, (digest, png) each, for the caller's render cache
+    renders: tuple[tuple[str, bytes], ...] = field(default=(), repr=False)
 
     @property
     def filename(self) -> str:

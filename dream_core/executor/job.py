@@ -15,6 +15,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Optional
 
+from dream_core.executor.atlas_jobs import AtlasJob
 from dream_core.executor.clips import ClipJob
 from dream_core.executor.errors import JobCancelled, JobFailed
 from dream_core.executor.events import (
@@ -61,6 +62,7 @@ class Job:
         timeout_s: float,
         on_cancel: Callable[[Job], None],
         clip: Optional[ClipJob] = None,
+        atlas: Optional[AtlasJob] = None,
     ) -> None:
         self.seq: int = next(_ids)
         self.id: str = f"job-{self.seq}"
@@ -80,6 +82,7 @@ class Job:
         self.image_bytes = image_bytes
         self.guide_bytes = guide_bytes
         self.clip = clip  # set: image_bytes is an animation or a video
+        self.atlas = atlas  # set: an atlas render (no image), in the atlas line behind dreams
         self._events: list[JobEvent] = []
         self._changed = asyncio.Event()
         self._started_mono: Optional[float] = None

@@ -50,6 +50,7 @@ def terminal_event(msg: Message, job: Job) -> JobEvent:
                 device=str(p.get("device", "")),
                 queued_s=max(0.0, queued_s),
                 worker_s=float(p.get("worker_s", 0.0)),
+                renders=tuple(p.get("renders", ())),
             )
         )
     if kind == "failed":

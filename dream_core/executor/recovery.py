@@ -17,7 +17,7 @@ from typing import Any, Optional
 from dream_core.executor.config import ExecutorConfig
 from dream_core.executor.events import Failed, Waiting
 from dream_core.executor.job import Job
-from dream_core.executor.scheduler import FairScheduler
+from dream_core.executor.priority import PriorityScheduler
 from dream_core.executor.slot import WorkerSlot
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ class WorkerRecovery:
 
     # the executor's state this part works on (set by BaseExecutor)
     config: ExecutorConfig
-    _sched: FairScheduler[Job]
+    _sched: PriorityScheduler[Job]
     _slots: list[WorkerSlot]
     _running: dict[Job, WorkerSlot]
     _closed: bool

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Optional
 from dream_core.executor.parent_watch import exit_with_parent
 
 if TYPE_CHECKING:
+    from dream_core.executor.atlas_jobs import AtlasJob
     from dream_core.executor.clips import ClipJob
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ class JobSpec:
     image_bytes: Optional[bytes] = None
     guide_bytes: Optional[bytes] = None
     clip: Optional[ClipJob] = None  # set: ``image_bytes`` is an animation or a video (see .clips)
+    atlas: Optional[AtlasJob] = None  # set: an atlas render, not a dream (see .atlas_jobs)
 
 
 class ModelCache:
@@ -162,6 +164,20 @@ def _free_memory(device: str) -> None:
         torch.cuda.empty_cache()
 
 
+@dataclass(frozen=True)
+class _AtlasProgress:
+    """An atlas job's progress in a dream's terms: one octave of 100 steps."""
+
+    fraction: float
+    iteration: int
+    octave: int = 1
+    octaves: int = 1
+    iterations: int = 100
+    frame: int = 0
+    frames: int = 0
+    preview: Any = None
+
+
 def _preview_png(image: Any, size: int) -> bytes:
     small = image.copy()
     small.thumbnail((size, size))
@@ -233,6 +249,19 @@ def execute_job(
             ).image
         if cache is not None:
             cache.touch(params.model)
+        if spec.atlas is not None:
+            from dream_core.executor.atlas_jobs import run_atlas
+
+            def on_fraction(fraction: float) -> None:
+                step = int(round(100 * min(1.0, max(0.0, fraction))))
+                on_progress(_AtlasProgress(step / 100, step))
+
+            payload = run_atlas(
+                spec.atlas, spec.params_json, progress=on_fraction, cancel=cancelled, device=device
+            )
+            if cancelled():
+                return ("cancelled", seq)
+            return ("done", seq, {**payload, "worker_s": time.perf_counter() - t_start})
         if spec.clip is not None and spec.image_bytes is not None:
             from dream_core.executor.clips import run_clip
 

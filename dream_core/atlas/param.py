@@ -1,0 +1,94 @@
+"""Image parameterisation for feature visualisation: a batch of images in a natural Fourier basis.
+
+Each image is a set of 2-D Fourier coefficients per colour channel (``torch.fft.rfft2``
+layout). Three choices make the images that gradient ascent finds look like pictures
+rather than high-frequency noise:
+
+* **natural spectrum**: coefficient ``k`` is scaled by ``1 / |f_k| ** decay`` (photos'
+  amplitude falls off about as ``1/f``), so an Adam step of equal size on every
+  coefficient changes the coarse structure far more than the fine grain;
+* **decorrelated colour**: the three channels are independent components that a fixed
+  matrix mixes into RGB, the square root of the colour covariance of ImageNet photos
+  (the measurement Lucid published), so colours vary like photo colours;
+* **bounded contrast**: the mixed image is rescaled to a fixed root-mean-square in logit
+  space before the sigmoid that maps it to [0, 1], so no pixel can run off to 0 or 1
+  however hard the objective pushes (a plain sigmoid saturates most pixels).
+
+One parameter tensor holds the whole batch, so a page of filters is one forward pass.
+"""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = ["COLOR_SQRT_COV", "FourierImage", "spectrum_scale"]
+
+#: square root of ImageNet's RGB colour covariance (rows: R, G, B), as measured for Lucid
+COLOR_SQRT_COV = torch.tensor(
+    [
+        [0.26, 0.09, 0.02],
+        [0.27, 0.00, -0.05],
+        [0.27, -0.09, 0.03],
+    ]
+)
+
+
+def spectrum_scale(h: int, w: int, decay: float) -> torch.Tensor:
+    """``[h, w // 2 + 1]`` amplitudes ``1 / max(|f|, 1/max(h, w)) ** decay`` of an rfft2 grid, RMS 1."""
+    fy = torch.fft.fftfreq(h).view(h, 1)
+    fx = torch.fft.rfftfreq(w).view(1, w // 2 + 1)
+    freq = torch.sqrt(fy * fy + fx * fx).clamp(min=1.0 / max(h, w))
+    scale = freq.pow(-decay)
+    return scale / scale.pow(2).mean().sqrt()
+
+
+class FourierImage:
+    """``batch`` images of ``h`` x ``w`` pixels held as scaled Fourier coefficients.
+
+    ``decay``: the spectrum's fall-off exponent (1 = photos' ``1/f``); ``contrast``: the
+    root-mean-square of every image in logit space before the sigmoid (about 1.6 keeps
+    all but a fraction of a percent of pixels off the 8-bit end stops); ``init_std``:
+    the spread of the random starting coefficients (from ``generator``).
+    """
+
+    def __init__(
+        self,
+        batch: int,
+        h: int,
+        w: int,
+        *,
+        decay: float = 1.0,
+        contrast: float = 1.6,
+        init_std: float = 0.01,
+        generator: torch.Generator | None = None,
+        device: torch.device | str = "cpu",
+    ) -> None:
+        self.h, self.w, self.contrast = h, w, contrast
+        coeffs = torch.randn(batch, 3, h, w // 2 + 1, 2, generator=generator) * init_std
+        self.coeffs = coeffs.to(device).requires_grad_(True)
+        self.scale = spectrum_scale(h, w, decay).to(device)
+        color = COLOR_SQRT_COV / COLOR_SQRT_COV.norm(dim=0).max()
+        self.color = color.to(device)
+
+    @property
+    def parameters(self) -> list[torch.Tensor]:
+        return [self.coeffs]
+
+    def logits(self) -> torch.Tensor:
+        """``[B, 3, h, w]`` RGB logits, each image rescaled to RMS ``contrast``."""
+        spec = torch.view_as_complex(self.coeffs) * self.scale
+        x = torch.fft.irfft2(spec, s=(self.h, self.w), norm="ortho")  # decorrelated channels
+        x = torch.einsum("rc,bchw->brhw", self.color, x)
+        rms = x.pow(2).mean(dim=(1, 2, 3), keepdim=True).add(1e-12).sqrt()
+        return x * (self.contrast / rms)
+
+    def __call__(self) -> torch.Tensor:
+        """``[B, 3, h, w]`` images in [0, 1]."""
+        return torch.sigmoid(self.logits())
+
+    def clipped_share(self, low: float = 2.5 / 255) -> float:
+        """Share of pixels with any channel within ``low`` of 0 or 1 (8-bit end stops)."""
+        with torch.no_grad():
+            x = self()
+            bad = ((x <= low) | (x >= 1 - low)).any(dim=1)
+        return float(bad.float().mean())
