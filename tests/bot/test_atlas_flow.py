@@ -5,8 +5,7 @@ input answered in one line."""
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any, Optional
+from typing import Any
 
 import pytest
 
@@ -23,61 +22,12 @@ def sheet_shown(message: Any) -> bool:
     return bool(message.attachments) and any(c.startswith("atlas:pick:") for c in message.custom_ids())
 
 
-# ---------------------------------------------------------------- TEMPORARY (until H2's executor lands)
-def _stub_submit_atlas(executor: Any) -> None:
-    """TEMPORARY: the executor on this branch has no atlas jobs yet (H2 writes them); this
-    stand-in renders flat colours into the real render cache through a real ``Job``.
-    Removed at the merge of main."""
-    from PIL import Image
-
-    from dream_core.atlas.cache import default_cache
-    from dream_core.atlas.lookup import assemble_sheet, sheet_keys
-    from dream_core.atlas.sheet import encode_tile
-    from dream_core.executor.events import Done, JobProgress, JobResult, Queued, Started
-    from dream_core.executor.job import Job
-    from dream_core.params import DreamParams
-
-    async def submit_atlas(atlas: Any, *, user_id: int, guild_id: Optional[int] = None) -> Job:
-        job = Job(DreamParams(), user_id=user_id, guild_id=guild_id, image_bytes=None, guide_bytes=None,
-                  timeout_s=60, on_cancel=lambda j: None)
-        job.emit(Queued(1))
-
-        async def run() -> None:
-            await asyncio.sleep(0.3)
-            job.emit(Started("stub", "cpu"))
-            cache = default_cache()
-            target = atlas.check()
-            keys = sheet_keys(target, atlas.filters, atlas.render_size, steps=atlas.steps)
-            images = []
-            for f, key in zip(atlas.filters, keys, strict=True):
-                im = Image.new("RGB", (atlas.render_size, atlas.render_size), (f * 7 % 256, 90, 160))
-                cache.put(key, encode_tile(im))
-                images.append(im)
-            job.emit(JobProgress(1, 1, 1, 2, 0.5))
-            await asyncio.sleep(0.3)
-            png = assemble_sheet(target, atlas.filters, images, keys, cache)
-            job.emit(Done(JobResult(png, "png", 1, 1, DreamParams(), atlas.model, 0, 0.1)))
-
-        asyncio.get_running_loop().create_task(run())
-        return job
-
-    executor.submit_atlas = submit_atlas
-
-
-@pytest.fixture
-def atlas_env(bot_env):
-    if getattr(bot_env.executor, "_atlas_stub", False):
-        _stub_submit_atlas(bot_env.executor)
-    return bot_env
-# ---------------------------------------------------------------- end of TEMPORARY
-
-
 async def atlas(env: Any, *, user: Any = None, **options: Any) -> Any:
     return await env.fake.slash("atlas", options, user=user or env.world.alice)
 
 
-async def test_atlas_sheet_pages_and_cache(atlas_env):
-    env = atlas_env
+async def test_atlas_sheet_pages_and_cache(bot_env):
+    env = bot_env
     fake, w = env.fake, env.world
     service = env.bot.atlas
     submitted = service.jobs_submitted
@@ -134,8 +84,8 @@ async def test_atlas_sheet_pages_and_cache(atlas_env):
     assert not fake.bot_errors and not fake.unhandled_routes
 
 
-async def test_dream_with_filter_uses_the_last_picture_or_noise(atlas_env, small_png):
-    env = atlas_env
+async def test_dream_with_filter_uses_the_last_picture_or_noise(bot_env, small_png):
+    env = bot_env
     fake, w = env.fake, env.world
     _, _, last_id = await finished_dream(env, small_png, layer="mixed3", user=w.alice)
     last = await env.store.get_dream(last_id)
@@ -163,8 +113,8 @@ async def test_dream_with_filter_uses_the_last_picture_or_noise(atlas_env, small
     assert not fake.bot_errors
 
 
-async def test_atlas_bad_input_is_one_line_and_runs_nothing(atlas_env):
-    env = atlas_env
+async def test_atlas_bad_input_is_one_line_and_runs_nothing(bot_env):
+    env = bot_env
     service = env.bot.atlas
     submitted = service.jobs_submitted
     for options, words in (
@@ -181,8 +131,8 @@ async def test_atlas_bad_input_is_one_line_and_runs_nothing(atlas_env):
     assert not env.fake.bot_errors
 
 
-async def test_layers_and_layer_autocomplete_point_to_the_atlas(atlas_env):
-    env = atlas_env
+async def test_layers_and_layer_autocomplete_point_to_the_atlas(bot_env):
+    env = bot_env
     fake, w = env.fake, env.world
     layers = await fake.slash("layers", {}, user=w.alice)
     assert "/atlas layer:mixed4" in layers.text
@@ -194,10 +144,8 @@ async def test_layers_and_layer_autocomplete_point_to_the_atlas(atlas_env):
     assert "mixed4" in layer_names and all(":" not in n for n in layer_names)
 
 
-async def test_a_sheet_waits_behind_dreams_with_its_place_in_line_and_can_be_cancelled(atlas_env, small_png):
-    env = atlas_env
-    if getattr(env.executor, "_atlas_stub", False):
-        pytest.skip("TEMPORARY: needs H2's executor (atlas jobs behind dreams)")
+async def test_a_sheet_waits_behind_dreams_with_its_place_in_line_and_can_be_cancelled(bot_env, small_png):
+    env = bot_env
     fake, w = env.fake, env.world
     long = await dream(env, small_png, user=w.bob, iterations=400, octaves=3)
 
