@@ -5,7 +5,8 @@ and metrics it is given: ``params_policy`` (:class:`~bot.params_policy.ParamsPol
 ``limits`` (:class:`~bot.limits.DreamLimits`), ``dreams``
 (:class:`~bot.dream_runner.DreamRunner`), ``gallery``
 (:class:`~bot.gallery_service.GalleryService`) and ``buttons``
-(:class:`~bot.buttons.ButtonController`). ``setup_hook`` runs the start hooks
+(:class:`~bot.buttons.ButtonController`) and ``atlas``
+(:class:`~bot.atlas_service.AtlasService`). ``setup_hook`` runs the start hooks
 (store upgrade, executor start, web gallery...), loads the cogs,
 registers the persistent buttons and syncs the slash commands (to
 ``settings.test_guild_id`` when set, else globally). ``close`` runs the stop
@@ -24,6 +25,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.atlas_cached import CachedSheets
+from bot.atlas_service import AtlasService
+from bot.atlas_views import ATLAS_ITEMS
 from bot.buttons import ButtonController
 from bot.dream_runner import DreamRunner
 from bot.gallery_service import GalleryService
@@ -36,6 +40,7 @@ from bot.store.errors import StoreError
 from bot.store.files import FileStore
 from bot.store.service import Store
 from bot.views import DYNAMIC_ITEMS, Pager
+from dream_core.atlas.cache import default_cache
 from dream_core.executor.base import BaseExecutor
 
 log = logging.getLogger(__name__)
@@ -53,6 +58,7 @@ COGS: tuple[str, ...] = (
     "bot.cogs.info",
     "bot.cogs.admin",
     "bot.cogs.mydata",
+    "bot.cogs.atlas",
 )
 
 Hook = Callable[[], Awaitable[Any]]
@@ -131,6 +137,15 @@ class _DreamBotMixin:
         self.buttons = ButtonController(
             runner=self.dreams, policy=self.params_policy, gallery=self.gallery, store=store, files=files
         )
+        self.atlas = AtlasService(
+            settings,
+            executor=executor,
+            sheets=CachedSheets(default_cache()),
+            runner=self.dreams,
+            policy=self.params_policy,
+            store=store,
+            files=files,
+        )
         self.pagers: dict[str, Pager] = {}
         self._start_hooks: list[Hook] = []
         self._stop_hooks: list[Hook] = []
@@ -155,7 +170,7 @@ class _DreamBotMixin:
             await hook()
         for name in COGS:
             await self.load_extension(name)  # type: ignore[attr-defined]
-        self.add_dynamic_items(*DYNAMIC_ITEMS)  # type: ignore[attr-defined]
+        self.add_dynamic_items(*DYNAMIC_ITEMS, *ATLAS_ITEMS)  # type: ignore[attr-defined]
         if self.settings.sync_commands:
             await self.sync_commands()
 

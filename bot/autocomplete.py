@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Optional
 import discord
 from discord import app_commands
 
+from bot.atlas_labels import filter_hint
+
 if TYPE_CHECKING:  # pragma: no cover
     from bot.app import DreamBot
 
@@ -34,7 +36,7 @@ def layer_suggestions(model: str, current: str, limit: int = MAX_CHOICES) -> lis
     ``mixed4:1`` suggests filters of that layer (``mixed4:1``, ``mixed4:10``...);
     in a combined spec (``a+b``) only the last term is completed.
     """
-    from dream_core.models import layer_names, layer_table
+    from dream_core.catalog import layer_names, layer_table  # torch-free (dream_core.models imports torch)
 
     try:
         channels = {info.name: info.channels for info in layer_table(model)}
@@ -58,8 +60,9 @@ def layer_suggestions(model: str, current: str, limit: int = MAX_CHOICES) -> lis
 
 
 def layer_choices_for(model: Optional[str], current: str, default_model: str) -> list[Choice[str]]:
-    """Layer choices for the model the user picked, else the bot's ``default_model`` (its settings)."""
-    return [Choice(name=s, value=s) for s in layer_suggestions(model or default_model, current)]
+    """Layer choices for the model the user picked, else the bot's ``default_model`` (its settings);
+    a filter's choice names its ``/atlas`` page (:func:`bot.atlas_labels.filter_hint`)."""
+    return [Choice(name=filter_hint(s), value=s) for s in layer_suggestions(model or default_model, current)]
 
 
 def model_choices(current: str) -> list[Choice[str]]:

@@ -8,6 +8,7 @@ shares.
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, Optional
@@ -52,6 +53,10 @@ class Settings(BaseSettings):
     user_cooldown_s: float = Field(10.0, ge=0)
     guild_concurrent_jobs: int = Field(3, ge=1)
     max_presets_per_user: int = Field(25, ge=1)
+    atlas_size: int = Field(128, ge=32, le=512, description="pixels per filter in an /atlas sheet (16 filters a sheet)")
+    atlas_steps: int = Field(
+        0, ge=0, le=10_000, description="optimisation steps of an /atlas render; 0: the renderer's default"
+    )
     default_params: dict[str, Any] = Field(
         default_factory=dict,
         description="DreamParams overrides under every dream (JSON), e.g. '{\"octaves\": 2}'",
@@ -111,7 +116,27 @@ class Settings(BaseSettings):
         return self.data_dir / "files"
 
 
+def export_dotenv(path: str | Path = ".env") -> list[str]:
+    """Put the ``DREAMBOT_*`` entries of ``.env`` that the environment does not set into
+    ``os.environ``, and return their names.
+
+    The dream core and the workers read their own settings (``DREAMBOT_PRECISION``,
+    ``DREAMBOT_ATLAS_DIR``, ``DREAMBOT_CPU_SHARE``, ...) from the environment; this way
+    a value in ``.env`` reaches them too, as the README promises, and every process
+    (workers inherit the environment) uses the same one.
+    """
+    from dotenv import dotenv_values
+
+    added = []
+    for key, value in dotenv_values(path).items():
+        if key.startswith("DREAMBOT_") and value is not None and key not in os.environ:
+            os.environ[key] = value
+            added.append(key)
+    return added
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings (read once)."""
+    """The process-wide settings (read once); ``.env``'s dream-core settings are exported first."""
+    export_dotenv()
     return Settings()

@@ -33,7 +33,8 @@ HELP_TEXT = """\
 `/gallery optout`; moderators (Manage Messages): `/gallery hide`, `/gallery unhide`, `/gallery unpublish` any entry; \
 admins: `/gallery visibility`, `/dreamadmin queue|cancel|limits`
 **Your data** — `/forgetme` deletes your dreams, presets, gallery entries and votes (asks first)
-**Layers** — `/layers [model]`
+**Layers** — `/layers [model]`; see what each filter has learned with `/atlas layer:mixed4 [model] [page]` \
+(◀ ▶ pages, "Dream with filter N" dreams with it)
 """
 
 
@@ -65,6 +66,12 @@ class InfoCog(commands.Cog, name="Info"):
         embed.add_field(
             name="All layers",
             value=", ".join(f"`{o.name}` ({o.channels})" for o in own)[:1024],
+            inline=False,
+        )
+        embed.add_field(
+            name="What the filters learned",
+            value=f"`/atlas layer:mixed4` shows each filter's picture, 16 a page (add `model:{name}`); "
+            "pick one there to dream with it.",
             inline=False,
         )
         embed.set_footer(text="Pick one filter with layer:name:N (e.g. mixed4:42); mix with + and weights with *")

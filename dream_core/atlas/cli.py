@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, TextIO
 
-from dream_core.atlas.lookup import CARD_DIVERSITY, CARD_SIZE, SHEET_SIZE, missing, sheet_keys
+from dream_core.atlas.lookup import CARD_DIVERSITY, CARD_SIZE, SHEET_SIZE, cached_sheet, missing, sheet_keys
 from dream_core.atlas.request import (
     PER_PAGE,
     AtlasInputError,
@@ -254,6 +254,18 @@ def _build_layers(args: argparse.Namespace) -> list[AtlasTarget]:
     return list(targets.values())
 
 
+def _assemble_sheets(
+    cache: AtlasCache, todo: list[tuple[AtlasTarget, list[int], tuple[int, ...]]], size: int, steps: int,
+    weights: str | None,
+) -> None:
+    """Store each page's sheet as well as its renders, so its first view is one file read
+    (assembling it from 16 renders costs the first viewer ~60-180 ms)."""
+    if weights:  # the bot and the web look sheets up under the default weights only
+        return
+    for target, _filters, page in todo:
+        cached_sheet(cache, target, page, size, steps=steps)
+
+
 def cmd_build(args: argparse.Namespace) -> int:
     from dream_core.atlas.service import render_missing
 
@@ -263,19 +275,20 @@ def cmd_build(args: argparse.Namespace) -> int:
     cache = _cache()
     steps = args.steps or 0
     pages = [(t, page_filters(t, p)) for t in targets for p in range(1, t.pages + 1)]
-    todo = [(t, [k.filter for k in missing(cache, sheet_keys(t, fs, size, steps=steps, weights=args.weights))])
+    todo = [(t, [k.filter for k in missing(cache, sheet_keys(t, fs, size, steps=steps, weights=args.weights))], fs)
             for t, fs in pages]
     total = sum(t.channels for t in targets)
-    left = sum(len(fs) for _, fs in todo)
+    left = sum(len(fs) for _, fs, _page in todo)
     print(f"atlas build: {args.model}, {', '.join(t.name for t in targets)}: {total} filters at {size} px, "
           f"{total - left} cached, {left} to render")
     if not left:
+        _assemble_sheets(cache, todo, size, steps, args.weights)
         return 0
     model = _load_model(args)
     bar = _Bar(sys.stderr, not args.quiet)
     done, stored, warned, t0 = 0, 0, False, time.perf_counter()
     try:
-        for target, filters in todo:
+        for target, filters, page in todo:
             if not filters:
                 continue
 
@@ -283,6 +296,7 @@ def cmd_build(args: argparse.Namespace) -> int:
                 bar.show((base + fraction * n) / left, f"{t.name} {base + int(fraction * n)}/{left}")
 
             stored += render_missing(model, target, filters, size, cache, show, steps=args.steps, weights=args.weights)
+            _assemble_sheets(cache, [(target, filters, page)], size, steps, args.weights)
             done += len(filters)
             if not bar.enabled and not args.quiet:  # a log, not a terminal: a line per page
                 print(f"atlas build: {target.name} up to filter {filters[-1]}: {done}/{left} rendered", flush=True)
@@ -293,6 +307,7 @@ def cmd_build(args: argparse.Namespace) -> int:
                     f"cache's cap ({cache.max_bytes / 1e6:.0f} MB, DREAMBOT_ATLAS_CACHE_MB): older renders are evicted",
                     file=sys.stderr,
                 )
+        _assemble_sheets(cache, todo, size, steps, args.weights)  # the pages that needed no render
     finally:
         bar.close()
     print(f"atlas build: rendered {done} filters in {time.perf_counter() - t0:.0f} s into {cache.root}")

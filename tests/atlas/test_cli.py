@@ -82,6 +82,15 @@ def test_sheet_filter_and_build_then_the_cache_serves_a_new_process(atlas_dir, t
     assert main(["atlas", "build", "--layers", "mixed3", *TINY]) == 0  # resumed: nothing left
     assert "80 cached, 0 to render" in capsys.readouterr().out
     assert sum(len(c) for c in renderer.calls[2:]) == 74
+    # every page's sheet is stored too: its first view is one file read, not 16 renders assembled
+    from dream_core.atlas.cache import AtlasCache
+    from dream_core.atlas.lookup import picture_digest, sheet_keys
+    from dream_core.atlas.request import page_filters, resolve_layer
+
+    target, cache = resolve_layer("efficientnet-lite0", "mixed3"), AtlasCache(atlas_dir, 1 << 30)
+    for page in range(1, target.pages + 1):
+        fs = page_filters(target, page)
+        assert cache.get_digest(picture_digest("sheet", target, fs, sheet_keys(target, fs, 32, steps=2))), page
 
     # a new process gets a page at once from the cache, without loading torch
     env = {**os.environ, "PYTHONPATH": str(ROOT), "DREAMBOT_ATLAS_DIR": str(atlas_dir)}

@@ -6,7 +6,7 @@ real local executor (one CPU worker, the bundled model) and are recorded in a
 real SQLite file upgraded through the real Alembic migrations (or, with
 ``DREAMBOT_TEST_DATABASE_URL`` set, in that database, emptied first, as the store
 tests do). Dreams are made cheap through ``settings.default_params`` (one octave,
-two iterations, 96 px).
+two iterations, 96 px), atlas sheets through ``settings.atlas_size`` and ``atlas_steps`` (32 px a filter, 8 steps).
 Package scope: the worker process and the bot are gone before other areas' tests run.
 """
 
@@ -23,6 +23,10 @@ import pytest_asyncio
 from tests.fakediscord import FakeDiscord, World
 
 CHEAP = {"octaves": 1, "iterations": 2, "max_size": 96, "noise_size": 64, "tile_size": 128}
+#: pixels per filter and steps of the tests' /atlas renders (the defaults, 128 px and the renderer's
+#: steps, are checked in tests/bot/test_atlas_parts.py)
+ATLAS_SIZE = 32
+ATLAS_STEPS = 8
 
 
 @dataclass
@@ -60,6 +64,8 @@ def make_settings(data_dir, **overrides: Any):
         data_dir=data_dir,
         database_url=None,
         default_params=CHEAP,
+        atlas_size=ATLAS_SIZE,
+        atlas_steps=ATLAS_STEPS,
         user_cooldown_s=0,
         guild_concurrent_jobs=3,
         max_queued_per_user=3,

@@ -309,3 +309,20 @@ def test_a_tenor_gif_in_a_message_is_its_mp4_clip():
     picture = discord.Embed.from_dict({"type": "image", "thumbnail": {"url": "https://example.com/a/b.png"}})
     ref = image_in_message(SimpleNamespace(attachments=[], embeds=[picture]))  # type: ignore[arg-type]
     assert ref is not None and ref.filename == "b.png"
+
+
+def test_dream_core_settings_in_dotenv_reach_the_environment(tmp_path, monkeypatch):
+    """`.env` holds every setting (README): the dream core's own (read by the workers from the
+    environment) are exported, and a variable already set keeps its value."""
+    from bot.settings import export_dotenv
+
+    env = tmp_path / ".env"
+    env.write_text("DREAMBOT_ATLAS_DIR=/srv/atlas\nDREAMBOT_PRECISION=fp32\nDISCORD_TOKEN=x\nOTHER=1\n")
+    monkeypatch.delenv("DREAMBOT_ATLAS_DIR", raising=False)
+    monkeypatch.setenv("DREAMBOT_PRECISION", "bf16")
+    assert export_dotenv(env) == ["DREAMBOT_ATLAS_DIR"]
+    import os
+
+    assert os.environ["DREAMBOT_ATLAS_DIR"] == "/srv/atlas" and os.environ["DREAMBOT_PRECISION"] == "bf16"
+    assert "OTHER" not in os.environ
+    monkeypatch.delenv("DREAMBOT_ATLAS_DIR")

@@ -24,7 +24,8 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.slow  # the real bot, its worker and five dreams at the default settings
 def test_dreambot_run_with_default_settings_dreams_without_torch_and_leaves_no_orphans(tmp_path):
     """``dreambot run`` (defaults) handles /dream with a picture, /dream noise:True, "Dream
-    again" and /dream with an animated GIF through the fake Discord; its process then maps
+    again", /dream with an animated GIF, the layer autocomplete and /atlas (rendered, then
+    cached) through the fake Discord; its process then maps
     no torch library and holds <= 250 MB (issue 18 §2). Then, ``kill -9`` mid-dream: every
     process the bot started is gone within 3 s (issue 17 §3)."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
@@ -36,6 +37,8 @@ def test_dreambot_run_with_default_settings_dreams_without_torch_and_leaves_no_o
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report["errors"] == [], report["log_tail"]
     assert report["gif_frames"] == 3  # the animated GIF was dreamed as a clip, every frame
+    assert report["autocomplete"][0] == "mixed4:9"  # answered in time, torch-free
+    assert min(report["atlas_px"]) >= 4 * 128 and report["atlas_cached"]  # the default sheet: 4 x 4 at 128 px
     assert report["torch_maps"] == [], report["torch_maps"]
     assert report["rss_mb"] <= 250, report["rss_mb"]
     assert report["workers"], "the bot started no worker process"

@@ -5,8 +5,10 @@ Discord never shares a process with another test's bot): starts a fake Discord,
 starts ``dreambot run`` as a child process through
 :class:`tests.fakediscord.bot_process.BotProcess` (only ``DISCORD_TOKEN`` and
 ``DREAMBOT_DATA_DIR`` set: every other setting is the default), and as users of the
-fake Discord runs ``/dream`` with a picture, ``/dream noise:True``, "Dream again" and
-``/dream`` with an animated GIF (a clip: checked in the bot process too). Then it reads
+fake Discord runs ``/dream`` with a picture, ``/dream noise:True``, "Dream again",
+``/dream`` with an animated GIF (a clip: checked in the bot process too), the ``layer``
+autocomplete and ``/atlas layer:mixed4`` twice (rendered by the executor, then served
+from the render cache in the bot process). Then it reads
 the bot process's resident memory (``/proc/PID/status``) and whether it maps torch
 (``/proc/PID/maps``). Last, it starts a big dream, ``kill -9``s the bot mid-dream and
 times how long every process the bot started (its workers) outlives it.
@@ -47,6 +49,12 @@ def _torch_maps(maps: str) -> list[str]:
     return sorted(p for p in paths if "libtorch" in p or "/torch/" in p or "/torchvision/" in p)
 
 
+def _sheet(message: Any) -> bool:
+    return bool(message is not None and message.attachments) and any(
+        c.startswith("atlas:pick:") for c in message.custom_ids()
+    )
+
+
 def _dreaming(message: Any) -> bool:
     return "Dreaming" in (message.content or "")
 
@@ -60,7 +68,8 @@ async def main(work_dir: str) -> dict[str, Any]:
     png = _png()
     async with FakeDiscord() as fake:
         w = fake.setup_world()
-        bot = BotProcess(fake, Path(work_dir) / "data")
+        # the render cache's place only (the suite's renders never reach the user's cache)
+        bot = BotProcess(fake, Path(work_dir) / "data", env={"DREAMBOT_ATLAS_DIR": str(Path(work_dir) / "atlas")})
         try:
             await bot.started(timeout=240)
             await fake.wait_for(lambda: fake.global_commands, timeout=60, what="commands to be synced")
@@ -76,6 +85,14 @@ async def main(work_dir: str) -> dict[str, Any]:
                                  attachments={"image": (_gif(), "clip.gif", "image/gif")})
             clip = await h.wait_for_original(result_done, timeout=300)
             gif_frames = getattr(clip.image(), "n_frames", 1)
+            # the atlas at the defaults (128 px a filter, the renderer's steps): a sheet the executor
+            # renders, then the same sheet at once from the render cache; the layer autocomplete
+            choices = await fake.autocomplete("dream", {"layer": "mixed4:9"}, "layer", user=w.alice)
+            h = await fake.slash("atlas", {"layer": "mixed4"}, user=w.mod)
+            sheet = await h.wait_for_original(_sheet, timeout=600)
+            atlas_px = list(sheet.image().size)
+            h = await fake.slash("atlas", {"layer": "mixed4"}, user=w.bob)
+            atlas_cached = h.callback.type == 4 and _sheet(h.original)
             rss_mb = bot.rss_mb()
             torch_maps = _torch_maps(bot.maps())
             errors = [str(e) for e in fake.bot_errors]
@@ -94,6 +111,9 @@ async def main(work_dir: str) -> dict[str, Any]:
         "rss_mb": round(rss_mb, 1),
         "torch_maps": torch_maps[:5],
         "gif_frames": gif_frames,
+        "autocomplete": [c["value"] for c in choices][:3],
+        "atlas_px": atlas_px,
+        "atlas_cached": atlas_cached,
         "errors": errors,
         "workers": sorted(workers),
         "orphan_exit_s": round(orphan_s, 3),
