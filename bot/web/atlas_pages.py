@@ -238,7 +238,6 @@ async def atlas_filter(request: web.Request) -> web.Response:
         "images": await _filter_images(request, target, n),
         "dream_line": dream_line(target.model, target.layer, n),
         "cli_line": f"dreambot atlas --model {target.model} --layer {friendly} --filter {n} -o f{n}.png",
-        "build_command": _build_command(target),
         "with_filter": with_filter,
         "with_layer": with_layer,
         "status_url": atlas_url(target.model, target.layer, n) + "/status",
