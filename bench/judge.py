@@ -75,4 +75,4 @@ class Judge:
         p = self.probabilities(image)
         mass = float(p[ANIMAL_CLASSES.start : ANIMAL_CLASSES.stop].sum())
         vals, idx = p.topk(self.top_k)
-        return Verdict(mass, [(self.labels[int(i)], float(v)) for v, i in zip(vals, idx)])
+        return Verdict(mass, [(self.labels[int(i)], float(v)) for v, i in zip(vals, idx, strict=True)])
