@@ -60,6 +60,8 @@ def main() -> None:
     ap.add_argument("--strength", default="high")
     ap.add_argument("--model", default=None, help="dream model (default: the default model)")
     ap.add_argument("--max-size", type=int, default=None, help="long side cap (default: the params' default)")
+    ap.add_argument("--set", action="append", default=[], metavar="KNOB=VALUE",
+                    help="set another DreamParams knob for every dream (e.g. octaves=6); repeatable")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     ap.add_argument("--save", metavar="DIR", help="save every dream here as PNG")
     args = ap.parse_args()
@@ -95,6 +97,9 @@ def main() -> None:
                     given["model"] = args.model
                 if args.max_size:
                     given["max_size"] = args.max_size
+                for knob in args.set:
+                    key, _, value = knob.partition("=")
+                    given[key.strip().replace("-", "_")] = value.strip()
                 params: DreamParams = parse_params(given)
                 t0 = time.perf_counter()
                 result = dream(photo, params)
