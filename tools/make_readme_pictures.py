@@ -92,9 +92,9 @@ def make_clip(tmp: Path) -> None:
 
     photo = Image.open(sample_path()).convert("RGB")
     photo.thumbnail((288, 288), Image.Resampling.LANCZOS)
-    clip = panning_clip(photo, frames=16, size=(192, 192), step=(5, 2), duration=100)
+    clip = panning_clip(photo, frames=12, size=(176, 176), step=(6, 2), duration=110)
     source = tmp / "pan.gif"
-    clip.frames[0].save(source, save_all=True, append_images=clip.frames[1:], duration=100, loop=0)
+    clip.frames[0].save(source, save_all=True, append_images=clip.frames[1:], duration=110, loop=0)
     dreamed = tmp / "clip.webp"
     dreambot("dream", str(source), "--strength", "medium", "--seed", SEED, "-o", str(dreamed), "--quiet")
     with Image.open(dreamed) as anim:  # re-encode smaller: lossy WebP, looping
@@ -102,9 +102,9 @@ def make_clip(tmp: Path) -> None:
         for i in range(anim.n_frames):
             anim.seek(i)
             frames.append(anim.convert("RGB"))
-        duration = anim.info.get("duration", 100)
+        duration = anim.info.get("duration", 110)
     path = OUT / "clip.webp"
-    frames[0].save(path, "WEBP", save_all=True, append_images=frames[1:], duration=duration, loop=0, quality=70,
+    frames[0].save(path, "WEBP", save_all=True, append_images=frames[1:], duration=duration, loop=0, quality=50,
                    method=6)
     print(f"  {path.relative_to(ROOT)}: {frames[0].size[0]}x{frames[0].size[1]}, {len(frames)} frames, "
           f"{path.stat().st_size // 1024} KB", flush=True)
