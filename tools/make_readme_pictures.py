@@ -1,7 +1,7 @@
 """Make the example pictures of the README and the web gallery's empty front page.
 
     python tools/make_readme_pictures.py            # all of them (a few minutes on 2 cores)
-    python tools/make_readme_pictures.py --only clip
+    python tools/make_readme_pictures.py --only clip --only mixed5
 
 Every picture is made with the bundled default model (EfficientNet-Lite0) through the
 real command line, as a user would (``python -m bot.cli`` is ``dreambot``):
@@ -33,7 +33,7 @@ OUT = ROOT / "bot" / "web" / "static" / "examples"
 SEED = "1"
 SIDE = 320  # long side of the stills as shown
 JPEG_QUALITY = 80
-PICTURES = ("photo", "dreams", "atlas", "clip")
+PICTURES = ("photo", "dreams", "mixed5", "atlas", "clip")
 
 
 def dreambot(*args: str) -> subprocess.CompletedProcess[str]:
@@ -70,8 +70,8 @@ def make_photo(tmp: Path) -> None:
     save_jpeg(Image.open(sample_path()), "photo.jpg")
 
 
-def make_dreams(tmp: Path) -> None:
-    for layer in ("mixed3", "mixed4", "mixed5"):
+def make_dreams(tmp: Path, layers: tuple[str, ...] = ("mixed3", "mixed4", "mixed5")) -> None:
+    for layer in layers:
         png = tmp / f"{layer}.png"
         dreambot("dream", "sample", "--layer", layer, "--strength", "high", "--seed", SEED, "-o", str(png), "--quiet")
         save_jpeg(Image.open(png), f"{layer}.jpg")
@@ -116,9 +116,15 @@ def main() -> None:
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))
     OUT.mkdir(parents=True, exist_ok=True)
-    makers = {"photo": make_photo, "dreams": make_dreams, "atlas": make_atlas, "clip": make_clip}
+    makers = {
+        "photo": make_photo,
+        "dreams": make_dreams,
+        "mixed5": lambda tmp: make_dreams(tmp, ("mixed5",)),
+        "atlas": make_atlas,
+        "clip": make_clip,
+    }
     with tempfile.TemporaryDirectory() as tmp:
-        for name in args.only or PICTURES:
+        for name in args.only or [p for p in PICTURES if p != "mixed5"]:  # "dreams" makes mixed5 too
             print(f"{name}:", flush=True)
             makers[name](Path(tmp))
     total = sum(p.stat().st_size for p in OUT.iterdir() if p.is_file())

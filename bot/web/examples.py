@@ -24,7 +24,7 @@ EXAMPLES: tuple[tuple[str, str, bool], ...] = (
     ("photo.jpg", "The photo", False),
     ("mixed3.jpg", "mixed3: strokes and textures", False),
     ("mixed4.jpg", "mixed4: eyes, fur, dogs", False),
-    ("mixed5.jpg", "mixed5: larger things, more of what is there", False),
+    ("mixed5.jpg", "mixed5: whole creatures", False),
     ("atlas-mixed4.jpg", "What 16 filters of mixed4 want to see", True),
     ("clip.webp", "A dreamed clip", True),
 )
