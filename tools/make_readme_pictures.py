@@ -84,6 +84,7 @@ def make_atlas(tmp: Path) -> None:
     png = tmp / "atlas.png"
     dreambot("atlas", "--layer", "mixed4", "--filters", "0-15", "--size", "128", "-o", str(png))
     save_jpeg(Image.open(png), "atlas-mixed4.jpg", side=512)
+    print("  (the README's gallery shows it once its table has a cell for examples/atlas-mixed4.jpg)")
 
 
 def make_clip(tmp: Path) -> None:
