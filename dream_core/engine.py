@@ -44,7 +44,7 @@ from dream_core.models import (
     get_model,
     resolve_device,
 )
-from dream_core.objective import Objective
+from dream_core.objective import Objective, picture_directions
 from dream_core.params import DreamParams
 from dream_core.results import CancelCheck, DreamResult, Progress, ProgressCallback
 from dream_core.runtime import make_room_for, tune_process
@@ -262,6 +262,18 @@ def guide_features(model: DreamModel, guide: Image.Image, layers: Sequence[str])
         return {k: v.float() for k, v in model.features(to_tensor(g, model.device), layers).items()}
 
 
+def base_features(model: DreamModel, x0: torch.Tensor, layers: Sequence[str]) -> dict[str, torch.Tensor]:
+    """What the network sees in the picture to dream (uint8 or float [1, 3, H, W]) at ``layers``,
+    the picture scaled to GUIDE_SIDE on its long side."""
+    if not layers:
+        return {}
+    h, w = x0.shape[-2:]
+    f = GUIDE_SIDE / max(h, w)
+    x = _base_at(x0, (max(1, round(h * f)), max(1, round(w * f))))
+    with torch.no_grad():
+        return {k: v.float() for k, v in model.features(x, layers).items()}
+
+
 def dream(
     image: Image.Image | LoadedImage | None,
     params: DreamParams | None = None,
@@ -325,7 +337,9 @@ def dream(
     tune_process()  # flush denormals (tiny gradients: slow on CPU, meaningless), reuse activation memory
     planner = Planner(model, tile=p.tile_size)
     gfeats = guide_features(model, guide, sorted({t.layer for t in terms})) if guide is not None else None
-    objective = Objective(terms, gfeats, p.guide_weight)
+    novel = sorted({t.layer for t in terms if t.channel is None and t.layer in model.spec.info.novelty_layers})
+    novelty = picture_directions(base_features(model, x0, novel)) if novel else None
+    objective = Objective(terms, gfeats, p.guide_weight, novelty)
 
     sizes = octave_sizes(tuple(x0.shape[-2:]), p.octaves, p.octave_scale)  # type: ignore[arg-type]
     if len(sizes) < p.octaves:

@@ -17,6 +17,12 @@ class Objective:
     the best dot product with any position of the guide's features (the
     classic guided DeepDream), mixed with the plain objective by
     ``guide_weight`` (1 = guide only, 0.5 = half each, 0 = ignore the guide).
+
+    ``novelty``: per layer, a unit direction in its feature space (the picture's own mean
+    feature, :func:`picture_directions`). A whole-layer plain term of such a layer ascends
+    the activations less their component along it: what the picture does not show yet,
+    rather than more of what it shows (the catalog's ``novelty_layers``: the highest layers,
+    which otherwise grow a cup into more cup).
     """
 
     def __init__(
@@ -24,7 +30,9 @@ class Objective:
         terms: Sequence[ResolvedTerm],
         guide_features: dict[str, torch.Tensor] | None = None,
         guide_weight: float = 1.0,
+        novelty: dict[str, torch.Tensor] | None = None,
     ) -> None:
+        self.novelty = novelty or {}
         self.terms = list(terms)
         self.layers = sorted({t.layer for t in self.terms})
         self.guide = guide_features
@@ -40,7 +48,12 @@ class Objective:
         for t in self.terms:
             act = self._select(feats[t.layer], t.channel).float()
             if self.plain_weight > 0:
-                total = total + self.plain_weight * t.weight * act.pow(2).mean()
+                plain = act
+                u = self.novelty.get(t.layer) if t.channel is None else None
+                if u is not None:
+                    u = u.to(act.device, act.dtype).view(1, -1, 1, 1)
+                    plain = act - (act * u).sum(dim=1, keepdim=True) * u
+                total = total + self.plain_weight * t.weight * plain.pow(2).mean()
             if self.guide is not None and self.guide_weight > 0:
                 g = self._select(self.guide[t.layer], t.channel).float()  # [1, C, h, w]
                 x = act.flatten(2)[0]  # [C, N]
@@ -49,3 +62,12 @@ class Objective:
                 total = total + self.guide_weight * t.weight * best.mean() / max(1, x.shape[0])
         assert isinstance(total, torch.Tensor)
         return total
+
+
+def picture_directions(features: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Per layer, the unit direction of a picture's mean feature ([1, C, h, w] -> [C])."""
+    out = {}
+    for layer, f in features.items():
+        m = f.float().mean(dim=(0, 2, 3))
+        out[layer] = m / m.norm().clamp_min(1e-12)
+    return out

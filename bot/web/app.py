@@ -13,7 +13,8 @@ Routes::
     GET /img/<entry>/<kind>   its result, source or thumb picture, by id only (?v=<sha256 prefix>
                               pins the bytes; a stale ?v= is 404). Browsers keep it 5 minutes,
                               shared caches revalidate every time (a hidden entry answers 404)
-    GET /static/<name>        the stylesheet, the slider script and the icon (a fixed whitelist)
+    GET /static/<name>        the stylesheet, the slider script, the icon and examples/<name>, the
+                              example pictures (a fixed whitelist)
     GET /healthz              JSON health: store reachable, executor workers alive (200 or 503)
     GET /atlas                the atlas: every model's layers (bot/web/atlas_pages.py)
     GET /atlas/<model>/<layer>              a layer's filters in a grid (an alias redirects to its own name)
@@ -153,7 +154,9 @@ def create_web_app(
     app.router.add_get(r"/u/{token:[A-Za-z0-9_-]{16,64}}", pages.unlisted, name="unlisted")
     app.router.add_get(r"/d/{dream_id:[0-9]{1,18}}", pages.dream, name="dream")
     app.router.add_get(r"/img/{dream_id:[0-9]{1,18}}/{kind:result|source|thumb}", pictures.image, name="image")
-    app.router.add_get(r"/static/{name:[A-Za-z0-9_-]{1,64}\.[a-z]{2,4}}", pages.static, name="static")
+    app.router.add_get(
+        r"/static/{name:(?:examples/)?[A-Za-z0-9_-]{1,64}\.[a-z]{2,4}}", pages.static, name="static"
+    )
     app.router.add_get("/healthz", health.healthz, name="healthz")
     _atlas_routes(app)
     return app

@@ -1,8 +1,9 @@
-"""The gallery's static files (CSS and the slider script), served from memory.
+"""The gallery's static files (CSS, the slider script, the example pictures), served from memory.
 
-The files are read once when the app is built; a request can only name one of
-them (a fixed whitelist), so no path from a request ever reaches the file
-system. Templates link them as ``/static/<name>?v=<hash>``: with the right
+The files of ``static/`` and ``static/examples/`` (the example dreams the empty front
+page and the README show, made by ``tools/make_readme_pictures.py``) are read once when
+the app is built; a request can only name one of them (a fixed whitelist), so no path
+from a request ever reaches the file system. Templates link them as ``/static/<name>?v=<hash>``: with the right
 hash the response is cacheable forever (``immutable``).
 """
 
@@ -20,8 +21,14 @@ CONTENT_TYPES: Mapping[str, str] = {
     ".js": "text/javascript; charset=utf-8",
     ".svg": "image/svg+xml",
     ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".webp": "image/webp",
     ".ico": "image/x-icon",
 }
+
+
+#: the sub-folder of ``static/`` with the example pictures
+EXAMPLES_DIR = "examples"
 
 
 @dataclass(frozen=True)
@@ -54,10 +61,20 @@ class Assets:
 
     @classmethod
     def load(cls) -> Assets:
-        """Read every file of the package's ``static/`` folder."""
+        """Read every file of the package's ``static/`` folder and of its ``examples/`` folder
+        (named ``examples/<name>``)."""
         root = resources.files("bot.web").joinpath("static")
         files = {entry.name: entry.read_bytes() for entry in root.iterdir() if entry.is_file()}
+        examples = root.joinpath(EXAMPLES_DIR)
+        if examples.is_dir():
+            files.update(
+                {f"{EXAMPLES_DIR}/{e.name}": e.read_bytes() for e in examples.iterdir() if e.is_file()}
+            )
         return cls(files)
+
+    def examples(self) -> list[str]:
+        """The example pictures' names (``examples/...``), sorted."""
+        return sorted(n for n in self._assets if n.startswith(f"{EXAMPLES_DIR}/"))
 
     def __contains__(self, name: object) -> bool:
         return name in self._assets

@@ -23,6 +23,7 @@ from aiohttp import web
 from bot.web.assets import etag_matches
 from bot.web.atlas_links import dream_targets
 from bot.web.command import cli_command, key_parameter_rows, parameter_rows, reproduce_command
+from bot.web.examples import examples
 from bot.web.gallery import GalleryInfo, GalleryReader
 from bot.web.keys import ASSETS_KEY, GALLERY_KEY, PAGES_KEY, SETTINGS_KEY, TEMPLATES_KEY
 from bot.web.page_cache import CachedPage
@@ -111,7 +112,8 @@ async def index(request: web.Request) -> web.Response:
             }
             for g in galleries
         ]
-        return render_page(app, "index.html", {"galleries": cards}, cache=f"public, {PAGE_CACHE}")
+        context = {"galleries": cards, "examples": [] if cards else examples(app[ASSETS_KEY])}
+        return render_page(app, "index.html", context, cache=f"public, {PAGE_CACHE}")
 
     return await cached_page(request, ("index",), build)
 

@@ -320,3 +320,47 @@ def test_octave_bases_resized_as_bytes_match_the_float_path():
     assert small.dtype == torch.float32 and small.shape == ref.shape
     assert (small - ref).abs().max() <= 1 / 255 + 1e-6
     assert torch.equal(_base_at(base, (301, 257)), to_float(base))  # the full size is exact
+
+
+def test_novelty_terms_leave_out_the_pictures_own_direction():
+    from dream_core.catalog import ResolvedTerm
+    from dream_core.objective import picture_directions
+
+    own = torch.rand(1, 8, 5, 5) + 0.5  # a picture's features
+    u = picture_directions({"block13": own})["block13"]
+    terms = [ResolvedTerm("block13", None, 1.0, "mixed5")]
+    along = u.view(1, -1, 1, 1) * torch.rand(1, 1, 5, 5)  # more of what the picture shows
+    across = torch.randn(1, 8, 5, 5)
+    across = across - (across * u.view(1, -1, 1, 1)).sum(1, keepdim=True) * u.view(1, -1, 1, 1)
+    plain, novel = Objective(terms), Objective(terms, novelty={"block13": u})
+    assert float(plain({"block13": along})) > 0.01
+    assert float(novel({"block13": along})) == pytest.approx(0.0, abs=1e-6)
+    assert float(novel({"block13": across})) == pytest.approx(float(plain({"block13": across})), rel=1e-5)
+    one = [ResolvedTerm("block13", 3, 1.0, "mixed5:3")]  # a filter term stays plain
+    assert float(Objective(one, novelty={"block13": u})({"block13": along})) > 0
+
+
+def test_default_mixed5_dream_grows_what_the_picture_does_not_show(model, cat, fast, monkeypatch):
+    from dream_core.engine import base_features
+    from dream_core.objective import picture_directions
+    from dream_core.tensors import to_uint8_tensor
+
+    own, novelty_layers = model.spec.canonical("mixed5"), model.spec.info.novelty_layers
+    assert own in novelty_layers and model.spec.canonical("mixed4") not in novelty_layers
+    u = picture_directions(base_features(model, to_uint8_tensor(cat, model.device), [own]))
+    terms = resolve_targets(model.name, "mixed5")
+
+    def novel(img: Image.Image) -> float:
+        with torch.no_grad():
+            return float(Objective(terms, novelty=u)(model.features(to_tensor(img), [own])))
+
+    def novel_share(img: Image.Image) -> float:  # of the layer's whole energy
+        return novel(img) / objective_value(model, img, "mixed5")
+
+    params = fast.with_updates(layer="mixed5")
+    result = dream(cat, params)
+    assert novel(result.image) > 1.1 * novel(cat)
+    monkeypatch.setattr("dream_core.engine.picture_directions", lambda feats: None)  # the plain ascent
+    plain = dream(cat, params)
+    shares = novel_share(cat), novel_share(plain.image), novel_share(result.image)
+    assert shares[2] > shares[1] + 0.01, shares  # the plain ascent: shares[1], about the picture's own

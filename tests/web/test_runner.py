@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -13,6 +15,7 @@ import urllib.error
 import urllib.request
 
 import pytest
+from PIL import Image
 
 
 def free_port() -> int:
@@ -54,7 +57,16 @@ def test_dreambot_web_serves_health_and_stops_on_sigterm(tmp_path):
         # the database was created through the migrations in the data folder
         assert (tmp_path / "data" / "dreambot.db").is_file()
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as r:
-            assert b"No public galleries yet" in r.read()
+            front = r.read().decode()
+        assert "No public galleries yet" in front
+        # ... and shows the example pictures the README shows, served as static files
+        shown = re.findall(r'src="(/static/examples/[a-z0-9-]+\.(?:jpg|webp)\?v=[0-9a-f]{12})"', front)
+        assert {"photo", "mixed3", "mixed4", "mixed5", "clip"} <= {u.split("/")[3].split(".")[0] for u in shown}
+        for url in shown:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{url}", timeout=5) as r:
+                assert r.headers["Content-Type"] in ("image/jpeg", "image/webp")
+                assert "immutable" in r.headers["Cache-Control"]
+                Image.open(io.BytesIO(r.read())).verify()
         # /metrics answers on its own listener only
         with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as r:
             assert b"dreambot_jobs_total" in r.read()
