@@ -12,7 +12,11 @@ rather than high-frequency noise:
   (the measurement Lucid published), so colours vary like photo colours;
 * **bounded contrast**: the mixed image is rescaled to a fixed root-mean-square in logit
   space before the sigmoid that maps it to [0, 1], so no pixel can run off to 0 or 1
-  however hard the objective pushes (a plain sigmoid saturates most pixels).
+  however hard the objective pushes (a plain sigmoid saturates most pixels);
+* **bounded fine grain**: the share of an image's energy above a quarter of Nyquist
+  (0.125 cycles per pixel) is capped (``hf_cap``): where the objective pushes past it,
+  those coefficients are scaled down, so low layers cannot turn the picture into a
+  high-contrast texture of single-pixel detail (photos hold some 5-10 % there).
 
 One parameter tensor holds the whole batch, so a page of filters is one forward pass.
 """
@@ -59,14 +63,17 @@ class FourierImage:
         *,
         decay: float = 1.0,
         contrast: float = 1.6,
+        hf_cap: float | None = 0.06,
         init_std: float = 0.01,
         generator: torch.Generator | None = None,
         device: torch.device | str = "cpu",
     ) -> None:
-        self.h, self.w, self.contrast = h, w, contrast
+        self.h, self.w, self.contrast, self.hf_cap = h, w, contrast, hf_cap
         coeffs = torch.randn(batch, 3, h, w // 2 + 1, 2, generator=generator) * init_std
         self.coeffs = coeffs.to(device).requires_grad_(True)
         self.scale = spectrum_scale(h, w, decay).to(device)
+        fy, fx = torch.fft.fftfreq(h).view(h, 1), torch.fft.rfftfreq(w).view(1, w // 2 + 1)
+        self.high = (torch.sqrt(fy * fy + fx * fx) > 0.125).to(device)  # above a quarter of Nyquist
         color = COLOR_SQRT_COV / COLOR_SQRT_COV.norm(dim=0).max()
         self.color = color.to(device)
 
@@ -76,11 +83,23 @@ class FourierImage:
 
     def logits(self) -> torch.Tensor:
         """``[B, 3, h, w]`` RGB logits, each image rescaled to RMS ``contrast``."""
-        spec = torch.view_as_complex(self.coeffs) * self.scale
-        x = torch.fft.irfft2(spec, s=(self.h, self.w), norm="ortho")  # decorrelated channels
-        x = torch.einsum("rc,bchw->brhw", self.color, x)
+        spec = torch.view_as_complex(self.coeffs) * self.scale  # decorrelated channels
+        spec = torch.einsum("rc,bchw->brhw", self.color.to(spec.dtype), spec)  # RGB (linear: mix the spectra)
+        if self.hf_cap is not None:
+            spec = self._cap_high(spec)
+        x = torch.fft.irfft2(spec, s=(self.h, self.w), norm="ortho")
         rms = x.pow(2).mean(dim=(1, 2, 3), keepdim=True).add(1e-12).sqrt()
         return x * (self.contrast / rms)
+
+    def _cap_high(self, spec: torch.Tensor) -> torch.Tensor:
+        """``spec`` with each image's energy above the cutoff scaled down to ``hf_cap`` of the total where above."""
+        assert self.hf_cap is not None
+        power = spec.real.square() + spec.imag.square()  # rfft half-plane: a fair proxy of the share
+        high = (power * self.high).sum(dim=(1, 2, 3), keepdim=True)
+        low = (power * ~self.high).sum(dim=(1, 2, 3), keepdim=True)
+        allowed = self.hf_cap / (1 - self.hf_cap) * low
+        factor = torch.sqrt(allowed / high.clamp(min=1e-20)).clamp(max=1.0)
+        return torch.where(self.high, spec * factor, spec)
 
     def __call__(self) -> torch.Tensor:
         """``[B, 3, h, w]`` images in [0, 1]."""
