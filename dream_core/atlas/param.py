@@ -13,10 +13,12 @@ rather than high-frequency noise:
 * **bounded contrast**: the mixed image is rescaled to a fixed root-mean-square in logit
   space before the sigmoid that maps it to [0, 1], so no pixel can run off to 0 or 1
   however hard the objective pushes (a plain sigmoid saturates most pixels);
-* **bounded fine grain**: the share of an image's energy above a quarter of Nyquist
-  (0.125 cycles per pixel) is capped (``hf_cap``): where the objective pushes past it,
-  those coefficients are scaled down, so low layers cannot turn the picture into a
-  high-contrast texture of single-pixel detail (photos hold some 5-10 % there).
+* **bounded fine grain**: the energy of the final pixels above a quarter of Nyquist
+  (0.125 cycles per pixel) is capped (``hf_cap``, a mean square in [0, 1] pixel units;
+  photos' median is about 0.004): where the objective pushes past it, that band is scaled
+  down, so low layers cannot turn the picture into a high-contrast texture of
+  single-pixel detail. (Capping the logits' spectrum is not enough: the sigmoid turns
+  smooth high-contrast waves into sharp steps.)
 
 One parameter tensor holds the whole batch, so a page of filters is one forward pass.
 """
@@ -63,7 +65,7 @@ class FourierImage:
         *,
         decay: float = 1.0,
         contrast: float = 1.6,
-        hf_cap: float | None = 0.06,
+        hf_cap: float | None = 0.006,
         init_std: float = 0.01,
         generator: torch.Generator | None = None,
         device: torch.device | str = "cpu",
@@ -84,26 +86,24 @@ class FourierImage:
     def logits(self) -> torch.Tensor:
         """``[B, 3, h, w]`` RGB logits, each image rescaled to RMS ``contrast``."""
         spec = torch.view_as_complex(self.coeffs) * self.scale  # decorrelated channels
-        spec = torch.einsum("rc,bchw->brhw", self.color.to(spec.dtype), spec)  # RGB (linear: mix the spectra)
-        if self.hf_cap is not None:
-            spec = self._cap_high(spec)
         x = torch.fft.irfft2(spec, s=(self.h, self.w), norm="ortho")
+        x = torch.einsum("rc,bchw->brhw", self.color, x)
         rms = x.pow(2).mean(dim=(1, 2, 3), keepdim=True).add(1e-12).sqrt()
         return x * (self.contrast / rms)
 
-    def _cap_high(self, spec: torch.Tensor) -> torch.Tensor:
-        """``spec`` with each image's energy above the cutoff scaled down to ``hf_cap`` of the total where above."""
+    def _cap_high(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` with each image's mean-square content above the cutoff scaled down to ``hf_cap`` where above."""
         assert self.hf_cap is not None
-        power = spec.real.square() + spec.imag.square()  # rfft half-plane: a fair proxy of the share
-        high = (power * self.high).sum(dim=(1, 2, 3), keepdim=True)
-        low = (power * ~self.high).sum(dim=(1, 2, 3), keepdim=True)
-        allowed = self.hf_cap / (1 - self.hf_cap) * low
-        factor = torch.sqrt(allowed / high.clamp(min=1e-20)).clamp(max=1.0)
-        return torch.where(self.high, spec * factor, spec)
+        spec = torch.fft.rfft2(x, norm="ortho")
+        high = torch.fft.irfft2(spec * self.high, s=(self.h, self.w), norm="ortho")
+        energy = high.pow(2).mean(dim=(1, 2, 3), keepdim=True)
+        factor = torch.sqrt(self.hf_cap / energy.clamp(min=1e-20)).clamp(max=1.0)
+        return (x - high * (1 - factor)).clamp(0, 1)
 
     def __call__(self) -> torch.Tensor:
         """``[B, 3, h, w]`` images in [0, 1]."""
-        return torch.sigmoid(self.logits())
+        x = torch.sigmoid(self.logits())
+        return self._cap_high(x) if self.hf_cap is not None else x
 
     def clipped_share(self, low: float = 2.5 / 255) -> float:
         """Share of pixels with any channel within ``low`` of 0 or 1 (8-bit end stops)."""
