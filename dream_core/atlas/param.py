@@ -53,8 +53,9 @@ class FourierImage:
 
     ``decay``: the spectrum's fall-off exponent (1 = photos' ``1/f``); ``contrast``: the
     root-mean-square of every image in logit space before the sigmoid (about 1.6 keeps
-    all but a fraction of a percent of pixels off the 8-bit end stops); ``init_std``:
-    the spread of the random starting coefficients (from ``generator``).
+    all but a fraction of a percent of pixels off the 8-bit end stops, 2.0 a few percent);
+    ``hf_cap``: the most mean-square energy the pixels may hold above a quarter of Nyquist
+    (None: no cap); ``init_std``: the spread of the random starting coefficients.
     """
 
     def __init__(
