@@ -1,8 +1,8 @@
 """Atlas benchmark (run by hand): quality and speed of the feature visualisations.
 
-    python bench/bench_atlas.py                          # lite0: mixed4 whole, mixed3/mixed5 one page each
-    python bench/bench_atlas.py --layers mixed4 --full mixed4 --pages 1
-    python bench/bench_atlas.py --steps 96 --lr 0.05 --contrast 1.6   # try other settings
+    python bench/bench_atlas.py                 # lite0: mixed4 whole, mixed3/mixed5 one page; 224 px pages
+    python bench/bench_atlas.py --layers mixed4 --full none --hf-layers none   # one page, quick
+    python bench/bench_atlas.py --steps 96 --decay 1.3 --contrast 1.6          # try other settings
 
 Photos: the natural photographs shipped with scikit-image (and matplotlib's sample
 data where it is installed), at three scales, cut into every 50 %-overlapping crop of
@@ -293,7 +293,7 @@ def main() -> None:
     ap.add_argument("--full", default="mixed4", help="layers rendered whole (others: --pages pages)")
     ap.add_argument("--pages", type=int, default=1)
     ap.add_argument("--size", type=int, default=128)
-    ap.add_argument("--no-hf", action="store_true", help="skip the 224 px page of the high-frequency check")
+    ap.add_argument("--hf-layers", default="mixed3,mixed4,mixed5", help="layers of the 224 px high-frequency check")
     ap.add_argument("--steps", type=int)
     ap.add_argument("--lr", type=float)
     ap.add_argument("--contrast", type=float)
@@ -328,7 +328,7 @@ def main() -> None:
             n = model.spec.channels[model.spec.canonical(layer) or layer]
             count = n if layer in args.full.split(",") else min(n, args.pages * PAGE)
             bench_layer(model, layer, stats, list(range(count)), s, args.size)
-            if not args.no_hf:
+            if layer in args.hf_layers.split(","):
                 bench_hf(model, layer, stats, s)
 
 

@@ -12,7 +12,13 @@ rather than high-frequency noise:
   (the measurement Lucid published), so colours vary like photo colours;
 * **bounded contrast**: the mixed image is rescaled to a fixed root-mean-square in logit
   space before the sigmoid that maps it to [0, 1], so no pixel can run off to 0 or 1
-  however hard the objective pushes (a plain sigmoid saturates most pixels).
+  however hard the objective pushes (a plain sigmoid saturates most pixels);
+* **bounded fine grain**: the energy of the final pixels above a quarter of Nyquist
+  (0.125 cycles per pixel) is capped (``hf_cap``, a mean square in [0, 1] pixel units;
+  photos' median is about 0.004): where the objective pushes past it, that band is scaled
+  down, so low layers cannot turn the picture into a high-contrast texture of
+  single-pixel detail. (Capping the logits' spectrum is not enough: the sigmoid turns
+  smooth high-contrast waves into sharp steps.)
 
 One parameter tensor holds the whole batch, so a page of filters is one forward pass.
 """
@@ -47,8 +53,9 @@ class FourierImage:
 
     ``decay``: the spectrum's fall-off exponent (1 = photos' ``1/f``); ``contrast``: the
     root-mean-square of every image in logit space before the sigmoid (about 1.6 keeps
-    all but a fraction of a percent of pixels off the 8-bit end stops); ``init_std``:
-    the spread of the random starting coefficients (from ``generator``).
+    all but a fraction of a percent of pixels off the 8-bit end stops, 2.0 a few percent);
+    ``hf_cap``: the most mean-square energy the pixels may hold above a quarter of Nyquist
+    (None: no cap); ``init_std``: the spread of the random starting coefficients.
     """
 
     def __init__(
@@ -59,14 +66,17 @@ class FourierImage:
         *,
         decay: float = 1.0,
         contrast: float = 1.6,
+        hf_cap: float | None = 0.006,
         init_std: float = 0.01,
         generator: torch.Generator | None = None,
         device: torch.device | str = "cpu",
     ) -> None:
-        self.h, self.w, self.contrast = h, w, contrast
+        self.h, self.w, self.contrast, self.hf_cap = h, w, contrast, hf_cap
         coeffs = torch.randn(batch, 3, h, w // 2 + 1, 2, generator=generator) * init_std
         self.coeffs = coeffs.to(device).requires_grad_(True)
         self.scale = spectrum_scale(h, w, decay).to(device)
+        fy, fx = torch.fft.fftfreq(h).view(h, 1), torch.fft.rfftfreq(w).view(1, w // 2 + 1)
+        self.high = (torch.sqrt(fy * fy + fx * fx) > 0.125).to(device)  # above a quarter of Nyquist
         color = COLOR_SQRT_COV / COLOR_SQRT_COV.norm(dim=0).max()
         self.color = color.to(device)
 
@@ -76,15 +86,25 @@ class FourierImage:
 
     def logits(self) -> torch.Tensor:
         """``[B, 3, h, w]`` RGB logits, each image rescaled to RMS ``contrast``."""
-        spec = torch.view_as_complex(self.coeffs) * self.scale
-        x = torch.fft.irfft2(spec, s=(self.h, self.w), norm="ortho")  # decorrelated channels
+        spec = torch.view_as_complex(self.coeffs) * self.scale  # decorrelated channels
+        x = torch.fft.irfft2(spec, s=(self.h, self.w), norm="ortho")
         x = torch.einsum("rc,bchw->brhw", self.color, x)
         rms = x.pow(2).mean(dim=(1, 2, 3), keepdim=True).add(1e-12).sqrt()
         return x * (self.contrast / rms)
 
+    def _cap_high(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` with each image's mean-square content above the cutoff scaled down to ``hf_cap`` where above."""
+        assert self.hf_cap is not None
+        spec = torch.fft.rfft2(x, norm="ortho")
+        high = torch.fft.irfft2(spec * self.high, s=(self.h, self.w), norm="ortho")
+        energy = high.pow(2).mean(dim=(1, 2, 3), keepdim=True)
+        factor = torch.sqrt(self.hf_cap / energy.clamp(min=1e-20)).clamp(max=1.0)
+        return (x - high * (1 - factor)).clamp(0, 1)
+
     def __call__(self) -> torch.Tensor:
         """``[B, 3, h, w]`` images in [0, 1]."""
-        return torch.sigmoid(self.logits())
+        x = torch.sigmoid(self.logits())
+        return self._cap_high(x) if self.hf_cap is not None else x
 
     def clipped_share(self, low: float = 2.5 / 255) -> float:
         """Share of pixels with any channel within ``low`` of 0 or 1 (8-bit end stops)."""

@@ -38,7 +38,8 @@ class RenderSettings:
     """The knobs of a render; the defaults are the ones ``bench/bench_atlas.py`` measured.
 
     ``steps``/``lr``: Adam's; ``decay``: the spectrum's fall-off (1.0, photos' 1/f, let
-    renders reach ~7x photos' high-frequency energy; 1.5 holds them near photos');
+    renders reach ~7x photos' high-frequency energy; 1.5 up to 3.9x at mixed4, 1.7 still
+    5x at mixed3); ``hf_cap``: the cap on the pixels' mean-square energy above a quarter of Nyquist;
     ``contrast``: the logit RMS (2.0: a few % of pixels near the end stops);
     ``diversity_weight``: the push apart of a filter's variants, in units of activation.
     """
@@ -47,6 +48,7 @@ class RenderSettings:
     lr: float = 0.05
     decay: float = 1.5
     contrast: float = 2.0
+    hf_cap: float = 0.006
     robust: Robustness = field(default_factory=Robustness)
     diversity_weight: float = 1.0
     #: coarse to fine: (share of the steps, side of the view the network sees as a share of
@@ -103,7 +105,14 @@ def _ascend(
 ) -> torch.Tensor:
     """Adam ascent of ``batch`` Fourier images on ``objective``; returns ``[B, 3, size, size]`` in [0, 1]."""
     image = FourierImage(
-        batch, size, size, decay=settings.decay, contrast=settings.contrast, generator=generator, device=model.device
+        batch,
+        size,
+        size,
+        decay=settings.decay,
+        contrast=settings.contrast,
+        hf_cap=settings.hf_cap,
+        generator=generator,
+        device=model.device,
     )
     opt = _Adam(image.parameters, settings.lr)
     amp = _amp_dtype(model)
