@@ -67,10 +67,16 @@ def first_line(exc: BaseException) -> str:
 
 
 def _lost_cause(exc: BaseException) -> str:
-    from ray.exceptions import GetTimeoutError
+    from ray import exceptions
 
-    if isinstance(exc, GetTimeoutError):
+    if isinstance(exc, exceptions.GetTimeoutError):
         return "its Ray node stopped responding"
+    # Unreachable actor: its node went away. The message quotes the RPC error ("Connection reset
+    # by peer"), which must not read as this driver's own connection being lost: that restarts
+    # the driver, and the job's retry on another node is then counted as a second loss.
+    unavailable = getattr(exceptions, "ActorUnavailableError", None)
+    if unavailable is not None and isinstance(exc, unavailable):
+        return "its Ray node was lost"
     text = str(exc).lower()
     if "node" in text and ("died" in text or "dead" in text):
         return "its Ray node was lost"
