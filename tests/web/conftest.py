@@ -10,6 +10,7 @@ share one loop.
 from __future__ import annotations
 
 import io
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -20,6 +21,7 @@ import pytest_asyncio
 from PIL import Image, ImageFilter, ImageOps
 
 from dream_core.params import DreamParams
+from tests.web.atlas_support import serve_atlas
 
 PAGE_SIZE = 4
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -296,3 +298,51 @@ async def get(http, path, **kw):
 def artifacts_dir() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+# ------------------------------------------------------------------ Chromium (the browser tests)
+
+CHROMIUM = os.environ.get("DREAMBOT_TEST_CHROMIUM", "/usr/bin/chromium")
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def browser():
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        b = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
+        try:
+            yield b
+        finally:
+            await b.close()
+
+
+# ------------------------------------------------------------------ the atlas's pages (tests.web.atlas_support)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def standalone(web_env, tmp_path_factory):
+    """``dreambot web``: no executor, so no renderer."""
+    served, runner = await serve_atlas(web_env, tmp_path_factory.mktemp("atlas-standalone"), renderer=False)
+    try:
+        yield served
+    finally:
+        await runner.cleanup()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def in_bot(web_env, tmp_path):
+    """Inside the bot: a renderer that writes the ordered renders into the cache."""
+    served, runner = await serve_atlas(web_env, tmp_path / "atlas", renderer=True)
+    try:
+        yield served
+    finally:
+        await runner.cleanup()

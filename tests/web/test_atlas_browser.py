@@ -10,47 +10,17 @@ import asyncio
 import re
 
 import pytest
-import pytest_asyncio
 
 from bot.web.atlas_images import GRID_SIZE, LARGE_SIZE
-from tests.web.atlas_support import LAYER, MODEL, put, serve_atlas
-from tests.web.test_browser import CHROMIUM, DESKTOP, LAUNCH_ARGS, PHONE, Tab, wait_images
+from tests.web.atlas_support import LAYER, MODEL, put
+from tests.web.conftest import CHROMIUM
+from tests.web.test_browser import DESKTOP, PHONE, Tab, wait_images
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.asyncio(loop_scope="session"),
     pytest.mark.skipif(not __import__("os").path.exists(CHROMIUM), reason=f"chromium not installed at {CHROMIUM}"),
 ]
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def browser():
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as p:
-        b = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
-        try:
-            yield b
-        finally:
-            await b.close()
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def standalone(web_env, tmp_path_factory):
-    served, runner = await serve_atlas(web_env, tmp_path_factory.mktemp("atlas-b-standalone"), renderer=False)
-    try:
-        yield served
-    finally:
-        await runner.cleanup()
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def in_bot(web_env, tmp_path):
-    served, runner = await serve_atlas(web_env, tmp_path / "atlas", renderer=True)
-    try:
-        yield served
-    finally:
-        await runner.cleanup()
 
 
 async def open_tab(browser, base, viewport=DESKTOP, **kw):

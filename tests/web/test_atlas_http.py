@@ -17,31 +17,11 @@ from bot.web.atlas_images import GRID_SIZE, LARGE_SIZE
 from bot.web.atlas_renders import RETRY_AFTER_S, UNSTORED
 from dream_core import catalog
 from dream_core.atlas.cache import AtlasCache
-from tests.web.atlas_support import ALIAS, LAYER, MODEL, png, put, serve_atlas
+from tests.web.atlas_support import ALIAS, LAYER, MODEL, png, put
 from tests.web.conftest import get
 from tests.web.test_http import assert_security_headers
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def standalone(web_env, tmp_path_factory):
-    """``dreambot web``: no executor, so no renderer."""
-    served, runner = await serve_atlas(web_env, tmp_path_factory.mktemp("atlas-standalone"), renderer=False)
-    try:
-        yield served
-    finally:
-        await runner.cleanup()
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def in_bot(web_env, tmp_path):
-    """Inside the bot: a renderer that writes the ordered renders into the cache."""
-    served, runner = await serve_atlas(web_env, tmp_path / "atlas", renderer=True)
-    try:
-        yield served
-    finally:
-        await runner.cleanup()
 
 
 @pytest_asyncio.fixture(loop_scope="session")

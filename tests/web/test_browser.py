@@ -11,17 +11,8 @@ import re
 import pytest
 import pytest_asyncio
 
-from tests.web.conftest import LONG_GUILD, LONG_NAME, LONG_TITLE, PAGE_SIZE, PUBLIC_GUILD
+from tests.web.conftest import CHROMIUM, LONG_GUILD, LONG_NAME, LONG_TITLE, PAGE_SIZE, PUBLIC_GUILD
 
-CHROMIUM = os.environ.get("DREAMBOT_TEST_CHROMIUM", "/usr/bin/chromium")
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
 
@@ -29,18 +20,6 @@ pytestmark = [
     pytest.mark.asyncio(loop_scope="session"),
     pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"chromium not installed at {CHROMIUM}"),
 ]
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def browser():
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as p:
-        b = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
-        try:
-            yield b
-        finally:
-            await b.close()
 
 
 class Tab:
