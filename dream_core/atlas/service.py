@@ -64,6 +64,23 @@ def _render(
     return images
 
 
+def _render_keys(
+    model: DreamModel, target: AtlasTarget, keys: Sequence[RenderKey], cache: AtlasCache, *, size: int,
+    steps: Optional[int], progress: Optional[Progress], should_cancel: Optional[CancelCheck], stored: Optional[Stored],
+) -> list[tuple[Image.Image, int]]:
+    """Render the sheet renders of ``keys`` (their filters, one batch), store each; (image, PNG bytes) per key."""
+    rendered = _render(
+        model, target, [k.filter for k in keys], size=size, steps=steps, diversity=1,
+        progress=progress, should_cancel=should_cancel,
+    )
+    out = []
+    for key, variants in zip(keys, rendered, strict=True):
+        png = encode_tile(variants[0])
+        _put(cache, key, png, stored)
+        out.append((variants[0], len(png)))
+    return out
+
+
 def _lookup(cache: AtlasCache, keys: Sequence[RenderKey]) -> list[Optional[Image.Image]]:
     out: list[Optional[Image.Image]] = []
     for key in keys:
@@ -90,14 +107,11 @@ def render_missing(
     keys = missing(cache, sheet_keys(target, filters, size, steps=steps or 0, weights=weights))
     written = 0
     if keys:
-        rendered = _render(
-            model, target, [k.filter for k in keys], size=size, steps=steps, diversity=1,
-            progress=progress, should_cancel=should_cancel,
+        new = _render_keys(
+            model, target, keys, cache, size=size, steps=steps, progress=progress, should_cancel=should_cancel,
+            stored=stored,
         )
-        for key, variants in zip(keys, rendered, strict=True):
-            png = encode_tile(variants[0])
-            _put(cache, key, png, stored)
-            written += len(png)
+        written = sum(n for _, n in new)
     if progress is not None:
         progress(1.0)
     return written
@@ -125,13 +139,12 @@ def render_sheet(
     todo = [i for i, img in enumerate(images) if img is None]
     if todo:
         log.info("atlas %s %s: rendering %d of %d filters", target.model, target.layer, len(todo), len(filters))
-        rendered = _render(
-            model, target, [filters[i] for i in todo], size=size, steps=steps, diversity=1,
-            progress=progress, should_cancel=should_cancel,
+        new = _render_keys(
+            model, target, [keys[i] for i in todo], cache, size=size, steps=steps, progress=progress,
+            should_cancel=should_cancel, stored=stored,
         )
-        for i, variants in zip(todo, rendered, strict=True):
-            _put(cache, keys[i], encode_tile(variants[0]), stored)
-            images[i] = variants[0]
+        for i, (img, _n) in zip(todo, new, strict=True):
+            images[i] = img
     if progress is not None:
         progress(1.0)
     return assemble_sheet(target, filters, [img for img in images if img is not None], keys, cache)
