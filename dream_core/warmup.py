@@ -15,7 +15,7 @@ import torch
 
 from dream_core import models
 from dream_core.autotune import Planner, cache_path
-from dream_core.tuning_cache import Tuning, machine_key
+from dream_core.tuning_cache import Tuning, load, lock, machine_key
 
 __all__ = ["WarmupReport", "warm_up"]
 
@@ -43,10 +43,8 @@ class WarmupReport:
 def warm_up(name: str, device: str | None = None, weights: str | None = None, side: int = WARM_SIDE) -> WarmupReport:
     """Calibrate ``name`` on ``device`` for images up to ``side`` px (nothing to do when cached)."""
     model = models.get_model(name, device, weights)
-    from dream_core import tuning_cache
-
-    with tuning_cache.lock:
-        cached = tuning_cache.load(machine_key(model))
+    with lock:
+        cached = load(machine_key(model))
     had = cached is not None and bool(cached.timings) and bool(cached.bytes_per_px)
     t = time.perf_counter()
     planner = Planner(model)
