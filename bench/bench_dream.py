@@ -158,6 +158,7 @@ def step_split(case: Case, steps: int = 3) -> str:
         return " / ".join(f"{d[k]:.3f}" for k in ("gradient", "smoothing", "rest"))
 
     layout = f"{cfg.amp_dtype or 'fp32'}{', channels-last' if cfg.channels_last else ''}"
+    layout += ", winograd" if cfg.winograd else ""
     return (
         f"per step at full size (gradient / smoothing / rest, s): ours {fmt(ours)} [{cfg.tile} px tiles, {layout}]"
         f" | reference {fmt(theirs)}"
@@ -222,8 +223,11 @@ def calibrate(model: str, weights: str | None) -> None:
     for side in (512, 703, 1024, 2048):
         pl.config((side, side))
     tu = pl.tuning
-    print(f"  autotune {model}: {time.perf_counter() - t:.2f} s, model build included (once per machine; cached in "
-          f"{cache_path()}): {tu.precision}{' channels-last' if tu.channels_last else ''}; step timings {tu.timings}")
+    print(
+        f"  autotune {model}: {time.perf_counter() - t:.2f} s, model build included (once per machine; cached in "
+        f"{cache_path()}): {tu.precision}{' channels-last' if tu.channels_last else ''}"
+        f"{' winograd' if tu.winograd else ''}; {tu.bytes_per_px:.0f} B/px at the peak; step timings {tu.timings}"
+    )
     cfg = pl.config((256, 256))
     sides = (256, 384, 512, 768)
     times = time_steps(m, {str(s): (s, replace(cfg, tile=s)) for s in sides}, repeat=2)

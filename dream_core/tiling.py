@@ -20,6 +20,7 @@ from typing import Protocol
 import torch
 
 from dream_core.models import DreamModel
+from dream_core.models.winograd import use_winograd
 
 
 class Objective(Protocol):
@@ -33,12 +34,14 @@ class Objective(Protocol):
 
 @dataclass(frozen=True)
 class StepConfig:
-    """How one gradient is computed: tile side, autocast dtype (None = fp32), memory layout."""
+    """How one gradient is computed: tile side, autocast dtype (None = fp32), memory layout,
+    and whether 3x3 convolutions run by Winograd (:mod:`dream_core.models.winograd`)."""
 
     tile: int = 512
     truncate: bool = True
     amp_dtype: torch.dtype | None = None
     channels_last: bool = False
+    winograd: bool = False
 
 
 TILE_ALIGN = 32  # total stride of every registered network: tiles on this grid see what the whole image sees
@@ -97,7 +100,7 @@ def tile_gradient(
             memory_format=layout
         )  # a detached alias of ``x`` is fine: never written
         t.requires_grad_(True)
-        with amp:
+        with amp, use_winograd(cfg.winograd):
             feats = model.features(t, objective.layers, truncate=cfg.truncate)
         # The objective averages over the tile; weigh tiles by area so all agree on one scale.
         loss = objective(feats) * (loss_scale * area)

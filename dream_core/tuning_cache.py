@@ -33,6 +33,7 @@ class Tuning:
 
     precision: str = "fp32"  # "fp32" | "bf16" | "fp16"
     channels_last: bool = True
+    winograd: bool = False  # 3x3 convolutions by Winograd (measured faster on this machine)
     bytes_per_px: float = 0.0  # one gradient's peak memory per input pixel (deepest layer)
     timings: dict[str, float] = field(default_factory=dict)  # the precision measurements (for the record)
 
@@ -53,7 +54,7 @@ def cache_path() -> Path | None:
 #: Bumped whenever the engine or a model changes in a way that moves the timings
 #: (kernels, layouts, allocator settings): tunings measured by older code are then
 #: measured again instead of trusted forever.
-ENGINE_VERSION = 5
+ENGINE_VERSION = 6
 
 
 def machine_key(model: DreamModel) -> str:
