@@ -19,6 +19,10 @@ Parts:
 * ``gordic``: with ``--gordic SCRIPT`` (``/work/shared/anchors/gordic_timing.py``
   or the like), gordicaleksa/pytorch-deepdream as a process beside ours.
 
+An AVX2-only CPU is emulated on a bigger one with all three of
+``MKL_ENABLE_INSTRUCTIONS=AVX2 ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2``
+(MKL's matrix products, which Winograd's convolutions use, ignore the other two).
+
 The reference (``bench/reference_dream.py``) is what a careful user writes:
 frozen weights, forward only to the target layer, whole image, fp32. Ours uses
 its autotuned choices; the one-time calibration is run first and printed.
@@ -360,6 +364,11 @@ def main() -> None:
     t_all = time.perf_counter()
     print(f"torch {torch.__version__}, {args.threads} thread(s), {os.cpu_count()} CPUs, "
           f"CPU capability {torch.backends.cpu.get_cpu_capability()}, load {os.getloadavg()[0]:.1f}")  # fmt: skip
+    caps = {k: os.environ[k] for k in ("ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS") if k in os.environ}
+    if caps:  # an emulated, smaller CPU
+        print(f"ISA caps (emulation): {caps}")
+    if "ONEDNN_MAX_CPU_ISA" in caps and "MKL_ENABLE_INSTRUCTIONS" not in caps:
+        print("  note: MKL's GEMMs (Winograd's products) still use the full ISA; set MKL_ENABLE_INSTRUCTIONS too")
     with tempfile.TemporaryDirectory() as td:
         tmp = Path(td)
         if not args.keep_cache:  # inherited by the processes of the process part
