@@ -40,7 +40,7 @@ async def test_a_busy_core_leaves_the_dream_one_thread(sample_image):
     img = sample_image.copy()
     img.thumbnail((320, 320))
     picture = png_bytes(img)
-    params = DreamParams(octaves=2, iterations=12, seed=3, max_size=320)
+    params = DreamParams(octaves=2, iterations=24, seed=3, max_size=320)  # >= 0.5 s on fast CPUs
     async with create_executor(ExecutorConfig(max_size=320)) as ex:  # the defaults a bot's worker gets
         worker = ex.status().workers[0]
         assert worker.device == "cpu"
@@ -55,7 +55,8 @@ async def test_a_busy_core_leaves_the_dream_one_thread(sample_image):
             spin.kill()
             spin.wait()
     used = sorted((after[t] - before.get(t, 0.0) for t in after), reverse=True)
-    assert result.seconds > 0 and used[0] > 0.3, used  # the dream ran, on its main thread
+    # the dream ran, on its main thread (most of its time: it is not waiting for a second one)
+    assert result.seconds > 0 and used[0] > 0.5 * result.seconds, (used, result.seconds)
     # Split over two threads (sharing off), the second would have done about half the work
     # and spun waiting for the first: here it does next to nothing.
     assert used[1] < 0.25 * used[0], used

@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="session"), pytes
 #: what users type: a quick dream, and one that runs long enough to be caught mid-way
 SHORT = {"octaves": 1, "iterations": 2}
 MEDIUM = {"octaves": 1, "iterations": 300}  # ~4 s on 2 quiet cores
-LONG = {"octaves": 2, "iterations": 150}  # ~10 s on 2 quiet cores: caught mid-way by a signal
+LONG = {"octaves": 2, "iterations": 150}  # 2-10 s on 2 quiet cores (AMX-AVX2): caught mid-way by a signal
 START_S = 240  # a fresh machine calibrates the model on the first start
 DREAM_S = 300
 
@@ -65,12 +65,14 @@ async def test_sigterm_hands_running_and_queued_dreams_to_the_next_start(tmp_pat
     async with FakeDiscord() as fake:
         w = fake.setup_world()
         data = tmp_path / "data"
-        first = BotProcess(fake, data, env={"DREAMBOT_SHUTDOWN_GRACE_S": "1"})
+        first = BotProcess(fake, data, env={"DREAMBOT_SHUTDOWN_GRACE_S": "0"})
         try:
             await first.started(START_S)
-            running = await ask(fake, w.alice, small_png, **LONG)
-            await running.wait_for_original(dreaming, timeout=DREAM_S)
+            # all three asked at once, then the signal as soon as the first shows progress (its
+            # first edit comes ~1.5 s in): LONG took 2.3 s on an AMX CPU, too close to that
+            running = await ask(fake, w.alice, small_png, **{**LONG, "iterations": 250})
             queued = [await ask(fake, user, small_png, **SHORT) for user in (w.bob, w.owner)]
+            await running.wait_for_original(dreaming, timeout=DREAM_S)
             for h in queued:
                 await h.wait_for_original(waiting, timeout=60)
             assert await first.terminate(timeout=60) == 0
@@ -173,15 +175,16 @@ async def test_a_dream_asked_for_while_draining_is_done_after_the_restart(tmp_pa
 
 
 async def test_a_result_finished_during_a_discord_outage_reaches_the_user_after(tmp_path, small_png):
-    """Discord's API answers 503 for 60 s around the end of a dream: the result is kept and
-    posted into the user's message once Discord is back."""
+    """Discord's API answers 503 for 35 s around the end of a dream: the result is kept and
+    posted into the user's message once Discord is back. (discord.py itself retries a 5xx
+    for ~25 s, 1+3+5+7+9 s, before the bot sees the error: the outage must outlast that.)"""
     async with FakeDiscord() as fake:
         w = fake.setup_world()
         bot = BotProcess(fake, tmp_path / "data")
         try:
             await bot.started(START_S)
             h = await ask(fake, w.alice, small_png, **SHORT)
-            fake.outage(60)
+            fake.outage(35)
             await wait_log(bot, "could not post its result", timeout=DREAM_S)
             await h.wait_for_original(result_done, timeout=DREAM_S)
             assert f"<@{w.alice.id}>" in h.original.content
