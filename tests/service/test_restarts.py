@@ -68,11 +68,11 @@ async def test_sigterm_hands_running_and_queued_dreams_to_the_next_start(tmp_pat
         first = BotProcess(fake, data, env={"DREAMBOT_SHUTDOWN_GRACE_S": "0"})
         try:
             await first.started(START_S)
-            # all three asked at once, then the signal as soon as the first shows progress (its
-            # first edit comes ~1.5 s in): LONG took 2.3 s on an AMX CPU, too close to that
-            running = await ask(fake, w.alice, small_png, **{**LONG, "iterations": 250})
-            queued = [await ask(fake, user, small_png, **SHORT) for user in (w.bob, w.owner)]
+            # LONG took 2.3 s on an AMX CPU, about the time the first progress edit and the two
+            # other asks take: a longer one here, and the signal with no grace
+            running = await ask(fake, w.alice, small_png, **{**LONG, "iterations": 350})
             await running.wait_for_original(dreaming, timeout=DREAM_S)
+            queued = [await ask(fake, user, small_png, **SHORT) for user in (w.bob, w.owner)]
             for h in queued:
                 await h.wait_for_original(waiting, timeout=60)
             assert await first.terminate(timeout=60) == 0

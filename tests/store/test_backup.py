@@ -121,7 +121,7 @@ async def test_backup_while_writers_write_holds_every_file_it_refers_to(store, s
         return await store.mark_done(d.id, res, width=160, height=107, seconds=0.1)
 
     before = [await one_dream(i) for i in range(10)]
-    for i in range(150):  # bulk for the copy to take a while
+    for i in range(400):  # bulk for the copy to take a while (150 was too little on a fast CPU: 1 run in 2)
         await store.files.aput(b"unreferenced" + i.to_bytes(4, "big") * 5000)
     stop = asyncio.Event()
     during: list = []
