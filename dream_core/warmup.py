@@ -32,7 +32,7 @@ class WarmupReport:
 
     def describe(self) -> str:
         t = self.tuning
-        choice = f"{t.precision}{' channels-last' if t.channels_last else ''}"
+        choice = f"{t.precision}{' channels-last' if t.channels_last else ''}{' winograd' if t.winograd else ''}"
         where = cache_path() or "memory only"
         what = f"calibrated in {self.seconds:.1f} s" if self.measured else "already calibrated"
         cap = torch.backends.cpu.get_cpu_capability() if self.device == "cpu" else self.device
