@@ -229,8 +229,7 @@ def calibrate(model: str, weights: str | None) -> None:
     tu = pl.tuning
     print(
         f"  autotune {model}: {time.perf_counter() - t:.2f} s, model build included (once per machine; cached in "
-        f"{cache_path()}): {tu.precision}{' channels-last' if tu.channels_last else ''}"
-        f"{' winograd' if tu.winograd else ''}; {tu.bytes_per_px:.0f} B/px at the peak; step timings {tu.timings}"
+        f"{cache_path()}): {tu.choice}; {tu.bytes_per_px:.0f} B/px at the peak; step timings {tu.timings}"
     )
     cfg = pl.config((256, 256))
     sides = (256, 384, 512, 768)

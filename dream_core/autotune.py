@@ -157,14 +157,7 @@ def _measure_precision(model: DreamModel, tuning: Tuning) -> None:
     if "bf16-cl" in times and times["bf16-cl"] < BF16_MARGIN * fp32[fastest]:
         tuning.precision, tuning.channels_last, tuning.winograd = "bf16", True, False
     tuning.timings = {k: round(v, 5) for k, v in times.items()}
-    log.info(
-        "autotune %s: %s -> %s%s%s",
-        model.name,
-        tuning.timings,
-        tuning.precision,
-        " channels-last" if tuning.channels_last else "",
-        " winograd" if tuning.winograd else "",
-    )
+    log.info("autotune %s: %s -> %s", model.name, tuning.timings, tuning.choice)
 
 
 # ------------------------------------------------------------------ the planner

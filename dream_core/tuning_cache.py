@@ -41,6 +41,11 @@ class Tuning:
     def amp_dtype(self) -> torch.dtype | None:
         return {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision)
 
+    @property
+    def choice(self) -> str:
+        """What was chosen, in words (``"fp32 channels-last winograd"``), for logs and reports."""
+        return f"{self.precision}{' channels-last' if self.channels_last else ''}{' winograd' if self.winograd else ''}"
+
 
 def cache_path() -> Path | None:
     """Where tunings are stored (``None``: in memory only)."""

@@ -32,12 +32,11 @@ class WarmupReport:
 
     def describe(self) -> str:
         t = self.tuning
-        choice = f"{t.precision}{' channels-last' if t.channels_last else ''}{' winograd' if t.winograd else ''}"
         where = cache_path() or "memory only"
         what = f"calibrated in {self.seconds:.1f} s" if self.measured else "already calibrated"
         cap = torch.backends.cpu.get_cpu_capability() if self.device == "cpu" else self.device
         threads = torch.get_num_threads()
-        return f"{self.model} on {self.device} ({cap}, {threads} threads): {what}: {choice} (in {where})"
+        return f"{self.model} on {self.device} ({cap}, {threads} threads): {what}: {t.choice} (in {where})"
 
 
 def warm_up(name: str, device: str | None = None, weights: str | None = None, side: int = WARM_SIDE) -> WarmupReport:

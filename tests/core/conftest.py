@@ -54,3 +54,17 @@ def googlenet_weights(tmp_path_factory):
     path = tmp_path_factory.mktemp("weights") / "googlenet-random.pth"
     torch.save(net.state_dict(), path)
     return path
+
+
+@pytest.fixture
+def tune_cache(tmp_path, monkeypatch):
+    """A private autotune cache file, nothing remembered in memory, no speed setting from outside."""
+    from dream_core import autotune
+
+    path = tmp_path / "autotune.json"
+    monkeypatch.setenv(autotune.CACHE_ENV, str(path))
+    for env in (autotune.PRECISION_ENV, autotune.TILE_ENV, autotune.WINOGRAD_ENV):
+        monkeypatch.delenv(env, raising=False)
+    autotune.clear_memory_cache()
+    yield path
+    autotune.clear_memory_cache()

@@ -21,19 +21,6 @@ from dream_core.params import DreamParams
 from dream_core.tensors import to_tensor
 from dream_core.tiling import StepConfig
 
-
-@pytest.fixture
-def tune_cache(tmp_path, monkeypatch):
-    """A private autotune cache file, nothing remembered in memory."""
-    path = tmp_path / "autotune.json"
-    monkeypatch.setenv(autotune.CACHE_ENV, str(path))
-    monkeypatch.delenv(autotune.PRECISION_ENV, raising=False)
-    monkeypatch.delenv(autotune.TILE_ENV, raising=False)
-    autotune.clear_memory_cache()
-    yield path
-    autotune.clear_memory_cache()
-
-
 # ------------------------------------------------------------------ BatchNorm folding
 
 

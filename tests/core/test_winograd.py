@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 import torch
 from torch import nn
-from torchvision.models import googlenet
 
 from dream_core import autotune
 from dream_core.models import get_model, resolve_targets
@@ -132,12 +131,9 @@ def test_only_wide_plain_3x3_convolutions_are_wrapped():
 
 
 @pytest.fixture(scope="module")
-def googlenet_model(tmp_path_factory):
+def googlenet_model(googlenet_weights):
     """GoogLeNet as users load it (random weights from a local file: nothing downloaded)."""
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("weights") / "g.pth"
-    torch.save(googlenet(weights=None, aux_logits=False, init_weights=True).state_dict(), path)
-    return get_model("googlenet", weights=str(path))
+    return get_model("googlenet", weights=str(googlenet_weights))
 
 
 def test_a_googlenet_step_by_winograd_matches_the_direct_one(googlenet_model):
@@ -152,16 +148,6 @@ def test_a_googlenet_step_by_winograd_matches_the_direct_one(googlenet_model):
         grads[wino] = tile_gradient(googlenet_model, x, obj, StepConfig(tile=512, channels_last=True, winograd=wino))
     rel = ((grads[True] - grads[False]).norm() / grads[False].norm()).item()
     assert rel < 1e-3, rel
-
-
-@pytest.fixture
-def tune_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv(autotune.CACHE_ENV, str(tmp_path / "autotune.json"))
-    for env in (autotune.PRECISION_ENV, autotune.TILE_ENV, autotune.WINOGRAD_ENV):
-        monkeypatch.delenv(env, raising=False)
-    autotune.clear_memory_cache()
-    yield
-    autotune.clear_memory_cache()
 
 
 def test_autotune_times_winograd_and_the_setting_overrides_it(googlenet_model, tune_cache, monkeypatch):
