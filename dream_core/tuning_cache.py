@@ -59,7 +59,7 @@ def cache_path() -> Path | None:
 #: Bumped whenever the engine or a model changes in a way that moves the timings
 #: (kernels, layouts, allocator settings): tunings measured by older code are then
 #: measured again instead of trusted forever.
-ENGINE_VERSION = 6
+ENGINE_VERSION = 7
 
 
 def machine_key(model: DreamModel) -> str:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from dream_core.models.winograd import WinogradConv2d
+
 
 class ConvBNReLU(nn.Module):
     """conv (no bias) -> BatchNorm (eps 1e-3) -> ReLU, as ``conv`` and ``bn`` (folded later)."""
@@ -23,6 +25,8 @@ class ConvBNReLU(nn.Module):
         self.bn = nn.BatchNorm2d(cout, eps=0.001)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if isinstance(self.conv, WinogradConv2d) and isinstance(self.bn, nn.Identity):  # folded: the ReLU fuses
+            return self.conv(x, relu=True)
         return torch.relu_(self.bn(self.conv(x)))
 
 

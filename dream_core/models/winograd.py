@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import functools
 from collections.abc import Iterator
 from typing import Any
 
@@ -40,15 +39,8 @@ MIN_CHANNELS = 32  # narrower convolutions measured no faster: the transforms co
 
 _enabled: contextvars.ContextVar[bool] = contextvars.ContextVar("dreambot_winograd", default=False)
 
-# F(4x4, 3x3) with the points 0, +-1, +-2, infinity (Lavin & Gray, 2016).
-_BT = [
-    [4, 0, -5, 0, 1, 0],
-    [0, -4, -4, 1, 1, 0],
-    [0, 4, -4, -1, 1, 0],
-    [0, -2, -1, 2, 1, 0],
-    [0, 2, -1, -2, 1, 0],
-    [0, 4, 0, -5, 0, 1],
-]
+# F(4x4, 3x3) with the points 0, +-1, +-2, infinity (Lavin & Gray, 2016): the kernel transform G;
+# B^T and A^T are written out in :mod:`dream_core.models.winograd_kernels`.
 _G = [
     [1 / 4, 0, 0],
     [-1 / 6, -1 / 6, -1 / 6],
@@ -56,12 +48,6 @@ _G = [
     [1 / 24, 1 / 12, 1 / 6],
     [1 / 24, -1 / 12, 1 / 6],
     [0, 0, 1],
-]
-_AT = [
-    [1, 1, 1, 1, 1, 0],
-    [0, 1, -1, 2, -2, 0],
-    [0, 1, 1, 4, 4, 0],
-    [0, 1, -1, 8, -8, 1],
 ]
 TILE = 4  # output tile side
 _IN = TILE + 2  # input tile side
@@ -78,15 +64,6 @@ def use_winograd(on: bool = True) -> Iterator[None]:
         _enabled.reset(token)
 
 
-@functools.cache
-def _transforms(dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """The transform matrices: ``B^T`` [6, 6] (applied separably) and ``kron(A^T, A^T)`` [16, 36]
-    (``kron(AT, AT) @ vec(m)`` is ``AT m A`` flattened: one product measured faster than two for the output)."""
-    bt = torch.tensor(_BT, dtype=torch.float64)
-    at = torch.tensor(_AT, dtype=torch.float64)
-    return bt.to(device, dtype), torch.kron(at, at).to(device, dtype)
-
-
 def transform_kernel(w: torch.Tensor) -> torch.Tensor:
     """``G w G^T`` of every kernel of ``w`` [K, C, 3, 3], laid out [36, C, K] for the batched product."""
     g = torch.tensor(_G, dtype=torch.float64, device=w.device)
@@ -94,58 +71,67 @@ def transform_kernel(w: torch.Tensor) -> torch.Tensor:
     return u.reshape(_IN * _IN, w.shape[1], w.shape[0]).to(w.dtype).contiguous()
 
 
-def winograd_conv3x3(x: torch.Tensor, u: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
-    """``conv2d(x, w, bias, padding=1)`` for a batch-1 ``x`` [1, C, H, W] (any layout), ``u = transform_kernel(w)``.
+def winograd_conv3x3(
+    x: torch.Tensor,
+    u: torch.Tensor,
+    bias: torch.Tensor | None = None,
+    *,
+    relu: bool = False,
+    relu_out: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """``conv2d(x, w, bias, padding=1)`` for a batch-1 fp32 CPU ``x`` [1, C, H, W] (any layout);
+    ``u = transform_kernel(w)``.
 
-    Returns a new [1, K, H, W] tensor, channels-last (not a view: autograd lets the
-    caller's in-place ReLU follow). Works in bands of tile rows of about
-    :data:`BAND_BYTES` each, so its scratch memory stays small whatever the image.
+    ``relu``: the ReLU applied to the result too. ``relu_out`` (for a gradient
+    ``x``): the output of a ReLU that followed, ``x`` passing only where it is
+    positive (that ReLU's backward). Returns a new [1, K, H, W] tensor,
+    channels-last. Works in bands of tile rows of about :data:`BAND_BYTES`
+    each, so its scratch memory stays small whatever the image.
     """
+    from dream_core.models import cpu_loops
+    from dream_core.models import winograd_kernels as kernels  # compiled (or loaded from numba's cache) once
+
     _, c, h, w = x.shape
     k = u.shape[2]
     th, tw = -(-h // TILE), -(-w // TILE)
-    hp, wp = TILE * th + 2, TILE * tw + 2
-    # the input, zero-padded, channels-last: one copy (the borders zeroed, the rest written once)
-    xp = x.new_empty(hp, wp, c)
-    xp[:1].zero_()
-    xp[h + 1 :].zero_()
-    xp[1 : h + 1, :1].zero_()
-    xp[1 : h + 1, w + 1 :].zero_()
-    xp[1 : h + 1, 1 : w + 1].copy_(x[0].permute(1, 2, 0))
+    xn = _nhwc(x)
+    mask = _nhwc(relu_out) if relu_out is not None else xn
     out = torch.empty(1, k, h, w, dtype=x.dtype, device=x.device, memory_format=torch.channels_last)
-    nhwc = out[0].permute(1, 2, 0)  # [H, W, K], a view of ``out`` to write through
-    b = bias.to(x.dtype) if bias is not None else torch.zeros((), dtype=x.dtype, device=x.device)
-    bt, ak = _transforms(x.dtype, x.device)
+    b = bias.detach().to(x.dtype).contiguous() if bias is not None else x.new_zeros(k)
+    cpu_loops.set_threads(torch.get_num_threads())
+    xa, ma, oa, ba = xn.numpy(), mask.numpy(), _nhwc(out).numpy(), b.numpy()
     rows = max(1, BAND_BYTES // (_IN * _IN * tw * max(c, k) * x.element_size()))
+    v = x.new_empty(_IN * _IN * min(rows, th) * tw * c)
     for r0 in range(0, th, rows):
         n = min(rows, th - r0)
-        band = xp[TILE * r0 : TILE * (r0 + n) + 2]
-        # every 6x6 tile of the band (stride 4), the 36 positions first: [36, tiles * C]
-        d = band.as_strided((_IN, _IN, n, tw, c), (wp * c, c, TILE * wp * c, TILE * c, 1), band.storage_offset())
-        # B^T d B, separably: along the tile rows, then along the columns (12 multiply-adds per value, not 36)
-        v = torch.matmul(bt, (bt @ d.reshape(_IN, -1)).view(_IN, _IN, -1)).view(_IN * _IN, n * tw, c)
-        m = torch.bmm(v, u)  # [36, tiles, K]: the products, channel sums included
-        y = (ak @ m.view(_IN * _IN, -1)).view(TILE, TILE, n, tw, k).permute(2, 0, 3, 1, 4)  # [n, 4, tw, 4, K]
-        y0, y1 = TILE * r0, min(h, TILE * (r0 + n))
-        dst = nhwc[y0:y1]
-        if y1 - y0 == TILE * n and w == TILE * tw:  # whole tiles: the layout change and the bias in one pass
-            torch.add(y, b, out=dst.view(n, TILE, tw, TILE, k))
-        else:
-            torch.add(y.reshape(TILE * n, TILE * tw, k)[: y1 - y0, :w], b, out=dst)
+        vb = v[: _IN * _IN * n * tw * c].view(_IN * _IN, n * tw, c)
+        kernels.input_tiles(xa, ma, relu_out is not None, r0, n, tw, vb.numpy(), cpu_loops.chunks(n * tw))
+        m = torch.bmm(vb, u)  # [36, tiles, K]: the products, channel sums included
+        kernels.output_tiles(m.numpy(), ba, relu, r0, tw, oa, cpu_loops.chunks(n * tw))
     return out
 
 
+def _nhwc(x: torch.Tensor) -> torch.Tensor:
+    """``x`` [1, C, H, W] as a contiguous [H, W, C] (a view when already channels-last)."""
+    return x[0].permute(1, 2, 0).contiguous()
+
+
 class _WinogradFn(torch.autograd.Function):
-    """The convolution by Winograd; its input gradient by Winograd with the flipped kernel."""
+    """The convolution (and its ReLU) by Winograd; its input gradient by Winograd with the flipped kernel."""
 
     @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, mod: WinogradConv2d) -> torch.Tensor:  # noqa: ANN401 - autograd's context
+    def forward(ctx: Any, x: torch.Tensor, mod: WinogradConv2d, relu: bool) -> torch.Tensor:  # noqa: ANN401, FBT001 - autograd's context
         ctx.mod = mod
-        return winograd_conv3x3(x, mod.kernel("forward", x.dtype, x.device), mod.conv.bias)
+        y = winograd_conv3x3(x, mod.kernel("forward", x.dtype, x.device), mod.conv.bias, relu=relu)
+        ctx.relu = relu
+        if relu:
+            ctx.save_for_backward(y)
+        return y
 
     @staticmethod
-    def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor, None]:  # noqa: ANN401
-        return winograd_conv3x3(g, ctx.mod.kernel("backward", g.dtype, g.device)), None
+    def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor, None, None]:  # noqa: ANN401
+        relu_out = ctx.saved_tensors[0] if ctx.relu else None
+        return winograd_conv3x3(g, ctx.mod.kernel("backward", g.dtype, g.device), relu_out=relu_out), None, None
 
 
 class WinogradConv2d(nn.Module):
@@ -168,7 +154,8 @@ class WinogradConv2d(nn.Module):
             self._kernels[key] = transform_kernel(w).to(device, dtype)
         return self._kernels[key]
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, relu: bool = False) -> torch.Tensor:  # noqa: FBT001, FBT002
+        """The convolution, followed by a ReLU when ``relu`` (fused into Winograd's transforms there)."""
         if (
             _enabled.get()
             and x.device.type == "cpu"
@@ -177,8 +164,9 @@ class WinogradConv2d(nn.Module):
             and not torch.is_autocast_enabled("cpu")
             and not self.conv.weight.requires_grad
         ):
-            return _WinogradFn.apply(x, self)
-        return self.conv(x)
+            return _WinogradFn.apply(x, self, relu)
+        y = self.conv(x)
+        return torch.relu_(y) if relu else y
 
     def _apply(self, fn: Any, recurse: bool = True) -> WinogradConv2d:  # noqa: ANN401 - nn.Module's signature
         self._kernels.clear()  # moved or cast: transform again from the new weights

@@ -71,6 +71,28 @@ def test_an_in_place_relu_may_follow():
     assert _rel(got, want) < 1e-4
 
 
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_the_fused_relu_and_its_backward_equal_conv2d_then_relu(channels_last):
+    """``relu=True`` (GoogLeNet's conv-ReLU pairs): the ReLU in the output transform, its backward
+    in the gradient's input transform; a NCHW gradient is taken too."""
+    conv, wino = _pair(32, 40, seed=5)
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    for h, w in SIZES:
+        x = torch.randn(1, 32, h, w).contiguous(memory_format=fmt).requires_grad_(True)
+        want_y = torch.relu(conv(x))
+        with use_winograd():
+            got_y = wino(x, relu=True)
+        assert (got_y >= 0).all() and (got_y == 0).any()
+        assert _rel(got_y, want_y) < 1e-4, (h, w)
+        g = torch.randn_like(want_y).contiguous(memory_format=fmt)
+        (want,) = torch.autograd.grad(want_y, x, g)
+        (got,) = torch.autograd.grad(got_y, x, g)
+        assert _rel(got, want) < 1e-4, (h, w)
+    with torch.no_grad():
+        plain = wino(torch.randn(1, 32, 9, 9), relu=True)  # switched off: conv2d, then the ReLU
+    assert (plain >= 0).all() and (plain == 0).any()
+
+
 def _uses_winograd(wino: WinogradConv2d, x: torch.Tensor) -> bool:
     wino._kernels.clear()
     wino(x)

@@ -1,0 +1,59 @@
+"""What the compiled CPU loops (numba: Winograd's transforms, max-pooling) share: their threads.
+
+The loops run on numba's threading layer; its OpenMP layer binds to the OpenMP
+runtime torch has loaded, so they share torch's threads. Before each call they
+take as many threads as torch has now (:func:`set_threads`): the CPU share
+(:mod:`dream_core.cpu_share`) lowers torch's count when other processes hold
+cores, and the loops follow. Their work is split into one piece per thread
+(:func:`chunks`).
+
+They are compiled for this CPU the first time a process imports them (a few
+seconds, all of them) and cached on disk by numba (``__pycache__`` beside the
+code, else the user's cache directory; ``NUMBA_CACHE_DIR`` moves it), so later
+processes load them in milliseconds. A model's calibration (:mod:`dream_core.autotune`,
+at worker start or ``dreambot warmup``) runs them first, so no dream waits for that.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numba
+import torch
+from numba.np.ufunc import parallel as _numba_parallel
+
+__all__ = ["chunks", "set_threads", "start_pool"]
+
+_started = threading.Lock()
+
+
+def start_pool() -> None:
+    """Start numba's threading layer once, leaving torch's thread count as it was.
+
+    numba's OpenMP layer binds to the OpenMP runtime torch has already loaded, so the
+    loops run on torch's own thread pool (no second set of threads spinning beside it).
+    Starting the layer sets that runtime's thread count to numba's default (every CPU),
+    which would undo a lower count chosen by the CPU share (two dreams at once then ran 5x
+    slower each instead of 2x): torch's is put back. The loop modules call this before
+    their loops compile or load (which starts the layer too).
+    """
+    with _started:
+        if _numba_parallel._is_initialized:
+            return
+        n = torch.get_num_threads()
+        _numba_parallel._launch_threads()
+        torch.set_num_threads(n)
+
+
+def set_threads(n: int) -> None:
+    """Run the loops on ``n`` threads (torch's count: the CPU share may have lowered it)."""
+    n = max(1, min(n, numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
+    if numba.get_num_threads() != n:
+        numba.set_num_threads(n)
+
+
+def chunks(items: int) -> int:
+    """How many pieces to split ``items`` independent items into: one per thread (the layer
+    hands them out statically, so more pieces would balance nothing)."""
+    return max(1, min(items, numba.get_num_threads()))
+
