@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from dream_core.models.pointwise import PointwiseConv2d
 from dream_core.models.winograd import WinogradConv2d
 
 
@@ -25,7 +26,7 @@ class ConvBNReLU(nn.Module):
         self.bn = nn.BatchNorm2d(cout, eps=0.001)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if isinstance(self.conv, WinogradConv2d) and isinstance(self.bn, nn.Identity):  # folded: the ReLU fuses
+        if isinstance(self.conv, (WinogradConv2d, PointwiseConv2d)) and isinstance(self.bn, nn.Identity):  # folded
             return self.conv(x, relu=True)
         return torch.relu_(self.bn(self.conv(x)))
 

@@ -45,15 +45,27 @@ def start_pool() -> None:
         torch.set_num_threads(n)
 
 
+class _Threads(threading.local):
+    count = 0  # numba's count for this thread as last set here (0: not yet)
+
+
+_threads = _Threads()
+
+
 def set_threads(n: int) -> None:
-    """Run the loops on ``n`` threads (torch's count: the CPU share may have lowered it)."""
+    """Run this thread's loops on ``n`` threads (torch's count: the CPU share may have lowered it).
+
+    numba's own getter takes a process-wide lock on every call (about 60 us, 5 ms of a
+    GoogLeNet step when asked before each loop), so the count is remembered here, per
+    thread as numba keeps it.
+    """
     n = max(1, min(n, numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
-    if numba.get_num_threads() != n:
+    if _threads.count != n:
         numba.set_num_threads(n)
+        _threads.count = n
 
 
 def chunks(items: int) -> int:
     """How many pieces to split ``items`` independent items into: one per thread (the layer
-    hands them out statically, so more pieces would balance nothing)."""
-    return max(1, min(items, numba.get_num_threads()))
-
+    hands them out statically, so more pieces would balance nothing). After :func:`set_threads`."""
+    return max(1, min(items, _threads.count))

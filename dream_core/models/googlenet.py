@@ -16,6 +16,7 @@ from dream_core.models.base import DreamModel, ModelSpec
 from dream_core.models.folding import fold_batchnorms
 from dream_core.models.max_pool import fast_max_pools
 from dream_core.models.phase_conv import for_image
+from dream_core.models.pointwise import pointwise_convs
 from dream_core.models.winograd import winograd_convs
 
 INFO = catalog.GOOGLENET
@@ -32,6 +33,7 @@ def build(spec: ModelSpec, device: torch.device, weights: str | None) -> DreamMo
     fold_batchnorms(net)  # every conv+bn becomes one conv
     winograd_convs(net)  # the wide 3x3 convolutions, by Winograd where measured faster
     fast_max_pools(net)  # fp32 channels-last max-pooling by compiled loops
+    pointwise_convs(net)  # fp32 channels-last 1x1 convolutions as matrix products
     conv1 = net.conv1.conv
     assert isinstance(conv1, torch.nn.Conv2d)
     net.conv1.conv = for_image(conv1)  # the image's gradient by phases
