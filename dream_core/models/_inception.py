@@ -41,8 +41,31 @@ class Inception(nn.Module):
         # torchvision's "5x5" branch uses a 3x3 kernel (its weights were trained so)
         self.branch3 = nn.Sequential(ConvBNReLU(cin, c5r, 1), ConvBNReLU(c5r, c5, 3, padding=1))
         self.branch4 = nn.Sequential(nn.MaxPool2d(3, stride=1, padding=1, ceil_mode=True), ConvBNReLU(cin, pool, 1))
+        self.reduce: PointwiseConv2d | None = None  # the three 1x1 convolutions of x as one (merge_pointwise)
+        self._widths = (c1, c3r, c5r)
+
+    def merge_pointwise(self) -> bool:
+        """Make the 1x1 convolutions that read the block's input (branch 1, and the reductions
+        of branches 2 and 3) one :class:`PointwiseConv2d` with their kernels stacked: one wider
+        matrix product forward and one for the input's gradient, instead of three and their sum.
+        Only once they are folded and pointwise; the branches keep their own modules (and names)."""
+        convs = [self.branch1.conv, self.branch2[0].conv, self.branch3[0].conv]
+        if not all(isinstance(c, PointwiseConv2d) and c.conv.bias is not None for c in convs) or not all(
+            isinstance(m.bn, nn.Identity) for m in (self.branch1, self.branch2[0], self.branch3[0])
+        ):
+            return False
+        parts = [c.conv for c in convs if isinstance(c, PointwiseConv2d)]
+        merged = nn.Conv2d(parts[0].in_channels, sum(self._widths), 1).to(parts[0].weight.device)
+        with torch.no_grad():
+            merged.weight.copy_(torch.cat([c.weight for c in parts]))
+            merged.bias.copy_(torch.cat([c.bias for c in parts]))  # type: ignore[misc, union-attr]
+        self.reduce = PointwiseConv2d(merged.requires_grad_(False))
+        return True
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.reduce is not None:
+            b1, r2, r3 = self.reduce(x, relu=True).split(self._widths, 1)
+            return torch.cat([b1, self.branch2[1](r2), self.branch3[1](r3), self.branch4(x)], 1)
         return torch.cat([self.branch1(x), self.branch2(x), self.branch3(x), self.branch4(x)], 1)
 
 

@@ -11,7 +11,7 @@ import torch
 
 from dream_core import catalog
 from dream_core.models import _torchvision
-from dream_core.models._inception import GoogLeNetFeatures
+from dream_core.models._inception import GoogLeNetFeatures, Inception
 from dream_core.models.base import DreamModel, ModelSpec
 from dream_core.models.folding import fold_batchnorms
 from dream_core.models.max_pool import fast_max_pools
@@ -34,6 +34,10 @@ def build(spec: ModelSpec, device: torch.device, weights: str | None) -> DreamMo
     winograd_convs(net)  # the wide 3x3 convolutions, by Winograd where measured faster
     fast_max_pools(net)  # fp32 channels-last max-pooling by compiled loops
     pointwise_convs(net)  # fp32 channels-last 1x1 convolutions as matrix products
+    for name, _ in LAYERS:
+        block = getattr(net, name)
+        if isinstance(block, Inception):
+            block.merge_pointwise()  # the 1x1 convolutions reading the same input as one product
     conv1 = net.conv1.conv
     assert isinstance(conv1, torch.nn.Conv2d)
     net.conv1.conv = for_image(conv1)  # the image's gradient by phases

@@ -47,6 +47,52 @@ def test_folded_googlenet_matches_torchvision(googlenet_weights):
     assert torch.allclose(got, h, rtol=1e-4, atol=1e-4 * h.abs().max().item()), (got - h).abs().max()
 
 
+def _backward_nodes(t: torch.Tensor) -> set[str]:
+    seen, todo, names = set(), [t.grad_fn], set()
+    while todo:
+        fn = todo.pop()
+        if fn is None or fn in seen:
+            continue
+        seen.add(fn)
+        names.add(type(fn).__name__)
+        todo += [f for f, _ in fn.next_functions]
+    return names
+
+
+@pytest.mark.parametrize("winograd", [False, True])
+def test_googlenet_fast_paths_match_torchvision_with_the_image_gradient(googlenet_weights, winograd):
+    """A fp32 channels-last dream's GoogLeNet (the pools and the transforms as compiled loops, the 1x1
+    convolutions as products, the three reading a block's input merged, ReLUs fused, Winograd or not):
+    torchvision's values and image gradient. Where two values in a max-pool window are equal to within
+    fp32 rounding, either may take the gradient (both are valid), which moves a patch of it."""
+    from torchvision.models import googlenet
+
+    from dream_core.models.winograd import use_winograd
+
+    net = googlenet(weights=None, aux_logits=False, init_weights=False, transform_input=True).eval()
+    net.load_state_dict(torch.load(googlenet_weights, weights_only=True), strict=False)
+    net.requires_grad_(False)
+    ours = get_model("googlenet", "cpu", weights=str(googlenet_weights))
+    x = torch.rand(1, 3, 101, 87, generator=torch.Generator().manual_seed(2))
+    xr = x.clone().requires_grad_(True)
+    h = net._transform_input(_imagenet_normalised(ours, xr))
+    for name in ("conv1", "maxpool1", "conv2", "conv3", "maxpool2", "inception3a", "inception3b", "maxpool3",
+                 "inception4a", "inception4b", "inception4c"):  # fmt: skip
+        h = getattr(net, name)(h)
+    h.square().mean().backward()
+    xo = x.clone().contiguous(memory_format=torch.channels_last).requires_grad_(True)
+    with use_winograd(winograd):
+        got = ours.features(xo, ["inception4c"])["inception4c"]
+    nodes = _backward_nodes(got)
+    assert {"_MaxPoolFnBackward", "_PointwiseFnBackward"} <= nodes  # the fast paths ran
+    assert ("_WinogradFnBackward" in nodes) == winograd
+    assert torch.allclose(got, h, rtol=1e-4, atol=1e-4 * h.abs().max().item()), (got - h).abs().max()
+    got.square().mean().backward()
+    assert xo.grad is not None and xr.grad is not None
+    # one such tie taken the other way moved this gradient by 0.16 %; a wrong kernel moves it by O(1)
+    assert (xo.grad - xr.grad).norm() < 1e-2 * xr.grad.norm(), (xo.grad - xr.grad).norm() / xr.grad.norm()
+
+
 @pytest.mark.slow  # builds a full-size torchvision model
 def test_folded_resnet50_matches_torchvision(tmp_path):
     from torchvision.models import resnet50
