@@ -7,7 +7,10 @@ FROM pytorch/pytorch:2.9.1-cuda12.8-cudnn9-runtime
 # Build with --build-arg BAKE_GOOGLENET_WEIGHTS=0 for a smaller image without them.
 ARG BAKE_GOOGLENET_WEIGHTS=1
 
+# NUMBA_CACHE_DIR: the CPU loops compiled for the host CPU on first use (a few seconds)
+# are kept on the data volume, so a restarted container does not compile them again.
 ENV PYTHONDONTWRITEBYTECODE=1 \
+    NUMBA_CACHE_DIR=/data/numba-cache \
     PYTHONUNBUFFERED=1 \
     TORCH_HOME=/opt/torch \
     PIP_NO_CACHE_DIR=1 \

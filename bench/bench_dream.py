@@ -19,9 +19,11 @@ Parts:
 * ``gordic``: with ``--gordic SCRIPT`` (``/work/shared/anchors/gordic_timing.py``
   or the like), gordicaleksa/pytorch-deepdream as a process beside ours.
 
-An AVX2-only CPU is emulated on a bigger one with all three of
-``MKL_ENABLE_INSTRUCTIONS=AVX2 ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2``
-(MKL's matrix products, which Winograd's convolutions use, ignore the other two).
+An AVX2-only CPU is emulated on a bigger one with all four of
+``MKL_ENABLE_INSTRUCTIONS=AVX2 ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 NUMBA_CPU_NAME=haswell``
+(MKL's matrix products, which Winograd's and the 1x1 convolutions use, ignore the
+oneDNN and ATen caps; the compiled loops, :mod:`dream_core.models.cpu_loops`, are
+compiled for the CPU numba is told; its cache keeps each CPU's build apart).
 
 The reference (``bench/reference_dream.py``) is what a careful user writes:
 frozen weights, forward only to the target layer, whole image, fp32. Ours uses
@@ -363,11 +365,15 @@ def main() -> None:
     t_all = time.perf_counter()
     print(f"torch {torch.__version__}, {args.threads} thread(s), {os.cpu_count()} CPUs, "
           f"CPU capability {torch.backends.cpu.get_cpu_capability()}, load {os.getloadavg()[0]:.1f}")  # fmt: skip
-    caps = {k: os.environ[k] for k in ("ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS") if k in os.environ}
+    caps = {k: os.environ[k] for k in ("ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS", "NUMBA_CPU_NAME")
+            if k in os.environ}  # fmt: skip
     if caps:  # an emulated, smaller CPU
         print(f"ISA caps (emulation): {caps}")
     if "ONEDNN_MAX_CPU_ISA" in caps and "MKL_ENABLE_INSTRUCTIONS" not in caps:
-        print("  note: MKL's GEMMs (Winograd's products) still use the full ISA; set MKL_ENABLE_INSTRUCTIONS too")
+        print("  note: MKL's GEMMs (Winograd's products, 1x1 convolutions) still use the full ISA; "
+              "set MKL_ENABLE_INSTRUCTIONS too")  # fmt: skip
+    if "ONEDNN_MAX_CPU_ISA" in caps and "NUMBA_CPU_NAME" not in caps:
+        print("  note: the compiled loops (numba) still target this CPU; set NUMBA_CPU_NAME too (haswell: AVX2)")
     with tempfile.TemporaryDirectory() as td:
         tmp = Path(td)
         if not args.keep_cache:  # inherited by the processes of the process part

@@ -2,7 +2,7 @@
 
 The loops run on numba's threading layer; its OpenMP layer binds to the OpenMP
 runtime torch has loaded, so they share torch's threads. Before each call they
-take as many threads as torch has now (:func:`set_threads`): the CPU share
+take as many threads as torch has now (:func:`running`): the CPU share
 (:mod:`dream_core.cpu_share`) lowers torch's count when other processes hold
 cores, and the loops follow. Their work is split into one piece per thread
 (:func:`chunks`).
@@ -10,21 +10,28 @@ cores, and the loops follow. Their work is split into one piece per thread
 They are compiled for this CPU the first time a process imports them (a few
 seconds, all of them) and cached on disk by numba (``__pycache__`` beside the
 code, else the user's cache directory; ``NUMBA_CACHE_DIR`` moves it), so later
-processes load them in milliseconds. A model's calibration (:mod:`dream_core.autotune`,
+processes load them in about 0.3 s (mostly numba's own start-up). A model's calibration (:mod:`dream_core.autotune`,
 at worker start or ``dreambot warmup``) runs them first, so no dream waits for that.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import threading
+from collections.abc import Iterator
 
 import numba
 import torch
 from numba.np.ufunc import parallel as _numba_parallel
 
-__all__ = ["chunks", "set_threads", "start_pool"]
+__all__ = ["chunks", "running", "set_threads", "start_pool"]
+
+log = logging.getLogger(__name__)
+_SAFE_LAYERS = ("omp", "tbb")  # numba's workqueue layer aborts the process when two threads call in at once
 
 _started = threading.Lock()
+_serial: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
 
 
 def start_pool() -> None:
@@ -37,12 +44,29 @@ def start_pool() -> None:
     slower each instead of 2x): torch's is put back. The loop modules call this before
     their loops compile or load (which starts the layer too).
     """
+    global _serial
     with _started:
         if _numba_parallel._is_initialized:
             return
         n = torch.get_num_threads()
         _numba_parallel._launch_threads()
         torch.set_num_threads(n)
+        layer = numba.threading_layer()
+        if layer not in _SAFE_LAYERS:
+            _serial = threading.Lock()
+            log.warning(
+                "numba's threading layer here is %r (no OpenMP runtime, libgomp, found): the CPU loops "
+                "run one caller at a time and do not share torch's threads", layer
+            )
+
+
+@contextlib.contextmanager
+def running() -> Iterator[None]:
+    """Around calls of the loops: as many threads as torch has now, and one caller at a
+    time where numba's threading layer is not thread-safe."""
+    set_threads(torch.get_num_threads())
+    with _serial:
+        yield
 
 
 class _Threads(threading.local):

@@ -41,8 +41,9 @@ class _MaxPoolFn(torch.autograd.Function):
         oh, ow = _out_size(h, k, s, p, ceil), _out_size(w, k, s, p, ceil)
         y = torch.empty(1, c, oh, ow, dtype=x.dtype, memory_format=torch.channels_last)
         arg = torch.empty(oh, ow, c, dtype=torch.uint8)
-        cpu_loops.set_threads(torch.get_num_threads())
-        max_pool_kernels.pool_forward(_nhwc(x).numpy(), k, s, p, _nhwc(y).numpy(), arg.numpy(), cpu_loops.chunks(oh))
+        with cpu_loops.running():
+            xa, ya = _nhwc(x).numpy(), _nhwc(y).numpy()
+            max_pool_kernels.pool_forward(xa, k, s, p, ya, arg.numpy(), cpu_loops.chunks(oh))
         ctx.arg, ctx.k, ctx.s, ctx.p, ctx.size = arg, k, s, p, (h, w)
         return y
 
@@ -52,10 +53,10 @@ class _MaxPoolFn(torch.autograd.Function):
 
         h, w = ctx.size
         gx = torch.empty(1, g.shape[1], h, w, dtype=g.dtype, memory_format=torch.channels_last)
-        cpu_loops.set_threads(torch.get_num_threads())
-        max_pool_kernels.pool_backward(
-            _nhwc(g).numpy(), ctx.arg.numpy(), ctx.k, ctx.s, ctx.p, _nhwc(gx).numpy(), cpu_loops.chunks(h)
-        )
+        with cpu_loops.running():
+            max_pool_kernels.pool_backward(
+                _nhwc(g).numpy(), ctx.arg.numpy(), ctx.k, ctx.s, ctx.p, _nhwc(gx).numpy(), cpu_loops.chunks(h)
+            )
         return gx, None, None, None, None
 
 

@@ -98,16 +98,16 @@ def winograd_conv3x3(
     mask = _nhwc(relu_out) if relu_out is not None else xn
     out = torch.empty(1, k, h, w, dtype=x.dtype, device=x.device, memory_format=torch.channels_last)
     b = bias.detach().to(x.dtype).contiguous() if bias is not None else x.new_zeros(k)
-    cpu_loops.set_threads(torch.get_num_threads())
     xa, ma, oa, ba = xn.numpy(), mask.numpy(), _nhwc(out).numpy(), b.numpy()
     rows = max(1, BAND_BYTES // (_IN * _IN * tw * max(c, k) * x.element_size()))
     v = x.new_empty(_IN * _IN * min(rows, th) * tw * c)
-    for r0 in range(0, th, rows):
-        n = min(rows, th - r0)
-        vb = v[: _IN * _IN * n * tw * c].view(_IN * _IN, n * tw, c)
-        kernels.input_tiles(xa, ma, relu_out is not None, r0, n, tw, vb.numpy(), cpu_loops.chunks(n * tw))
-        m = torch.bmm(vb, u)  # [36, tiles, K]: the products, channel sums included
-        kernels.output_tiles(m.numpy(), ba, relu, r0, tw, oa, cpu_loops.chunks(n * tw))
+    with cpu_loops.running():
+        for r0 in range(0, th, rows):
+            n = min(rows, th - r0)
+            vb = v[: _IN * _IN * n * tw * c].view(_IN * _IN, n * tw, c)
+            kernels.input_tiles(xa, ma, relu_out is not None, r0, n, tw, vb.numpy(), cpu_loops.chunks(n * tw))
+            m = torch.bmm(vb, u)  # [36, tiles, K]: the products, channel sums included
+            kernels.output_tiles(m.numpy(), ba, relu, r0, tw, oa, cpu_loops.chunks(n * tw))
     return out
 
 
