@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -85,3 +86,28 @@ def test_loading_the_loops_keeps_torchs_thread_count():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
     assert out.stdout.split() == ["1", "1"], out.stdout + out.stderr
+
+
+def test_without_a_thread_safe_layer_the_loops_take_callers_one_at_a_time():
+    """numba's workqueue layer (where no OpenMP runtime is found) aborts the process when two
+    threads run parallel loops at once: there the loops take one caller at a time, and say so."""
+    code = (
+        "import logging, threading, torch\n"
+        "logging.basicConfig(level=logging.WARNING)\n"
+        "from dream_core.models.max_pool import MaxPool2d\n"
+        "pool = MaxPool2d(3, 1, 1, ceil_mode=True)\n"
+        "x = torch.randn(1, 64, 60, 60).contiguous(memory_format=torch.channels_last)\n"
+        "want = torch.nn.functional.max_pool2d(x, 3, 1, 1, ceil_mode=True)\n"
+        "bad = []\n"
+        "def run():\n"
+        "    for _ in range(200):\n"
+        "        if not torch.equal(pool(x), want): bad.append(1)\n"
+        "threads = [threading.Thread(target=run) for _ in range(3)]\n"
+        "[t.start() for t in threads]; [t.join() for t in threads]\n"
+        "import numba; print(numba.threading_layer(), len(bad))\n"
+    )
+    env = {**os.environ, "NUMBA_THREADING_LAYER": "workqueue"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["workqueue", "0"], out.stdout + out.stderr
+    assert "one caller at a time" in out.stderr
