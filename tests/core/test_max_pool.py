@@ -74,6 +74,7 @@ def test_fast_max_pools_swaps_every_plain_pool():
     assert fast_max_pools(net) == 0  # already swapped
 
 
+@pytest.mark.slow  # a fresh process
 def test_loading_the_loops_keeps_torchs_thread_count():
     """numba's threading layer sets the OpenMP runtime's thread count when it starts (with the
     loops' first load): a count the CPU share had lowered must survive it (two dreams at once
@@ -88,6 +89,7 @@ def test_loading_the_loops_keeps_torchs_thread_count():
     assert out.stdout.split() == ["1", "1"], out.stdout + out.stderr
 
 
+@pytest.mark.slow  # a fresh process
 def test_without_a_thread_safe_layer_the_loops_take_callers_one_at_a_time():
     """numba's workqueue layer (where no OpenMP runtime is found) aborts the process when two
     threads run parallel loops at once: there the loops take one caller at a time, and say so."""
