@@ -30,6 +30,10 @@ class ConvBNReLU(nn.Module):
             return self.conv(x, relu=True)
         return torch.relu_(self.bn(self.conv(x)))
 
+    def without_relu(self, x: torch.Tensor) -> torch.Tensor:
+        """The stage up to its ReLU (:class:`~dream_core.models.base.ReluLast`: a max-pool follows)."""
+        return self.bn(self.conv(x))
+
 
 class Inception(nn.Module):
     """Four parallel branches concatenated: 1x1; 1x1 -> 3x3; 1x1 -> 3x3; 3x3 max-pool -> 1x1."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import torch
 from torch import nn
@@ -73,6 +74,13 @@ class ModelSpec:
 
     def depth(self, layer: str) -> int:
         return self.info.depth(layer)
+
+
+@runtime_checkable
+class ReluLast(Protocol):
+    """A stage whose last op is a ReLU, able to stop just before it (see :meth:`DreamModel.features`)."""
+
+    def without_relu(self, x: torch.Tensor) -> torch.Tensor: ...
 
 
 class DreamModel(nn.Module):
@@ -135,8 +143,24 @@ class DreamModel(nn.Module):
         wanted = set(layers)
         out: dict[str, torch.Tensor] = {}
         h = self.normalize(x)
-        for name, stage in zip(self.stage_names, self.stages, strict=True):
-            h = stage(h)
+        relu_after_pool = False
+        stages = list(zip(self.stage_names, self.stages, strict=True))
+        for i, (name, stage) in enumerate(stages):
+            if relu_after_pool:  # the previous stage left its ReLU to after this max-pool
+                h = torch.relu_(stage(h))
+                relu_after_pool = False
+            elif (
+                name not in wanted
+                and isinstance(stage, ReluLast)
+                and i + 1 < len(stages)
+                and isinstance(stages[i + 1][1], nn.MaxPool2d)
+            ):
+                # ReLU then max-pool is max-pool then ReLU (ReLU is monotone): on the pooled
+                # grid, a quarter of the pixels for a stride-2 pool, forward and backward
+                h = stage.without_relu(h)
+                relu_after_pool = True
+            else:
+                h = stage(h)
             if name in wanted:
                 out[name] = h
                 if truncate and len(out) == len(wanted):

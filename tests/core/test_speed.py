@@ -93,6 +93,34 @@ def test_googlenet_fast_paths_match_torchvision_with_the_image_gradient(googlene
     assert (xo.grad - xr.grad).norm() < 1e-2 * xr.grad.norm(), (xo.grad - xr.grad).norm() / xr.grad.norm()
 
 
+def test_a_relu_before_a_max_pool_moves_after_it_unless_its_layer_is_dreamed(googlenet_weights):
+    """conv1's ReLU runs on maxpool1's output (a quarter of the pixels) when conv1 itself is not
+    a target: the same values and image gradient; when it is, conv1's output keeps its ReLU."""
+    ours = get_model("googlenet", "cpu", weights=str(googlenet_weights))
+    x = torch.rand(1, 3, 64, 72, generator=torch.Generator().manual_seed(3)).contiguous(
+        memory_format=torch.channels_last
+    )
+
+    def run(layers: list[str]) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        xr = x.clone().requires_grad_(True)
+        feats = ours.features(xr, layers)
+        (grad,) = torch.autograd.grad(sum(f.square().mean() for f in feats.values()), xr)
+        return feats, grad
+
+    deferred, g_deferred = run(["maxpool1"])
+    assert type(deferred["maxpool1"].grad_fn).__name__.startswith("Relu")  # the ReLU came last
+    both, g_both = run(["conv1", "maxpool1"])
+    assert "Relu" not in type(both["maxpool1"].grad_fn).__name__  # conv1 dreamed: its own ReLU
+    assert (both["conv1"] >= 0).all() and (both["conv1"] == 0).any()
+    assert torch.equal(deferred["maxpool1"], both["maxpool1"])
+    xr = x.clone().requires_grad_(True)
+    reference = ours.stages[1](ours.stages[0](ours.normalize(xr)))  # the stages as written: ReLU, then the pool
+    (g_reference,) = torch.autograd.grad(reference.square().mean(), xr)
+    assert torch.equal(reference, deferred["maxpool1"])
+    torch.testing.assert_close(g_deferred, g_reference, rtol=1e-5, atol=1e-8)
+    assert not torch.allclose(g_both, g_deferred)  # conv1's own term counts too
+
+
 @pytest.mark.slow  # builds a full-size torchvision model
 def test_folded_resnet50_matches_torchvision(tmp_path):
     from torchvision.models import resnet50
