@@ -65,27 +65,43 @@ def pool_forward(x, k, s, p, y, arg, chunks):  # pragma: no cover - compiled
 
 @njit(_BWD_SIG, parallel=True, nogil=True, cache=True)
 def pool_backward(g, arg, k, s, p, gx, chunks):  # pragma: no cover - compiled
-    """``gx`` [H, W, C]: the gradient of the input of :func:`pool_forward` from ``g`` [OH, OW, C], its output's."""
+    """``gx`` [H, W, C]: the gradient of the input of :func:`pool_forward` from ``g`` [OH, OW, C], its output's.
+
+    The windows holding a pixel (``oy * s - p + i == yy``, the same for columns) are listed
+    once per row and once per column, not searched per pixel.
+    """
     h, w, c = gx.shape
     oh, ow, _ = g.shape
     for chunk in prange(chunks):
         acc = np.empty(c, np.float32)
+        oys = np.empty(k, np.int64)
+        qis = np.empty(k, np.int64)
+        oxs = np.empty((w, k), np.int64)
+        qjs = np.empty((w, k), np.int64)
+        nx = np.zeros(w, np.int64)
+        for xx in range(w):
+            for j in range(k):
+                u = xx + p - j
+                if u >= 0 and u % s == 0 and u // s < ow:
+                    oxs[xx, nx[xx]] = u // s
+                    qjs[xx, nx[xx]] = j
+                    nx[xx] += 1
         for yy in range(chunk * h // chunks, (chunk + 1) * h // chunks):
+            ny = 0
+            for i in range(k):
+                t = yy + p - i
+                if t >= 0 and t % s == 0 and t // s < oh:
+                    oys[ny] = t // s
+                    qis[ny] = i * k
+                    ny += 1
             for xx in range(w):
                 acc[:] = 0
-                for i in range(k):  # the windows holding (yy, xx): oy * s - p + i == yy
-                    t = yy + p - i
-                    if t < 0 or t % s != 0 or t // s >= oh:
-                        continue
-                    oy = t // s
-                    for j in range(k):
-                        u = xx + p - j
-                        if u < 0 or u % s != 0 or u // s >= ow:
-                            continue
-                        ox = u // s
-                        q = np.uint8(i * k + j)
+                for a in range(ny):
+                    for b in range(nx[xx]):
+                        q = np.uint8(qis[a] + qjs[xx, b])
+                        ga = g[oys[a], oxs[xx, b]]
+                        aa = arg[oys[a], oxs[xx, b]]
                         for ch in range(c):
-                            if arg[oy, ox, ch] == q:
-                                acc[ch] += g[oy, ox, ch]
+                            acc[ch] += ga[ch] if aa[ch] == q else np.float32(0)
                 for ch in range(c):
                     gx[yy, xx, ch] = acc[ch]
