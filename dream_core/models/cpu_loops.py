@@ -25,7 +25,7 @@ import numba
 import torch
 from numba.np.ufunc import parallel as _numba_parallel
 
-__all__ = ["chunks", "running", "set_threads", "start_pool"]
+__all__ = ["chunks", "nhwc", "running", "set_threads", "start_pool"]
 
 log = logging.getLogger(__name__)
 _SAFE_LAYERS = ("omp", "tbb")  # numba's workqueue layer aborts the process when two threads call in at once
@@ -93,3 +93,9 @@ def chunks(items: int) -> int:
     """How many pieces to split ``items`` independent items into: one per thread (the layer
     hands them out statically, so more pieces would balance nothing). After :func:`set_threads`."""
     return max(1, min(items, _threads.count))
+
+
+def nhwc(x: torch.Tensor) -> torch.Tensor:
+    """A batch-1 ``x`` [1, C, H, W] as the contiguous [H, W, C] the loops take (a view when
+    already channels-last)."""
+    return x[0].permute(1, 2, 0).contiguous()

@@ -34,8 +34,7 @@ def build(spec: ModelSpec, device: torch.device, weights: str | None) -> DreamMo
     winograd_convs(net)  # the wide 3x3 convolutions, by Winograd where measured faster
     fast_max_pools(net)  # fp32 channels-last max-pooling by compiled loops
     pointwise_convs(net)  # fp32 channels-last 1x1 convolutions as matrix products
-    for name, _ in LAYERS:
-        block = getattr(net, name)
+    for block in net.modules():
         if isinstance(block, Inception):
             block.merge_pointwise()  # the 1x1 convolutions reading the same input as one product
     conv1 = net.conv1.conv

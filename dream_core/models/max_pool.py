@@ -15,6 +15,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from dream_core.models.swap import swap_modules
+
 __all__ = ["MaxPool2d", "fast_max_pools"]
 
 MAX_WINDOW = 15  # a window's positions fit in one byte
@@ -28,10 +30,6 @@ def _out_size(n: int, k: int, s: int, p: int, ceil: bool) -> int:
     return out
 
 
-def _nhwc(x: torch.Tensor) -> torch.Tensor:
-    return x[0].permute(1, 2, 0).contiguous()
-
-
 class _MaxPoolFn(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor, k: int, s: int, p: int, ceil: bool) -> torch.Tensor:  # noqa: ANN401, FBT001 - autograd's context
@@ -42,7 +40,7 @@ class _MaxPoolFn(torch.autograd.Function):
         y = torch.empty(1, c, oh, ow, dtype=x.dtype, memory_format=torch.channels_last)
         arg = torch.empty(oh, ow, c, dtype=torch.uint8)
         with cpu_loops.running():
-            xa, ya = _nhwc(x).numpy(), _nhwc(y).numpy()
+            xa, ya = cpu_loops.nhwc(x).numpy(), cpu_loops.nhwc(y).numpy()
             max_pool_kernels.pool_forward(xa, k, s, p, ya, arg.numpy(), cpu_loops.chunks(oh))
         ctx.arg, ctx.k, ctx.s, ctx.p, ctx.size = arg, k, s, p, (h, w)
         return y
@@ -54,9 +52,8 @@ class _MaxPoolFn(torch.autograd.Function):
         h, w = ctx.size
         gx = torch.empty(1, g.shape[1], h, w, dtype=g.dtype, memory_format=torch.channels_last)
         with cpu_loops.running():
-            max_pool_kernels.pool_backward(
-                _nhwc(g).numpy(), ctx.arg.numpy(), ctx.k, ctx.s, ctx.p, _nhwc(gx).numpy(), cpu_loops.chunks(h)
-            )
+            ga, gxa = cpu_loops.nhwc(g).numpy(), cpu_loops.nhwc(gx).numpy()
+            max_pool_kernels.pool_backward(ga, ctx.arg.numpy(), ctx.k, ctx.s, ctx.p, gxa, cpu_loops.chunks(h))
         return gx, None, None, None, None
 
 
@@ -94,11 +91,10 @@ class MaxPool2d(nn.MaxPool2d):
 
 def fast_max_pools(module: nn.Module) -> int:
     """Make every ``nn.MaxPool2d`` of ``module`` a :class:`MaxPool2d` (same settings), in place; how many."""
-    n = 0
-    for parent in list(module.modules()):
-        for name, child in list(parent.named_children()):
-            if type(child) is nn.MaxPool2d:
-                c = child
-                setattr(parent, name, MaxPool2d(c.kernel_size, c.stride, c.padding, c.dilation, ceil_mode=c.ceil_mode))
-                n += 1
-    return n
+    return swap_modules(module, _stand_in, MaxPool2d)
+
+
+def _stand_in(m: nn.Module) -> MaxPool2d | None:
+    if type(m) is not nn.MaxPool2d:
+        return None
+    return MaxPool2d(m.kernel_size, m.stride, m.padding, m.dilation, ceil_mode=m.ceil_mode)

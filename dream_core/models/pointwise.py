@@ -21,6 +21,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from dream_core.models.swap import swap_modules
+
 __all__ = ["PointwiseConv2d", "pointwise_convs"]
 
 
@@ -104,12 +106,4 @@ def eligible(conv: nn.Module) -> bool:
 
 def pointwise_convs(module: nn.Module) -> int:
     """Wrap every eligible convolution of ``module`` in a :class:`PointwiseConv2d`, in place; how many."""
-    n = 0
-    for parent in list(module.modules()):
-        if isinstance(parent, PointwiseConv2d):
-            continue
-        for name, child in list(parent.named_children()):
-            if eligible(child):
-                setattr(parent, name, PointwiseConv2d(child))  # type: ignore[arg-type]
-                n += 1
-    return n
+    return swap_modules(module, lambda m: PointwiseConv2d(m) if eligible(m) else None, PointwiseConv2d)  # type: ignore[arg-type]

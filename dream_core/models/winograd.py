@@ -36,6 +36,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from dream_core.models.swap import swap_modules
+
 __all__ = ["WinogradConv2d", "has_winograd", "use_winograd", "winograd_convs"]
 
 MIN_CHANNELS = 32  # narrower convolutions measured no faster: the transforms cost more than they save
@@ -97,11 +99,11 @@ def winograd_conv3x3(
     _, c, h, w = x.shape
     k = u.shape[2]
     th, tw = -(-h // TILE), -(-w // TILE)
-    xn = _nhwc(x)
-    mask = _nhwc(relu_out) if relu_out is not None else xn
+    xn = cpu_loops.nhwc(x)
+    mask = cpu_loops.nhwc(relu_out) if relu_out is not None else xn
     out = torch.empty(1, k, h, w, dtype=x.dtype, device=x.device, memory_format=torch.channels_last)
     b = bias.detach().to(x.dtype).contiguous() if bias is not None else x.new_zeros(k)
-    xa, ma, oa, ba = xn.numpy(), mask.numpy(), _nhwc(out).numpy(), b.numpy()
+    xa, ma, oa, ba = xn.numpy(), mask.numpy(), cpu_loops.nhwc(out).numpy(), b.numpy()
     rows = max(1, BAND_BYTES // (_IN * _IN * tw * max(c, k) * x.element_size()))
     v = x.new_empty(_IN * _IN * min(rows, th) * tw * c)
     with cpu_loops.running():
@@ -112,11 +114,6 @@ def winograd_conv3x3(
             m = torch.bmm(vb, u)  # [36, tiles, K]: the products, channel sums included
             kernels.output_tiles(m.numpy(), ba, relu, r0, tw, oa, cpu_loops.chunks(n * tw))
     return out
-
-
-def _nhwc(x: torch.Tensor) -> torch.Tensor:
-    """``x`` [1, C, H, W] as a contiguous [H, W, C] (a view when already channels-last)."""
-    return x[0].permute(1, 2, 0).contiguous()
 
 
 class _WinogradFn(torch.autograd.Function):
@@ -192,15 +189,7 @@ def eligible(conv: nn.Module) -> bool:
 
 def winograd_convs(module: nn.Module) -> int:
     """Wrap every eligible convolution of ``module`` in a :class:`WinogradConv2d`, in place; how many."""
-    n = 0
-    for parent in list(module.modules()):
-        if isinstance(parent, WinogradConv2d):
-            continue
-        for name, child in list(parent.named_children()):
-            if eligible(child):
-                setattr(parent, name, WinogradConv2d(child))  # type: ignore[arg-type]
-                n += 1
-    return n
+    return swap_modules(module, lambda m: WinogradConv2d(m) if eligible(m) else None, WinogradConv2d)  # type: ignore[arg-type]
 
 
 def has_winograd(module: nn.Module) -> bool:
