@@ -11,7 +11,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
-from typing import Optional
+from typing import NoReturn, Optional
 
 log = logging.getLogger("dreambot")
 
@@ -42,6 +42,7 @@ def _cmd_web(args: argparse.Namespace) -> int:
 
 
 DREAM_COMMANDS = ("dream", "layers", "models", "atlas")  # need neither the store nor SQLAlchemy
+ONE_SHOT_COMMANDS = (*DREAM_COMMANDS, "warmup")  # leave without the interpreter's teardown (dream_core.quick_exit)
 
 
 def build_parser(store_commands: bool = True) -> argparse.ArgumentParser:
@@ -84,5 +85,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 130
 
 
+def entry() -> NoReturn:
+    """The ``dreambot`` console script: :func:`main`, then the exit. The one-shot dream commands
+    skip the interpreter's teardown (:mod:`dream_core.quick_exit`); the services exit normally."""
+    words = sys.argv[1:]
+    status = main(words)
+    if next((w for w in words if not w.startswith("-")), None) in ONE_SHOT_COMMANDS:
+        from dream_core.quick_exit import leave
+
+        leave(status)
+    sys.exit(status)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    entry()
