@@ -89,6 +89,24 @@ def test_loading_the_loops_keeps_torchs_thread_count():
     assert out.stdout.split() == ["1", "1"], out.stdout + out.stderr
 
 
+@pytest.mark.slow  # fresh processes
+@pytest.mark.parametrize("scipy_first", [False, True])
+def test_the_loops_load_without_scipys_blas_and_leave_numbas_check_in_place(scipy_first):
+    """scipy.linalg (0.12-0.2 s) is not imported for the loops; where it is loaded already they
+    still work; numba's own BLAS check is put back either way."""
+    code = (
+        ("import scipy.linalg\n" if scipy_first else "")
+        + "import sys, torch\n"
+        "from dream_core.models.max_pool import MaxPool2d\n"
+        "x = torch.randn(1, 16, 9, 9).contiguous(memory_format=torch.channels_last)\n"
+        "ok = torch.equal(MaxPool2d(3, 2)(x), torch.nn.functional.max_pool2d(x, 3, 2))\n"
+        "from numba.np import linalg\n"
+        "print(ok, 'scipy.linalg' in sys.modules, linalg.ensure_blas.__module__)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert out.stdout.split() == ["True", str(scipy_first), "numba.np.linalg"], out.stdout + out.stderr
+
+
 @pytest.mark.slow  # a fresh process
 def test_without_a_thread_safe_layer_the_loops_take_callers_one_at_a_time():
     """numba's workqueue layer (where no OpenMP runtime is found) aborts the process when two
