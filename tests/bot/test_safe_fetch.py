@@ -466,6 +466,7 @@ async def test_clip_links_are_fetched_and_checked_as_clips(clean):
 
 
 # ------------------------------------------------------------ bodies and bombs
+@pytest.mark.slow  # waits out a slow body's deadline
 @aio
 async def test_size_bombs_gzip_bombs_and_slow_bodies(clean):
     limits = ImageLimits(max_bytes=LIMIT, max_pixels=10_000_000)

@@ -151,6 +151,7 @@ def test_service_returns_bytes_media_type_and_notes_and_fits_a_byte_limit(square
     assert any("upload limit" in n for n in small.notes)
 
 
+@pytest.mark.slow  # two clip dreams
 def test_coherent_dream_sticks_to_a_panning_scene_better_than_frame_by_frame(
     sample_image,
 ):

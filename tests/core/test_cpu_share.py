@@ -172,6 +172,7 @@ class LoadedBox(LoadSampler):
         return self.others
 
 
+@pytest.mark.slow  # a dream
 def test_a_dream_runs_on_the_threads_the_share_chooses(model, cat, fast, monkeypatch):
     from dream_core.engine import dream
 

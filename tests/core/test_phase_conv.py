@@ -83,6 +83,7 @@ def test_trainable_weights_keep_autograd():
     assert conv.weight.grad is not None and x.grad is not None
 
 
+@pytest.mark.slow  # imports torchvision (1.4 s) to build its GoogLeNet
 def test_googlenet_gradient_equals_torchvision(googlenet_weights):
     """The whole dream model (folded BatchNorm, one-step input transform, phase conv1)
     gives the image gradient of torchvision's own GoogLeNet cut at inception4c.

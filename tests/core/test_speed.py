@@ -30,6 +30,7 @@ def _imagenet_normalised(model, x: torch.Tensor) -> torch.Tensor:
     return (x - mean) / std
 
 
+@pytest.mark.slow  # imports torchvision (1.4 s) to build its GoogLeNet
 def test_folded_googlenet_matches_torchvision(googlenet_weights):
     from torchvision.models import googlenet
 
@@ -59,6 +60,7 @@ def _backward_nodes(t: torch.Tensor) -> set[str]:
     return names
 
 
+@pytest.mark.slow  # imports torchvision (1.4 s) to build its GoogLeNet
 @pytest.mark.parametrize("winograd", [False, True])
 def test_googlenet_fast_paths_match_torchvision_with_the_image_gradient(googlenet_weights, winograd):
     """A fp32 channels-last dream's GoogLeNet (the pools and the transforms as compiled loops, the 1x1
@@ -186,6 +188,7 @@ def _gain(model, spec: str, src, out) -> tuple[float, float]:
     return after, after / before
 
 
+@pytest.mark.slow  # two dreams, one under bf16 autocast (emulated, 3 s, on CPUs without bf16)
 @pytest.mark.parametrize("precision", ["bf16"])
 def test_reduced_precision_dream_keeps_objective_and_gain_within_5_percent(model, sample_image, tune_cache,
                                                                            monkeypatch, precision):  # fmt: skip

@@ -161,10 +161,14 @@ def googlenet_model(googlenet_weights):
 def test_a_googlenet_step_by_winograd_matches_the_direct_one(googlenet_model):
     """The whole gradient of a dream step on GoogLeNet (random weights, a noise image: in flat regions the
     direct convolution gives neighbours bit-identical values, and max-pooling breaks those exact ties
-    differently from Winograd's, which rounds by position in the tile; both are valid gradients)."""
+    differently from Winograd's, which rounds by position in the tile; both are valid gradients).
+
+    The input is seeded: over 20 noise images 18 agree to 2.5e-6, one to 5e-5 and one only to
+    1.4e-3, where a near-zero activation's sign flipped between the two roundings; an input drawn
+    from the global generator depended on the tests run before it in the same worker."""
     assert sum(isinstance(m, WinogradConv2d) for m in googlenet_model.modules()) >= 9
     obj = Objective(resolve_targets("googlenet", "mixed3"))
-    x = torch.rand(1, 3, 96, 120)
+    x = torch.rand(1, 3, 96, 120, generator=torch.Generator().manual_seed(0))
     grads = {}
     for wino in (False, True):
         grads[wino] = tile_gradient(googlenet_model, x, obj, StepConfig(tile=512, channels_last=True, winograd=wino))

@@ -109,6 +109,7 @@ async def test_restore_refuses_existing_data_unless_forced(store, finished_dream
     await _check_restored(url, store.files.root, filled, FileStore(store.files.root))
 
 
+@pytest.mark.slow  # writers and a backup racing for a second
 async def test_backup_while_writers_write_holds_every_file_it_refers_to(store, sample_png, tmp_path):
     """Dreams are stored (file, row, result file, row) and deleted while the backup runs:
     the snapshot refers only to files the backup holds, and every dream finished before

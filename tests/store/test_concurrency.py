@@ -33,6 +33,7 @@ async def _life(store: Store, user_id: int, entry_id: int, i: int) -> int:
     return d.id
 
 
+@pytest.mark.slow  # fifty writers
 async def test_fifty_concurrent_tasks(store, finished_dream):
     seed = await finished_dream(999, G1)
     entry = await store.publish(seed.id, G1, by_user_id=999)
@@ -44,6 +45,7 @@ async def test_fifty_concurrent_tasks(store, finished_dream):
         assert d.status is DreamStatus.DONE and d.user_id == 1000 + i and d.seed == i
 
 
+@pytest.mark.slow  # two engines on one file, writing for a second
 async def test_two_store_instances_on_one_file(db_url, tmp_path, finished_dream, store):
     """Two independent stores (as the bot and the web gallery would have) write at once:
     no shared asyncio lock, so SQLite's own locking (BEGIN IMMEDIATE + busy timeout) does it."""
