@@ -59,10 +59,10 @@ class Inception(nn.Module):
         ):
             return False
         parts = [c.conv for c in convs if isinstance(c, PointwiseConv2d)]
-        merged = nn.Conv2d(parts[0].in_channels, sum(self._widths), 1).to(parts[0].weight.device)
+        merged = nn.Conv2d(parts[0].in_channels, sum(self._widths), 1, device="meta")  # no random init
         with torch.no_grad():
-            merged.weight.copy_(torch.cat([c.weight for c in parts]))
-            merged.bias.copy_(torch.cat([c.bias for c in parts]))  # type: ignore[misc, union-attr]
+            merged.weight = nn.Parameter(torch.cat([c.weight for c in parts]))
+            merged.bias = nn.Parameter(torch.cat([c.bias for c in parts]))  # type: ignore[misc]
         self.reduce = PointwiseConv2d(merged.requires_grad_(False))
         return True
 

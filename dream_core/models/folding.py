@@ -18,7 +18,7 @@ def fold_bn(
 ) -> nn.Conv2d:
     """A plain conv equal to ``bn(conv(x))`` in eval mode (``padding``: the conv's own when None)."""
     scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)  # type: ignore[operator, arg-type]
-    fused = nn.Conv2d(
+    fused = nn.Conv2d(  # on the meta device: no random init, its tensors are set below
         conv.in_channels,
         conv.out_channels,
         conv.kernel_size,  # type: ignore[arg-type]
@@ -27,12 +27,13 @@ def fold_bn(
         dilation=conv.dilation,  # type: ignore[arg-type]
         groups=conv.groups,
         bias=True,
+        device="meta",
     )
     bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)  # type: ignore[arg-type]
     with torch.no_grad():
-        fused.weight.copy_(conv.weight * scale.view(-1, 1, 1, 1))
-        fused.bias.copy_((bias - bn.running_mean) * scale + bn.bias)  # type: ignore[operator, union-attr]
-    return fused.to(conv.weight.device)
+        fused.weight = nn.Parameter(conv.weight * scale.view(-1, 1, 1, 1), conv.weight.requires_grad)
+        fused.bias = nn.Parameter((bias - bn.running_mean) * scale + bn.bias, conv.weight.requires_grad)  # type: ignore[operator]
+    return fused
 
 
 def fold_batchnorms(module: nn.Module) -> int:
