@@ -24,6 +24,11 @@ An AVX2-only CPU is emulated on a bigger one with all four of
 (MKL's matrix products, which Winograd's and the 1x1 convolutions use, ignore the
 oneDNN and ATen caps; the compiled loops, :mod:`dream_core.models.cpu_loops`, are
 compiled for the CPU numba is told; its cache keeps each CPU's build apart).
+Emulation caps instruction sets, not the core: it cannot show what a real AMD core
+does slowly. On a real 2-core Zen 3 EPYC (AVX2) the max-pool loop, then compiled to
+masked stores (cheap on Intel, microcoded on Zen), ran 10x slower than PyTorch's and
+the whole dream was 1.58x the reference where the emulation said 2.05x. Check real
+AVX2 hardware when a session has it.
 
 The reference (``bench/reference_dream.py``) is what a careful user writes:
 frozen weights, forward only to the target layer, whole image, fp32. Ours uses
