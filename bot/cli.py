@@ -67,13 +67,18 @@ def build_parser(store_commands: bool = True) -> argparse.ArgumentParser:
     return parser
 
 
+def _command(words: Sequence[str]) -> str | None:
+    """The subcommand named in ``words`` (the first word that is not a flag)."""
+    return next((w for w in words if not w.startswith("-")), None)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Entry point of the ``dreambot`` console script."""
+    """Run the command line ``argv`` (default: the process's) and return its exit status."""
     from dream_core.cli import name_the_flag
     from dream_core.errors import DreamError
 
     words = list(sys.argv[1:] if argv is None else argv)
-    command = next((w for w in words if not w.startswith("-")), None)
+    command = _command(words)
     parser = build_parser(store_commands=command not in DREAM_COMMANDS)
     args = parser.parse_args(words)
     try:
@@ -90,7 +95,7 @@ def entry() -> NoReturn:
     skip the interpreter's teardown (:mod:`dream_core.quick_exit`); the services exit normally."""
     words = sys.argv[1:]
     status = main(words)
-    if next((w for w in words if not w.startswith("-")), None) in ONE_SHOT_COMMANDS:
+    if _command(words) in ONE_SHOT_COMMANDS:
         from dream_core.quick_exit import leave
 
         leave(status)
