@@ -1,129 +1,123 @@
-"""What the compiled CPU loops (numba: Winograd's transforms, max-pooling) share: their threads.
+"""The compiled CPU loops (max-pooling, Winograd's tile transforms): which build runs, on how many threads.
 
-The loops run on numba's threading layer; its OpenMP layer binds to the OpenMP
-runtime torch has loaded, so they share torch's threads. Before each call they
-take as many threads as torch has now (:func:`running`): the CPU share
+Two builds of the same loops, with the same arguments and results:
+
+- **native** (:mod:`dream_core.models.native_loops`, C compiled by the package's
+  install, ``setup.py``): loads in about a millisecond; each loop is built for
+  AVX-512, AVX2 and the baseline, the CPU picks.
+- **numba** (:mod:`dream_core.models.max_pool_kernels`,
+  :mod:`dream_core.models.winograd_kernels`): compiled for this CPU on first use
+  (5-11 s, once, cached on disk), then about 0.6 s to load in every process
+  (:mod:`dream_core.models.numba_threads`). It runs where the install found no C compiler.
+
+``DREAMBOT_CPU_LOOPS`` chooses: ``auto`` (default: native where built, else
+numba, saying so once in the log), ``native`` or ``numba``. Both run on the
+OpenMP runtime torch has loaded, so they share torch's threads; before each
+call they take as many threads as torch has now (:func:`running`): the CPU share
 (:mod:`dream_core.cpu_share`) lowers torch's count when other processes hold
 cores, and the loops follow. Their work is split into one piece per thread
 (:func:`chunks`).
-
-They are compiled for this CPU the first time a process imports them (a few
-seconds, all of them) and cached on disk by numba (``__pycache__`` beside the
-code, else the user's cache directory; ``NUMBA_CACHE_DIR`` moves it), so later
-processes load them in about 0.3 s (mostly numba's own start-up). A model's calibration (:mod:`dream_core.autotune`,
-at worker start or ``dreambot warmup``) runs them first, so no dream waits for that.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
-import sys
+import os
 import threading
 from collections.abc import Iterator
+from types import ModuleType
 
-import numba
 import torch
-from numba.np.ufunc import parallel as _numba_parallel
 
-__all__ = ["chunks", "nhwc", "running", "set_threads", "start_pool"]
+__all__ = ["CHOICES", "LOOPS_ENV", "LoopsError", "build", "chunks", "nhwc", "pool_loops", "running", "winograd_loops"]
 
 log = logging.getLogger(__name__)
-_SAFE_LAYERS = ("omp", "tbb")  # numba's workqueue layer aborts the process when two threads call in at once
 
-_started = threading.Lock()
-_serial: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
-
-
-def start_pool() -> None:
-    """Start numba's threading layer once, leaving torch's thread count as it was.
-
-    numba's OpenMP layer binds to the OpenMP runtime torch has already loaded, so the
-    loops run on torch's own thread pool (no second set of threads spinning beside it).
-    Starting the layer sets that runtime's thread count to numba's default (every CPU),
-    which would undo a lower count chosen by the CPU share (two dreams at once then ran 5x
-    slower each instead of 2x): torch's is put back. The loop modules call this before
-    their loops compile or load (which starts the layer too).
-    """
-    global _serial
-    with _started:
-        if _numba_parallel._is_initialized:
-            return
-        _load_target_without_blas()
-        n = torch.get_num_threads()
-        _numba_parallel._launch_threads()
-        torch.set_num_threads(n)
-        layer = numba.threading_layer()
-        if layer not in _SAFE_LAYERS:
-            _serial = threading.Lock()
-            log.warning(
-                "numba's threading layer here is %r (no OpenMP runtime, libgomp, found): the CPU loops "
-                "run one caller at a time and do not share torch's threads", layer
-            )
+LOOPS_ENV = "DREAMBOT_CPU_LOOPS"
+CHOICES = ("auto", "native", "numba")
 
 
-def _load_target_without_blas() -> None:
-    """Load numba's CPU target (its lowering registries) without scipy's BLAS.
+class LoopsError(RuntimeError):
+    """``DREAMBOT_CPU_LOOPS`` names no build, or names one that cannot load here."""
 
-    The first loop to compile or load makes numba load its registries, and its numpy one
-    imports ``scipy.linalg.cython_blas`` to offer ``np.dot`` inside compiled code: 0.15-0.2 s
-    of a CLI dream's first step on a 2-core box. The loops use no BLAS, so that check is
-    answered "none" (numba's own path when scipy is absent). Where scipy.linalg is loaded already,
-    or numba's internals differ, the registries load as usual.
-    """
-    if "scipy.linalg" in sys.modules:
-        return
+
+_chosen: str | None = None
+_choosing = threading.Lock()
+
+
+def build() -> str:
+    """``"native"`` or ``"numba"``: the build this process runs (chosen once, from ``DREAMBOT_CPU_LOOPS``)."""
+    global _chosen
+    with _choosing:
+        if _chosen is None:
+            _chosen = _choose(os.environ.get(LOOPS_ENV, "auto").strip().lower() or "auto")
+        return _chosen
+
+
+def _choose(asked: str) -> str:
+    if asked not in CHOICES:
+        raise LoopsError(f"{LOOPS_ENV}={asked!r}: expected one of {', '.join(CHOICES)}")
+    if asked == "numba":
+        return "numba"
     try:
-        from numba.core.registry import cpu_target
-        from numba.np import linalg
-    except ImportError:  # pragma: no cover - another numba layout
-        return
-    real = getattr(linalg, "ensure_blas", None)
-    if real is None:  # pragma: no cover
-        return
-
-    def no_blas() -> None:
-        raise ImportError("scipy's BLAS is not loaded for DreamBot's loops")
-
-    linalg.ensure_blas = no_blas
-    try:
-        cpu_target.target_context.refresh()
-    finally:
-        linalg.ensure_blas = real
+        importlib.import_module("dream_core.models.native_loops")
+    except ImportError as exc:
+        if asked == "native":
+            raise LoopsError(
+                f"{LOOPS_ENV}=native, but the compiled loops are not built ({exc}): reinstall DreamBot "
+                "where a C compiler is found (pip install with gcc), or set it to auto"
+            ) from exc
+        log.warning(
+            "the ahead-of-time CPU loops (dream_core.models.native_loops) are not built: running numba's, "
+            "which compile on first use (5-11 s, once) and take ~0.6 s to load in each process. "
+            "Reinstall DreamBot with a C compiler (gcc) present to build them."
+        )
+        return "numba"
+    return "native"
 
 
-@contextlib.contextmanager
-def running() -> Iterator[None]:
-    """Around calls of the loops: as many threads as torch has now, and one caller at a
-    time where numba's threading layer is not thread-safe."""
-    set_threads(torch.get_num_threads())
-    with _serial:
-        yield
+def pool_loops() -> ModuleType:
+    """The module with ``pool_forward`` and ``pool_backward`` (see :mod:`dream_core.models.max_pool_kernels`)."""
+    if build() == "native":
+        return importlib.import_module("dream_core.models.native_loops")
+    return importlib.import_module("dream_core.models.max_pool_kernels")
+
+
+def winograd_loops() -> ModuleType:
+    """The module with ``input_tiles`` and ``output_tiles`` (see :mod:`dream_core.models.winograd_kernels`)."""
+    if build() == "native":
+        return importlib.import_module("dream_core.models.native_loops")
+    return importlib.import_module("dream_core.models.winograd_kernels")
 
 
 class _Threads(threading.local):
-    count = 0  # numba's count for this thread as last set here (0: not yet)
+    count = 1  # the loops' thread count for this thread, as :func:`running` last set it
 
 
 _threads = _Threads()
 
 
-def set_threads(n: int) -> None:
-    """Run this thread's loops on ``n`` threads (torch's count: the CPU share may have lowered it).
-
-    numba's own getter takes a process-wide lock on every call (about 60 us, 5 ms of a
-    GoogLeNet step when asked before each loop), so the count is remembered here, per
-    thread as numba keeps it.
-    """
-    n = max(1, min(n, numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
-    if _threads.count != n:
-        numba.set_num_threads(n)
+@contextlib.contextmanager
+def running() -> Iterator[None]:
+    """Around calls of the loops: as many threads as torch has now (and, for numba's build, one
+    caller at a time where its threading layer is not thread-safe)."""
+    n = max(1, torch.get_num_threads())
+    if build() == "native":
         _threads.count = n
+        yield
+        return
+    from dream_core.models import numba_threads
+
+    _threads.count = numba_threads.set_threads(n)
+    with numba_threads.serial():
+        yield
 
 
 def chunks(items: int) -> int:
-    """How many pieces to split ``items`` independent items into: one per thread (the layer
-    hands them out statically, so more pieces would balance nothing). After :func:`set_threads`."""
+    """How many pieces to split ``items`` independent items into: one per thread (the loops hand
+    them out statically, so more pieces would balance nothing). Inside :func:`running`."""
     return max(1, min(items, _threads.count))
 
 

@@ -1,4 +1,4 @@
-"""Max-pooling on CPU by compiled loops (:mod:`dream_core.models.max_pool_kernels`), where it pays.
+"""Max-pooling on CPU by compiled loops (:mod:`dream_core.models.cpu_loops`), where it pays.
 
 :class:`MaxPool2d` is ``nn.MaxPool2d`` (same arguments, same results, no
 state) whose forward and backward run by those loops for a batch-1, fp32,
@@ -33,27 +33,29 @@ def _out_size(n: int, k: int, s: int, p: int, ceil: bool) -> int:
 class _MaxPoolFn(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor, k: int, s: int, p: int, ceil: bool) -> torch.Tensor:  # noqa: ANN401, FBT001 - autograd's context
-        from dream_core.models import cpu_loops, max_pool_kernels
+        from dream_core.models import cpu_loops
 
+        loops = cpu_loops.pool_loops()
         _, c, h, w = x.shape
         oh, ow = _out_size(h, k, s, p, ceil), _out_size(w, k, s, p, ceil)
         y = torch.empty(1, c, oh, ow, dtype=x.dtype, memory_format=torch.channels_last)
         arg = torch.empty(oh, ow, c, dtype=torch.uint8)
         with cpu_loops.running():
             xa, ya = cpu_loops.nhwc(x).numpy(), cpu_loops.nhwc(y).numpy()
-            max_pool_kernels.pool_forward(xa, k, s, p, ya, arg.numpy(), cpu_loops.chunks(oh))
+            loops.pool_forward(xa, k, s, p, ya, arg.numpy(), cpu_loops.chunks(oh))
         ctx.arg, ctx.k, ctx.s, ctx.p, ctx.size = arg, k, s, p, (h, w)
         return y
 
     @staticmethod
     def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor | None, ...]:  # noqa: ANN401
-        from dream_core.models import cpu_loops, max_pool_kernels
+        from dream_core.models import cpu_loops
 
+        loops = cpu_loops.pool_loops()
         h, w = ctx.size
         gx = torch.empty(1, g.shape[1], h, w, dtype=g.dtype, memory_format=torch.channels_last)
         with cpu_loops.running():
             ga, gxa = cpu_loops.nhwc(g).numpy(), cpu_loops.nhwc(gx).numpy()
-            max_pool_kernels.pool_backward(ga, ctx.arg.numpy(), ctx.k, ctx.s, ctx.p, gxa, cpu_loops.chunks(h))
+            loops.pool_backward(ga, ctx.arg.numpy(), ctx.k, ctx.s, ctx.p, gxa, cpu_loops.chunks(h))
         return gx, None, None, None, None
 
 

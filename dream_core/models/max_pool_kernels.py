@@ -11,7 +11,9 @@ order and NaN wins, as in PyTorch. GoogLeNet's pools, against PyTorch's: forward
 and backward 2-4x faster on an AVX2-emulating Xeon; on a real AVX2 Zen 3 EPYC the
 forward is as fast and the backward 10-40 % faster (see :func:`pool_forward`).
 
-Compiled and threaded as :mod:`dream_core.models.cpu_loops` says.
+The numba build of these loops (the ahead-of-time one is :mod:`dream_core.models.native_loops`;
+:mod:`dream_core.models.cpu_loops` chooses), compiled and threaded as
+:mod:`dream_core.models.numba_threads` says.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from dream_core.models.cpu_loops import start_pool
+from dream_core.models.numba_threads import start_pool
 
 __all__ = ["pool_backward", "pool_forward"]
 

@@ -8,7 +8,7 @@ instead of 144: the input tiles and the kernels are transformed (``B^T d B``,
 ``G g G^T``), multiplied position by position (36 batched matrix products over
 the channels, the bulk of the work, in one ``bmm``), and transformed back
 (``A^T m A``). The transforms are compiled loops, one memory pass each
-(:mod:`dream_core.models.winograd_kernels`), which also apply a ReLU that
+(:mod:`dream_core.models.cpu_loops`), which also apply a ReLU that
 follows the convolution (``relu=True``) and, backward, its mask. On a 2-core
 box emulating AVX2 (MKL and numba capped too) GoogLeNet's ``conv3`` took 13 ms
 forward and backward against oneDNN's 26 ms. The relative L2 error of a layer's
@@ -94,7 +94,8 @@ def winograd_conv3x3(
     each, so its scratch memory stays small whatever the image.
     """
     from dream_core.models import cpu_loops
-    from dream_core.models import winograd_kernels as kernels  # compiled (or loaded from numba's cache) once
+
+    kernels = cpu_loops.winograd_loops()
 
     _, c, h, w = x.shape
     k = u.shape[2]

@@ -13,7 +13,9 @@ channels-last activation), that also applies the ReLU around the convolution:
 - :func:`output_tiles` writes ``A^T m A + bias``, with the ReLU if asked,
   straight into the channels-last output.
 
-Compiled and threaded as :mod:`dream_core.models.cpu_loops` says.
+The numba build of these loops (the ahead-of-time one is :mod:`dream_core.models.native_loops`;
+:mod:`dream_core.models.cpu_loops` chooses), compiled and threaded as
+:mod:`dream_core.models.numba_threads` says.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from dream_core.models.cpu_loops import start_pool
+from dream_core.models.numba_threads import start_pool
 
 __all__ = ["input_tiles", "output_tiles"]
 

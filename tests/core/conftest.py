@@ -77,3 +77,18 @@ def tune_cache(tmp_path, monkeypatch):
     autotune.clear_memory_cache()
     yield path
     autotune.clear_memory_cache()
+
+
+@pytest.fixture(params=["native", pytest.param("numba", marks=pytest.mark.slow)])
+def loops_build(request, monkeypatch):
+    """Each build of the compiled CPU loops in turn (:mod:`dream_core.models.cpu_loops`): the
+    ahead-of-time one, and numba's (compiled on first use, so in the slow tier)."""
+    from dream_core.models import cpu_loops
+
+    if request.param == "native":
+        try:
+            import dream_core.models.native_loops  # noqa: F401
+        except ImportError as exc:
+            pytest.skip(f"the native loops are not built here: {exc}")
+    monkeypatch.setattr(cpu_loops, "_chosen", request.param)
+    return request.param

@@ -21,6 +21,7 @@ SETTINGS = [  # kernel, stride, padding, ceil_mode: GoogLeNet's, ResNet's, VGG's
     (5, 3, 2, True),
 ]
 SIZES = [(17, 23), (8, 8), (3, 5), (1, 1)]
+NUMBA = {**os.environ, "DREAMBOT_CPU_LOOPS": "numba"}  # the numba build's own tests run it by name
 
 
 def _pair(k: int, s: int, p: int, ceil: bool) -> tuple[nn.MaxPool2d, MaxPool2d]:
@@ -28,7 +29,7 @@ def _pair(k: int, s: int, p: int, ceil: bool) -> tuple[nn.MaxPool2d, MaxPool2d]:
 
 
 @pytest.mark.parametrize(("k", "s", "p", "ceil"), SETTINGS)
-def test_values_and_gradients_equal_torch(k, s, p, ceil):
+def test_values_and_gradients_equal_torch(k, s, p, ceil, loops_build):
     ref, fast = _pair(k, s, p, ceil)
     torch.manual_seed(k * 10 + s)
     for h, w in SIZES:
@@ -44,7 +45,7 @@ def test_values_and_gradients_equal_torch(k, s, p, ceil):
         torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-6)  # overlapping windows: sums in another order
 
 
-def test_ties_go_to_the_first_maximum_and_nan_wins_as_in_torch():
+def test_ties_go_to_the_first_maximum_and_nan_wins_as_in_torch(loops_build):
     ref, fast = _pair(3, 1, 1, True)
     x = torch.zeros(1, 8, 6, 7)  # all tied: a ReLU's zeros over a dark patch
     x[0, 3, 2, 2] = float("nan")
@@ -81,11 +82,11 @@ def test_loading_the_loops_keeps_torchs_thread_count():
     ran 5x slower each when it did not)."""
     code = (
         "import torch; torch.set_num_threads(1)\n"
-        "from dream_core.models import max_pool_kernels, winograd_kernels, cpu_loops\n"
-        "import numba; cpu_loops.set_threads(torch.get_num_threads())\n"
+        "from dream_core.models import max_pool_kernels, winograd_kernels, numba_threads\n"
+        "import numba; numba_threads.set_threads(torch.get_num_threads())\n"
         "print(torch.get_num_threads(), numba.get_num_threads())\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120, env=NUMBA)  # noqa: E501
     assert out.stdout.split() == ["1", "1"], out.stdout + out.stderr
 
 
@@ -103,7 +104,7 @@ def test_the_loops_load_without_scipys_blas_and_leave_numbas_check_in_place(scip
         "from numba.np import linalg\n"
         "print(ok, 'scipy.linalg' in sys.modules, linalg.ensure_blas.__module__)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120, env=NUMBA)  # noqa: E501
     assert out.stdout.split() == ["True", str(scipy_first), "numba.np.linalg"], out.stdout + out.stderr
 
 
@@ -126,7 +127,7 @@ def test_without_a_thread_safe_layer_the_loops_take_callers_one_at_a_time():
         "[t.start() for t in threads]; [t.join() for t in threads]\n"
         "import numba; print(numba.threading_layer(), len(bad))\n"
     )
-    env = {**os.environ, "NUMBA_THREADING_LAYER": "workqueue"}
+    env = {**NUMBA, "NUMBA_THREADING_LAYER": "workqueue"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["workqueue", "0"], out.stdout + out.stderr

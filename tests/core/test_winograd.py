@@ -28,7 +28,7 @@ def _rel(got: torch.Tensor, want: torch.Tensor) -> float:
 
 @pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("channels_last", [False, True])
-def test_forward_and_input_gradient_equal_conv2d(bias, channels_last):
+def test_forward_and_input_gradient_equal_conv2d(bias, channels_last, loops_build):
     conv, wino = _pair(32, 48, bias)
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     for h, w in SIZES:
@@ -45,7 +45,7 @@ def test_forward_and_input_gradient_equal_conv2d(bias, channels_last):
         assert _rel(got, want) < 1e-4, (h, w)
 
 
-def test_bands_of_tile_rows_join_seamlessly(monkeypatch):
+def test_bands_of_tile_rows_join_seamlessly(monkeypatch, loops_build):
     """Big images are done a band of tile rows at a time (bounded scratch memory)."""
     conv, wino = _pair(32, 40, seed=3)
     monkeypatch.setattr(winograd_module, "BAND_BYTES", 1)  # one tile row per band
@@ -72,7 +72,7 @@ def test_an_in_place_relu_may_follow():
 
 
 @pytest.mark.parametrize("channels_last", [False, True])
-def test_the_fused_relu_and_its_backward_equal_conv2d_then_relu(channels_last):
+def test_the_fused_relu_and_its_backward_equal_conv2d_then_relu(channels_last, loops_build):
     """``relu=True`` (GoogLeNet's conv-ReLU pairs): the ReLU in the output transform, its backward
     in the gradient's input transform; a NCHW gradient is taken too."""
     conv, wino = _pair(32, 40, seed=5)
