@@ -7,8 +7,8 @@ FROM pytorch/pytorch:2.9.1-cuda12.8-cudnn9-runtime
 # Build with --build-arg BAKE_GOOGLENET_WEIGHTS=0 for a smaller image without them.
 ARG BAKE_GOOGLENET_WEIGHTS=1
 
-# NUMBA_CACHE_DIR: the CPU loops compiled for the host CPU on first use (a few seconds)
-# are kept on the data volume, so a restarted container does not compile them again.
+# NUMBA_CACHE_DIR: where numba's build of the CPU loops would be kept (on the data volume);
+# the image builds the C loops at install (below), so numba's run only if that build failed.
 ENV PYTHONDONTWRITEBYTECODE=1 \
     NUMBA_CACHE_DIR=/data/numba-cache \
     PYTHONUNBUFFERED=1 \
@@ -23,8 +23,17 @@ COPY pyproject.toml README.md ./
 COPY dream_core ./dream_core
 COPY bot ./bot
 COPY migrations ./migrations
+COPY setup.py MANIFEST.in ./
 # torch/torchvision come from the base image; the range in pyproject admits them.
-RUN pip install ".[ray,postgres]" \
+# gcc is there only while pip builds the compiled CPU loops (dream_core/models/native_loops.c,
+# for AVX-512, AVX2 and the baseline; the CPU that runs the image picks), then removed;
+# libgomp1 stays (OpenMP: torch's own copy is the one loaded at run time).
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends gcc libc6-dev libgomp1 \
+    && pip install ".[ray,postgres]" \
+    && python -c "from dream_core.models import native_loops" \
+    && apt-get purge -y --auto-remove gcc libc6-dev \
+    && rm -rf /var/lib/apt/lists/* \
     && useradd --create-home --uid 10001 dreambot \
     && mkdir -p /data && chown dreambot:dreambot /data
 

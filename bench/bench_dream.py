@@ -22,8 +22,8 @@ Parts:
 An AVX2-only CPU is emulated on a bigger one with all four of
 ``MKL_ENABLE_INSTRUCTIONS=AVX2 ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 NUMBA_CPU_NAME=haswell``
 (MKL's matrix products, which Winograd's and the 1x1 convolutions use, ignore the
-oneDNN and ATen caps; the compiled loops, :mod:`dream_core.models.cpu_loops`, are
-compiled for the CPU numba is told; its cache keeps each CPU's build apart).
+oneDNN and ATen caps; the compiled loops, :mod:`dream_core.models.cpu_loops`, follow
+``ATEN_CPU_CAPABILITY`` in their C build and the CPU numba is told in numba's).
 Emulation caps instruction sets, not the core: it cannot show what a real AMD core
 does slowly. On a real 2-core Zen 3 EPYC (AVX2) the max-pool loop, then compiled to
 masked stores (cheap on Intel, microcoded on Zen), ran 10x slower than PyTorch's and
@@ -58,7 +58,7 @@ from dream_core import models
 from dream_core.autotune import Planner, cache_path, time_steps
 from dream_core.engine import dream
 from dream_core.images import sample_path
-from dream_core.models import get_model, resolve_targets
+from dream_core.models import cpu_loops, get_model, resolve_targets
 from dream_core.objective import Objective
 from dream_core.params import DreamParams
 from dream_core.smoothing import smooth_gradient
@@ -369,7 +369,8 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     t_all = time.perf_counter()
     print(f"torch {torch.__version__}, {args.threads} thread(s), {os.cpu_count()} CPUs, "
-          f"CPU capability {torch.backends.cpu.get_cpu_capability()}, load {os.getloadavg()[0]:.1f}")  # fmt: skip
+          f"CPU capability {torch.backends.cpu.get_cpu_capability()}, load {os.getloadavg()[0]:.1f}, "
+          f"compiled loops {cpu_loops.describe()}")  # fmt: skip
     caps = {k: os.environ[k] for k in ("ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS", "NUMBA_CPU_NAME")
             if k in os.environ}  # fmt: skip
     if caps:  # an emulated, smaller CPU
@@ -378,7 +379,7 @@ def main() -> None:
         print("  note: MKL's GEMMs (Winograd's products, 1x1 convolutions) still use the full ISA; "
               "set MKL_ENABLE_INSTRUCTIONS too")  # fmt: skip
     if "ONEDNN_MAX_CPU_ISA" in caps and "NUMBA_CPU_NAME" not in caps:
-        print("  note: the compiled loops (numba) still target this CPU; set NUMBA_CPU_NAME too (haswell: AVX2)")
+        print("  note: numba's build of the loops (if it runs) still targets this CPU; set NUMBA_CPU_NAME too")
     with tempfile.TemporaryDirectory() as td:
         tmp = Path(td)
         if not args.keep_cache:  # inherited by the processes of the process part

@@ -34,9 +34,14 @@ class WarmupReport:
         t = self.tuning
         where = cache_path() or "memory only"
         what = f"calibrated in {self.seconds:.1f} s" if self.measured else "already calibrated"
-        cap = torch.backends.cpu.get_cpu_capability() if self.device == "cpu" else self.device
-        threads = torch.get_num_threads()
-        return f"{self.model} on {self.device} ({cap}, {threads} threads): {what}: {t.choice} (in {where})"
+        if self.device == "cpu":
+            from dream_core.models import cpu_loops
+
+            how = f"{torch.backends.cpu.get_cpu_capability()}, {torch.get_num_threads()} threads, "
+            how += f"compiled loops {cpu_loops.describe()}"
+        else:
+            how = f"{self.device}, {torch.get_num_threads()} threads"
+        return f"{self.model} on {self.device} ({how}): {what}: {t.choice} (in {where})"
 
 
 def warm_up(name: str, device: str | None = None, weights: str | None = None, side: int = WARM_SIDE) -> WarmupReport:

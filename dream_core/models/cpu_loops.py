@@ -31,7 +31,10 @@ from types import ModuleType
 
 import torch
 
-__all__ = ["CHOICES", "LOOPS_ENV", "LoopsError", "build", "chunks", "nhwc", "pool_loops", "running", "winograd_loops"]
+__all__ = [
+    "CHOICES", "LOOPS_ENV", "LoopsError", "build", "chunks", "describe", "nhwc",
+    "pool_loops", "running", "winograd_loops",
+]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +79,14 @@ def _choose(asked: str) -> str:
         )
         return "numba"
     return "native"
+
+
+def describe() -> str:
+    """The build that runs, for logs and benches: ``"native (avx2)"`` (with the instruction set it
+    runs here) or ``"numba"``."""
+    if build() == "native":
+        return f"native ({pool_loops().isa()})"
+    return "numba"
 
 
 def pool_loops() -> ModuleType:
