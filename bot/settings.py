@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     cpu_share: Literal["auto", "off"] = Field(
         "auto", description="auto: CPU workers' torch threads follow the cores other processes leave free"
     )
+    cpu_loops: Literal["auto", "native", "numba"] = Field(
+        "auto", description="the CPU workers' compiled loops (the workers read DREAMBOT_CPU_LOOPS; checked here)"
+    )
     ray_address: Optional[str] = Field(None, description="'ray://host:10001' (Ray Client); default: a local Ray")
     ray_actors: Optional[int] = Field(None, ge=1, description="number of dream actors; default: one per GPU")
     ray_gpus_per_actor: float = Field(1.0, ge=0)

@@ -112,6 +112,10 @@ def setup_worker(device: str, options: WorkerOptions) -> ModelCache:
         torch.set_num_threads(options.torch_threads)
     if not device.startswith("cuda"):
         cpu_share.enable(torch.get_num_threads(), options.cpu_share)  # threads: the cores others leave free
+        from dream_core.models import cpu_loops
+
+        # DREAMBOT_CPU_LOOPS (inherited): a bad value, or "native" where it is not built, stops the worker here
+        log.info("compiled CPU loops: %s", cpu_loops.describe())
     tune_process()  # flush denormals, reuse activation memory (the engine also calls it)
     if device.startswith("cuda"):
         if not torch.cuda.is_available():

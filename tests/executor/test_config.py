@@ -47,6 +47,16 @@ def test_cpu_share_setting_reaches_the_workers(monkeypatch):
         Settings(_env_file=None, cpu_share="sometimes")
 
 
+def test_the_cpu_loops_setting_is_checked_when_the_bot_starts(monkeypatch):
+    """The workers read DREAMBOT_CPU_LOOPS themselves; a bad value stops the bot at start, not a dream."""
+    assert Settings(_env_file=None).cpu_loops == "auto"
+    monkeypatch.setenv("DREAMBOT_CPU_LOOPS", "numba")
+    assert Settings(_env_file=None).cpu_loops == "numba"
+    monkeypatch.setenv("DREAMBOT_CPU_LOOPS", "fast")
+    with pytest.raises(ValidationError, match="cpu_loops"):
+        Settings(_env_file=None)
+
+
 def test_bad_values_are_refused_clearly():
     with pytest.raises(ValidationError, match="unknown device 'gpu0'"):
         ExecutorConfig(devices="gpu0")
