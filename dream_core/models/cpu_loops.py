@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 LOOPS_ENV = "DREAMBOT_CPU_LOOPS"
 CHOICES = ("auto", "native", "numba")
+NATIVE_VERSION = 1  # native_loops.c's NATIVE_LOOPS_VERSION that this code calls
 
 
 class LoopsError(RuntimeError):
@@ -65,7 +66,10 @@ def _choose(asked: str) -> str:
     if asked == "numba":
         return "numba"
     try:
-        importlib.import_module("dream_core.models.native_loops")
+        native = importlib.import_module("dream_core.models.native_loops")
+        if getattr(native, "VERSION", None) != NATIVE_VERSION:
+            found = getattr(native, "VERSION", None)
+            raise ImportError(f"a stale build: version {found}, this code needs {NATIVE_VERSION}")
     except ImportError as exc:
         if asked == "native":
             raise LoopsError(
@@ -73,9 +77,10 @@ def _choose(asked: str) -> str:
                 "where a C compiler is found (pip install with gcc), or set it to auto"
             ) from exc
         log.warning(
-            "the ahead-of-time CPU loops (dream_core.models.native_loops) are not built: running numba's, "
+            "the ahead-of-time CPU loops (dream_core.models.native_loops) are not built or stale: running numba's, "
             "which compile on first use (5-11 s, once) and take ~0.6 s to load in each process. "
-            "Reinstall DreamBot with a C compiler (gcc) present to build them."
+            "Reinstall DreamBot with a C compiler (gcc) present to build them (%s).",
+            exc,
         )
         return "numba"
     return "native"

@@ -264,7 +264,16 @@ static struct PyModuleDef module = {
     -1, methods, NULL, NULL, NULL, NULL,
 };
 
+/* Raised whenever a loop's arguments or results change: models/cpu_loops.py refuses a build
+ * (an old .so left in a checkout that was not reinstalled) whose version is not its own. */
+#define NATIVE_LOOPS_VERSION 1
+
 PyMODINIT_FUNC PyInit_native_loops(void) {
     choose_isa();
-    return PyModule_Create(&module);
+    PyObject *m = PyModule_Create(&module);
+    if (m && PyModule_AddIntConstant(m, "VERSION", NATIVE_LOOPS_VERSION) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
 }

@@ -68,6 +68,17 @@ def test_without_the_native_build_auto_says_so_and_runs_numba(choose, monkeypatc
         choose("native")
 
 
+@needs_native
+def test_a_stale_native_build_is_not_run(choose, monkeypatch, caplog):
+    """A checkout updated without reinstalling keeps an old .so: its loops may take other arguments."""
+    monkeypatch.setattr(native, "VERSION", cpu_loops.NATIVE_VERSION - 1)
+    with caplog.at_level(logging.WARNING, logger=cpu_loops.__name__):
+        assert choose("auto") == "numba"
+    assert "a stale build" in caplog.text
+    with pytest.raises(cpu_loops.LoopsError, match="a stale build"):
+        choose("native")
+
+
 def _f32(*shape: int) -> np.ndarray:
     return np.zeros(shape, np.float32)
 
