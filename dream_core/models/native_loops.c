@@ -150,6 +150,12 @@ static int bad_chunks(i64 chunks) {
     return 0;
 }
 
+static PyObject *refuse(Held *h, const char *why) {
+    release(h);
+    PyErr_SetString(PyExc_ValueError, why);
+    return NULL;
+}
+
 static PyObject *done(Held *h, int err) {
     release(h);
     if (err) return PyErr_NoMemory();
@@ -166,11 +172,8 @@ static PyObject *pool_forward(PyObject *self, PyObject *args) {
     if (!a || !same_shape(y, a, "y and arg") || bad_chunks(chunks)) return release(&h), NULL;
     i64 H = x->shape[0], W = x->shape[1], C = x->shape[2], OH = y->shape[0], OW = y->shape[1];
     if (y->shape[2] != C || k < 1 || k > 15 || s < 1 || p < 0 || p >= k || (OH > 0 && (OH - 1) * s - p >= H) ||
-        (OW > 0 && (OW - 1) * s - p >= W)) {
-        release(&h);
-        PyErr_SetString(PyExc_ValueError, "pool_forward: the window, stride, padding and shapes disagree");
-        return NULL;
-    }
+        (OW > 0 && (OW - 1) * s - p >= W))
+        return refuse(&h, "pool_forward: the window, stride, padding and shapes disagree");
     const float *xp = x->buf;
     float *yp = y->buf;
     uint8_t *ap = a->buf;
@@ -188,11 +191,8 @@ static PyObject *pool_backward(PyObject *self, PyObject *args) {
     Py_buffer *gx = a ? take(&h, gxo, 3, 'f', 1, "gx") : NULL;
     if (!gx || !same_shape(g, a, "g and arg") || bad_chunks(chunks)) return release(&h), NULL;
     i64 H = gx->shape[0], W = gx->shape[1], C = gx->shape[2], OH = g->shape[0], OW = g->shape[1];
-    if (g->shape[2] != C || k < 1 || k > 15 || s < 1 || p < 0 || p >= k) {
-        release(&h);
-        PyErr_SetString(PyExc_ValueError, "pool_backward: the window, stride, padding and shapes disagree");
-        return NULL;
-    }
+    if (g->shape[2] != C || k < 1 || k > 15 || s < 1 || p < 0 || p >= k)
+        return refuse(&h, "pool_backward: the window, stride, padding and shapes disagree");
     const float *gp = g->buf;
     const uint8_t *ap = a->buf;
     float *gxp = gx->buf;
@@ -211,16 +211,14 @@ static PyObject *input_tiles(PyObject *self, PyObject *args) {
     Py_buffer *v = m ? take(&h, vo, 3, 'f', 1, "v") : NULL;
     if (!v || !same_shape(x, m, "x and relu_out") || bad_chunks(chunks)) return release(&h), NULL;
     i64 C = x->shape[2];
-    if (n < 0 || tw < 1 || r0 < 0 || v->shape[0] != 36 || v->shape[1] != n * tw || v->shape[2] != C) {
-        release(&h);
-        PyErr_SetString(PyExc_ValueError, "input_tiles: v must be [36, n * tw, C]");
-        return NULL;
-    }
+    if (n < 0 || tw < 1 || r0 < 0 || v->shape[0] != 36 || v->shape[1] != n * tw || v->shape[2] != C)
+        return refuse(&h, "input_tiles: v must be [36, n * tw, C]");
     const float *xp = x->buf, *mp = m->buf;
     float *vp = v->buf;
     i64 H = x->shape[0], W = x->shape[1], tiles = n * tw;
     int err = 0;
-    SPLIT(use.input_tiles_part(xp, mp, masked, H, W, C, r0, tw, vp, tiles, piece * tiles / chunks, (piece + 1) * tiles / chunks));
+    SPLIT(use.input_tiles_part(xp, mp, masked, H, W, C, r0, tw, vp, tiles, piece * tiles / chunks,
+                               (piece + 1) * tiles / chunks));
     return done(&h, err);
 }
 
@@ -234,16 +232,14 @@ static PyObject *output_tiles(PyObject *self, PyObject *args) {
     Py_buffer *y = b ? take(&h, yo, 3, 'f', 1, "y") : NULL;
     if (!y || bad_chunks(chunks)) return release(&h), NULL;
     i64 K = y->shape[2], tiles = m->shape[1];
-    if (tw < 1 || r0 < 0 || m->shape[0] != 36 || m->shape[2] != K || b->shape[0] != K) {
-        release(&h);
-        PyErr_SetString(PyExc_ValueError, "output_tiles: m must be [36, tiles, K] and bias [K] for y [H, W, K]");
-        return NULL;
-    }
+    if (tw < 1 || r0 < 0 || m->shape[0] != 36 || m->shape[2] != K || b->shape[0] != K)
+        return refuse(&h, "output_tiles: m must be [36, tiles, K] and bias [K] for y [H, W, K]");
     const float *mp = m->buf, *bp = b->buf;
     float *yp = y->buf;
     i64 H = y->shape[0], W = y->shape[1];
     int err = 0;
-    SPLIT(use.output_tiles_part(mp, bp, relu, r0, tw, yp, H, W, K, tiles, piece * tiles / chunks, (piece + 1) * tiles / chunks));
+    SPLIT(use.output_tiles_part(mp, bp, relu, r0, tw, yp, H, W, K, tiles, piece * tiles / chunks,
+                                (piece + 1) * tiles / chunks));
     return done(&h, err);
 }
 
@@ -251,10 +247,14 @@ static PyObject *isa(PyObject *self, PyObject *unused) { return PyUnicode_FromSt
 
 static PyMethodDef methods[] = {
     {"isa", isa, METH_NOARGS, "isa(): the build of the loops that runs here: 'avx512', 'avx2' or 'default'"},
-    {"pool_forward", pool_forward, METH_VARARGS, "pool_forward(x, k, s, p, y, arg, chunks): max_pool_kernels.pool_forward"},
-    {"pool_backward", pool_backward, METH_VARARGS, "pool_backward(g, arg, k, s, p, gx, chunks): max_pool_kernels.pool_backward"},
-    {"input_tiles", input_tiles, METH_VARARGS, "input_tiles(x, relu_out, masked, r0, n, tw, v, chunks): winograd_kernels.input_tiles"},
-    {"output_tiles", output_tiles, METH_VARARGS, "output_tiles(m, bias, relu, r0, tw, y, chunks): winograd_kernels.output_tiles"},
+    {"pool_forward", pool_forward, METH_VARARGS,
+     "pool_forward(x, k, s, p, y, arg, chunks): as max_pool_kernels.pool_forward"},
+    {"pool_backward", pool_backward, METH_VARARGS,
+     "pool_backward(g, arg, k, s, p, gx, chunks): as max_pool_kernels.pool_backward"},
+    {"input_tiles", input_tiles, METH_VARARGS,
+     "input_tiles(x, relu_out, masked, r0, n, tw, v, chunks): as winograd_kernels.input_tiles"},
+    {"output_tiles", output_tiles, METH_VARARGS,
+     "output_tiles(m, bias, relu, r0, tw, y, chunks): as winograd_kernels.output_tiles"},
     {NULL, NULL, 0, NULL},
 };
 

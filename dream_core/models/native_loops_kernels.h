@@ -57,8 +57,8 @@ static inline void SUFFIX(at6)(const float *in, i64 step, const float *bias, flo
 /* acc += g where the window's maximum sat at position q. Every g is read (a plain load, not the
  * masked load a conditional read compiles to). Not inlined: inside the windows' loop GCC fused two
  * windows' channel loops into one it left scalar (unroll-and-jam), 6x slower. */
-__attribute__((noinline)) static void SUFFIX(gather_add)(float *restrict acc, const float *restrict g, const uint8_t *restrict at,
-                                      uint8_t q, i64 c) {
+__attribute__((noinline)) static void SUFFIX(gather_add)(float *restrict acc, const float *restrict g,
+                                                         const uint8_t *restrict at, uint8_t q, i64 c) {
     for (i64 ch = 0; ch < c; ch++) {
         float gv = g[ch];
         acc[ch] += at[ch] == q ? gv : 0.0f;
