@@ -175,3 +175,28 @@ def test_the_native_loops_split_work_over_threads_with_the_same_result():
         assert np.array_equal(y, outs[0][0]) and np.array_equal(arg, outs[0][1]) and np.array_equal(gx, outs[0][2])
     want = torch.nn.functional.max_pool2d(torch.from_numpy(x).permute(2, 0, 1)[None], 3, 2, 1, ceil_mode=True)
     assert torch.equal(torch.from_numpy(outs[0][0]).permute(2, 0, 1)[None], want)
+
+
+def test_the_loops_take_several_callers_at_once(loops_build):
+    """Threads of one process may pool at the same time: each native call is its own OpenMP team,
+    with the GIL released (numba's build serialises callers only on its unsafe threading layer)."""
+    import threading
+
+    from dream_core.models.max_pool import MaxPool2d
+
+    pool = MaxPool2d(3, 1, 1, ceil_mode=True)
+    x = torch.randn(1, 64, 40, 40).contiguous(memory_format=torch.channels_last)
+    want = torch.nn.functional.max_pool2d(x, 3, 1, 1, ceil_mode=True)
+    bad: list[int] = []
+
+    def run() -> None:
+        for _ in range(100):
+            if not torch.equal(pool(x), want):
+                bad.append(1)
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not bad
