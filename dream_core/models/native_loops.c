@@ -114,13 +114,20 @@ static void choose_isa(void) {
     if (cap && strcmp(cap, "default") == 0) limit = 0;
     else if (cap && strcmp(cap, "avx2") == 0) limit = 1;
     __builtin_cpu_init();
-    if (limit >= 2 && __builtin_cpu_supports("x86-64-v4")) {
+    /* Feature by feature, not __builtin_cpu_supports("x86-64-v3"): GCC 11 (Ubuntu 22.04's, the
+     * Docker base image's) knows only the features. libgcc checks the OS saves the registers too. */
+    int v3 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("bmi") &&
+             __builtin_cpu_supports("bmi2");
+    int v4 = v3 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+             __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
+             __builtin_cpu_supports("avx512cd");
+    if (limit >= 2 && v4) {
         use.isa = "avx512";
         use.pool_forward_rows = pool_forward_rows_avx512;
         use.pool_backward_rows = pool_backward_rows_avx512;
         use.input_tiles_part = input_tiles_part_avx512;
         use.output_tiles_part = output_tiles_part_avx512;
-    } else if (limit >= 1 && __builtin_cpu_supports("x86-64-v3")) {
+    } else if (limit >= 1 && v3) {
         use.isa = "avx2";
         use.pool_forward_rows = pool_forward_rows_avx2;
         use.pool_backward_rows = pool_backward_rows_avx2;
