@@ -27,11 +27,12 @@ COPY setup.py MANIFEST.in ./
 # torch/torchvision come from the base image; the range in pyproject admits them.
 # gcc is there only while pip builds the compiled CPU loops (dream_core/models/native_loops.c,
 # for AVX-512, AVX2 and the baseline; the CPU that runs the image picks), then removed;
-# libgomp1 stays (OpenMP: torch's own copy is the one loaded at run time).
+# libgomp1 stays (OpenMP: torch's own copy is the one loaded at run time). CC/LDSHARED: the
+# system gcc, whatever compiler the base image's conda Python was built with.
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends gcc libc6-dev libgomp1 \
-    && pip install ".[ray,postgres]" \
-    && python -c "from dream_core.models import native_loops" \
+    && CC=gcc LDSHARED="gcc -shared" pip install ".[ray,postgres]" \
+    && python -c "import torch; from dream_core.models import native_loops; print('CPU loops built:', native_loops.isa())" \
     && apt-get purge -y --auto-remove gcc libc6-dev \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --create-home --uid 10001 dreambot \
