@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 LOOPS_ENV = "DREAMBOT_CPU_LOOPS"
 CHOICES = ("auto", "native", "numba")
 NATIVE_VERSION = 1  # native_loops.c's NATIVE_LOOPS_VERSION that this code calls
+_NATIVE = "dream_core.models.native_loops"
 
 
 class LoopsError(RuntimeError):
@@ -54,6 +55,8 @@ _choosing = threading.Lock()
 def build() -> str:
     """``"native"`` or ``"numba"``: the build this process runs (chosen once, from ``DREAMBOT_CPU_LOOPS``)."""
     global _chosen
+    if _chosen is not None:  # before every loop call: no lock once chosen
+        return _chosen
     with _choosing:
         if _chosen is None:
             _chosen = _choose(os.environ.get(LOOPS_ENV, "auto").strip().lower() or "auto")
@@ -66,9 +69,8 @@ def _choose(asked: str) -> str:
     if asked == "numba":
         return "numba"
     try:
-        native = importlib.import_module("dream_core.models.native_loops")
-        if getattr(native, "VERSION", None) != NATIVE_VERSION:
-            found = getattr(native, "VERSION", None)
+        found = getattr(importlib.import_module(_NATIVE), "VERSION", None)
+        if found != NATIVE_VERSION:
             raise ImportError(f"a stale build: version {found}, this code needs {NATIVE_VERSION}")
     except ImportError as exc:
         if asked == "native":
@@ -90,22 +92,23 @@ def describe() -> str:
     """The build that runs, for logs and benches: ``"native (avx2)"`` (with the instruction set it
     runs here) or ``"numba"``."""
     if build() == "native":
-        return f"native ({pool_loops().isa()})"
+        return f"native ({importlib.import_module(_NATIVE).isa()})"
     return "numba"
 
 
 def pool_loops() -> ModuleType:
     """The module with ``pool_forward`` and ``pool_backward`` (see :mod:`dream_core.models.max_pool_kernels`)."""
-    if build() == "native":
-        return importlib.import_module("dream_core.models.native_loops")
-    return importlib.import_module("dream_core.models.max_pool_kernels")
+    return _loops("dream_core.models.max_pool_kernels")
 
 
 def winograd_loops() -> ModuleType:
     """The module with ``input_tiles`` and ``output_tiles`` (see :mod:`dream_core.models.winograd_kernels`)."""
-    if build() == "native":
-        return importlib.import_module("dream_core.models.native_loops")
-    return importlib.import_module("dream_core.models.winograd_kernels")
+    return _loops("dream_core.models.winograd_kernels")
+
+
+def _loops(numba_module: str) -> ModuleType:
+    """The native module (all the loops) where it runs, else ``numba_module``."""
+    return importlib.import_module(_NATIVE if build() == "native" else numba_module)
 
 
 class _Threads(threading.local):

@@ -28,6 +28,8 @@
 
 typedef int64_t i64;
 
+#define MAX_WINDOW 15 /* a pooling window's positions fit in one byte (models/max_pool.py's MAX_WINDOW) */
+
 static i64 imin(i64 a, i64 b) { return a < b ? a : b; }
 static i64 imax(i64 a, i64 b) { return a > b ? a : b; }
 
@@ -97,20 +99,35 @@ typedef int (*pool_backward_fn)(const float *, const uint8_t *, i64, i64, i64, i
 typedef int (*input_tiles_fn)(const float *, const float *, int, i64, i64, i64, i64, i64, float *, i64, i64, i64);
 typedef int (*output_tiles_fn)(const float *, const float *, int, i64, i64, float *, i64, i64, i64, i64, i64, i64);
 
-static struct {
+typedef struct {
     const char *isa;
     pool_forward_fn pool_forward_rows;
     pool_backward_fn pool_backward_rows;
     input_tiles_fn input_tiles_part;
     output_tiles_fn output_tiles_part;
-} use = {"default", pool_forward_rows_base, pool_backward_rows_base, input_tiles_part_base, output_tiles_part_base};
+} Build;
 
-/* The widest build this CPU runs, capped as torch's ATEN_CPU_CAPABILITY caps torch (default, avx2,
- * avx512): the knob that emulates a smaller CPU caps these loops too. */
-static void choose_isa(void) {
+#define BUILD(isa, suffix)                                                                                \
+    { isa, pool_forward_rows_##suffix, pool_backward_rows_##suffix, input_tiles_part_##suffix,              \
+      output_tiles_part_##suffix }
+
+static const Build builds[] = {
+    BUILD("default", base),
+#if X86_BUILDS
+    BUILD("avx2", avx2),
+    BUILD("avx512", avx512),
+#endif
+};
+
+static Build use; /* builds[level], set when the module loads */
+
+/* The widest build this CPU runs (0: baseline, 1: AVX2, 2: AVX-512), capped as torch's
+ * ATEN_CPU_CAPABILITY caps torch (default, avx2, avx512): the knob that emulates a smaller CPU
+ * caps these loops too. */
+static int isa_level(void) {
 #if X86_BUILDS
     const char *cap = getenv("ATEN_CPU_CAPABILITY");
-    int limit = 2; /* 0: baseline, 1: AVX2, 2: AVX-512 */
+    int limit = 2;
     if (cap && strcmp(cap, "default") == 0) limit = 0;
     else if (cap && strcmp(cap, "avx2") == 0) limit = 1;
     __builtin_cpu_init();
@@ -121,19 +138,10 @@ static void choose_isa(void) {
     int v4 = v3 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
              __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
              __builtin_cpu_supports("avx512cd");
-    if (limit >= 2 && v4) {
-        use.isa = "avx512";
-        use.pool_forward_rows = pool_forward_rows_avx512;
-        use.pool_backward_rows = pool_backward_rows_avx512;
-        use.input_tiles_part = input_tiles_part_avx512;
-        use.output_tiles_part = output_tiles_part_avx512;
-    } else if (limit >= 1 && v3) {
-        use.isa = "avx2";
-        use.pool_forward_rows = pool_forward_rows_avx2;
-        use.pool_backward_rows = pool_backward_rows_avx2;
-        use.input_tiles_part = input_tiles_part_avx2;
-        use.output_tiles_part = output_tiles_part_avx2;
-    }
+    int level = v4 ? 2 : v3 ? 1 : 0;
+    return level < limit ? level : limit;
+#else
+    return 0;
 #endif
 }
 
@@ -157,6 +165,9 @@ static int bad_chunks(i64 chunks) {
     return 0;
 }
 
+/* A pooling window the loops take: 1..MAX_WINDOW wide, a positive stride, padding under the window. */
+static int window_ok(i64 k, i64 s, i64 p) { return k >= 1 && k <= MAX_WINDOW && s >= 1 && p >= 0 && p < k; }
+
 static PyObject *refuse(Held *h, const char *why) {
     release(h);
     PyErr_SetString(PyExc_ValueError, why);
@@ -178,7 +189,7 @@ static PyObject *pool_forward(PyObject *self, PyObject *args) {
     Py_buffer *a = y ? take(&h, ao, 3, 'B', 1, "arg") : NULL;
     if (!a || !same_shape(y, a, "y and arg") || bad_chunks(chunks)) return release(&h), NULL;
     i64 H = x->shape[0], W = x->shape[1], C = x->shape[2], OH = y->shape[0], OW = y->shape[1];
-    if (y->shape[2] != C || k < 1 || k > 15 || s < 1 || p < 0 || p >= k || (OH > 0 && (OH - 1) * s - p >= H) ||
+    if (y->shape[2] != C || !window_ok(k, s, p) || (OH > 0 && (OH - 1) * s - p >= H) ||
         (OW > 0 && (OW - 1) * s - p >= W))
         return refuse(&h, "pool_forward: the window, stride, padding and shapes disagree");
     const float *xp = x->buf;
@@ -198,7 +209,7 @@ static PyObject *pool_backward(PyObject *self, PyObject *args) {
     Py_buffer *gx = a ? take(&h, gxo, 3, 'f', 1, "gx") : NULL;
     if (!gx || !same_shape(g, a, "g and arg") || bad_chunks(chunks)) return release(&h), NULL;
     i64 H = gx->shape[0], W = gx->shape[1], C = gx->shape[2], OH = g->shape[0], OW = g->shape[1];
-    if (g->shape[2] != C || k < 1 || k > 15 || s < 1 || p < 0 || p >= k)
+    if (g->shape[2] != C || !window_ok(k, s, p))
         return refuse(&h, "pool_backward: the window, stride, padding and shapes disagree");
     const float *gp = g->buf;
     const uint8_t *ap = a->buf;
@@ -276,7 +287,7 @@ static struct PyModuleDef module = {
 #define NATIVE_LOOPS_VERSION 1
 
 PyMODINIT_FUNC PyInit_native_loops(void) {
-    choose_isa();
+    use = builds[isa_level()];
     PyObject *m = PyModule_Create(&module);
     if (m && PyModule_AddIntConstant(m, "VERSION", NATIVE_LOOPS_VERSION) < 0) {
         Py_DECREF(m);

@@ -137,7 +137,7 @@ static int SUFFIX(pool_backward_rows)(const float *restrict g, const uint8_t *re
     i64 *oxs = malloc((size_t)(w * k) * sizeof(i64));
     i64 *qjs = malloc((size_t)(w * k) * sizeof(i64));
     i64 *nx = calloc((size_t)w, sizeof(i64));
-    i64 oys[15], qis[15];
+    i64 oys[MAX_WINDOW], qis[MAX_WINDOW];
     if (!acc || !oxs || !qjs || !nx) {
         free(acc);
         free(oxs);
